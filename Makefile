@@ -1,0 +1,36 @@
+# lake: run `make demo` and `make test` on a fresh machine; both set up .venv themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help demo test lint bench clean venv
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install lake with its dev tools
+
+demo: $(STAMP) ## Run the main job end to end on local S3 (moto): bronze -> silver -> gold
+	$(BIN)/python -m lakehouse.demo
+
+test: $(STAMP) ## Run the test suite (real moto S3, SQLite/PostgreSQL catalogs, DuckDB)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check lakehouse tests
+	$(BIN)/ruff format --check lakehouse tests
+	$(BIN)/mypy lakehouse
+
+bench: $(STAMP) ## Run the benchmarks and write BENCHMARKS.md (minutes; not part of the tests)
+	$(BIN)/python -m benchmarks.run
+
+clean: ## Remove .venv and the local lake under .lake/
+	rm -rf $(VENV) .lake

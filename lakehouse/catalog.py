@@ -1,0 +1,86 @@
+"""Open the pyiceberg catalog a profile describes, and validate identifiers before they reach it."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from lakehouse.config import Profile
+from lakehouse.errors import ConfigError, InvalidIdentifierError
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Keys that are ours, not pyiceberg's; they are stripped before the catalog sees the profile.
+LAKE_PREFIX = "lake."
+
+
+def split_identifier(identifier: str) -> tuple[str, str]:
+    """`silver.events` -> ("silver", "events"); anything else is refused before any SQL or path sees it."""
+    parts = identifier.split(".")
+    if len(parts) != 2 or not all(_NAME.match(p) for p in parts):
+        raise InvalidIdentifierError(
+            f"invalid table name {identifier!r}: use namespace.table with letters, digits and underscores"
+        )
+    return parts[0], parts[1]
+
+
+def check_namespace(namespace: str) -> str:
+    if not _NAME.match(namespace):
+        raise InvalidIdentifierError(f"invalid namespace {namespace!r}: use letters, digits and underscores")
+    return namespace
+
+
+def catalog_properties(profile: Profile) -> dict[str, str]:
+    """pyiceberg properties for the profile; `postgres` is pyiceberg's SQL catalog on PostgreSQL."""
+    props = {k: v for k, v in profile.properties.items() if not k.startswith(LAKE_PREFIX)}
+    kind = props.get("type", "sql")
+    if kind == "postgres":
+        props["type"] = "sql"
+        uri = props.get("uri", "")
+        if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+            props["uri"] = "postgresql+psycopg2://" + uri.split("://", 1)[1]
+        elif not uri.startswith("postgresql+"):
+            raise ConfigError(f"profile {profile.name!r}: a postgres catalog needs uri: postgresql://user@host/db")
+    elif kind not in ("sql", "rest", "glue", "hive", "in-memory"):
+        raise ConfigError(f"profile {profile.name!r}: unknown catalog type {kind!r}")
+    if props.get("type") == "sql":
+        props.setdefault("init_catalog_tables", "true")
+    return props
+
+
+def open_catalog(profile: Profile) -> Catalog:
+    from pyiceberg.catalog import load_catalog
+
+    props = catalog_properties(profile)
+    _prepare_local(props)
+    try:
+        return load_catalog(profile.name, **props)
+    except Exception as exc:  # pyiceberg and SQLAlchemy raise many kinds; show one line, never the URI
+        raise ConfigError(
+            f"cannot open catalog of profile {profile.name!r} ({type(exc).__name__}): "
+            f"{_first_line_without_secrets(str(exc), profile)}"
+        ) from None
+
+
+def _prepare_local(props: dict[str, str]) -> None:
+    """The embedded default needs its directories to exist before SQLite can open its file."""
+    from pathlib import Path
+
+    uri = props.get("uri", "")
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    warehouse = props.get("warehouse", "")
+    if warehouse.startswith("file://"):
+        Path(warehouse[len("file://") :]).mkdir(parents=True, exist_ok=True)
+
+
+def _first_line_without_secrets(text: str, profile: Profile) -> str:
+    from lakehouse.config import redact_uri
+
+    line = redact_uri(text.strip().splitlines()[0] if text.strip() else "")
+    for key, value in profile.properties.items():
+        if value and len(value) >= 4 and value in line and value != profile.public_properties()[key]:
+            line = line.replace(value, "***")
+    return line

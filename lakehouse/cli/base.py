@@ -1,0 +1,103 @@
+"""The `lake` command group, its shared context and error handling. Commands live in sibling modules."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from lakehouse.config import Profile
+    from lakehouse.lake import Lakehouse
+
+
+@dataclass
+class Context:
+    """What every command gets: the chosen profile, lazily opened."""
+
+    profile_name: str | None
+    config: str | None
+    debug: bool
+    _lake: Any = field(default=None, repr=False)
+
+    @property
+    def profile(self) -> Profile:
+        return self.lake.profile
+
+    @property
+    def lake(self) -> Lakehouse:
+        if self._lake is None:
+            from lakehouse.lake import connect
+
+            self._lake = connect(self.profile_name, self.config)
+        return self._lake
+
+
+class LakeGroup(click.Group):
+    """Turns every library error into one line `Error: ...` and exit code 1 (tracebacks with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from lakehouse.errors import LakehouseError
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except LakehouseError as exc:
+            _fail(ctx, str(exc), exc)
+        except BrokenPipeError:  # `lake query ... | head` closed the pipe: not an error
+            sys.stderr.close()
+            sys.exit(0)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug or an unexpected dependency error: still one line, no secrets
+            _fail(ctx, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", exc)
+
+
+def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
+    from lakehouse.config import redact_uri
+
+    obj = ctx.find_object(Context)
+    if obj is not None and obj.debug:
+        click.echo(_redact(obj, "".join(traceback.format_exception(exc))), err=True)
+    text = " ".join(message.split())
+    click.echo(f"Error: {_redact(obj, redact_uri(text))}", err=True)
+    sys.exit(1)
+
+
+def _redact(obj: Context | None, text: str) -> str:
+    """Mask any credential value of the profile that slipped into a message or traceback."""
+    if obj is None or obj._lake is None:
+        return text
+    profile = obj._lake.profile
+    public = profile.public_properties()
+    for key, value in profile.properties.items():
+        if value and public.get(key) != value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+@click.group(cls=LakeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--profile", envvar="LAKE_PROFILE", help="Catalog profile from catalog/lake.yaml (env: LAKE_PROFILE).")
+@click.option("--config", envvar="LAKE_CONFIG", type=click.Path(dir_okay=False), help="Config file (env: LAKE_CONFIG).")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="lakehouse", prog_name="lake")
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None, config: str | None, debug: bool) -> None:
+    """lake: Iceberg tables on S3, queried and transformed with DuckDB SQL.
+
+    \b
+    Examples:
+      lake ingest bronze.events data/events/ --create --partition-by "day(ts)"
+      lake query "SELECT country, count(*) FROM bronze.events GROUP BY 1"
+      lake describe bronze.events --json
+    """
+    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("werkzeug", "botocore", "urllib3", "pyiceberg", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
+    ctx.obj = Context(profile, config, debug)

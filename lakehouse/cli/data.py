@@ -1,0 +1,173 @@
+"""Data commands: ingest and query."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lakehouse.cli.base import Context, cli
+from lakehouse.cli.output import Progress, emit_json, human_bytes, json_option, note, to_json
+from lakehouse.cli.tables import parse_properties
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@cli.command()
+@click.argument("table")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "jsonl", "parquet"]), default="auto",
+              show_default=True, help="Source format; auto goes by file extension.")
+@click.option("--mode", type=click.Choice(["append", "overwrite"]), default="append", show_default=True)
+@click.option("--create", is_flag=True, help="Create the table from the sources' schema if it does not exist.")
+@click.option("--partition-by", help='Partition spec for --create, e.g. "day(ts), country".')
+@click.option("--evolve", is_flag=True, help="Add source columns the table lacks (union by name).")
+@click.option("--property", "properties", multiple=True, metavar="K=V", help="Table property for --create.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@json_option
+@pass_ctx
+def ingest(ctx: Context, table: str, sources: tuple[str, ...], fmt: str, mode: str, create: bool,
+           partition_by: str | None, evolve: bool, properties: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+    """Load CSV, JSON Lines or Parquet files into TABLE as one snapshot.
+
+    SOURCES are files, directories or globs, local or s3://. Directories named key=value
+    (Hive partitioning) add their keys as columns.
+
+    \b
+    Examples:
+      lake ingest bronze.events raw/events.jsonl --create --partition-by "day(ts)"
+      lake ingest bronze.events "s3://landing/events/year=2026/*/*.parquet"
+      lake ingest bronze.events new.csv --mode overwrite
+    """
+    with Progress(f"ingest {table}", enabled=not quiet and not as_json) as progress:
+        result = ctx.lake.ingest(
+            table, list(sources), format=fmt, mode=mode, create=create, partition_by=partition_by,
+            evolve=evolve, properties=parse_properties(properties), on_progress=progress.callback,
+        )  # fmt: skip
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    extra = f"; added columns {', '.join(result.evolved_columns)}" if result.evolved_columns else ""
+    click.echo(
+        f"{result.mode} {result.rows} rows into {table}: {result.files} files, {human_bytes(result.bytes)}, "
+        f"snapshot {result.snapshot_id} ({result.seconds:.2f}s){extra}"
+    )
+
+
+@cli.command()
+@click.argument("sql", required=False)
+@click.option("--file", "sql_file", type=click.Path(exists=True, dir_okay=False), help="Read the SQL from a file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "jsonl", "parquet"]), default=None,
+              help="Output format (default: table on a terminal, csv when piped).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result to a file.")
+@click.option("--as-of", "as_of", multiple=True, metavar="REF|TABLE=REF",
+              help="Read at a snapshot id, ISO-8601 time or tag; TABLE=REF for one table (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print rows and the snapshots read as one JSON document.")
+@pass_ctx
+def query(ctx: Context, sql: str | None, sql_file: str | None, fmt: str | None, output: str | None,
+          as_of: tuple[str, ...], as_json: bool) -> None:
+    """Run read-only DuckDB SQL; `namespace.table` names read lake tables.
+
+    Spark/Trino time travel works inside SQL: `FROM t FOR TIMESTAMP AS OF '2026-01-15'`,
+    `FOR VERSION AS OF 8744736658442914487` or `FOR VERSION AS OF 'v1'`.
+
+    \b
+    Examples:
+      lake query "SELECT country, sum(amount) FROM silver.events GROUP BY 1 ORDER BY 2 DESC"
+      lake query --file report.sql --format parquet -o report.parquet
+      lake query "SELECT count(*) FROM silver.events" --as-of 2026-01-15T00:00:00Z
+    """
+    from lakehouse.errors import LakehouseError
+
+    if (sql is None) == (sql_file is None):
+        raise click.UsageError("give the SQL as an argument or with --file, not both")
+    text = Path(sql_file).read_text() if sql_file else (sql or "")
+    result = ctx.lake.query_reader(text, list(as_of) or None)
+    try:
+        snapshots = result.snapshots()
+        if as_json:
+            table = result.reader.read_all()
+            emit_json({"snapshots": snapshots, "rows": table.to_pylist()})
+            return
+        for name, snapshot_id in snapshots.items():
+            note(f"read {name} at snapshot {snapshot_id}")
+        fmt = fmt or ("table" if output is None and sys.stdout.isatty() else _format_for(output))
+        write_result(result.reader, fmt, output)
+    except LakehouseError:
+        raise
+    except Exception as exc:
+        from lakehouse.engine import short_error
+        from lakehouse.errors import QueryError
+
+        raise QueryError(short_error(exc)) from None
+    finally:
+        result.close()
+
+
+def _format_for(output: str | None) -> str:
+    if output and output.endswith(".parquet"):
+        return "parquet"
+    if output and output.endswith(".jsonl"):
+        return "jsonl"
+    if output and output.endswith(".json"):
+        return "json"
+    return "csv"
+
+
+def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Stream record batches to the chosen format; memory stays at one batch except for `table`/`json`."""
+    import pyarrow as pa
+
+    if fmt == "table":
+        from lakehouse.cli.output import console
+
+        from rich.table import Table
+
+        data = reader.read_all()
+        shown = data.slice(0, 1000)
+        table = Table(show_lines=False)
+        for name in shown.column_names:
+            table.add_column(name, overflow="fold")
+        for row in shown.to_pylist():
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        console().print(table)
+        if data.num_rows > shown.num_rows:
+            note(f"showing {shown.num_rows} of {data.num_rows} rows; use --output for all")
+        return
+    sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed below
+    try:
+        if fmt == "parquet":
+            if output is None:
+                raise click.UsageError("--format parquet needs --output FILE")
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(sink, reader.schema, compression="zstd") as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+        elif fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            with pacsv.CSVWriter(sink, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+        elif fmt == "jsonl":
+            for batch in reader:
+                for row in batch.to_pylist():
+                    sink.write((to_json_line(row) + "\n").encode())
+        else:  # json
+            data: pa.Table = reader.read_all()
+            sink.write(to_json(data.to_pylist()).encode() + b"\n")
+    finally:
+        if output:
+            sink.close()
+        else:
+            sink.flush()
+
+
+def to_json_line(row: dict) -> str:  # type: ignore[type-arg]
+    import json
+
+    from lakehouse.cli.output import _default
+
+    return json.dumps(row, default=_default)

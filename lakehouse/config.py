@@ -1,0 +1,141 @@
+"""Profiles from `catalog/lake.yaml`: pyiceberg catalog properties under a name.
+
+Lookup order for the file: explicit path > $LAKE_CONFIG > `catalog/lake.yaml` found from the working
+directory upwards > a built-in default (SQLite catalog and file warehouse under `./.lake/`).
+Lookup order for the profile: explicit name > $LAKE_PROFILE > the file's `default`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lakehouse.errors import ConfigError
+
+CONFIG_RELPATH = Path("catalog") / "lake.yaml"
+_ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+# Property names whose values are credentials; never shown. `uri` may embed a password too.
+SECRET_KEYS = ("secret", "password", "token", "credential", "session", "access-key-id", "key-id")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One catalog profile: a name plus pyiceberg catalog properties (and `lake.*` settings)."""
+
+    name: str
+    properties: dict[str, str]
+    config_path: Path | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def catalog_type(self) -> str:
+        return self.properties.get("type", "sql")
+
+    @property
+    def warehouse(self) -> str:
+        return self.properties["warehouse"]
+
+    @property
+    def is_s3(self) -> bool:
+        return self.warehouse.startswith("s3://")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.properties.get(key, default)
+
+    def public_properties(self) -> dict[str, str]:
+        """Properties safe to show: secrets masked, passwords stripped from URIs."""
+        return {k: redact_value(k, v) for k, v in self.properties.items()}
+
+
+def redact_value(key: str, value: str) -> str:
+    if any(s in key.lower() for s in SECRET_KEYS):
+        return "***"
+    return redact_uri(value)
+
+
+def redact_uri(value: str) -> str:
+    """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db`."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", value)
+
+
+def _expand(value: Any) -> str:
+    """Expand `${VAR}` and `${VAR:-default}` so profiles can take ports and secrets from the environment."""
+    text = str(value)
+    return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), text)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    if env := os.environ.get("LAKE_CONFIG"):
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"LAKE_CONFIG points at {path}, which does not exist")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_RELPATH
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_profile(base_dir: Path) -> Profile:
+    """The embedded default: no server needed, everything under `.lake/`."""
+    lake_dir = (base_dir / ".lake").resolve()
+    return Profile(
+        name="local",
+        properties={
+            "type": "sql",
+            "uri": f"sqlite:///{lake_dir / 'catalog.db'}",
+            "warehouse": f"file://{lake_dir / 'warehouse'}",
+        },
+        config_path=None,
+        base_dir=base_dir,
+    )
+
+
+def load_profile(
+    name: str | None = None, config: str | os.PathLike[str] | None = None, start: Path | None = None
+) -> Profile:
+    path = find_config(config, start)
+    if path is None:
+        if name not in (None, "local"):
+            raise ConfigError(f"profile {name!r} not found: no catalog/lake.yaml here or above, and no --config")
+        return default_profile(start or Path.cwd())
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    profiles = document.get("profiles")
+    if not isinstance(profiles, dict) or not profiles:
+        raise ConfigError(f"{path} has no `profiles:` mapping")
+    chosen = name or os.environ.get("LAKE_PROFILE") or document.get("default") or next(iter(profiles))
+    if chosen not in profiles:
+        raise ConfigError(f"profile {chosen!r} is not in {path}; it has: {', '.join(sorted(profiles))}")
+    raw = profiles[chosen] or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"profile {chosen!r} in {path} must be a mapping of properties")
+    # Relative paths in a profile are relative to the directory holding `catalog/`, i.e. the project root.
+    base_dir = path.resolve().parent.parent
+    props = {str(k): _expand(v) for k, v in raw.items()}
+    props = {k: _resolve_relative(v, base_dir) for k, v in props.items()}
+    if "warehouse" not in props:
+        raise ConfigError(f"profile {chosen!r} in {path} needs a `warehouse` property")
+    return Profile(name=chosen, properties=props, config_path=path, base_dir=base_dir)
+
+
+def _resolve_relative(value: str, base_dir: Path) -> str:
+    """`sqlite:///.lake/x.db` and `file://.lake/wh` are taken relative to the project root."""
+    for prefix in ("sqlite:///", "file://"):
+        if value.startswith(prefix) and not value[len(prefix) :].startswith("/"):
+            return prefix + str((base_dir / value[len(prefix) :]).resolve())
+    return value

@@ -1,0 +1,139 @@
+"""The DuckDB engine: the only module that opens DuckDB connections.
+
+Extensions come from the `duckdb-extension-*` wheels (DuckDB cannot download them here), the S3
+secret from the profile, and a query engine is locked down before any user SQL runs.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any
+
+import duckdb
+
+from lakehouse.config import Profile
+from lakehouse.errors import LakehouseError
+from lakehouse.schemas import quote_literal
+from lakehouse.storage import credentials, is_s3, local_path
+
+EXTENSIONS = ("avro", "httpfs", "iceberg")
+
+
+@cache
+def extension_path(name: str) -> str:
+    module = importlib.import_module(f"duckdb_extension_{name}")
+    base = os.path.dirname(module.__file__ or "")
+    found = glob.glob(os.path.join(base, "extensions", f"v{duckdb.__version__}", f"{name}.duckdb_extension"))
+    if not found:
+        raise LakehouseError(
+            f"DuckDB extension {name} for duckdb {duckdb.__version__} is not installed; "
+            f"pip install duckdb-extension-{name}=={duckdb.__version__}"
+        )
+    return found[0]
+
+
+class Engine:
+    """One DuckDB connection configured for a profile's lake."""
+
+    def __init__(self, profile: Profile, *, extensions: Iterable[str] = EXTENSIONS) -> None:
+        self.profile = profile
+        config: dict[str, Any] = {
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+        if threads := profile.get("lake.duckdb.threads"):
+            config["threads"] = int(threads)
+        if memory := profile.get("lake.duckdb.memory-limit"):
+            config["memory_limit"] = memory
+        self.con = duckdb.connect(":memory:", config=config)
+        for name in extensions:
+            self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
+        self.con.execute("SET TimeZone = 'UTC'")
+        if profile.is_s3:
+            self._create_s3_secret()
+
+    def _create_s3_secret(self) -> None:
+        creds = credentials(self.profile)
+        parts = ["TYPE s3", f"REGION {quote_literal(creds.region)}"]
+        if creds.key_id:
+            parts += [f"KEY_ID {quote_literal(creds.key_id)}", f"SECRET {quote_literal(creds.secret or '')}"]
+        if creds.session_token:
+            parts.append(f"SESSION_TOKEN {quote_literal(creds.session_token)}")
+        if creds.endpoint:
+            scheme, _, host = creds.endpoint.partition("://")
+            parts += [
+                f"ENDPOINT {quote_literal(host.rstrip('/'))}",
+                "URL_STYLE 'path'",
+                f"USE_SSL {'true' if scheme == 'https' else 'false'}",
+            ]
+        self.con.execute(f"CREATE OR REPLACE SECRET lake_s3 ({', '.join(parts)})")
+
+    def lock_down(self, allowed: Iterable[str]) -> None:
+        """No file or URL outside `allowed`, no extension installs, no configuration changes."""
+        dirs = []
+        for location in allowed:
+            if is_s3(location):
+                dirs.append(location.rstrip("/") + "/")
+            else:
+                dirs.append(str(local_path(location)).rstrip("/") + "/")
+        if dirs:
+            self.con.execute(f"SET allowed_directories = [{', '.join(quote_literal(d) for d in dirs)}]")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+
+    def register_function(self, name: str, fn: Callable[..., Any], params: list[str], returns: str) -> None:
+        self.con.create_function(name, fn, params, returns, type="arrow")
+
+    def run_with_progress(self, sql: str, on_progress: Callable[[float], None] | None = None) -> Any:
+        """Execute, reporting DuckDB's own progress (0..100) from a watcher thread."""
+        if on_progress is None:
+            return self.con.execute(sql)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                try:
+                    value = self.con.query_progress()
+                except Exception:  # the connection may be between statements
+                    continue
+                if value >= 0:
+                    on_progress(float(value))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            result = self.con.execute(sql)
+            on_progress(100.0)
+            return result
+        finally:
+            done.set()
+            watcher.join(timeout=1)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def short_error(exc: BaseException) -> str:
+    """DuckDB errors are multi-line with hints; keep the first meaningful line."""
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("LINE ") and not line.startswith("^"):
+            return line
+    return text or type(exc).__name__
+
+
+def elapsed(start: float) -> float:
+    return round(time.perf_counter() - start, 3)

@@ -1,0 +1,337 @@
+"""Ingest CSV, JSON Lines and Parquet into an Iceberg table as exactly one snapshot.
+
+DuckDB reads the sources in parallel and streams them into data files; the files are described
+from their footers and committed in one append (or overwrite). Any failure removes the files this
+ingest wrote, so the table and its location are left as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.snapshots import Operation
+from pyiceberg.types import (
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestampType,
+    TimestamptzType,
+    TimeType,
+    UUIDType,
+)
+
+from lakehouse.commits import RetryPolicy, commit_with_retry, stage_append, stage_rewrite
+from lakehouse.engine import Engine, short_error
+from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError
+from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
+from lakehouse.sources import SourceSet, diagnose_csv, hive_keys, read_expression
+from lakehouse.writer import WrittenFiles, copy_to_data_files, new_write_id
+
+if TYPE_CHECKING:
+    from lakehouse.config import Profile
+
+MODES = ("append", "overwrite")
+_SUMMARY_SOURCES_MAX = 4000
+
+
+@dataclass
+class IngestResult:
+    table: str
+    mode: str
+    rows: int
+    files: int
+    bytes: int
+    snapshot_id: int | None
+    sources: list[str]
+    seconds: float = 0.0
+    evolved_columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def source_schema(engine: Engine, relation_sql: str, sources: SourceSet) -> pa.Schema:
+    try:
+        schema = engine.con.execute(f"SELECT * FROM ({relation_sql}) LIMIT 0").arrow().schema
+    except Exception as exc:
+        raise SourceError(explain_source_error(exc, sources)) from None
+    names = [n.lower() for n in schema.names]
+    if dupes := sorted({n for n in names if names.count(n) > 1}):
+        raise SchemaMismatchError(f"duplicate column names in {sources.paths[0]}: {', '.join(dupes)}")
+    return schema
+
+
+def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
+    from pyiceberg.catalog import Catalog
+
+    names = [n.lower() for n in arrow_schema.names]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SchemaMismatchError(f"duplicate column names in source: {', '.join(dupes)}")
+    from pyiceberg.schema import assign_fresh_schema_ids
+
+    try:
+        return assign_fresh_schema_ids(Catalog._convert_schema_if_needed(arrow_schema))  # type: ignore[arg-type]
+    except Exception as exc:
+        raise SchemaMismatchError(f"cannot map source schema to Iceberg types: {exc}") from None
+
+
+def compatible(source: IcebergType, target: IcebergType) -> str | None:
+    """None when `source` values can be written into a `target` column without loss, else the reason."""
+    if source == target:
+        return None
+    numeric = (IntegerType, LongType)
+    if isinstance(source, numeric) and isinstance(target, (LongType, FloatType, DoubleType, DecimalType)):
+        return None
+    if isinstance(source, FloatType) and isinstance(target, DoubleType):
+        return None
+    if isinstance(source, DecimalType) and isinstance(target, DecimalType):
+        if source.scale != target.scale:
+            return f"decimal scale changes from {source.scale} to {target.scale}"
+        return None if target.precision >= source.precision else "decimal precision would shrink"
+    temporal = (DateType, TimestampType, TimestamptzType)
+    if isinstance(source, temporal) and isinstance(target, (TimestampType, TimestamptzType)):
+        return None
+    if isinstance(source, StringType) and isinstance(target, (DateType, TimeType, TimestampType, TimestamptzType, UUIDType)):
+        return None  # text timestamps are normal in JSON; DuckDB's cast reports bad values
+    return "types are incompatible"
+
+
+@dataclass
+class IngestPlan:
+    """How source columns map onto the table: the SELECT to stream, and any new columns."""
+
+    select_sql: str
+    new_columns: list[str]
+    evolved_schema: Schema | None
+
+
+def plan_columns(
+    table_name: str, schema: Schema, source: pa.Schema, relation_sql: str, evolve: bool, paths: list[str]
+) -> IngestPlan:
+    source_schema_iceberg = iceberg_schema_from_arrow(source)
+    by_name = {f.name.lower(): f for f in source_schema_iceberg.fields}
+    table_names = {f.name.lower() for f in schema.fields}
+    extra = [f.name for f in source_schema_iceberg.fields if f.name.lower() not in table_names]
+    where = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
+    if extra and not evolve:
+        raise SchemaMismatchError(
+            f"source {where} has columns that {table_name} lacks: {', '.join(extra)}; "
+            "pass --evolve to add them (union by name)"
+        )
+    evolved = None
+    if extra:
+        evolved = _union_schema(schema, [by_name[n.lower()] for n in extra])
+        schema = evolved
+    projections = []
+    for target in schema.fields:
+        src = by_name.get(target.name.lower())
+        if src is None:
+            if target.required:
+                raise SchemaMismatchError(f"column {target.name} is required by {table_name} but missing in {where}")
+            projections.append(f"CAST(NULL AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}")
+            continue
+        reason = compatible(src.field_type, target.field_type)
+        if reason:
+            raise SchemaMismatchError(
+                f"column {target.name}: table {table_name} has {target.field_type}, source {where} has "
+                f"{src.field_type} ({reason})"
+            )
+        expr = quote_ident(src.name)
+        if target.required:
+            message = quote_literal(f"column {target.name} is NOT NULL in {table_name} but {where} has a null")
+            expr = f"CASE WHEN {expr} IS NULL THEN error({message}) ELSE {expr} END"
+        projections.append(f"CAST({expr} AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}")
+    sql = f"SELECT {', '.join(projections)} FROM ({relation_sql}) AS lake_in"
+    return IngestPlan(sql, extra, evolved)
+
+
+def _union_schema(schema: Schema, new_fields: list[Any]) -> Schema:
+    from pyiceberg.types import NestedField
+
+    next_id = max(schema.highest_field_id, 0)
+    fields = list(schema.fields)
+    for f in new_fields:
+        next_id += 1
+        fields.append(NestedField(next_id, f.name, f.field_type, required=False))
+    return Schema(*fields, schema_id=schema.schema_id + 1, identifier_field_ids=schema.identifier_field_ids)
+
+
+_LINE = re.compile(r"[Ll]ine:?\s*(\d+)")
+_FILE = re.compile(r"""(?:file|File)\s*[:"']?\s*["']?([^"'\s]+\.(?:csv|tsv|txt|jsonl?|ndjson|parquet|gz|zst))""")
+
+
+def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -> str:
+    """DuckDB's multi-line reader errors condensed to `what, in which file, at which line`."""
+    text = str(exc)
+    if sources is not None:
+        for info in sources.files.get("csv", []):
+            delim = "\t" if info.path.lower().removesuffix(".gz").endswith(".tsv") else ","
+            if problem := diagnose_csv(info.path, delim):
+                return f"malformed CSV in {info.path}: {problem}"
+    return _with_file(_explain(text, exc), sources)
+
+
+def _explain(text: str, exc: BaseException) -> str:
+    first = short_error(exc)
+    line = _LINE.search(text)
+    file = _FILE.search(text)
+    if "CSV Error" in text or "csv" in first.lower() and ("line" in text.lower()):
+        reason = _csv_reason(text)
+        return f"malformed CSV{_at(file, line)}: {reason}"
+    if "JSON" in text or "json" in first.lower():
+        return f"malformed JSON{_at(file, line)}: {first.split(':', 1)[-1].strip()}"
+    if "Could not convert" in text or "Conversion Error" in text:
+        return f"bad value{_at(file, line)}: {first.split('Error:', 1)[-1].strip()}"
+    return first + (_at(file, line) if file or line else "")
+
+
+def _with_file(message: str, sources: SourceSet | None) -> str:
+    if sources is not None and len(sources.paths) == 1 and sources.paths[0] not in message:
+        return message.replace(":", f" in {sources.paths[0]}:", 1)
+    return message
+
+
+def _at(file: re.Match[str] | None, line: re.Match[str] | None) -> str:
+    out = f" in {file.group(1)}" if file else ""
+    return out + (f" at line {line.group(1)}" if line else "")
+
+
+def _csv_reason(text: str) -> str:
+    for marker in ("Expected Number of Columns", "Could not convert", "Invalid unicode", "Value with unterminated quote",
+                   "Maximum line size"):
+        for line in text.splitlines():
+            if marker.lower() in line.lower():
+                return line.strip().rstrip(".")
+    lines = [s.strip() for s in text.splitlines() if s.strip()]
+    return lines[0].split("Error:", 1)[-1].strip() if lines else "unreadable"
+
+
+def ingest(
+    profile: Profile,
+    engine: Engine,
+    load: Callable[[], Table],
+    table_name: str,
+    sources: SourceSet,
+    *,
+    mode: str = "append",
+    evolve: bool = False,
+    properties: dict[str, str] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> IngestResult:
+    import time
+
+    from lakehouse.cleanup import remove_write
+
+    if mode not in MODES:
+        raise LakehouseError(f"unknown mode {mode!r}; use append or overwrite")
+    start = time.perf_counter()
+    table = load()
+    relation = read_expression(sources)
+    arrow_schema = source_schema(engine, relation, sources)
+    if csv_types := _csv_types(table.schema(), arrow_schema, hive_keys(sources)):
+        relation = read_expression(sources, csv_types)
+        arrow_schema = source_schema(engine, relation, sources)
+    plan = plan_columns(table_name, table.schema(), arrow_schema, relation, evolve, sources.paths)
+    metadata = table.metadata
+    if plan.evolved_schema is not None:
+        metadata = metadata.model_copy(
+            update={"schemas": [*metadata.schemas, plan.evolved_schema], "current_schema_id": plan.evolved_schema.schema_id}
+        )
+    write_id = new_write_id()
+    written = WrittenFiles()
+    try:
+        written = copy_to_data_files(engine, table, plan.select_sql, metadata=metadata, write_id=write_id,
+                                     on_progress=on_progress)
+        summary = {
+            "lake.operation": f"ingest-{mode}",
+            "lake.sources": _sources_summary(sources.paths),
+            "lake.source-files": str(len(sources.paths)),
+            "lake.rows": str(written.rows),
+            "lake.write-id": write_id,
+        }
+        stage = _stage(mode, written, summary, plan)
+        committed = commit_with_retry(load, stage, RetryPolicy.from_properties(profile.properties), f"ingest into {table_name}")
+    except BaseException as exc:
+        remove_write(profile, table, write_id, written.paths)
+        if isinstance(exc, LakehouseError):
+            raise
+        if isinstance(exc, Exception) and _is_duckdb_error(exc):
+            raise SourceError(explain_source_error(exc, sources)) from None
+        raise
+    snapshot = committed.current_snapshot()
+    return IngestResult(
+        table=table_name,
+        mode=mode,
+        rows=written.rows,
+        files=len(written.data_files),
+        bytes=written.bytes,
+        snapshot_id=snapshot.snapshot_id if snapshot else None,
+        sources=sources.paths,
+        seconds=round(time.perf_counter() - start, 3),
+        evolved_columns=plan.new_columns,
+    )
+
+
+def _is_duckdb_error(exc: Exception) -> bool:
+    return type(exc).__module__.startswith(("duckdb", "_duckdb"))
+
+
+def _csv_types(schema: Schema, source: pa.Schema, hive: set[str]) -> dict[str, str]:
+    """Tell DuckDB's CSV reader the table's types, so a bad value is reported with its line."""
+    in_file = {n.lower(): n for n in source.names if n.lower() not in hive}
+    return {
+        in_file[f.name.lower()]: duckdb_type(f.field_type)
+        for f in schema.fields
+        if f.field_type.is_primitive and f.name.lower() in in_file
+    }
+
+
+def _sources_summary(paths: list[str]) -> str:
+    text = ",".join(paths)
+    if len(text) <= _SUMMARY_SOURCES_MAX:
+        return text
+    return text[:_SUMMARY_SOURCES_MAX] + f",...({len(paths)} files)"
+
+
+def _stage(mode: str, written: WrittenFiles, summary: dict[str, str], plan: IngestPlan) -> Callable[[Transaction], None]:
+    def stage(tx: Transaction) -> None:
+        if plan.evolved_schema is not None:
+            _evolve(tx, plan)
+        if mode == "append":
+            stage_append(written.data_files, summary)(tx)
+            return
+        snapshot = tx.table_metadata.current_snapshot()
+        current = []
+        if snapshot is not None:
+            for manifest in snapshot.manifests(tx._table.io):
+                current += [e.data_file for e in manifest.fetch_manifest_entry(tx._table.io, discard_deleted=True)]
+        operation = Operation.OVERWRITE if snapshot is not None else Operation.APPEND
+        stage_rewrite(current, written.data_files, summary, operation)(tx)
+
+    return stage
+
+
+def _evolve(tx: Transaction, plan: IngestPlan) -> None:
+    from lakehouse.errors import CommitError
+
+    assert plan.evolved_schema is not None
+    with tx.update_schema() as update:
+        for name in plan.new_columns:
+            new_field = plan.evolved_schema.find_field(name)
+            update.add_column(name, new_field.field_type)
+    got = tx.table_metadata.schema()
+    for name in plan.new_columns:
+        if got.find_field(name).field_id != plan.evolved_schema.find_field(name).field_id:
+            raise CommitError("the table's schema changed while ingesting; run the ingest again")

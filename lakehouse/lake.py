@@ -1,0 +1,281 @@
+"""`Lakehouse`: the one object a script or a CLI command holds. It wires the profile's catalog,
+storage and DuckDB engine to the modules that do the work, and never prints or exits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lakehouse import asof, tables
+from lakehouse.catalog import open_catalog, split_identifier
+from lakehouse.config import Profile, load_profile
+from lakehouse.engine import Engine, short_error
+from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
+from lakehouse.query import TableRead, rewrite
+from lakehouse.schemas import duckdb_type, parse_partition_terms, parse_schema, quote_ident
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
+
+    from lakehouse.ingest import IngestResult
+
+AsOf = str | int | dict[str, str] | list[str] | tuple[str, ...] | None
+
+
+@dataclass
+class QueryResult:
+    """A streaming query result, plus the snapshot each table was read at."""
+
+    reader: pa.RecordBatchReader
+    reads: list[TableRead]
+    engine: Engine
+
+    def read_all(self) -> pa.Table:
+        try:
+            return self.reader.read_all()
+        finally:
+            self.engine.close()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def snapshots(self) -> dict[str, int | None]:
+        return {r.identifier: r.snapshot_id for r in self.reads}
+
+
+def split_as_of(as_of: AsOf) -> tuple[str | None, dict[str, str]]:
+    """`"2026-01-15"` applies to every table; `"silver.events=123"` (repeatable) to one table."""
+    if as_of is None:
+        return None, {}
+    if isinstance(as_of, dict):
+        return None, {k.lower(): str(v) for k, v in as_of.items()}
+    items = [str(as_of)] if isinstance(as_of, (str, int)) else [str(a) for a in as_of]
+    default: str | None = None
+    per_table: dict[str, str] = {}
+    for item in items:
+        name, sep, ref = item.partition("=")
+        if sep and "." in name and " " not in name and ":" not in name:
+            split_identifier(name.strip())
+            per_table[name.strip().lower()] = ref.strip()
+        elif default is not None:
+            raise LakehouseError(f"two --as-of values for every table ({default!r}, {item!r}); use TABLE=REF for one table")
+        else:
+            default = item
+    return default, per_table
+
+
+class Lakehouse:
+    """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    # ---------------------------------------------------------------- plumbing
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return open_catalog(self.profile)
+
+    def engine(self, *, locked: bool = True) -> Engine:
+        engine = Engine(self.profile)
+        if locked:
+            engine.lock_down([self.profile.warehouse])
+        return engine
+
+    def table(self, name: str) -> Table:
+        """The pyiceberg `Table`, for anything lake does not wrap."""
+        return tables.load_table(self.catalog, name)
+
+    def snapshot(self, name: str, as_of: str | int | None = None) -> Snapshot | None:
+        table = self.table(name)
+        if as_of is None:
+            return table.current_snapshot()
+        return asof.resolve(table, name, as_of)
+
+    # ---------------------------------------------------------------- tables
+
+    def tables(self, namespace: str | None = None) -> list[str]:
+        return tables.list_tables(self.catalog, namespace)
+
+    def create(
+        self,
+        name: str,
+        schema: str | None = None,
+        *,
+        like: str | None = None,
+        partition_by: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> Table:
+        if (schema is None) == (like is None):
+            raise LakehouseError("give exactly one of --schema or --like")
+        split_identifier(name)
+        terms = parse_partition_terms(partition_by)
+        if schema is not None:
+            iceberg_schema = parse_schema(schema)
+        else:
+            iceberg_schema = self._schema_of_sources([like or ""])
+        return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
+
+    def _schema_of_sources(self, sources: list[str], fmt: str = "auto") -> Any:
+        from lakehouse.ingest import iceberg_schema_from_arrow, source_schema
+        from lakehouse.sources import read_expression, resolve_sources
+
+        found = resolve_sources(self.profile, sources, fmt)
+        with self.engine(locked=False) as engine:
+            return iceberg_schema_from_arrow(source_schema(engine, read_expression(found), found))
+
+    def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
+        table = self.table(name)
+        snapshot = table.current_snapshot() if as_of is None else asof.resolve(table, name, as_of)
+        return tables.describe(table, name, snapshot)
+
+    def files(self, name: str, as_of: str | int | None = None) -> list[dict[str, Any]]:
+        table = self.table(name)
+        snapshot = table.current_snapshot() if as_of is None else asof.resolve(table, name, as_of)
+        return tables.snapshot_files(table, snapshot)
+
+    def drop(self, name: str, purge: bool = False) -> dict[str, Any]:
+        table = tables.drop_table(self.catalog, name, purge)
+        return {"table": name, "purged": purge, "location": table.location()}
+
+    # ---------------------------------------------------------------- ingest
+
+    def ingest(
+        self,
+        name: str,
+        sources: list[str] | str,
+        *,
+        format: str = "auto",
+        mode: str = "append",
+        create: bool = False,
+        partition_by: str | None = None,
+        evolve: bool = False,
+        properties: dict[str, str] | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> IngestResult:
+        from lakehouse.ingest import ingest
+        from lakehouse.sources import resolve_sources
+
+        split_identifier(name)
+        paths = [sources] if isinstance(sources, str) else list(sources)
+        found = resolve_sources(self.profile, paths, format)
+        try:
+            self.table(name)
+        except NoSuchTableError:
+            if not create:
+                raise NoSuchTableError(f"table {name} does not exist; pass --create to make it from the source") from None
+            with self.engine(locked=False) as engine:
+                from lakehouse.ingest import iceberg_schema_from_arrow, source_schema
+                from lakehouse.sources import read_expression
+
+                schema = iceberg_schema_from_arrow(source_schema(engine, read_expression(found), found))
+            tables.create_table(self.catalog, name, schema, parse_partition_terms(partition_by), properties)
+            created = True
+        else:
+            created = False
+            if partition_by:
+                raise LakehouseError(f"table {name} exists; --partition-by applies only with --create on a new table")
+        try:
+            with self.engine(locked=False) as engine:
+                return ingest(
+                    self.profile, engine, lambda: self.table(name), name, found,
+                    mode=mode, evolve=evolve, on_progress=on_progress,
+                )  # fmt: skip
+        except BaseException:
+            if created:  # a failed --create ingest leaves no empty table behind
+                tables.drop_table(self.catalog, name, purge=True)
+            raise
+
+    # ---------------------------------------------------------------- reads
+
+    def _resolver(self) -> Callable[[str, str | None], TableRead]:
+        def resolve(identifier: str, ref: str | None) -> TableRead:
+            table = self.table(identifier)
+            snapshot = table.current_snapshot() if ref is None else asof.resolve(table, identifier, ref)
+            schema = table.schema()
+            if snapshot is not None and snapshot.schema_id is not None:
+                schema = table.schemas().get(snapshot.schema_id, schema)
+            columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
+            return TableRead(identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns)
+
+        return resolve
+
+    def plan_query(self, sql: str, as_of: AsOf = None) -> tuple[str, list[TableRead]]:
+        default, per_table = split_as_of(as_of)
+        return rewrite(sql, self._resolver(), lambda ident: per_table.get(ident.lower(), default))
+
+    def query_reader(self, sql: str, as_of: AsOf = None, batch_size: int = 65536) -> QueryResult:
+        """Stream a query's result as Arrow record batches, in a locked-down engine."""
+        rewritten, reads = self.plan_query(sql, as_of)
+        engine = self.engine(locked=True)
+        try:
+            reader = engine.con.execute(rewritten).fetch_record_batch(batch_size)
+        except Exception as exc:
+            engine.close()
+            if isinstance(exc, LakehouseError):
+                raise
+            raise QueryError(short_error(exc)) from None
+        return QueryResult(reader, reads, engine)
+
+    def query(self, sql: str, as_of: AsOf = None) -> pa.Table:
+        """Run DuckDB SQL in which `namespace.table` names are lake tables; returns an Arrow table."""
+        result = self.query_reader(sql, as_of)
+        try:
+            return result.read_all()
+        except Exception as exc:
+            raise QueryError(short_error(exc)) from None
+
+    def _read_sql(self, name: str, columns: list[str] | None, where: str | None) -> str:
+        split_identifier(name)
+        cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        sql = f"SELECT {cols} FROM {name}"
+        if where:
+            sql += f" WHERE {where}"
+        return sql
+
+    def read(
+        self,
+        name: str,
+        columns: list[str] | None = None,
+        where: str | None = None,
+        *,
+        snapshot_id: int | None = None,
+        as_of: str | int | None = None,
+    ) -> pa.Table:
+        """A table (or a snapshot of it) as Arrow; `where` is a DuckDB SQL predicate."""
+        ref = snapshot_id if snapshot_id is not None else as_of
+        return self.query(self._read_sql(name, columns, where), None if ref is None else {name: str(ref)})
+
+    def batches(
+        self,
+        name: str,
+        columns: list[str] | None = None,
+        where: str | None = None,
+        *,
+        snapshot_id: int | None = None,
+        as_of: str | int | None = None,
+        batch_size: int = 65536,
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of a table, streamed: memory stays at about one batch."""
+        ref = snapshot_id if snapshot_id is not None else as_of
+        result = self.query_reader(
+            self._read_sql(name, columns, where), None if ref is None else {name: str(ref)}, batch_size
+        )
+        try:
+            yield from result.reader
+        finally:
+            result.close()
+
+
+def connect(profile: str | Profile | None = None, config: str | os.PathLike[str] | None = None) -> Lakehouse:
+    """Open the lake of a profile (default: $LAKE_PROFILE, then catalog/lake.yaml's default, then `.lake/`)."""
+    if isinstance(profile, Profile):
+        return Lakehouse(profile)
+    return Lakehouse(load_profile(profile, config))

@@ -1,0 +1,102 @@
+"""Rewrite `namespace.table` references in DuckDB SQL into `iceberg_scan` reads of one snapshot each.
+
+sqlglot finds the table references (CTE names, aliases and table functions are left alone) and the
+Spark/Trino `FOR TIMESTAMP AS OF` / `FOR VERSION AS OF` clauses; nothing is done with regexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from lakehouse.errors import QueryError
+from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """One table as a query reads it: the metadata file and the snapshot pinned for this query."""
+
+    identifier: str
+    metadata_location: str
+    snapshot_id: int | None
+    columns: list[tuple[str, str]]  # (name, DuckDB type), for reading an empty table
+
+    def scan_sql(self) -> str:
+        if self.snapshot_id is None:
+            cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in self.columns)
+            return f"(SELECT {cols} LIMIT 0)"
+        return f"iceberg_scan({quote_literal(self.metadata_location)}, snapshot_from_id = {int(self.snapshot_id)})"
+
+
+# The resolver maps (identifier, as-of reference or None) to a TableRead.
+Resolver = Callable[[str, str | None], TableRead]
+_READ_ONLY = (exp.Query, exp.Describe)
+
+
+def parse_single(sql: str) -> exp.Expression:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except ParseError as exc:
+        raise QueryError(f"cannot parse SQL: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+def version_ref(table: exp.Table) -> str | None:
+    """`FOR TIMESTAMP AS OF '...'` / `FOR VERSION AS OF n|'tag'` -> the reference text."""
+    version = table.args.get("version")
+    if version is None:
+        return None
+    value = version.expression
+    if not isinstance(value, exp.Literal):
+        raise QueryError(f"AS OF for {table.sql('duckdb')} must be a literal")
+    text = str(value.this)
+    kind = str(version.this).upper()
+    if kind == "TIMESTAMP" and text.strip().lstrip("-").isdigit():
+        raise QueryError(f"FOR TIMESTAMP AS OF needs a time, not {text!r}; use FOR VERSION AS OF for snapshot ids")
+    return text
+
+
+def lake_tables(tree: exp.Expression) -> list[exp.Table]:
+    """Table nodes naming `namespace.table` that are not CTEs or table functions."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found = []
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or not table.db or table.catalog:
+            continue
+        if not table.db and table.name.lower() in ctes:
+            continue
+        found.append(table)
+    return found
+
+
+def rewrite(sql: str, resolve: Resolver, default_ref: Callable[[str], str | None]) -> tuple[str, list[TableRead]]:
+    """Return DuckDB SQL reading pinned snapshots, and the reads it makes (for reporting and pinning)."""
+    tree = parse_single(sql)
+    if not isinstance(tree, _READ_ONLY):
+        raise QueryError("lake query is read-only: use SELECT (or WITH ... SELECT); write with lake ingest or lake run")
+    reads: dict[tuple[str, str | None], TableRead] = {}
+    for table in lake_tables(tree):
+        identifier = f"{table.db}.{table.name}"
+        ref = version_ref(table)
+        if ref is None:
+            ref = default_ref(identifier)
+        key = (identifier.lower(), ref)
+        if key not in reads:
+            reads[key] = resolve(identifier, ref)
+        read = reads[key]
+        alias = table.alias or table.name
+        replacement = sqlglot.parse_one(f"SELECT * FROM {read.scan_sql()} AS {quote_ident(alias)}", read="duckdb")
+        new_table = replacement.args["from_"].this if "from_" in replacement.args else replacement.args["from"].this
+        table.replace(new_table)
+    return tree.sql(dialect="duckdb"), list(reads.values())
+
+
+def empty_columns(schema_fields: list[tuple[str, object]]) -> list[tuple[str, str]]:
+    return [(name, duckdb_type(t)) for name, t in schema_fields]  # type: ignore[arg-type]

@@ -1,0 +1,179 @@
+"""Find source files and build the DuckDB expression that reads them (CSV, JSON Lines, Parquet).
+
+Globs and directories work locally and on S3. `key=value/` directories become columns
+(Hive partitioning), with types inferred by DuckDB.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import defaultdict
+from dataclasses import dataclass
+
+from lakehouse.config import Profile
+from lakehouse.errors import SourceError
+from lakehouse.schemas import quote_literal
+from lakehouse.storage import FileInfo, expand, is_s3, local_path
+
+FORMATS = ("csv", "jsonl", "parquet")
+_SUFFIXES = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+}  # fmt: skip
+_COMPRESSION = (".gz", ".zst")
+
+
+@dataclass(frozen=True)
+class SourceSet:
+    """The files one ingest reads, grouped by format."""
+
+    files: dict[str, list[FileInfo]]
+    hive: bool
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for group in self.files.values() for f in group]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for group in self.files.values() for f in group)
+
+
+def detect_format(path: str) -> str | None:
+    name = path.lower()
+    for suffix in _COMPRESSION:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    for suffix, fmt in _SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def resolve_sources(profile: Profile, patterns: list[str], fmt: str = "auto") -> SourceSet:
+    if not patterns:
+        raise SourceError("no source given")
+    groups: dict[str, list[FileInfo]] = defaultdict(list)
+    for pattern in patterns:
+        if not is_s3(pattern) and "*" not in pattern and not local_path(pattern).exists():
+            raise SourceError(f"source {pattern} does not exist")
+        found = expand(profile, pattern)
+        if not found:
+            raise SourceError(f"no files match {pattern}")
+        for info in found:
+            kind = fmt if fmt != "auto" else detect_format(info.path)
+            if kind is None:
+                if len(found) > 1:
+                    continue  # a directory may hold _SUCCESS markers, READMEs and the like
+                raise SourceError(f"cannot tell the format of {info.path}; pass --format csv|jsonl|parquet")
+            _check_file(info, kind)
+            groups[kind].append(info)
+    if not groups:
+        raise SourceError(f"no CSV, JSON Lines or Parquet files in {', '.join(patterns)}")
+    hive = any("=" in segment for p in patterns for f in groups.values() for i in f for segment in _rel(i.path, p))
+    return SourceSet(dict(groups), hive)
+
+
+def hive_keys(sources: SourceSet) -> set[str]:
+    """Column names that come from `key=value/` directories rather than from file contents."""
+    if not sources.hive:
+        return set()
+    return {seg.split("=", 1)[0].lower() for p in sources.paths for seg in p.split("/")[:-1] if "=" in seg}
+
+
+def diagnose_csv(path: str, delimiter: str = ",") -> str | None:
+    """Find the first row whose field count differs from the header's: `line N: expected X fields, found Y`."""
+    import csv
+
+    if is_s3(path):
+        return None
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(local_path(path), "rt", newline="", encoding="utf-8") as handle:  # type: ignore[operator]
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                return "no header row"
+            names = [h.strip().lower() for h in header]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                return f"duplicate column names in the header: {', '.join(dupes)}"
+            for row in reader:
+                if row and len(row) != len(header):
+                    return f"line {reader.line_num}: expected {len(header)} fields, found {len(row)}"
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte {exc.start} of a line holds {exc.object[exc.start:exc.start + 1]!r})"
+    except csv.Error as exc:
+        return f"line {reader.line_num}: {exc}"
+    return None
+
+
+def _rel(path: str, pattern: str) -> list[str]:
+    root = pattern.split("*", 1)[0].rstrip("/")
+    rel = path[len(root) :] if path.startswith(root) else path
+    return rel.strip("/").split("/")[:-1]
+
+
+def _check_file(info: FileInfo, kind: str) -> None:
+    """Catch what DuckDB would report confusingly: empty files and gzip data under a plain name."""
+    if info.size == 0:
+        raise SourceError(f"{info.path} is empty")
+    if is_s3(info.path):
+        return
+    with open(local_path(info.path), "rb") as handle:
+        head = handle.read(4)
+    compressed_name = info.path.lower().endswith(_COMPRESSION)
+    if head[:2] == b"\x1f\x8b" and not compressed_name:
+        raise SourceError(f"{info.path} is gzip-compressed but not named .gz; rename it to {info.path}.gz")
+    if kind == "parquet" and head != b"PAR1":
+        raise SourceError(f"{info.path} is not a Parquet file (no PAR1 magic)")
+    if kind == "csv" and compressed_name and info.path.lower().endswith(".gz"):
+        try:
+            with gzip.open(local_path(info.path)) as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise SourceError(f"{info.path} is not valid gzip: {exc}") from None
+
+
+def _delimiter(path: str) -> str:
+    name = path.lower()
+    for suffix in _COMPRESSION:
+        name = name.removesuffix(suffix)
+    return "," if name.endswith(".csv") else "\t" if name.endswith(".tsv") else "auto"
+
+
+def read_expression(sources: SourceSet, column_types: dict[str, str] | None = None) -> str:
+    """One DuckDB relation over all sources; several formats are combined BY NAME."""
+    parts = []
+    groups: list[tuple[str, list[FileInfo]]] = []
+    for kind, files in sorted(sources.files.items()):
+        if kind != "csv":
+            groups.append((kind, files))
+            continue
+        # A fixed delimiter makes a row with too many fields an error instead of a silent one-column read.
+        for delim in sorted({_delimiter(f.path) for f in files}):
+            groups.append((f"csv:{delim}", [f for f in files if _delimiter(f.path) == delim]))
+    for kind, files in groups:
+        paths = "[" + ", ".join(quote_literal(f.path) for f in files) + "]"
+        hive = f", hive_partitioning = {'true' if sources.hive else 'false'}"
+        if kind.startswith("csv"):
+            delim = kind.split(":", 1)[1]
+            delim_opt = f", delim = {quote_literal(delim)}" if delim != "auto" else ""
+            types = ""
+            if column_types:
+                types = ", types = {" + ", ".join(
+                    f"{quote_literal(k)}: {quote_literal(v)}" for k, v in column_types.items()
+                ) + "}"
+            parts.append(
+                f"SELECT * FROM read_csv({paths}, header = true, union_by_name = true, strict_mode = true, "
+                f"max_line_size = 16777216{delim_opt}{hive}{types})"
+            )
+        elif kind == "jsonl":
+            parts.append(
+                f"SELECT * FROM read_json({paths}, format = 'newline_delimited', union_by_name = true, "
+                f"maximum_object_size = 67108864{hive})"
+            )
+        else:
+            parts.append(f"SELECT * FROM read_parquet({paths}, union_by_name = true{hive})")
+    return " UNION ALL BY NAME ".join(parts)

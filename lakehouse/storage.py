@@ -1,0 +1,214 @@
+"""Object storage: the only module that talks to boto3. Paths are `s3://bucket/key` or local paths."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3  # noqa: TID251 - this module is the boto3 boundary
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lakehouse.config import Profile
+from lakehouse.errors import StorageError
+
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    key_id: str | None
+    secret: str | None
+    session_token: str | None
+    region: str
+    endpoint: str | None
+
+    def __repr__(self) -> str:  # never show a credential, even in a traceback or debugger
+        return f"S3Credentials(region={self.region!r}, endpoint={self.endpoint!r})"
+
+
+def is_s3(path: str) -> bool:
+    return path.startswith("s3://") or path.startswith("s3a://")
+
+
+def local_path(path: str) -> Path:
+    return Path(path[len("file://") :]) if path.startswith("file://") else Path(path)
+
+
+def split_s3(path: str) -> tuple[str, str]:
+    parsed = urlparse(path)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def credentials(profile: Profile) -> S3Credentials:
+    """Profile properties first, then boto3's chain (environment, shared files, instance roles)."""
+    props = profile.properties
+    key_id = props.get("s3.access-key-id")
+    secret = props.get("s3.secret-access-key")
+    token = props.get("s3.session-token")
+    if not key_id:
+        found = boto3.Session().get_credentials()
+        if found is not None:
+            frozen = found.get_frozen_credentials()
+            key_id, secret, token = frozen.access_key, frozen.secret_key, frozen.token
+    region = props.get("s3.region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return S3Credentials(key_id, secret, token, region or "us-east-1", props.get("s3.endpoint"))
+
+
+@cache
+def _client(creds: S3Credentials) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=creds.endpoint,
+        aws_access_key_id=creds.key_id,
+        aws_secret_access_key=creds.secret,
+        aws_session_token=creds.session_token,
+        region_name=creds.region,
+        config=Config(retries={"max_attempts": 8, "mode": "adaptive"}, s3={"addressing_style": "path"}),
+    )
+
+
+def s3_client(profile: Profile) -> Any:
+    return _client(credentials(profile))
+
+
+def _s3_error(exc: Exception, what: str) -> StorageError:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "?")
+        return StorageError(f"{what}: S3 answered {code}")
+    return StorageError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+def ensure_bucket(profile: Profile, bucket: str) -> None:
+    client = s3_client(profile)
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError:
+        try:
+            client.create_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise _s3_error(exc, f"cannot create bucket {bucket}") from None
+    except BotoCoreError as exc:
+        raise _s3_error(exc, f"cannot reach bucket {bucket}") from None
+
+
+def list_files(profile: Profile, location: str) -> Iterator[FileInfo]:
+    """Every file under a location (recursively), local or S3."""
+    if is_s3(location):
+        bucket, prefix = split_s3(location.rstrip("/") + "/")
+        scheme = location.split("://", 1)[0]
+        try:
+            pages = s3_client(profile).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield FileInfo(f"{scheme}://{bucket}/{obj['Key']}", obj["Size"], obj["LastModified"])
+        except (ClientError, BotoCoreError) as exc:
+            raise _s3_error(exc, f"cannot list {location}") from None
+        return
+    root = local_path(location)
+    if root.is_file():
+        yield _local_info(root)
+        return
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            yield _local_info(Path(dirpath) / name)
+
+
+def _local_info(path: Path) -> FileInfo:
+    stat = path.stat()
+    return FileInfo(str(path), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+
+def expand(profile: Profile, pattern: str) -> list[FileInfo]:
+    """A file, a directory (recursive) or a glob, local or S3; hidden and `_`-prefixed files are skipped."""
+    if not any(ch in _GLOB_CHARS for ch in pattern):
+        found = list(list_files(profile, pattern))
+    else:
+        root = _glob_root(pattern)
+        found = [f for f in list_files(profile, root) if _glob_match(f.path, pattern)]
+    return sorted((f for f in found if not _hidden(f.path)), key=lambda f: f.path)
+
+
+def _glob_root(pattern: str) -> str:
+    parts = pattern.split("/")
+    fixed = []
+    for part in parts:
+        if any(ch in _GLOB_CHARS for ch in part):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "."
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    # `**` matches across directories, `*` within one, as in most shells with globstar.
+    if "**" in pattern:
+        return fnmatch.fnmatch(path, pattern.replace("**/", "*").replace("**", "*"))
+    return path.count("/") == pattern.count("/") and fnmatch.fnmatch(path, pattern)
+
+
+def _hidden(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith(".") or name.startswith("_")
+
+
+def delete_files(profile: Profile, paths: Iterable[str]) -> int:
+    """Delete files; S3 in batches of 1,000 keys. Missing files are not an error."""
+    deleted = 0
+    by_bucket: dict[str, list[str]] = {}
+    for path in paths:
+        if is_s3(path):
+            bucket, key = split_s3(path)
+            by_bucket.setdefault(bucket, []).append(key)
+        else:
+            try:
+                local_path(path).unlink()
+                deleted += 1
+            except FileNotFoundError:
+                pass
+    client = s3_client(profile) if by_bucket else None
+    for bucket, keys in by_bucket.items():
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            try:
+                answer = client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise _s3_error(exc, f"cannot delete files in s3://{bucket}") from None
+            if errors := answer.get("Errors"):
+                raise StorageError(f"cannot delete s3://{bucket}/{errors[0]['Key']}: {errors[0].get('Code')}")
+            deleted += len(chunk)
+    return deleted
+
+
+def abort_multipart_uploads(profile: Profile, location: str, name_prefix: str = "") -> int:
+    """Abort incomplete multipart uploads under a location whose file name starts with `name_prefix`."""
+    if not is_s3(location):
+        return 0
+    bucket, prefix = split_s3(location)
+    client = s3_client(profile)
+    aborted = 0
+    try:
+        answer = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
+        for upload in answer.get("Uploads", []):
+            if not upload["Key"].rsplit("/", 1)[-1].startswith(name_prefix):
+                continue
+            client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            aborted += 1
+    except (ClientError, BotoCoreError) as exc:
+        raise _s3_error(exc, f"cannot abort uploads under {location}") from None
+    return aborted

@@ -1,0 +1,267 @@
+"""Write Iceberg data files with DuckDB's COPY, once, and describe them as pyiceberg `DataFile`s.
+
+DuckDB streams the query into zstd Parquet (parallel, bounded memory), lays partitioned files out
+Hive-style under `<table>/data/<field>=<value>/`, and carries Iceberg field ids via FIELD_IDS. The files
+are written before any commit is attempted, so a retried commit never re-reads a source.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.io.pyarrow import (
+    StatisticsCollector,
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.partitioning import PartitionField, _to_partition_representation
+from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.transforms import (
+    BucketTransform,
+    DayTransform,
+    HourTransform,
+    IdentityTransform,
+    MonthTransform,
+    TruncateTransform,
+    YearTransform,
+)
+from pyiceberg.typedef import Record
+from pyiceberg.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestampType,
+    TimestamptzType,
+    TimeType,
+    UUIDType,
+)
+
+from lakehouse.engine import Engine
+from lakehouse.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
+
+DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024
+TARGET_SIZE_PROPERTY = "write.target-file-size-bytes"
+# Field ids for the partition columns DuckDB writes beside the data; far from any schema's ids.
+_SYNTHETIC_ID_BASE = 2_000_000_000
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass
+class WrittenFiles:
+    """What one write produced: data files ready to commit, and their paths for cleanup."""
+
+    data_files: list[DataFile] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.file_path for f in self.data_files]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.record_count for f in self.data_files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.file_size_in_bytes for f in self.data_files)
+
+
+def target_file_size(table: Table) -> int:
+    return int(table.properties.get(TARGET_SIZE_PROPERTY, DEFAULT_TARGET_FILE_SIZE))
+
+
+def new_write_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def data_location(table: Table) -> str:
+    return table.location().rstrip("/") + "/data"
+
+
+def _partition_expression(engine: Engine, pfield: PartitionField, source_name: str, source_type: IcebergType) -> str:
+    """A DuckDB expression whose text value is the Iceberg human partition value (used as the path)."""
+    col = quote_ident(source_name)
+    transform = pfield.transform
+    if isinstance(transform, YearTransform):
+        return f"strftime({col}, '%Y')"
+    if isinstance(transform, MonthTransform):
+        return f"strftime({col}, '%Y-%m')"
+    if isinstance(transform, DayTransform):
+        return f"strftime({col}, '%Y-%m-%d')"
+    if isinstance(transform, HourTransform):
+        return f"strftime({col}, '%Y-%m-%d-%H')"
+    if isinstance(transform, (BucketTransform, TruncateTransform)):
+        # Iceberg's exact murmur3 bucketing and truncation, from pyiceberg-core, as an Arrow UDF.
+        fn_name = f"lake_{pfield.name}_{pfield.field_id}"
+        arrow_fn = transform.pyarrow_transform(source_type)
+        out_type = "INTEGER" if isinstance(transform, BucketTransform) else duckdb_type(source_type)
+        _register(engine, fn_name, arrow_fn, duckdb_type(source_type), out_type)
+        return f"{fn_name}({col})"
+    raise ValueError(f"unsupported transform {transform}")
+
+
+def _register(engine: Engine, name: str, arrow_fn: Any, in_type: str, out_type: str) -> None:
+    def udf(values: pa.Array) -> pa.Array:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return arrow_fn(values)
+
+    try:
+        engine.register_function(name, udf, [in_type], out_type)
+    except Exception as exc:  # already registered on this connection
+        if "already" not in str(exc).lower():
+            raise
+
+
+def copy_to_data_files(
+    engine: Engine,
+    table: Table,
+    select_sql: str,
+    *,
+    metadata: TableMetadata | None = None,
+    target_size: int | None = None,
+    write_id: str | None = None,
+    on_progress: Any = None,
+) -> WrittenFiles:
+    """Stream `select_sql` (columns named and typed as the table schema) into new data files."""
+    metadata = metadata or table.metadata
+    schema = metadata.schema()
+    spec = metadata.spec()
+    write_id = write_id or new_write_id()
+    target = target_size or target_file_size(table)
+    # Casting here makes every writer produce exactly the table's physical types.
+    projections = [f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}" for f in schema.fields]
+    partition_columns: list[str] = []
+    field_ids = field_ids_literal(schema)
+    extra_ids: dict[str, int] = {}
+    for offset, pfield in enumerate(spec.fields):
+        source = schema.find_field(pfield.source_id)
+        if isinstance(pfield.transform, IdentityTransform):
+            partition_columns.append(quote_ident(source.name))
+            continue
+        expr = _partition_expression(engine, pfield, source.name, source.field_type)
+        projections.append(f"{expr} AS {quote_ident(pfield.name)}")
+        partition_columns.append(quote_ident(pfield.name))
+        extra_ids[pfield.name] = _SYNTHETIC_ID_BASE + offset
+    if extra_ids:
+        field_ids = field_ids[:-1] + "".join(f", {quote_ident(n)}: {i}" for n, i in extra_ids.items()) + "}"
+    options = [
+        "FORMAT parquet",
+        "COMPRESSION zstd",
+        f"FIELD_IDS {field_ids}",
+        "RETURN_STATS true",
+        f"FILENAME_PATTERN {quote_literal(f'{write_id}-{{i}}')}",
+        "OVERWRITE_OR_IGNORE true",
+    ]
+    if partition_columns:
+        options += [f"PARTITION_BY ({', '.join(partition_columns)})", "WRITE_PARTITION_COLUMNS true"]
+    else:
+        options.append(f"FILE_SIZE_BYTES {int(target)}")
+    sql = (
+        f"COPY (SELECT {', '.join(projections)} FROM ({select_sql}) AS lake_src) "
+        f"TO {quote_literal(data_location(table))} ({', '.join(options)})"
+    )
+    rows = engine.run_with_progress(sql, on_progress).fetchall()
+    written = WrittenFiles()
+    for row in rows:
+        path, count = row[0], row[1]
+        if count == 0:
+            continue
+        partition_keys = row[5] or {}
+        written.data_files.append(_data_file(table, metadata, path, partition_keys, extra_ids))
+    return written
+
+
+def _data_file(
+    table: Table, metadata: TableMetadata, path: str, partition_keys: dict[str, Any], extra_ids: dict[str, int]
+) -> DataFile:
+    schema = metadata.schema()
+    spec = metadata.spec()
+    input_file = table.io.new_input(path)
+    with input_file.open() as stream:
+        parquet_metadata = pq.read_metadata(stream)
+    mapping = parquet_path_to_id_mapping(schema)
+    plan = compute_statistics_plan(schema, metadata.properties)
+    for name, synthetic_id in extra_ids.items():
+        mapping[name] = synthetic_id
+        plan[synthetic_id] = StatisticsCollector(synthetic_id, StringType(), plan_none_mode(), name)
+    statistics = data_file_statistics_from_parquet_metadata(parquet_metadata, plan, mapping)
+    for synthetic_id in extra_ids.values():
+        statistics.column_sizes.pop(synthetic_id, None)
+    values = []
+    for pfield in spec.fields:
+        source = schema.find_field(pfield.source_id)
+        key = source.name if isinstance(pfield.transform, IdentityTransform) else pfield.name
+        values.append(partition_value(pfield, source.field_type, partition_keys.get(key)))
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=Record(*values),
+        file_size_in_bytes=len(input_file),
+        sort_order_id=None,
+        spec_id=spec.spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )
+
+
+def plan_none_mode() -> Any:
+    from pyiceberg.io.pyarrow import MetricModeTypes, MetricsMode
+
+    return MetricsMode(MetricModeTypes.NONE)
+
+
+def partition_value(pfield: PartitionField, source_type: IcebergType, text: str | None) -> Any:
+    """The manifest value of a partition from the text DuckDB put in the path."""
+    if text is None:
+        return None
+    transform = pfield.transform
+    if isinstance(transform, YearTransform):
+        return int(text) - 1970
+    if isinstance(transform, MonthTransform):
+        year, month = text.split("-")
+        return (int(year) - 1970) * 12 + int(month) - 1
+    if isinstance(transform, DayTransform):
+        return (date.fromisoformat(text) - _EPOCH).days
+    if isinstance(transform, HourTransform):
+        day_text, hour = text.rsplit("-", 1)
+        return (date.fromisoformat(day_text) - _EPOCH).days * 24 + int(hour)
+    if isinstance(transform, BucketTransform):
+        return int(text)
+    return _to_partition_representation(source_type, _typed(source_type, text))
+
+
+def _typed(source_type: IcebergType, text: str) -> Any:
+    if isinstance(source_type, (IntegerType, LongType)):
+        return int(text)
+    if isinstance(source_type, BooleanType):
+        return text.lower() == "true"
+    if isinstance(source_type, (FloatType, DoubleType)):
+        return float(text)
+    if isinstance(source_type, DecimalType):
+        return Decimal(text)
+    if isinstance(source_type, DateType):
+        return date.fromisoformat(text)
+    if isinstance(source_type, (TimestampType, TimestamptzType)):
+        return datetime.fromisoformat(text)
+    if isinstance(source_type, TimeType):
+        return time.fromisoformat(text)
+    if isinstance(source_type, UUIDType):
+        return uuid.UUID(text)
+    return text
