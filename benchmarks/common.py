@@ -1,0 +1,80 @@
+"""Shared benchmark plumbing: a figure type, timing, peak memory, and lakes to measure on.
+
+Each `benchmarks/bench_<topic>.py` exposes `run(ctx: BenchContext) -> list[Figure]`. Figures are
+ratios against a baseline measured in the same run, because these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Figure:
+    topic: str
+    name: str
+    value: float
+    baseline: float | None = None
+    unit: str = "s"
+    target: str = ""
+    command: str = ""
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.baseline else self.value / self.baseline
+
+
+@dataclass
+class BenchContext:
+    workdir: Path
+    scale: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, n: int) -> int:
+        """Scale a row count by LAKE_BENCH_SCALE (1.0 = the sizes the issues name)."""
+        return max(1000, int(n * self.scale))
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Minimum wall time over `repeat` runs: the least noisy estimate on a shared machine."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def run_timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run a command in a child process; return (seconds, peak RSS in bytes of that child)."""
+    start = time.perf_counter()
+    proc = subprocess.run(args, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, usage.ru_maxrss * 1024
+
+
+def peak_rss_of(code: str, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run Python `code` in a fresh interpreter and measure its own peak RSS (bytes) via /usr/bin/time-like wait4."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"benchmark child failed: {stderr[-2000:]}")
+    return seconds, usage.ru_maxrss * 1024
