@@ -70,8 +70,13 @@ def run_timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float
 def peak_rss_of(code: str, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Run Python `code` in a fresh interpreter and measure its own peak RSS (bytes) via /usr/bin/time-like wait4."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     stderr = proc.stderr.read() if proc.stderr else ""

@@ -37,7 +37,10 @@ def main() -> None:
             mod = importlib.import_module(f"benchmarks.{module.name}")
             got = mod.run(BenchContext(workdir, scale))
             for fig in got:
-                print(f"   {fig.name}: {fig.value:.4g} {fig.unit}" + (f" (ratio {fig.ratio:.2f})" if fig.ratio else ""))
+                print(
+                    f"   {fig.name}: {fig.value:.4g} {fig.unit}"
+                    + (f" (ratio {fig.ratio:.2f})" if fig.ratio else "")
+                )
             figures += got
         except Exception:
             failures.append(f"{topic}: {traceback.format_exc().splitlines()[-1]}")
@@ -60,11 +63,18 @@ def write_report(figures: list[Figure], failures: list[str], scale: float, only:
         "",
     ]
     for topic in sorted({f.topic for f in figures}):
-        lines += [f"## {topic}", "", "| figure | lake | baseline | ratio | target | command |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {topic}",
+            "",
+            "| figure | lake | baseline | ratio | target | command |",
+            "|---|---|---|---|---|---|",
+        ]
         for f in (f for f in figures if f.topic == topic):
             base = "" if f.baseline is None else f"{f.baseline:.4g} {f.unit}"
             ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
-            lines.append(f"| {f.name} | {f.value:.4g} {f.unit} | {base} | {ratio} | {f.target} | `{f.command}` |")
+            lines.append(
+                f"| {f.name} | {f.value:.4g} {f.unit} | {base} | {ratio} | {f.target} | `{f.command}` |"
+            )
         notes = [f"- {f.name}: {f.note}" for f in figures if f.topic == topic and f.note]
         lines += ["", *notes, ""] if notes else [""]
     if failures:

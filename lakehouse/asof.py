@@ -52,10 +52,14 @@ def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
     if text in refs:
         return by_id(table, identifier, refs[text].snapshot_id)
     if re.match(r"^\d{4}-", text):
-        raise SnapshotNotFoundError(f"invalid --as-of {text!r}: not an ISO-8601 time such as 2026-01-15T00:00:00Z")
+        raise SnapshotNotFoundError(
+            f"invalid --as-of {text!r}: not an ISO-8601 time such as 2026-01-15T00:00:00Z"
+        )
     tags = sorted(name for name in refs if name != "main")
     listing = ", ".join(tags) if tags else "none"
-    raise SnapshotNotFoundError(f"{identifier} has no tag or branch {text!r}; its tags and branches: {listing}")
+    raise SnapshotNotFoundError(
+        f"{identifier} has no tag or branch {text!r}; its tags and branches: {listing}"
+    )
 
 
 def by_id(table: Table, identifier: str, snapshot_id: int) -> Snapshot:

@@ -42,7 +42,9 @@ def catalog_properties(profile: Profile) -> dict[str, str]:
         if uri.startswith("postgresql://") or uri.startswith("postgres://"):
             props["uri"] = "postgresql+psycopg2://" + uri.split("://", 1)[1]
         elif not uri.startswith("postgresql+"):
-            raise ConfigError(f"profile {profile.name!r}: a postgres catalog needs uri: postgresql://user@host/db")
+            raise ConfigError(
+                f"profile {profile.name!r}: a postgres catalog needs uri: postgresql://user@host/db"
+            )
     elif kind not in ("sql", "rest", "glue", "hive", "in-memory"):
         raise ConfigError(f"profile {profile.name!r}: unknown catalog type {kind!r}")
     if props.get("type") == "sql":

@@ -19,7 +19,9 @@ def remove_write(profile: Profile, table: Table, write_id: str, known_paths: lis
     try:
         abort_multipart_uploads(profile, location, write_id)
         paths = set(known_paths)
-        paths.update(f.path for f in list_files(profile, location) if f.path.rsplit("/", 1)[-1].startswith(write_id))
+        paths.update(
+            f.path for f in list_files(profile, location) if f.path.rsplit("/", 1)[-1].startswith(write_id)
+        )
         delete_files(profile, sorted(paths))
     except Exception as exc:  # cleanup must never hide the error that caused it
         log.warning("could not remove files of failed write %s: %s", write_id, type(exc).__name__)

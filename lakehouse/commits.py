@@ -68,7 +68,9 @@ def commit_with_retry(
         except ValidationException as exc:
             raise CommitError(f"{what} conflicts with a concurrent change: {exc}") from None
         except CommitStateUnknownException as exc:
-            raise CommitError(f"{what}: the catalog did not confirm the commit; check `lake snapshots`: {exc}") from None
+            raise CommitError(
+                f"{what}: the catalog did not confirm the commit; check `lake snapshots`: {exc}"
+            ) from None
         except Exception as exc:
             if _is_transient_catalog_error(exc):
                 last = exc

@@ -109,7 +109,9 @@ def load_profile(
     path = find_config(config, start)
     if path is None:
         if name not in (None, "local"):
-            raise ConfigError(f"profile {name!r} not found: no catalog/lake.yaml here or above, and no --config")
+            raise ConfigError(
+                f"profile {name!r} not found: no catalog/lake.yaml here or above, and no --config"
+            )
         return default_profile(start or Path.cwd())
     try:
         document = yaml.safe_load(path.read_text()) or {}

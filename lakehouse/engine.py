@@ -88,7 +88,7 @@ class Engine:
         self.con.execute("SET lock_configuration = true")
 
     def register_function(self, name: str, fn: Callable[..., Any], params: list[str], returns: str) -> None:
-        self.con.create_function(name, fn, params, returns, type="arrow")
+        self.con.create_function(name, fn, params, returns, type="arrow")  # type: ignore[call-overload]
 
     def run_with_progress(self, sql: str, on_progress: Callable[[float], None] | None = None) -> Any:
         """Execute, reporting DuckDB's own progress (0..100) from a watcher thread."""

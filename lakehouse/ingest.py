@@ -103,7 +103,9 @@ def compatible(source: IcebergType, target: IcebergType) -> str | None:
     temporal = (DateType, TimestampType, TimestamptzType)
     if isinstance(source, temporal) and isinstance(target, (TimestampType, TimestamptzType)):
         return None
-    if isinstance(source, StringType) and isinstance(target, (DateType, TimeType, TimestampType, TimestamptzType, UUIDType)):
+    if isinstance(source, StringType) and isinstance(
+        target, (DateType, TimeType, TimestampType, TimestamptzType, UUIDType)
+    ):
         return None  # text timestamps are normal in JSON; DuckDB's cast reports bad values
     return "types are incompatible"
 
@@ -139,8 +141,12 @@ def plan_columns(
         src = by_name.get(target.name.lower())
         if src is None:
             if target.required:
-                raise SchemaMismatchError(f"column {target.name} is required by {table_name} but missing in {where}")
-            projections.append(f"CAST(NULL AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}")
+                raise SchemaMismatchError(
+                    f"column {target.name} is required by {table_name} but missing in {where}"
+                )
+            projections.append(
+                f"CAST(NULL AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}"
+            )
             continue
         reason = compatible(src.field_type, target.field_type)
         if reason:
@@ -150,7 +156,9 @@ def plan_columns(
             )
         expr = quote_ident(src.name)
         if target.required:
-            message = quote_literal(f"column {target.name} is NOT NULL in {table_name} but {where} has a null")
+            message = quote_literal(
+                f"column {target.name} is NOT NULL in {table_name} but {where} has a null"
+            )
             expr = f"CASE WHEN {expr} IS NULL THEN error({message}) ELSE {expr} END"
         projections.append(f"CAST({expr} AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}")
     sql = f"SELECT {', '.join(projections)} FROM ({relation_sql}) AS lake_in"
@@ -169,7 +177,9 @@ def _union_schema(schema: Schema, new_fields: list[Any]) -> Schema:
 
 
 _LINE = re.compile(r"[Ll]ine:?\s*(\d+)")
-_FILE = re.compile(r"""(?:file|File)\s*[:"']?\s*["']?([^"'\s]+\.(?:csv|tsv|txt|jsonl?|ndjson|parquet|gz|zst))""")
+_FILE = re.compile(
+    r"""(?:file|File)\s*[:"']?\s*["']?([^"'\s]+\.(?:csv|tsv|txt|jsonl?|ndjson|parquet|gz|zst))"""
+)
 
 
 def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -> str:
@@ -209,8 +219,13 @@ def _at(file: re.Match[str] | None, line: re.Match[str] | None) -> str:
 
 
 def _csv_reason(text: str) -> str:
-    for marker in ("Expected Number of Columns", "Could not convert", "Invalid unicode", "Value with unterminated quote",
-                   "Maximum line size"):
+    for marker in (
+        "Expected Number of Columns",
+        "Could not convert",
+        "Invalid unicode",
+        "Value with unterminated quote",
+        "Maximum line size",
+    ):
         for line in text.splitlines():
             if marker.lower() in line.lower():
                 return line.strip().rstrip(".")
@@ -247,13 +262,17 @@ def ingest(
     metadata = table.metadata
     if plan.evolved_schema is not None:
         metadata = metadata.model_copy(
-            update={"schemas": [*metadata.schemas, plan.evolved_schema], "current_schema_id": plan.evolved_schema.schema_id}
+            update={
+                "schemas": [*metadata.schemas, plan.evolved_schema],
+                "current_schema_id": plan.evolved_schema.schema_id,
+            }
         )
     write_id = new_write_id()
     written = WrittenFiles()
     try:
-        written = copy_to_data_files(engine, table, plan.select_sql, metadata=metadata, write_id=write_id,
-                                     on_progress=on_progress)
+        written = copy_to_data_files(
+            engine, table, plan.select_sql, metadata=metadata, write_id=write_id, on_progress=on_progress
+        )
         summary = {
             "lake.operation": f"ingest-{mode}",
             "lake.sources": _sources_summary(sources.paths),
@@ -262,7 +281,9 @@ def ingest(
             "lake.write-id": write_id,
         }
         stage = _stage(mode, written, summary, plan)
-        committed = commit_with_retry(load, stage, RetryPolicy.from_properties(profile.properties), f"ingest into {table_name}")
+        committed = commit_with_retry(
+            load, stage, RetryPolicy.from_properties(profile.properties), f"ingest into {table_name}"
+        )
     except BaseException as exc:
         remove_write(profile, table, write_id, written.paths)
         if isinstance(exc, LakehouseError):
@@ -305,7 +326,9 @@ def _sources_summary(paths: list[str]) -> str:
     return text[:_SUMMARY_SOURCES_MAX] + f",...({len(paths)} files)"
 
 
-def _stage(mode: str, written: WrittenFiles, summary: dict[str, str], plan: IngestPlan) -> Callable[[Transaction], None]:
+def _stage(
+    mode: str, written: WrittenFiles, summary: dict[str, str], plan: IngestPlan
+) -> Callable[[Transaction], None]:
     def stage(tx: Transaction) -> None:
         if plan.evolved_schema is not None:
             _evolve(tx, plan)
@@ -316,7 +339,9 @@ def _stage(mode: str, written: WrittenFiles, summary: dict[str, str], plan: Inge
         current = []
         if snapshot is not None:
             for manifest in snapshot.manifests(tx._table.io):
-                current += [e.data_file for e in manifest.fetch_manifest_entry(tx._table.io, discard_deleted=True)]
+                current += [
+                    e.data_file for e in manifest.fetch_manifest_entry(tx._table.io, discard_deleted=True)
+                ]
         operation = Operation.OVERWRITE if snapshot is not None else Operation.APPEND
         stage_rewrite(current, written.data_files, summary, operation)(tx)
 

@@ -65,7 +65,9 @@ def split_as_of(as_of: AsOf) -> tuple[str | None, dict[str, str]]:
             split_identifier(name.strip())
             per_table[name.strip().lower()] = ref.strip()
         elif default is not None:
-            raise LakehouseError(f"two --as-of values for every table ({default!r}, {item!r}); use TABLE=REF for one table")
+            raise LakehouseError(
+                f"two --as-of values for every table ({default!r}, {item!r}); use TABLE=REF for one table"
+            )
         else:
             default = item
     return default, per_table
@@ -117,10 +119,7 @@ class Lakehouse:
             raise LakehouseError("give exactly one of --schema or --like")
         split_identifier(name)
         terms = parse_partition_terms(partition_by)
-        if schema is not None:
-            iceberg_schema = parse_schema(schema)
-        else:
-            iceberg_schema = self._schema_of_sources([like or ""])
+        iceberg_schema = parse_schema(schema) if schema is not None else self._schema_of_sources([like or ""])
         return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
 
     def _schema_of_sources(self, sources: list[str], fmt: str = "auto") -> Any:
@@ -170,7 +169,9 @@ class Lakehouse:
             self.table(name)
         except NoSuchTableError:
             if not create:
-                raise NoSuchTableError(f"table {name} does not exist; pass --create to make it from the source") from None
+                raise NoSuchTableError(
+                    f"table {name} does not exist; pass --create to make it from the source"
+                ) from None
             with self.engine(locked=False) as engine:
                 from lakehouse.ingest import iceberg_schema_from_arrow, source_schema
                 from lakehouse.sources import read_expression
@@ -181,7 +182,9 @@ class Lakehouse:
         else:
             created = False
             if partition_by:
-                raise LakehouseError(f"table {name} exists; --partition-by applies only with --create on a new table")
+                raise LakehouseError(
+                    f"table {name} exists; --partition-by applies only with --create on a new table"
+                )
         try:
             with self.engine(locked=False) as engine:
                 return ingest(
@@ -203,7 +206,9 @@ class Lakehouse:
             if snapshot is not None and snapshot.schema_id is not None:
                 schema = table.schemas().get(snapshot.schema_id, schema)
             columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
-            return TableRead(identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns)
+            return TableRead(
+                identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns
+            )
 
         return resolve
 

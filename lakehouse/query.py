@@ -38,7 +38,7 @@ Resolver = Callable[[str, str | None], TableRead]
 _READ_ONLY = (exp.Query, exp.Describe)
 
 
-def parse_single(sql: str) -> exp.Expression:
+def parse_single(sql: str) -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except ParseError as exc:
@@ -59,11 +59,13 @@ def version_ref(table: exp.Table) -> str | None:
     text = str(value.this)
     kind = str(version.this).upper()
     if kind == "TIMESTAMP" and text.strip().lstrip("-").isdigit():
-        raise QueryError(f"FOR TIMESTAMP AS OF needs a time, not {text!r}; use FOR VERSION AS OF for snapshot ids")
+        raise QueryError(
+            f"FOR TIMESTAMP AS OF needs a time, not {text!r}; use FOR VERSION AS OF for snapshot ids"
+        )
     return text
 
 
-def lake_tables(tree: exp.Expression) -> list[exp.Table]:
+def lake_tables(tree: exp.Expr) -> list[exp.Table]:
     """Table nodes naming `namespace.table` that are not CTEs or table functions."""
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     found = []
@@ -76,11 +78,15 @@ def lake_tables(tree: exp.Expression) -> list[exp.Table]:
     return found
 
 
-def rewrite(sql: str, resolve: Resolver, default_ref: Callable[[str], str | None]) -> tuple[str, list[TableRead]]:
+def rewrite(
+    sql: str, resolve: Resolver, default_ref: Callable[[str], str | None]
+) -> tuple[str, list[TableRead]]:
     """Return DuckDB SQL reading pinned snapshots, and the reads it makes (for reporting and pinning)."""
     tree = parse_single(sql)
     if not isinstance(tree, _READ_ONLY):
-        raise QueryError("lake query is read-only: use SELECT (or WITH ... SELECT); write with lake ingest or lake run")
+        raise QueryError(
+            "lake query is read-only: use SELECT (or WITH ... SELECT); write with lake ingest or lake run"
+        )
     reads: dict[tuple[str, str | None], TableRead] = {}
     for table in lake_tables(tree):
         identifier = f"{table.db}.{table.name}"
@@ -92,8 +98,12 @@ def rewrite(sql: str, resolve: Resolver, default_ref: Callable[[str], str | None
             reads[key] = resolve(identifier, ref)
         read = reads[key]
         alias = table.alias or table.name
-        replacement = sqlglot.parse_one(f"SELECT * FROM {read.scan_sql()} AS {quote_ident(alias)}", read="duckdb")
-        new_table = replacement.args["from_"].this if "from_" in replacement.args else replacement.args["from"].this
+        replacement = sqlglot.parse_one(
+            f"SELECT * FROM {read.scan_sql()} AS {quote_ident(alias)}", read="duckdb"
+        )
+        new_table = (
+            replacement.args["from_"].this if "from_" in replacement.args else replacement.args["from"].this
+        )
         table.replace(new_table)
     return tree.sql(dialect="duckdb"), list(reads.values())
 

@@ -70,7 +70,7 @@ class _Tokens:
             if not match:
                 if text[pos:].strip() == "":
                     break
-                raise SchemaError(f"cannot parse {text!r} at {text[pos:pos + 12]!r}")
+                raise SchemaError(f"cannot parse {text!r} at {text[pos : pos + 12]!r}")
             self.items.append(match.group(1))
             pos = match.end()
         self.index = 0
@@ -88,7 +88,7 @@ class _Tokens:
 
 
 def _name(token: str) -> str:
-    if token[0] in "\"`":
+    if token[0] in '"`':
         return token[1:-1].replace('""', '"')
     return token
 
@@ -178,7 +178,9 @@ class PartitionTerm:
     param: int | None = None
 
     def field_name(self) -> str:
-        suffix = {"identity": "", "bucket": "_bucket", "truncate": "_trunc"}.get(self.transform, f"_{self.transform}")
+        suffix = {"identity": "", "bucket": "_bucket", "truncate": "_trunc"}.get(
+            self.transform, f"_{self.transform}"
+        )
         return f"{self.column}{suffix}"
 
     def iceberg_transform(self) -> Transform:  # type: ignore[type-arg]
@@ -196,7 +198,7 @@ class PartitionTerm:
 def _split_top_level(text: str) -> list[str]:
     parts, depth, current = [], 0, ""
     for ch in text:
-        depth += ch in "([" 
+        depth += ch in "(["
         depth -= ch in ")]"
         if ch == "," and depth == 0:
             parts.append(current)
@@ -221,18 +223,24 @@ def parse_partition_terms(text: str | None) -> list[PartitionTerm]:
             continue
         match = _TERM.match(item)
         if not match:
-            raise SchemaError(f"cannot parse partition term {item!r}; write e.g. day(ts) or bucket(16, user_id)")
+            raise SchemaError(
+                f"cannot parse partition term {item!r}; write e.g. day(ts) or bucket(16, user_id)"
+            )
         name, bracket, inner = match.group(1).lower(), match.group(2), match.group(3)
         args = [a.strip() for a in inner.split(",") if a.strip()]
         if name not in TRANSFORMS:
-            raise SchemaError(f"unknown partition transform {name!r} in {item!r}; use one of: {', '.join(TRANSFORMS)}")
+            raise SchemaError(
+                f"unknown partition transform {name!r} in {item!r}; use one of: {', '.join(TRANSFORMS)}"
+            )
         if name in ("bucket", "truncate"):
             numbers = [a for a in args if a.isdigit()]
             columns = [a for a in args if not a.isdigit()]
             if bracket:
                 numbers.append(bracket)
             if len(numbers) != 1 or len(columns) != 1 or int(numbers[0]) <= 0:
-                raise SchemaError(f"{name} needs a positive width and one column, as in {name}(16, col); got {item!r}")
+                raise SchemaError(
+                    f"{name} needs a positive width and one column, as in {name}(16, col); got {item!r}"
+                )
             terms.append(PartitionTerm(name, columns[0], int(numbers[0])))
         else:
             if len(args) != 1 or not re.fullmatch(r"\w+", args[0]):
@@ -261,15 +269,23 @@ def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> Partitio
             ) from None
         allowed = _TIME_TRANSFORM_SOURCES.get(term.transform)
         if allowed and not isinstance(source.field_type, allowed):
-            raise SchemaError(f"{term.transform}({term.column}) needs a date or timestamp column, not {source.field_type}")
+            raise SchemaError(
+                f"{term.transform}({term.column}) needs a date or timestamp column, not {source.field_type}"
+            )
         if term.transform == "truncate" and not isinstance(
             source.field_type, (IntegerType, LongType, StringType, DecimalType, BinaryType)
         ):
-            raise SchemaError(f"truncate({term.param}, {term.column}) needs an int, long, string, decimal or binary column")
+            raise SchemaError(
+                f"truncate({term.param}, {term.column}) needs an int, long, string, decimal or binary column"
+            )
         term = PartitionTerm(term.transform, source.name, term.param)
         if term.transform != "identity" and term.field_name().lower() in names:
-            raise SchemaError(f"partition field {term.field_name()!r} would clash with the column of that name")
-        fields.append(PartitionField(source.field_id, 1000 + offset, term.iceberg_transform(), term.field_name()))
+            raise SchemaError(
+                f"partition field {term.field_name()!r} would clash with the column of that name"
+            )
+        fields.append(
+            PartitionField(source.field_id, 1000 + offset, term.iceberg_transform(), term.field_name())
+        )
     return PartitionSpec(*fields)
 
 
@@ -332,7 +348,9 @@ def field_ids_literal(schema: Schema) -> str:
 
     def nested(field_type: IcebergType, field_id: int) -> str:
         if isinstance(field_type, StructType):
-            inner = ", ".join(f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in field_type.fields)
+            inner = ", ".join(
+                f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in field_type.fields
+            )
             return f"{{__duckdb_field_id: {field_id}, {inner}}}"
         if isinstance(field_type, ListType):
             return f"{{__duckdb_field_id: {field_id}, element: {nested(field_type.element_type, field_type.element_id)}}}"
@@ -342,4 +360,8 @@ def field_ids_literal(schema: Schema) -> str:
             return f"{{__duckdb_field_id: {field_id}, key: {key}, value: {value}}}"
         return str(field_id)
 
-    return "{" + ", ".join(f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in schema.fields) + "}"
+    return (
+        "{"
+        + ", ".join(f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in schema.fields)
+        + "}"
+    )

@@ -71,7 +71,9 @@ def resolve_sources(profile: Profile, patterns: list[str], fmt: str = "auto") ->
             groups[kind].append(info)
     if not groups:
         raise SourceError(f"no CSV, JSON Lines or Parquet files in {', '.join(patterns)}")
-    hive = any("=" in segment for p in patterns for f in groups.values() for i in f for segment in _rel(i.path, p))
+    hive = any(
+        "=" in segment for p in patterns for f in groups.values() for i in f for segment in _rel(i.path, p)
+    )
     return SourceSet(dict(groups), hive)
 
 
@@ -103,7 +105,7 @@ def diagnose_csv(path: str, delimiter: str = ",") -> str | None:
                 if row and len(row) != len(header):
                     return f"line {reader.line_num}: expected {len(header)} fields, found {len(row)}"
     except UnicodeDecodeError as exc:
-        return f"not UTF-8 text (byte {exc.start} of a line holds {exc.object[exc.start:exc.start + 1]!r})"
+        return f"not UTF-8 text (byte {exc.start} of a line holds {exc.object[exc.start : exc.start + 1]!r})"
     except csv.Error as exc:
         return f"line {reader.line_num}: {exc}"
     return None
@@ -162,9 +164,11 @@ def read_expression(sources: SourceSet, column_types: dict[str, str] | None = No
             delim_opt = f", delim = {quote_literal(delim)}" if delim != "auto" else ""
             types = ""
             if column_types:
-                types = ", types = {" + ", ".join(
-                    f"{quote_literal(k)}: {quote_literal(v)}" for k, v in column_types.items()
-                ) + "}"
+                types = (
+                    ", types = {"
+                    + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in column_types.items())
+                    + "}"
+                )
             parts.append(
                 f"SELECT * FROM read_csv({paths}, header = true, union_by_name = true, strict_mode = true, "
                 f"max_line_size = 16777216{delim_opt}{hive}{types})"

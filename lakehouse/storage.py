@@ -179,7 +179,7 @@ def delete_files(profile: Profile, paths: Iterable[str]) -> int:
                 deleted += 1
             except FileNotFoundError:
                 pass
-    client = s3_client(profile) if by_bucket else None
+    client: Any = s3_client(profile) if by_bucket else None
     for bucket, keys in by_bucket.items():
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]

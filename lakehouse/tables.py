@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +33,8 @@ DEFAULT_TABLE_PROPERTIES = {
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
     check_namespace(namespace)
-    try:
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(namespace)
-    except NamespaceAlreadyExistsError:
-        pass
 
 
 def create_table(
@@ -56,7 +55,9 @@ def create_table(
 
 
 def list_tables(catalog: Catalog, namespace: str | None = None) -> list[str]:
-    namespaces = [check_namespace(namespace)] if namespace else [".".join(n) for n in catalog.list_namespaces()]
+    namespaces = (
+        [check_namespace(namespace)] if namespace else [".".join(n) for n in catalog.list_namespaces()]
+    )
     names = []
     for ns in namespaces:
         try:
@@ -78,7 +79,11 @@ def load_table(catalog: Catalog, identifier: str) -> Table:
 def _unknown_table_message(catalog: Catalog, identifier: str) -> str:
     known = list_tables(catalog)
     close = difflib.get_close_matches(identifier, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else (f"; tables: {', '.join(known[:8])}" if known else "")
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else (f"; tables: {', '.join(known[:8])}" if known else "")
+    )
     return f"table {identifier} does not exist{hint}"
 
 
@@ -103,7 +108,9 @@ def snapshot_files(table: Table, snapshot: Snapshot | None) -> list[dict[str, An
             data_file = entry.data_file
             spec = spec_by_id[data_file.spec_id]
             partition = {
-                f.name: f.transform.to_human_string(spec.partition_type(schema).fields[i].field_type, data_file.partition[i])
+                f.name: f.transform.to_human_string(
+                    spec.partition_type(schema).fields[i].field_type, data_file.partition[i]
+                )
                 for i, f in enumerate(spec.fields)
             }
             rows.append(
@@ -118,7 +125,11 @@ def snapshot_files(table: Table, snapshot: Snapshot | None) -> list[dict[str, An
 
 
 def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[str, Any]:
-    schema = table.schema() if snapshot is None or snapshot.schema_id is None else table.schemas()[snapshot.schema_id]
+    schema = (
+        table.schema()
+        if snapshot is None or snapshot.schema_id is None
+        else table.schemas()[snapshot.schema_id]
+    )
     files = snapshot_files(table, snapshot)
     return {
         "table": identifier,

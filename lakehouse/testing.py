@@ -49,7 +49,7 @@ def start_moto(port: int = 0) -> MotoS3:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    real_port = server._server.server_port
+    real_port = server._server.server_port  # type: ignore[union-attr]
     return MotoS3(server, f"http://127.0.0.1:{real_port}")
 
 

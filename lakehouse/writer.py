@@ -92,7 +92,9 @@ def data_location(table: Table) -> str:
     return table.location().rstrip("/") + "/data"
 
 
-def _partition_expression(engine: Engine, pfield: PartitionField, source_name: str, source_type: IcebergType) -> str:
+def _partition_expression(
+    engine: Engine, pfield: PartitionField, source_name: str, source_type: IcebergType
+) -> str:
     """A DuckDB expression whose text value is the Iceberg human partition value (used as the path)."""
     col = quote_ident(source_name)
     transform = pfield.transform
@@ -144,7 +146,10 @@ def copy_to_data_files(
     write_id = write_id or new_write_id()
     target = target_size or target_file_size(table)
     # Casting here makes every writer produce exactly the table's physical types.
-    projections = [f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}" for f in schema.fields]
+    projections = [
+        f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
+        for f in schema.fields
+    ]
     partition_columns: list[str] = []
     field_ids = field_ids_literal(schema)
     extra_ids: dict[str, int] = {}
@@ -187,7 +192,11 @@ def copy_to_data_files(
 
 
 def _data_file(
-    table: Table, metadata: TableMetadata, path: str, partition_keys: dict[str, Any], extra_ids: dict[str, int]
+    table: Table,
+    metadata: TableMetadata,
+    path: str,
+    partition_keys: dict[str, Any],
+    extra_ids: dict[str, int],
 ) -> DataFile:
     schema = metadata.schema()
     spec = metadata.spec()

@@ -56,7 +56,11 @@ class LakeGroup(click.Group):
             click.echo("Error: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # a bug or an unexpected dependency error: still one line, no secrets
-            _fail(ctx, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", exc)
+            _fail(
+                ctx,
+                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                exc,
+            )
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
@@ -82,9 +86,15 @@ def _redact(obj: Context | None, text: str) -> str:
     return text
 
 
-@click.group(cls=LakeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--profile", envvar="LAKE_PROFILE", help="Catalog profile from catalog/lake.yaml (env: LAKE_PROFILE).")
-@click.option("--config", envvar="LAKE_CONFIG", type=click.Path(dir_okay=False), help="Config file (env: LAKE_CONFIG).")
+@click.group(
+    cls=LakeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--profile", envvar="LAKE_PROFILE", help="Catalog profile from catalog/lake.yaml (env: LAKE_PROFILE)."
+)
+@click.option(
+    "--config", envvar="LAKE_CONFIG", type=click.Path(dir_okay=False), help="Config file (env: LAKE_CONFIG)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="lakehouse", prog_name="lake")
 @click.pass_context
@@ -97,7 +107,9 @@ def cli(ctx: click.Context, profile: str | None, config: str | None, debug: bool
       lake query "SELECT country, count(*) FROM bronze.events GROUP BY 1"
       lake describe bronze.events --json
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("werkzeug", "botocore", "urllib3", "pyiceberg", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
     ctx.obj = Context(profile, config, debug)

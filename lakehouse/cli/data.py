@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lakehouse.cli.base import Context, cli
-from lakehouse.cli.output import Progress, emit_json, human_bytes, json_option, note, to_json
+from lakehouse.cli.output import Progress, emit_json, human_bytes, json_option, note
 from lakehouse.cli.tables import parse_properties
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -17,18 +17,37 @@ pass_ctx = click.make_pass_decorator(Context)
 @cli.command()
 @click.argument("table")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "jsonl", "parquet"]), default="auto",
-              show_default=True, help="Source format; auto goes by file extension.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "jsonl", "parquet"]),
+    default="auto",
+    show_default=True,
+    help="Source format; auto goes by file extension.",
+)
 @click.option("--mode", type=click.Choice(["append", "overwrite"]), default="append", show_default=True)
-@click.option("--create", is_flag=True, help="Create the table from the sources' schema if it does not exist.")
+@click.option(
+    "--create", is_flag=True, help="Create the table from the sources' schema if it does not exist."
+)
 @click.option("--partition-by", help='Partition spec for --create, e.g. "day(ts), country".')
 @click.option("--evolve", is_flag=True, help="Add source columns the table lacks (union by name).")
 @click.option("--property", "properties", multiple=True, metavar="K=V", help="Table property for --create.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
 @pass_ctx
-def ingest(ctx: Context, table: str, sources: tuple[str, ...], fmt: str, mode: str, create: bool,
-           partition_by: str | None, evolve: bool, properties: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+def ingest(
+    ctx: Context,
+    table: str,
+    sources: tuple[str, ...],
+    fmt: str,
+    mode: str,
+    create: bool,
+    partition_by: str | None,
+    evolve: bool,
+    properties: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Load CSV, JSON Lines or Parquet files into TABLE as one snapshot.
 
     SOURCES are files, directories or globs, local or s3://. Directories named key=value
@@ -57,16 +76,37 @@ def ingest(ctx: Context, table: str, sources: tuple[str, ...], fmt: str, mode: s
 
 @cli.command()
 @click.argument("sql", required=False)
-@click.option("--file", "sql_file", type=click.Path(exists=True, dir_okay=False), help="Read the SQL from a file.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "jsonl", "parquet"]), default=None,
-              help="Output format (default: table on a terminal, csv when piped).")
+@click.option(
+    "--file", "sql_file", type=click.Path(exists=True, dir_okay=False), help="Read the SQL from a file."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "jsonl", "parquet"]),
+    default=None,
+    help="Output format (default: table on a terminal, csv when piped).",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result to a file.")
-@click.option("--as-of", "as_of", multiple=True, metavar="REF|TABLE=REF",
-              help="Read at a snapshot id, ISO-8601 time or tag; TABLE=REF for one table (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print rows and the snapshots read as one JSON document.")
+@click.option(
+    "--as-of",
+    "as_of",
+    multiple=True,
+    metavar="REF|TABLE=REF",
+    help="Read at a snapshot id, ISO-8601 time or tag; TABLE=REF for one table (repeatable).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print rows and the snapshots read as one JSON document."
+)
 @pass_ctx
-def query(ctx: Context, sql: str | None, sql_file: str | None, fmt: str | None, output: str | None,
-          as_of: tuple[str, ...], as_json: bool) -> None:
+def query(
+    ctx: Context,
+    sql: str | None,
+    sql_file: str | None,
+    fmt: str | None,
+    output: str | None,
+    as_of: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Run read-only DuckDB SQL; `namespace.table` names read lake tables.
 
     Spark/Trino time travel works inside SQL: `FROM t FOR TIMESTAMP AS OF '2026-01-15'`,
@@ -120,20 +160,26 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
     import pyarrow as pa
 
     if fmt == "table":
-        from lakehouse.cli.output import console
-
         from rich.table import Table
 
-        data = reader.read_all()
-        shown = data.slice(0, 1000)
+        from lakehouse.cli.output import console
+
+        shown: list[pa.RecordBatch] = []
+        total = kept = 0
+        for batch in reader:  # keep the first 1,000 rows, count the rest
+            total += batch.num_rows
+            if kept < 1000:
+                shown.append(batch.slice(0, 1000 - kept))
+                kept += shown[-1].num_rows
         table = Table(show_lines=False)
-        for name in shown.column_names:
+        for name in reader.schema.names:
             table.add_column(name, overflow="fold")
-        for row in shown.to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        for batch in shown:
+            for row in batch.to_pylist():
+                table.add_row(*("" if v is None else str(v) for v in row.values()))
         console().print(table)
-        if data.num_rows > shown.num_rows:
-            note(f"showing {shown.num_rows} of {data.num_rows} rows; use --output for all")
+        if total > kept:
+            note(f"showing {kept} of {total} rows; use --output for all")
         return
     sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed below
     try:
@@ -155,9 +201,14 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
             for batch in reader:
                 for row in batch.to_pylist():
                     sink.write((to_json_line(row) + "\n").encode())
-        else:  # json
-            data: pa.Table = reader.read_all()
-            sink.write(to_json(data.to_pylist()).encode() + b"\n")
+        else:  # json: one array, streamed row by row
+            sink.write(b"[")
+            first = True
+            for batch in reader:
+                for row in batch.to_pylist():
+                    sink.write((b"" if first else b",") + b"\n  " + to_json_line(row).encode())
+                    first = False
+            sink.write(b"\n]\n")
     finally:
         if output:
             sink.close()

@@ -52,7 +52,9 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, title: str | None = None) -> None:
+def print_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, title: str | None = None
+) -> None:
     """Rows as a rich table on a terminal, tab-separated text when piped."""
     if not rows:
         click.echo("(none)" if sys.stdout.isatty() else "", nl=sys.stdout.isatty())

@@ -28,8 +28,15 @@ def parse_properties(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--property", "properties", multiple=True, metavar="K=V", help="Table property (repeatable).")
 @json_option
 @pass_ctx
-def create(ctx: Context, table: str, schema: str | None, like: str | None, partition_by: str | None,
-           properties: tuple[str, ...], as_json: bool) -> None:
+def create(
+    ctx: Context,
+    table: str,
+    schema: str | None,
+    like: str | None,
+    partition_by: str | None,
+    properties: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Create an Iceberg table; its namespace is created on demand.
 
     Transforms: identity (a bare column), year, month, day, hour, bucket(N, col), truncate(W, col).
@@ -40,7 +47,9 @@ def create(ctx: Context, table: str, schema: str | None, like: str | None, parti
           --partition-by "day(ts), country"
       lake create bronze.users --like users.parquet --partition-by "bucket(16, user_id)"
     """
-    created = ctx.lake.create(table, schema, like=like, partition_by=partition_by, properties=parse_properties(properties))
+    created = ctx.lake.create(
+        table, schema, like=like, partition_by=partition_by, properties=parse_properties(properties)
+    )
     info = ctx.lake.describe(table)
     if as_json:
         emit_json(info)
@@ -69,7 +78,9 @@ def list_tables(ctx: Context, namespace: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("table")
-@click.option("--as-of", help="Snapshot id, ISO-8601 time or tag to describe instead of the current snapshot.")
+@click.option(
+    "--as-of", help="Snapshot id, ISO-8601 time or tag to describe instead of the current snapshot."
+)
 @json_option
 @pass_ctx
 def describe(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None:
@@ -92,14 +103,25 @@ def describe(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None
         click.echo(f"snapshot    {snap['snapshot_id']} ({snap['operation']}, {snap['committed_at']})")
     else:
         click.echo("snapshot    (none: the table is empty)")
-    click.echo(f"data        {info['data_files']} files, {human_bytes(info['data_bytes'])}, {info['rows']} rows")
+    click.echo(
+        f"data        {info['data_files']} files, {human_bytes(info['data_bytes'])}, {info['rows']} rows"
+    )
     print_table(
-        [{"id": c["id"], "column": c["name"], "type": c["type"], "required": "not null" if c["required"] else ""}
-         for c in info["schema"]],
+        [
+            {
+                "id": c["id"],
+                "column": c["name"],
+                "type": c["type"],
+                "required": "not null" if c["required"] else "",
+            }
+            for c in info["schema"]
+        ],
         title="schema",
     )
     if info["properties"]:
-        print_table([{"property": k, "value": v} for k, v in sorted(info["properties"].items())], title="properties")
+        print_table(
+            [{"property": k, "value": v} for k, v in sorted(info["properties"].items())], title="properties"
+        )
 
 
 @cli.command()
@@ -118,7 +140,9 @@ def files(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
     else:
-        print_table([{**r, "bytes": human_bytes(r["bytes"])} for r in rows], ["path", "partition", "rows", "bytes"])
+        print_table(
+            [{**r, "bytes": human_bytes(r["bytes"])} for r in rows], ["path", "partition", "rows", "bytes"]
+        )
 
 
 @cli.command()
@@ -136,8 +160,14 @@ def drop(ctx: Context, table: str, purge: bool, dry_run: bool, as_json: bool) ->
     """
     if dry_run:
         info = ctx.lake.describe(table)
-        result = {"table": table, "purged": purge, "location": info["location"], "dry_run": True,
-                  "data_files": info["data_files"], "data_bytes": info["data_bytes"]}
+        result = {
+            "table": table,
+            "purged": purge,
+            "location": info["location"],
+            "dry_run": True,
+            "data_files": info["data_files"],
+            "data_bytes": info["data_bytes"],
+        }
     else:
         result = ctx.lake.drop(table, purge)
     if as_json:
