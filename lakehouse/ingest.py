@@ -35,7 +35,7 @@ from lakehouse.commits import RetryPolicy, commit_with_retry, stage_append, stag
 from lakehouse.engine import Engine, short_error
 from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
-from lakehouse.sources import SourceSet, diagnose_csv, hive_keys, read_expression
+from lakehouse.sources import CsvGroup, SourceSet, csv_relation, diagnose_csv, hive_keys, read_expression
 from lakehouse.writer import WrittenFiles, copy_to_data_files, new_write_id
 
 if TYPE_CHECKING:
@@ -72,6 +72,12 @@ def source_schema(engine: Engine, relation_sql: str, sources: SourceSet) -> pa.S
     return schema
 
 
+def untyped_columns(engine: Engine, relation_sql: str) -> set[str]:
+    """Columns DuckDB could not type (JSON keys that are always null or of mixed shape): any target fits."""
+    described = engine.con.execute(f"DESCRIBE SELECT * FROM ({relation_sql})").fetchall()
+    return {row[0].lower() for row in described if row[1] in ("JSON", '"NULL"', "NULL")}
+
+
 def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
     from pyiceberg.catalog import Catalog
 
@@ -81,6 +87,10 @@ def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
         raise SchemaMismatchError(f"duplicate column names in source: {', '.join(dupes)}")
     from pyiceberg.schema import assign_fresh_schema_ids
 
+    # An all-null column (e.g. a JSON key that is always null) has no type yet: take it as string.
+    arrow_schema = pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow_schema]
+    )
     try:
         return assign_fresh_schema_ids(Catalog._convert_schema_if_needed(arrow_schema))  # type: ignore[arg-type]
     except Exception as exc:
@@ -120,7 +130,13 @@ class IngestPlan:
 
 
 def plan_columns(
-    table_name: str, schema: Schema, source: pa.Schema, relation_sql: str, evolve: bool, paths: list[str]
+    table_name: str,
+    schema: Schema,
+    source: pa.Schema,
+    relation_sql: str,
+    evolve: bool,
+    paths: list[str],
+    untyped: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> IngestPlan:
     source_schema_iceberg = iceberg_schema_from_arrow(source)
     by_name = {f.name.lower(): f for f in source_schema_iceberg.fields}
@@ -148,7 +164,7 @@ def plan_columns(
                 f"CAST(NULL AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}"
             )
             continue
-        reason = compatible(src.field_type, target.field_type)
+        reason = None if src.name.lower() in untyped else compatible(src.field_type, target.field_type)
         if reason:
             raise SchemaMismatchError(
                 f"column {target.name}: table {table_name} has {target.field_type}, source {where} has "
@@ -190,16 +206,17 @@ def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -
             delim = "\t" if info.path.lower().removesuffix(".gz").endswith(".tsv") else ","
             if problem := diagnose_csv(info.path, delim):
                 return f"malformed CSV in {info.path}: {problem}"
-    return _with_file(_explain(text, exc), sources)
+    hint = sources.paths[0] if sources is not None and len(sources.paths) == 1 else None
+    return _explain(text, exc, hint)
 
 
-def _explain(text: str, exc: BaseException) -> str:
+def _explain(text: str, exc: BaseException, file_hint: str | None) -> str:
     first = short_error(exc)
     line = _LINE.search(text)
-    file = _FILE.search(text)
+    found = _FILE.search(text)
+    file = found.group(1) if found else file_hint
     if "CSV Error" in text or "csv" in first.lower() and ("line" in text.lower()):
-        reason = _csv_reason(text)
-        return f"malformed CSV{_at(file, line)}: {reason}"
+        return f"malformed CSV{_at(file, line)}: {_csv_reason(text)}"
     if "JSON" in text or "json" in first.lower():
         return f"malformed JSON{_at(file, line)}: {first.split(':', 1)[-1].strip()}"
     if "Could not convert" in text or "Conversion Error" in text:
@@ -207,14 +224,8 @@ def _explain(text: str, exc: BaseException) -> str:
     return first + (_at(file, line) if file or line else "")
 
 
-def _with_file(message: str, sources: SourceSet | None) -> str:
-    if sources is not None and len(sources.paths) == 1 and sources.paths[0] not in message:
-        return message.replace(":", f" in {sources.paths[0]}:", 1)
-    return message
-
-
-def _at(file: re.Match[str] | None, line: re.Match[str] | None) -> str:
-    out = f" in {file.group(1)}" if file else ""
+def _at(file: str | None, line: re.Match[str] | None) -> str:
+    out = f" in {file}" if file else ""
     return out + (f" at line {line.group(1)}" if line else "")
 
 
@@ -253,12 +264,10 @@ def ingest(
         raise LakehouseError(f"unknown mode {mode!r}; use append or overwrite")
     start = time.perf_counter()
     table = load()
-    relation = read_expression(sources)
+    relation = source_relation(engine, sources, table.schema())
     arrow_schema = source_schema(engine, relation, sources)
-    if csv_types := _csv_types(table.schema(), arrow_schema, hive_keys(sources)):
-        relation = read_expression(sources, csv_types)
-        arrow_schema = source_schema(engine, relation, sources)
-    plan = plan_columns(table_name, table.schema(), arrow_schema, relation, evolve, sources.paths)
+    untyped = untyped_columns(engine, relation)
+    plan = plan_columns(table_name, table.schema(), arrow_schema, relation, evolve, sources.paths, untyped)
     metadata = table.metadata
     if plan.evolved_schema is not None:
         metadata = metadata.model_copy(
@@ -309,14 +318,32 @@ def _is_duckdb_error(exc: Exception) -> bool:
     return type(exc).__module__.startswith(("duckdb", "_duckdb"))
 
 
-def _csv_types(schema: Schema, source: pa.Schema, hive: set[str]) -> dict[str, str]:
-    """Tell DuckDB's CSV reader the table's types, so a bad value is reported with its line."""
-    in_file = {n.lower(): n for n in source.names if n.lower() not in hive}
-    return {
-        in_file[f.name.lower()]: duckdb_type(f.field_type)
-        for f in schema.fields
-        if f.field_type.is_primitive and f.name.lower() in in_file
-    }
+def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = None) -> str:
+    """The relation ingest streams. CSV is read strictly: the header gives the names, the table (or
+    DuckDB's sniffer, for new columns) the types, so a bad row is an error with its line, never a skipped row."""
+    hive = hive_keys(sources)
+    table_types = {f.name.lower(): duckdb_type(f.field_type) for f in (schema.fields if schema else [])}
+
+    def columns(group: CsvGroup) -> dict[str, str] | None:
+        try:
+            sniffed = engine.con.execute(f"DESCRIBE {csv_relation(group, sources.hive)}").fetchall()
+        except Exception as exc:
+            raise SourceError(explain_source_error(exc, sources)) from None
+        names = [row[0] for row in sniffed if row[0].lower() not in hive]
+        if group.header is None:
+            return None
+        if [n.lower() for n in names] != [h.strip().lower() for h in group.header]:
+            for info in group.files:
+                if problem := diagnose_csv(info.path, group.delim):
+                    raise SourceError(f"malformed CSV in {info.path}: {problem}")
+            raise SourceError(f"cannot read the CSV header of {group.files[0].path}: its dialect is unclear")
+        return {
+            n: table_types.get(n.lower(), str(t))
+            for n, t in ((r[0], r[1]) for r in sniffed)
+            if n.lower() not in hive
+        }
+
+    return read_expression(sources, columns)
 
 
 def _sources_summary(paths: list[str]) -> str:

@@ -123,12 +123,15 @@ class Lakehouse:
         return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
 
     def _schema_of_sources(self, sources: list[str], fmt: str = "auto") -> Any:
-        from lakehouse.ingest import iceberg_schema_from_arrow, source_schema
-        from lakehouse.sources import read_expression, resolve_sources
+        from lakehouse.sources import resolve_sources
 
-        found = resolve_sources(self.profile, sources, fmt)
+        return self._schema_of(resolve_sources(self.profile, sources, fmt))
+
+    def _schema_of(self, found: Any) -> Any:
+        from lakehouse.ingest import iceberg_schema_from_arrow, source_relation, source_schema
+
         with self.engine(locked=False) as engine:
-            return iceberg_schema_from_arrow(source_schema(engine, read_expression(found), found))
+            return iceberg_schema_from_arrow(source_schema(engine, source_relation(engine, found), found))
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         table = self.table(name)
@@ -172,12 +175,9 @@ class Lakehouse:
                 raise NoSuchTableError(
                     f"table {name} does not exist; pass --create to make it from the source"
                 ) from None
-            with self.engine(locked=False) as engine:
-                from lakehouse.ingest import iceberg_schema_from_arrow, source_schema
-                from lakehouse.sources import read_expression
-
-                schema = iceberg_schema_from_arrow(source_schema(engine, read_expression(found), found))
-            tables.create_table(self.catalog, name, schema, parse_partition_terms(partition_by), properties)
+            tables.create_table(
+                self.catalog, name, self._schema_of(found), parse_partition_terms(partition_by), properties
+            )
             created = True
         else:
             created = False

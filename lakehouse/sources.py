@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lakehouse.config import Profile
@@ -145,39 +146,71 @@ def _delimiter(path: str) -> str:
     return "," if name.endswith(".csv") else "\t" if name.endswith(".tsv") else "auto"
 
 
-def read_expression(sources: SourceSet, column_types: dict[str, str] | None = None) -> str:
-    """One DuckDB relation over all sources; several formats are combined BY NAME."""
+@dataclass(frozen=True)
+class CsvGroup:
+    """CSV files read together: same delimiter and, where it can be read locally, the same header."""
+
+    delim: str
+    header: tuple[str, ...] | None
+    files: list[FileInfo]
+
+
+def read_header(path: str, delim: str) -> tuple[str, ...] | None:
+    """The header row of a local CSV file (one line read), or None for S3 or an unknown delimiter."""
+    import csv
+
+    if is_s3(path) or delim == "auto":
+        return None
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(local_path(path), "rt", newline="", encoding="utf-8") as handle:  # type: ignore[operator]
+            return tuple(next(csv.reader(handle, delimiter=delim), []))
+    except (UnicodeDecodeError, OSError, csv.Error):
+        return None
+
+
+def csv_groups(sources: SourceSet) -> list[CsvGroup]:
+    groups: dict[tuple[str, tuple[str, ...] | None], list[FileInfo]] = defaultdict(list)
+    for info in sources.files.get("csv", []):
+        delim = _delimiter(info.path)
+        groups[(delim, read_header(info.path, delim))].append(info)
+    return [CsvGroup(delim, header, files) for (delim, header), files in groups.items()]
+
+
+def _paths(files: list[FileInfo]) -> str:
+    return "[" + ", ".join(quote_literal(f.path) for f in files) + "]"
+
+
+def csv_relation(group: CsvGroup, hive: bool, columns: dict[str, str] | None = None) -> str:
+    """Sniffing read, or with `columns` a strict read: every row must have exactly these fields and types."""
+    options = [
+        "header = true", "strict_mode = true", "max_line_size = 16777216",
+        f"hive_partitioning = {'true' if hive else 'false'}",
+    ]  # fmt: skip
+    if group.delim != "auto":
+        options.append(f"delim = {quote_literal(group.delim)}")
+    if columns:
+        spec = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items())
+        options += ["auto_detect = false", f"columns = {{{spec}}}"]
+    else:
+        options.append("union_by_name = true")
+    return f"SELECT * FROM read_csv({_paths(group.files)}, {', '.join(options)})"
+
+
+CsvColumns = Callable[[CsvGroup], "dict[str, str] | None"]
+
+
+def read_expression(sources: SourceSet, csv_columns: CsvColumns | None = None) -> str:
+    """One DuckDB relation over all sources; several formats or CSV headers are combined BY NAME."""
     parts = []
-    groups: list[tuple[str, list[FileInfo]]] = []
-    for kind, files in sorted(sources.files.items()):
-        if kind != "csv":
-            groups.append((kind, files))
-            continue
-        # A fixed delimiter makes a row with too many fields an error instead of a silent one-column read.
-        for delim in sorted({_delimiter(f.path) for f in files}):
-            groups.append((f"csv:{delim}", [f for f in files if _delimiter(f.path) == delim]))
-    for kind, files in groups:
-        paths = "[" + ", ".join(quote_literal(f.path) for f in files) + "]"
-        hive = f", hive_partitioning = {'true' if sources.hive else 'false'}"
-        if kind.startswith("csv"):
-            delim = kind.split(":", 1)[1]
-            delim_opt = f", delim = {quote_literal(delim)}" if delim != "auto" else ""
-            types = ""
-            if column_types:
-                types = (
-                    ", types = {"
-                    + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in column_types.items())
-                    + "}"
-                )
-            parts.append(
-                f"SELECT * FROM read_csv({paths}, header = true, union_by_name = true, strict_mode = true, "
-                f"max_line_size = 16777216{delim_opt}{hive}{types})"
-            )
-        elif kind == "jsonl":
-            parts.append(
-                f"SELECT * FROM read_json({paths}, format = 'newline_delimited', union_by_name = true, "
-                f"maximum_object_size = 67108864{hive})"
-            )
-        else:
-            parts.append(f"SELECT * FROM read_parquet({paths}, union_by_name = true{hive})")
+    hive = f", hive_partitioning = {'true' if sources.hive else 'false'}"
+    for group in csv_groups(sources):
+        parts.append(csv_relation(group, sources.hive, csv_columns(group) if csv_columns else None))
+    if files := sources.files.get("jsonl"):
+        parts.append(
+            f"SELECT * FROM read_json({_paths(files)}, format = 'newline_delimited', union_by_name = true, "
+            f"maximum_object_size = 67108864{hive})"
+        )
+    if files := sources.files.get("parquet"):
+        parts.append(f"SELECT * FROM read_parquet({_paths(files)}, union_by_name = true{hive})")
     return " UNION ALL BY NAME ".join(parts)
