@@ -279,6 +279,80 @@ class Lakehouse:
             result.close()
 
 
+    # ---------------------------------------------------------------- maintenance (lakehouse.compaction, .maintenance)
+
+    def plan_compaction(self, name: str, **options: Any) -> Any:
+        """A `CompactionPlan` (see `compact` for the options); nothing is written."""
+        from lakehouse.compaction import plan_compaction
+
+        return plan_compaction(self.table(name), name, **options)
+
+    def compact(
+        self,
+        name: str,
+        *,
+        target_size: str | int | None = None,
+        min_size: str | int | None = None,
+        max_size: str | int | None = None,
+        min_input_files: int = 5,
+        where: str | None = None,
+        sort_by: list[str] | str | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Any:
+        """Rewrite small files into target-sized ones as one `replace` snapshot; a `CompactionResult`."""
+        from lakehouse.compaction import compact
+
+        plan = self.plan_compaction(
+            name, target_size=target_size, min_size=min_size, max_size=max_size,
+            min_input_files=min_input_files, where=where, sort_by=sort_by,
+        )  # fmt: skip
+        with self.engine(locked=False) as engine:
+            return compact(
+                self.profile, engine, lambda: self.table(name), plan, dry_run=dry_run, on_progress=on_progress
+            )
+
+    def expire(
+        self, name: str, *, older_than: str = "5d", retain_last: int = 1, dry_run: bool = False
+    ) -> Any:
+        """Expire old snapshots (never a tagged or branch one) and delete the files only they reached."""
+        from lakehouse import maintenance
+
+        plan = maintenance.plan_expire(self.profile, self.table(name), name, older_than, retain_last)
+        return maintenance.expire(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+
+    def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False) -> Any:
+        """Delete files under the table's location that no metadata reaches and are older than the window."""
+        from lakehouse import maintenance
+
+        plan = maintenance.plan_gc(self.profile, self.table(name), name, older_than)
+        return maintenance.gc(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+
+    def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Merge small manifests into few (a `replace` snapshot) so planning stays fast."""
+        from lakehouse import maintenance
+
+        plan = maintenance.plan_manifests(self.table(name), name)
+        return maintenance.rewrite_manifests(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+
+    def maintain(
+        self,
+        name: str,
+        *,
+        plan: Any = None,
+        dry_run: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Any:
+        """Compact, rewrite manifests, expire and gc with the defaults; `dry_run` returns the preview
+        (a `MaintenanceResult` whose `.plan` can be passed back to execute exactly that plan)."""
+        from lakehouse import maintenance
+
+        with self.engine(locked=False) as engine:
+            return maintenance.maintain(
+                self.profile, engine, lambda: self.table(name), name, plan=plan, dry_run=dry_run,
+                on_progress=on_progress,
+            )  # fmt: skip
+
 def connect(profile: str | Profile | None = None, config: str | os.PathLike[str] | None = None) -> Lakehouse:
     """Open the lake of a profile (default: $LAKE_PROFILE, then catalog/lake.yaml's default, then `.lake/`)."""
     if isinstance(profile, Profile):

@@ -195,8 +195,11 @@ def delete_files(profile: Profile, paths: Iterable[str]) -> int:
     return deleted
 
 
-def abort_multipart_uploads(profile: Profile, location: str, name_prefix: str = "") -> int:
-    """Abort incomplete multipart uploads under a location whose file name starts with `name_prefix`."""
+def abort_multipart_uploads(
+    profile: Profile, location: str, name_prefix: str = "", *, initiated_before: datetime | None = None
+) -> int:
+    """Abort incomplete multipart uploads under a location whose file name starts with `name_prefix`
+    (and, with `initiated_before`, that started before that time: `lake gc` spares uploads in flight)."""
     if not is_s3(location):
         return 0
     bucket, prefix = split_s3(location)
@@ -206,6 +209,8 @@ def abort_multipart_uploads(profile: Profile, location: str, name_prefix: str = 
         answer = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
         for upload in answer.get("Uploads", []):
             if not upload["Key"].rsplit("/", 1)[-1].startswith(name_prefix):
+                continue
+            if initiated_before is not None and upload["Initiated"] >= initiated_before:
                 continue
             client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
             aborted += 1

@@ -274,3 +274,83 @@ def _typed(source_type: IcebergType, text: str) -> Any:
     if isinstance(source_type, UUIDType):
         return uuid.UUID(text)
     return text
+
+
+def copy_to_partition(
+    engine: Engine,
+    table: Table,
+    select_sql: str,
+    *,
+    directory: str,
+    partition: Record,
+    spec_id: int,
+    file_name: str,
+    max_file_size: int | None = None,
+    metadata: TableMetadata | None = None,
+    on_progress: Any = None,
+) -> WrittenFiles:
+    """Stream `select_sql` into files of ONE known partition (used by compaction), no PARTITION_BY.
+
+    Without `max_file_size` the result is exactly one file, `<directory>/<file_name>-0.parquet`, and an
+    ORDER BY in `select_sql` is kept. With it, DuckDB rotates files at that many bytes on disk
+    (`<file_name>-<i>.parquet`); run single-threaded to keep an ORDER BY within each file.
+    """
+    from lakehouse.storage import local_path
+
+    metadata = metadata or table.metadata
+    schema = metadata.schema()
+    projections = [
+        f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
+        for f in schema.fields
+    ]
+    options = ["FORMAT parquet", "COMPRESSION zstd", f"FIELD_IDS {field_ids_literal(schema)}", "RETURN_STATS true"]
+    directory = directory.rstrip("/")
+    if not directory.startswith(("s3://", "s3a://")):
+        local_path(directory).mkdir(parents=True, exist_ok=True)
+    if max_file_size is None:
+        target = f"{directory}/{file_name}-0.parquet"
+    else:
+        target = directory
+        options += [
+            f"FILENAME_PATTERN {quote_literal(f'{file_name}-{{i}}')}",
+            f"FILE_SIZE_BYTES {int(max_file_size)}",
+            "OVERWRITE_OR_IGNORE true",
+        ]
+    sql = (
+        f"COPY (SELECT {', '.join(projections)} FROM ({select_sql}) AS lake_src) "
+        f"TO {quote_literal(target)} ({', '.join(options)})"
+    )
+    rows = engine.run_with_progress(sql, on_progress).fetchall()
+    written = WrittenFiles()
+    for row in rows:
+        path, count = row[0], row[1]
+        if count == 0:
+            continue
+        if target.startswith("file://") or not path.startswith(("s3://", "s3a://", "file://")):
+            path = directory + "/" + path.rsplit("/", 1)[-1]
+        written.data_files.append(_partition_data_file(table, metadata, path, partition, spec_id))
+    return written
+
+
+def _partition_data_file(
+    table: Table, metadata: TableMetadata, path: str, partition: Record, spec_id: int
+) -> DataFile:
+    schema = metadata.schema()
+    input_file = table.io.new_input(path)
+    with input_file.open() as stream:
+        parquet_metadata = pq.read_metadata(stream)
+    statistics = data_file_statistics_from_parquet_metadata(
+        parquet_metadata, compute_statistics_plan(schema, metadata.properties), parquet_path_to_id_mapping(schema)
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=partition,
+        file_size_in_bytes=len(input_file),
+        sort_order_id=None,
+        spec_id=spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )

@@ -1,0 +1,586 @@
+"""Table maintenance without Spark: expire snapshots (deleting their files), remove orphan files,
+rewrite manifests, and all of it in one `maintain`.
+
+Every step first builds a plan (data: what would go, with counts and bytes) that `--dry-run` prints
+and the real run executes. Deletion is always decided against a fresh reload of the table after the
+commit: a file is deleted only if no snapshot still in the metadata, tag or branch reaches it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestFile
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.refs import SnapshotRefType
+from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update.snapshot import _SnapshotProducer
+
+from lakehouse.asof import EXPIRED_PROPERTY, iso_ms
+from lakehouse.commits import RetryPolicy, commit_with_retry
+from lakehouse.compaction import ReplaceSummary
+from lakehouse.errors import LakehouseError
+from lakehouse.sizes import format_duration, parse_duration
+from lakehouse.storage import FileInfo, abort_multipart_uploads, delete_files, list_files
+
+if TYPE_CHECKING:
+    from lakehouse.compaction import CompactionPlan, CompactionResult
+    from lakehouse.config import Profile
+
+DEFAULT_EXPIRE_AGE = "5d"  # Iceberg history.expire.max-snapshot-age-ms
+DEFAULT_RETAIN_LAST = 1  # Iceberg history.expire.min-snapshots-to-keep
+DEFAULT_GC_AGE = "3d"  # Spark remove_orphan_files older_than
+EXPIRED_IDS_KEPT = 1000
+MANIFEST_TARGET_PROPERTY = "commit.manifest.target-size-bytes"
+DEFAULT_MANIFEST_TARGET = 8 * 1024 * 1024
+
+
+def normalize(path: str) -> str:
+    """One spelling per file, so metadata paths and listed paths compare equal."""
+    if path.startswith("file://"):
+        return path[len("file://") :]
+    if path.startswith("s3a://"):
+        return "s3://" + path[len("s3a://") :]
+    return path
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------------------ reachability
+
+
+@dataclass
+class Reach:
+    """Files that a set of snapshots reaches: path (normalized) -> (kind, bytes; 0 if unknown)."""
+
+    files: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def add(self, path: str, kind: str, size: int = 0) -> None:
+        self.files[normalize(path)] = (kind, size)
+
+
+class ManifestCache:
+    """Live entries per manifest, read once however many snapshots share the manifest."""
+
+    def __init__(self, table: Table) -> None:
+        self.io = table.io
+        self._entries: dict[str, list[tuple[str, str, int]]] = {}
+
+    def entries(self, manifest: ManifestFile) -> list[tuple[str, str, int]]:
+        if manifest.manifest_path not in self._entries:
+            kind = "data" if manifest.content == ManifestContent.DATA else "delete"
+            self._entries[manifest.manifest_path] = [
+                (e.data_file.file_path, kind, e.data_file.file_size_in_bytes)
+                for e in manifest.fetch_manifest_entry(self.io, discard_deleted=True)
+            ]
+        return self._entries[manifest.manifest_path]
+
+
+def reach(table: Table, metadata: TableMetadata, snapshot_ids: Iterable[int], cache: ManifestCache) -> Reach:
+    found = Reach()
+    for snapshot_id in snapshot_ids:
+        snapshot = metadata.snapshot_by_id(snapshot_id)
+        if snapshot is None:
+            continue
+        found.add(snapshot.manifest_list, "manifest-list")
+        for manifest in snapshot.manifests(table.io):
+            found.add(manifest.manifest_path, "manifest", manifest.manifest_length)
+            for path, kind, size in cache.entries(manifest):
+                found.add(path, kind, size)
+    return found
+
+
+def reachable(table: Table, cache: ManifestCache | None = None) -> Reach:
+    """Everything the table's current metadata reaches: every snapshot (so every tag and branch),
+    the current and logged metadata files, and statistics files."""
+    metadata = table.metadata
+    found = reach(table, metadata, [s.snapshot_id for s in metadata.snapshots], cache or ManifestCache(table))
+    if table.metadata_location:
+        found.add(table.metadata_location, "metadata")
+    for entry in metadata.metadata_log:
+        found.add(entry.metadata_file, "metadata")
+    for stats in [*getattr(metadata, "statistics", []), *getattr(metadata, "partition_statistics", [])]:
+        found.add(stats.statistics_path, "statistics")
+    return found
+
+
+def _under(location: str, path: str) -> bool:
+    return normalize(path).startswith(normalize(location).rstrip("/") + "/")
+
+
+# ------------------------------------------------------------------------------------ expire
+
+
+@dataclass
+class ExpirePlan:
+    table: str
+    older_than: str
+    cutoff: str
+    retain_last: int
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, tuple[str, int]] = field(default_factory=dict)
+    kept_outside: int = 0
+
+    @property
+    def snapshot_ids(self) -> list[int]:
+        return [s["snapshot_id"] for s in self.snapshots]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for kind, size in self.files.values():
+            slot = out.setdefault(kind, {"files": 0, "bytes": 0})
+            slot["files"] += 1
+            slot["bytes"] += size
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "older_than": self.older_than,
+            "cutoff": self.cutoff,
+            "retain_last": self.retain_last,
+            "snapshots": self.snapshots,
+            "files": len(self.files),
+            "bytes": sum(size for _, size in self.files.values()),
+            "by_kind": self.counts(),
+            "kept_outside_location": self.kept_outside,
+        }
+
+
+@dataclass
+class DeleteResult:
+    """What a destructive step did (or, in a dry run, would do)."""
+
+    plan: Any
+    dry_run: bool
+    deleted_files: int = 0
+    deleted_bytes: int = 0
+    snapshot_id: int | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.plan.to_dict(),
+            "dry_run": self.dry_run,
+            "deleted_files": self.deleted_files,
+            "deleted_bytes": self.deleted_bytes,
+            "snapshot_id": self.snapshot_id,
+            "seconds": self.seconds,
+        }
+
+
+def expired_snapshot_ids(metadata: TableMetadata, cutoff_ms: int, retain_last: int) -> list[int]:
+    """Snapshots older than the cutoff that no tag or branch protects.
+
+    Protected: every ref's snapshot (tags, branches, `lake pin --tag`), and the last `retain_last`
+    ancestors of every branch (each branch's own min-snapshots-to-keep when it asks for more)."""
+    protected: set[int] = set()
+    for ref in metadata.refs.values():
+        protected.add(ref.snapshot_id)
+        if ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+            continue
+        keep = max(retain_last, ref.min_snapshots_to_keep or 0)
+        snapshot = metadata.snapshot_by_id(ref.snapshot_id)
+        while snapshot is not None and keep > 0:
+            protected.add(snapshot.snapshot_id)
+            keep -= 1
+            parent = snapshot.parent_snapshot_id
+            snapshot = metadata.snapshot_by_id(parent) if parent is not None else None
+    return [
+        s.snapshot_id
+        for s in metadata.snapshots
+        if s.timestamp_ms < cutoff_ms and s.snapshot_id not in protected
+    ]
+
+
+def _unreferenced_metadata(
+    profile: Profile, table: Table, cutoff: datetime, known: set[str]
+) -> dict[str, tuple[str, int]]:
+    """Old `*.metadata.json` files that neither the current metadata nor its log references."""
+    out = {}
+    for info in list_files(profile, table.location().rstrip("/") + "/metadata"):
+        path = normalize(info.path)
+        if path.endswith(".metadata.json") and path not in known and info.modified < cutoff:
+            out[path] = ("metadata", info.size)
+    return out
+
+
+def plan_expire(
+    profile: Profile,
+    table: Table,
+    identifier: str,
+    older_than: str | timedelta = DEFAULT_EXPIRE_AGE,
+    retain_last: int = DEFAULT_RETAIN_LAST,
+) -> ExpirePlan:
+    if retain_last < 1:
+        raise LakehouseError(f"--retain-last must be at least 1 (the current snapshot), got {retain_last}")
+    age = parse_duration(older_than)
+    cutoff = _now() - age
+    metadata = table.metadata
+    ids = expired_snapshot_ids(metadata, int(cutoff.timestamp() * 1000), retain_last)
+    plan = ExpirePlan(identifier, format_duration(age), cutoff.isoformat(timespec="seconds"), retain_last)
+    for snapshot_id in ids:
+        snapshot = metadata.snapshot_by_id(snapshot_id)
+        assert snapshot is not None
+        plan.snapshots.append(
+            {
+                "snapshot_id": snapshot_id,
+                "committed_at": iso_ms(snapshot.timestamp_ms),
+                "operation": snapshot.summary.operation.value if snapshot.summary else None,
+            }
+        )
+    cache = ManifestCache(table)
+    kept = {s.snapshot_id for s in metadata.snapshots} - set(ids)
+    plan.files, plan.kept_outside = _doomed(table, metadata, ids, kept, cache)
+    known = set(reachable(table, cache).files)
+    plan.files.update(_unreferenced_metadata(profile, table, cutoff, known))
+    _fill_sizes(profile, table, plan.files)
+    return plan
+
+
+def _doomed(
+    table: Table, metadata: TableMetadata, expired: Iterable[int], kept: Iterable[int], cache: ManifestCache
+) -> tuple[dict[str, tuple[str, int]], int]:
+    gone = reach(table, metadata, expired, cache).files
+    stay = reach(table, metadata, kept, cache).files
+    files = {p: v for p, v in gone.items() if p not in stay}
+    inside = {p: v for p, v in files.items() if _under(table.location(), p)}
+    return inside, len(files) - len(inside)  # never delete files a table merely references from elsewhere
+
+
+def _fill_sizes(profile: Profile, table: Table, files: dict[str, tuple[str, int]]) -> None:
+    """Manifest lists carry no size in the metadata: take it from a listing of the metadata folder."""
+    if not any(size == 0 and kind == "manifest-list" for kind, size in files.values()):
+        return
+    sizes = {
+        normalize(f.path): f.size for f in list_files(profile, table.location().rstrip("/") + "/metadata")
+    }
+    for path, (kind, size) in list(files.items()):
+        if size == 0:
+            files[path] = (kind, sizes.get(path, 0))
+
+
+def _record_expired(properties: dict[str, str], ids: list[int]) -> str:
+    known = [x for x in properties.get(EXPIRED_PROPERTY, "").split(",") if x]
+    known += [str(i) for i in ids if str(i) not in known]
+    return ",".join(known[-EXPIRED_IDS_KEPT:])
+
+
+def expire(
+    profile: Profile, load: Callable[[], Table], plan: ExpirePlan, *, dry_run: bool = False
+) -> DeleteResult:
+    """Remove the plan's snapshots in one commit, then delete the files only they reached."""
+    from pyiceberg.table.update import RemoveSnapshotsUpdate
+
+    start = time.perf_counter()
+    result = DeleteResult(plan, dry_run)
+    if dry_run or not plan.snapshots:
+        result.deleted_files = len(plan.files) if dry_run else 0
+        result.deleted_bytes = sum(s for _, s in plan.files.values()) if dry_run else 0
+        return result
+    before = load()
+    done: list[int] = []
+
+    def stage(tx: Transaction) -> None:
+        metadata = tx.table_metadata
+        protected = {ref.snapshot_id for ref in metadata.refs.values()}
+        ids = [i for i in plan.snapshot_ids if metadata.snapshot_by_id(i) is not None and i not in protected]
+        done[:] = ids
+        if ids:
+            tx._apply((RemoveSnapshotsUpdate(snapshot_ids=ids),))
+            tx.set_properties({EXPIRED_PROPERTY: _record_expired(dict(metadata.properties), ids)})
+
+    committed = commit_with_retry(
+        load, stage, RetryPolicy.from_properties(profile.properties), f"expiring snapshots of {plan.table}"
+    )
+    cache = ManifestCache(before)
+    gone = reach(before, before.metadata, done, cache).files
+    stay = reachable(committed, cache).files
+    doomed = {
+        p: v for p, v in gone.items() if p not in stay and _under(committed.location(), p)
+    }  # decided again after the commit: a tag made meanwhile keeps its files
+    doomed.update({p: v for p, v in plan.files.items() if v[0] == "metadata" and p not in stay})
+    result.deleted_files = delete_files(profile, sorted(doomed))
+    result.deleted_bytes = sum(size for _, size in doomed.values())
+    snapshot = committed.current_snapshot()
+    result.snapshot_id = snapshot.snapshot_id if snapshot else None
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+# ------------------------------------------------------------------------------------ gc
+
+
+@dataclass
+class GcPlan:
+    table: str
+    location: str
+    older_than: str
+    cutoff: str
+    orphans: list[FileInfo] = field(default_factory=list)
+    recent_orphans: int = 0
+    reachable_files: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "location": self.location,
+            "older_than": self.older_than,
+            "cutoff": self.cutoff,
+            "orphans": [
+                {"path": o.path, "bytes": o.size, "modified": o.modified.isoformat()} for o in self.orphans
+            ],
+            "orphan_files": len(self.orphans),
+            "orphan_bytes": sum(o.size for o in self.orphans),
+            "kept_recent_orphans": self.recent_orphans,
+            "reachable_files": self.reachable_files,
+        }
+
+
+def plan_gc(
+    profile: Profile, table: Table, identifier: str, older_than: str | timedelta = DEFAULT_GC_AGE
+) -> GcPlan:
+    """Files under the table's location that no metadata reaches and that are older than the window."""
+    age = parse_duration(older_than)
+    cutoff = _now() - age
+    # List first, then read the metadata: a file committed in between is then known to be reachable.
+    listed = list(list_files(profile, table.location()))
+    table = table.refresh()
+    known = reachable(table).files
+    plan = GcPlan(identifier, table.location(), format_duration(age), cutoff.isoformat(timespec="seconds"))
+    plan.reachable_files = len(known)
+    for info in sorted(listed, key=lambda f: f.path):
+        if normalize(info.path) in known:
+            continue
+        if info.modified < cutoff:
+            plan.orphans.append(info)
+        else:
+            plan.recent_orphans += 1
+    return plan
+
+
+def gc(profile: Profile, load: Callable[[], Table], plan: GcPlan, *, dry_run: bool = False) -> DeleteResult:
+    start = time.perf_counter()
+    result = DeleteResult(plan, dry_run)
+    if dry_run:
+        result.deleted_files = len(plan.orphans)
+        result.deleted_bytes = sum(o.size for o in plan.orphans)
+        return result
+    known = reachable(load()).files  # checked again right before deleting
+    doomed = [o for o in plan.orphans if normalize(o.path) not in known]
+    result.deleted_files = delete_files(profile, [o.path for o in doomed])
+    result.deleted_bytes = sum(o.size for o in doomed)
+    cutoff = datetime.fromisoformat(plan.cutoff)
+    abort_multipart_uploads(profile, plan.location.rstrip("/") + "/", initiated_before=cutoff)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+# ------------------------------------------------------------------------------------ manifests
+
+
+@dataclass
+class ManifestsPlan:
+    table: str
+    manifests_before: int
+    manifests_after: int
+    target_bytes: int
+
+    @property
+    def needed(self) -> bool:
+        return self.manifests_after < self.manifests_before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "manifests_before": self.manifests_before,
+            "manifests_after": self.manifests_after,
+            "target_bytes": self.target_bytes,
+        }
+
+
+def _bins(manifests: list[ManifestFile], target: int) -> list[list[ManifestFile]]:
+    """Data manifests of one spec packed in order into bins of about `target` bytes."""
+    bins: list[list[ManifestFile]] = [[]]
+    size = 0
+    for manifest in manifests:
+        if bins[-1] and size + manifest.manifest_length > target:
+            bins.append([])
+            size = 0
+        bins[-1].append(manifest)
+        size += manifest.manifest_length
+    return [b for b in bins if b]
+
+
+def _packing(
+    manifests: list[ManifestFile], target: int
+) -> tuple[list[ManifestFile], list[list[ManifestFile]]]:
+    """(kept as they are, bins to merge): delete manifests and lone manifests are kept."""
+    keep: list[ManifestFile] = []
+    by_spec: dict[int, list[ManifestFile]] = defaultdict(list)
+    for manifest in manifests:
+        if manifest.content != ManifestContent.DATA:
+            keep.append(manifest)
+        else:
+            by_spec[manifest.partition_spec_id].append(manifest)
+    merge = []
+    for spec_manifests in by_spec.values():
+        for group in _bins(spec_manifests, target):
+            if len(group) == 1:
+                keep.append(group[0])
+            else:
+                merge.append(group)
+    return keep, merge
+
+
+class _RewriteManifests(ReplaceSummary, _SnapshotProducer["_RewriteManifests"]):
+    """A `replace` snapshot with the same live files in fewer, larger manifests."""
+
+    def __init__(self, tx: Transaction, summary: dict[str, str], target: int) -> None:
+        super().__init__(Operation.REPLACE, tx, tx._table.io, snapshot_properties=summary, branch="main")
+        self._target = target
+
+    def _deleted_entries(self) -> list[ManifestEntry]:
+        return []
+
+    def _validate_concurrency(self) -> None:
+        """Nothing to validate: each attempt rebuilds from the current head, so concurrent appends stay."""
+
+    def _existing_manifests(self) -> list[ManifestFile]:
+        snapshot = self._transaction.table_metadata.snapshot_by_name(self._target_branch)
+        if snapshot is None:
+            return []
+        keep, merge = _packing(snapshot.manifests(self._io), self._target)
+        for group in merge:
+            with self.new_manifest_writer(self.spec(group[0].partition_spec_id)) as writer:
+                for manifest in group:
+                    for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True):
+                        writer.add_entry(
+                            ManifestEntry.from_args(
+                                status=ManifestEntryStatus.EXISTING,
+                                snapshot_id=entry.snapshot_id,
+                                sequence_number=entry.sequence_number,
+                                file_sequence_number=entry.file_sequence_number,
+                                data_file=entry.data_file,
+                            )
+                        )
+            keep.append(writer.to_manifest_file())
+        return keep
+
+
+def plan_manifests(table: Table, identifier: str) -> ManifestsPlan:
+    target = int(table.properties.get(MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET))
+    snapshot = table.current_snapshot()
+    manifests = snapshot.manifests(table.io) if snapshot else []
+    keep, merge = _packing(manifests, target)
+    return ManifestsPlan(identifier, len(manifests), len(keep) + len(merge), target)
+
+
+def rewrite_manifests(
+    profile: Profile, load: Callable[[], Table], plan: ManifestsPlan, *, dry_run: bool = False
+) -> dict[str, Any]:
+    out = {**plan.to_dict(), "dry_run": dry_run, "snapshot_id": None}
+    if dry_run or not plan.needed:
+        return out
+    summary = {"lake.operation": "rewrite-manifests", "lake.manifests-before": str(plan.manifests_before)}
+
+    def stage(tx: Transaction) -> None:
+        with _RewriteManifests(tx, summary, plan.target_bytes):
+            pass
+
+    committed = commit_with_retry(
+        load, stage, RetryPolicy.from_properties(profile.properties), f"rewriting manifests of {plan.table}"
+    )
+    snapshot = committed.current_snapshot()
+    out["snapshot_id"] = snapshot.snapshot_id if snapshot else None
+    out["manifests_after"] = len(snapshot.manifests(committed.io)) if snapshot else 0
+    return out
+
+
+# ------------------------------------------------------------------------------------ maintain
+
+
+@dataclass
+class MaintenancePlan:
+    """The four steps of `lake maintain`, previewed together and executed in order."""
+
+    table: str
+    compaction: CompactionPlan
+    manifests: ManifestsPlan
+    expire: ExpirePlan
+    gc: GcPlan
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "compact": self.compaction.to_dict(),
+            "rewrite_manifests": self.manifests.to_dict(),
+            "expire": self.expire.to_dict(),
+            "gc": self.gc.to_dict(),
+        }
+
+
+@dataclass
+class MaintenanceResult:
+    plan: MaintenancePlan
+    dry_run: bool
+    compact: CompactionResult | None = None
+    manifests: dict[str, Any] | None = None
+    expire: DeleteResult | None = None
+    gc: DeleteResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.dry_run:
+            return {"dry_run": True, **self.plan.to_dict()}
+        return {
+            "table": self.plan.table,
+            "dry_run": False,
+            "compact": self.compact.to_dict() if self.compact else None,
+            "rewrite_manifests": self.manifests,
+            "expire": self.expire.to_dict() if self.expire else None,
+            "gc": self.gc.to_dict() if self.gc else None,
+        }
+
+
+def plan_maintenance(profile: Profile, table: Table, identifier: str) -> MaintenancePlan:
+    from lakehouse.compaction import plan_compaction
+
+    return MaintenancePlan(
+        identifier,
+        plan_compaction(table, identifier),
+        plan_manifests(table, identifier),
+        plan_expire(profile, table, identifier),
+        plan_gc(profile, table, identifier),
+    )
+
+
+def maintain(
+    profile: Profile,
+    engine: Any,
+    load: Callable[[], Table],
+    identifier: str,
+    *,
+    plan: MaintenancePlan | None = None,
+    dry_run: bool = False,
+    on_progress: Callable[[float], None] | None = None,
+) -> MaintenanceResult:
+    """Compact, rewrite manifests, expire, gc: in that order, so expiry and gc see the new snapshots."""
+    from lakehouse.compaction import compact
+
+    plan = plan or plan_maintenance(profile, load(), identifier)
+    result = MaintenanceResult(plan, dry_run)
+    if dry_run:
+        return result
+    result.compact = compact(profile, engine, load, plan.compaction, on_progress=on_progress)
+    result.manifests = rewrite_manifests(profile, load, plan_manifests(load(), identifier))
+    result.expire = expire(profile, load, plan.expire)
+    result.gc = gc(profile, load, plan.gc)
+    return result

@@ -1,0 +1,69 @@
+"""Parse and format the sizes and ages users type: `128MB`, `1GB`, `536870912`; `5d`, `12h`, `0s`.
+
+>>> parse_size("128MB")
+134217728
+>>> parse_duration("3d").total_seconds()
+259200.0
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from lakehouse.errors import LakehouseError
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1024, "kb": 1024, "kib": 1024,
+    "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+    "g": 1024**3, "gb": 1024**3, "gib": 1024**3,
+    "t": 1024**4, "tb": 1024**4, "tib": 1024**4,
+}  # fmt: skip
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+
+
+def parse_size(text: str | int, what: str = "size") -> int:
+    """Bytes from `512MB`, `1GB`, `1.5GB` or plain bytes; units are binary (1 MB = 1024 * 1024 bytes)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(str(text))
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in _UNITS:
+        raise LakehouseError(
+            f"invalid {what} {text!r}: use bytes or a number with KB, MB, GB or TB, e.g. 512MB"
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def format_size(n: int) -> str:
+    """The shortest exact spelling: 134217728 -> `128MB`; otherwise one decimal."""
+    for unit in ("TB", "GB", "MB", "KB"):
+        scale = _UNITS[unit.lower()]
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    for unit in ("TB", "GB", "MB", "KB"):
+        scale = _UNITS[unit.lower()]
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{n}B"
+
+
+def parse_duration(text: str | timedelta, what: str = "--older-than") -> timedelta:
+    """`5d`, `12h`, `30m`, `45s`, `1w`, `0s`."""
+    if isinstance(text, timedelta):
+        return text
+    match = _DURATION.match(str(text).lower())
+    if not match or match.group(2) not in _DURATION_UNITS:
+        raise LakehouseError(f"invalid {what} {text!r}: use a number with s, m, h, d or w, e.g. 5d or 12h")
+    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _DURATION_UNITS[unit] == 0:
+            return f"{seconds // _DURATION_UNITS[unit]}{unit}"
+    return f"{seconds}s"
