@@ -1,0 +1,131 @@
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import cli_json, events, write_jsonl
+
+from lakehouse.errors import QueryError
+from lakehouse.testing import LakeEnv
+
+COMPLEX = {
+    "cte_window": """
+        WITH daily AS (
+            SELECT country, CAST(ts AS DATE) AS day, sum(amount) AS spend
+            FROM {events} GROUP BY ALL
+        )
+        SELECT country, day, spend,
+               sum(spend) OVER (PARTITION BY country ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running,
+               rank() OVER (PARTITION BY day ORDER BY spend DESC) AS rnk
+        FROM daily ORDER BY country, day""",
+    "correlated": """
+        SELECT e.id, e.amount FROM {events} e
+        WHERE e.amount = (SELECT max(i.amount) FROM {events} i WHERE i.country = e.country AND i.user_id = e.user_id)
+        ORDER BY e.id""",
+    "join": """
+        SELECT u.segment, count(*) AS n, round(sum(e.amount), 2) AS total
+        FROM {events} AS e JOIN {users} AS u ON u.user_id = e.user_id
+        WHERE e.amount > 0 GROUP BY u.segment ORDER BY u.segment""",
+    "semi_and_setops": """
+        SELECT user_id FROM {users} WHERE user_id IN (SELECT user_id FROM {events} WHERE country = 'US')
+        EXCEPT SELECT user_id FROM {users} WHERE segment = 'b' ORDER BY 1""",
+    "qualify_and_functions": """
+        SELECT country, id, amount FROM {events}
+        QUALIFY row_number() OVER (PARTITION BY country ORDER BY amount DESC, id) <= 2 ORDER BY country, id""",
+}
+
+
+@pytest.fixture
+def two_tables(any_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
+    lake = any_lake.lake
+    lake.ingest("bronze.events", str(write_jsonl(tmp_path / "e.jsonl", events(400))), create=True,
+                partition_by="day(ts), country")  # fmt: skip
+    users = [{"user_id": u, "segment": "ab"[u % 2]} for u in range(17)]
+    lake.ingest("bronze.users", str(write_jsonl(tmp_path / "u.jsonl", users)), create=True)
+    return any_lake
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX))
+def test_complex_sql_equals_duckdb_over_the_same_parquet(two_tables: LakeEnv, name: str) -> None:
+    lake = two_tables.lake
+    lake_sql = COMPLEX[name].format(events="bronze.events", users="bronze.users")
+    got = lake.query(lake_sql)
+    files = {t: [f["path"] for f in lake.files(t)] for t in ("bronze.events", "bronze.users")}
+    with lake.engine(locked=False) as engine:
+        raw = COMPLEX[name].format(
+            events=f"read_parquet({files['bronze.events']!r})",
+            users=f"read_parquet({files['bronze.users']!r})",
+        )
+        expected = engine.con.execute(raw).arrow()
+    assert got.num_rows > 0
+    assert (
+        got.to_pylist() == expected.read_all().to_pylist()
+        if hasattr(expected, "read_all")
+        else expected.to_pylist()
+    )
+
+
+def test_ctes_aliases_and_table_functions_are_left_alone(two_tables: LakeEnv) -> None:
+    lake = two_tables.lake
+    sql = """
+        WITH events AS (SELECT * FROM bronze.events WHERE country = 'DE')
+        SELECT (SELECT count(*) FROM events) AS de, (SELECT count(*) FROM range(3)) AS r,
+               (SELECT count(*) FROM bronze.events AS events) AS all_rows"""
+    assert lake.query(sql).to_pylist() == [{"de": 100, "r": 3, "all_rows": 400}]
+
+
+def test_unknown_table_suggests_close_names(two_tables: LakeEnv, run_cli) -> None:
+    res = run_cli(two_tables, "query", "SELECT * FROM bronze.event")
+    assert res.exit_code == 1
+    assert res.stderr.strip().startswith(
+        "Error: table bronze.event does not exist; did you mean bronze.events"
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO bronze.events SELECT * FROM bronze.events",
+        "COPY (SELECT 1) TO 'x.csv'",
+        "CREATE TABLE t AS SELECT 1",
+        "ATTACH 'x.db'",
+        "SELECT 1; SELECT 2",
+    ],
+)
+def test_query_is_read_only(two_tables: LakeEnv, sql: str) -> None:
+    with pytest.raises(QueryError):
+        two_tables.lake.query(sql)
+
+
+def test_output_formats(two_tables: LakeEnv, run_cli, tmp_path: Path) -> None:
+    sql = "SELECT country, count(*) AS n FROM bronze.events GROUP BY 1 ORDER BY 1"
+    res = run_cli(two_tables, "query", sql, "--format", "csv")
+    assert res.stdout.splitlines() == ['"country","n"', '"DE",100', '"FR",100', '"JP",100', '"US",100']
+    res = run_cli(two_tables, "query", sql, "--format", "jsonl")
+    assert res.stdout.splitlines()[0] == '{"country": "DE", "n": 100}'
+    out = cli_json(run_cli(two_tables, "query", sql, "--json"))
+    assert out["rows"][3] == {"country": "US", "n": 100}
+    assert (
+        out["snapshots"]["bronze.events"]
+        == two_tables.lake.table("bronze.events").current_snapshot().snapshot_id
+    )
+    target = tmp_path / "out.parquet"
+    res = run_cli(two_tables, "query", sql, "--output", str(target))
+    assert res.exit_code == 0 and pq.read_table(target).num_rows == 4
+    sql_file = tmp_path / "q.sql"
+    sql_file.write_text(sql)
+    res = run_cli(two_tables, "query", "--file", str(sql_file), "--format", "json")
+    assert '"country": "JP"' in res.stdout
+
+
+def test_empty_table_reads_as_no_rows(local_lake: LakeEnv) -> None:
+    local_lake.lake.create("s.empty", "id long, name string")
+    assert local_lake.lake.query("SELECT count(*) AS n FROM s.empty").to_pylist() == [{"n": 0}]
+    assert local_lake.lake.read("s.empty").num_rows == 0
+
+
+def test_read_and_batches(two_tables: LakeEnv) -> None:
+    lake = two_tables.lake
+    table = lake.read("bronze.events", ["id", "amount"], where="country = 'US'")
+    assert table.column_names == ["id", "amount"] and table.num_rows == 100
+    batches = list(lake.batches("bronze.events", ["id"], batch_size=64))
+    assert sum(b.num_rows for b in batches) == 400 and max(b.num_rows for b in batches) <= 2048
