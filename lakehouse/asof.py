@@ -45,6 +45,8 @@ def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
         raise SnapshotNotFoundError(f"empty --as-of for {identifier}")
     if _INT.match(text):
         return by_id(table, identifier, int(text))
+    if text.startswith("@"):
+        return by_pin_file(table, identifier, text[1:])
     when = parse_timestamp(text)
     if when is not None:
         return by_time(table, identifier, when)
@@ -75,12 +77,26 @@ def by_id(table: Table, identifier: str, snapshot_id: int) -> Snapshot:
     )
 
 
+def by_pin_file(table: Table, identifier: str, path: str) -> Snapshot:
+    """`@training.lock`: the snapshot a lock file pins for this table (a table it lacks is an error)."""
+    from lakehouse.pins import load_pins
+
+    pins = load_pins(path)
+    pin = pins.get(identifier)
+    if pin is None:
+        listed = ", ".join(p.table for p in pins.pins) or "none"
+        raise SnapshotNotFoundError(
+            f"{identifier} is not pinned in {path} (it pins {listed}); pin it too or read it without the pins"
+        )
+    return by_id(table, identifier, pin.snapshot_id)
+
+
 def by_time(table: Table, identifier: str, when: datetime) -> Snapshot:
     ms = int(when.timestamp() * 1000)
-    snapshot = table.snapshot_as_of_timestamp(ms, inclusive=True)
-    if snapshot is not None:
-        return snapshot
     log = table.metadata.snapshot_log
+    for entry in reversed(log):  # the log is in commit order; the last entry at or before `ms` wins
+        if entry.timestamp_ms <= ms:
+            return by_id(table, identifier, entry.snapshot_id)
     if not log:
         raise SnapshotNotFoundError(f"{identifier} has no snapshots yet")
     earliest = min(entry.timestamp_ms for entry in log)

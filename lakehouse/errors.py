@@ -43,6 +43,14 @@ class SnapshotNotFoundError(LakehouseError):
     """An --as-of reference does not resolve to a live snapshot."""
 
 
+class RefError(LakehouseError):
+    """A tag or branch cannot be created, found or removed as asked."""
+
+
+class PinError(LakehouseError):
+    """A pin (lock) file is unreadable, or its snapshots no longer match the lake."""
+
+
 class CommitError(LakehouseError):
     """A commit to the catalog failed after all retries, or conflicted with another writer."""
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
+    from lakehouse.history import RollbackPlan
     from lakehouse.ingest import IngestResult
+    from lakehouse.pins import PinFile, PinReport
 
 AsOf = str | int | dict[str, str] | list[str] | tuple[str, ...] | None
+PinsArg: TypeAlias = "str | os.PathLike[str] | PinFile | None"
 
 
 @dataclass
@@ -61,7 +64,7 @@ def split_as_of(as_of: AsOf) -> tuple[str | None, dict[str, str]]:
     per_table: dict[str, str] = {}
     for item in items:
         name, sep, ref = item.partition("=")
-        if sep and "." in name and " " not in name and ":" not in name:
+        if sep and not item.startswith("@") and "." in name and " " not in name and ":" not in name:
             split_identifier(name.strip())
             per_table[name.strip().lower()] = ref.strip()
         elif default is not None:
@@ -71,6 +74,19 @@ def split_as_of(as_of: AsOf) -> tuple[str | None, dict[str, str]]:
         else:
             default = item
     return default, per_table
+
+
+def _with_pins(as_of: AsOf, pins: PinsArg) -> AsOf:
+    """`pins=path` is `--as-of @path` for every table, under any per-table `as_of` overrides."""
+    if pins is None:
+        return as_of
+    path = getattr(pins, "path", None) if not isinstance(pins, (str, os.PathLike)) else os.fspath(pins)
+    if not path:
+        raise LakehouseError("pins must be the path of a lock file written by `lake pin`")
+    default, per_table = split_as_of(as_of)
+    if default is not None:
+        raise LakehouseError(f"give pins or one --as-of for every table ({default!r}), not both")
+    return [f"@{path}", *(f"{name}={ref}" for name, ref in per_table.items())]
 
 
 class Lakehouse:
@@ -212,13 +228,15 @@ class Lakehouse:
 
         return resolve
 
-    def plan_query(self, sql: str, as_of: AsOf = None) -> tuple[str, list[TableRead]]:
-        default, per_table = split_as_of(as_of)
+    def plan_query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> tuple[str, list[TableRead]]:
+        default, per_table = split_as_of(_with_pins(as_of, pins))
         return rewrite(sql, self._resolver(), lambda ident: per_table.get(ident.lower(), default))
 
-    def query_reader(self, sql: str, as_of: AsOf = None, batch_size: int = 65536) -> QueryResult:
+    def query_reader(
+        self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None
+    ) -> QueryResult:
         """Stream a query's result as Arrow record batches, in a locked-down engine."""
-        rewritten, reads = self.plan_query(sql, as_of)
+        rewritten, reads = self.plan_query(sql, as_of, pins)
         engine = self.engine(locked=True)
         try:
             reader = engine.con.execute(rewritten).fetch_record_batch(batch_size)
@@ -229,9 +247,13 @@ class Lakehouse:
             raise QueryError(short_error(exc)) from None
         return QueryResult(reader, reads, engine)
 
-    def query(self, sql: str, as_of: AsOf = None) -> pa.Table:
-        """Run DuckDB SQL in which `namespace.table` names are lake tables; returns an Arrow table."""
-        result = self.query_reader(sql, as_of)
+    def query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> pa.Table:
+        """Run DuckDB SQL in which `namespace.table` names are lake tables; returns an Arrow table.
+
+        `pins="training.lock"` reads every table at the snapshot the lock file pins (a table the
+        file does not pin is an error); `as_of={"t": ref}` still overrides single tables.
+        """
+        result = self.query_reader(sql, as_of, pins=pins)
         try:
             return result.read_all()
         except Exception as exc:
@@ -253,10 +275,16 @@ class Lakehouse:
         *,
         snapshot_id: int | None = None,
         as_of: str | int | None = None,
+        pins: PinsArg = None,
     ) -> pa.Table:
-        """A table (or a snapshot of it) as Arrow; `where` is a DuckDB SQL predicate."""
+        """A table (or a snapshot of it) as Arrow; `where` is a DuckDB SQL predicate.
+
+        `snapshot_id=`, `as_of=` (id, ISO time, tag) or `pins="training.lock"` choose the snapshot.
+        """
         ref = snapshot_id if snapshot_id is not None else as_of
-        return self.query(self._read_sql(name, columns, where), None if ref is None else {name: str(ref)})
+        return self.query(
+            self._read_sql(name, columns, where), None if ref is None else {name: str(ref)}, pins=pins
+        )
 
     def batches(
         self,
@@ -267,17 +295,18 @@ class Lakehouse:
         snapshot_id: int | None = None,
         as_of: str | int | None = None,
         batch_size: int = 65536,
+        pins: PinsArg = None,
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of a table, streamed: memory stays at about one batch."""
         ref = snapshot_id if snapshot_id is not None else as_of
         result = self.query_reader(
-            self._read_sql(name, columns, where), None if ref is None else {name: str(ref)}, batch_size
-        )
+            self._read_sql(name, columns, where), None if ref is None else {name: str(ref)}, batch_size,
+            pins=pins,
+        )  # fmt: skip
         try:
             yield from result.reader
         finally:
             result.close()
-
 
     # ---------------------------------------------------------------- maintenance (lakehouse.compaction, .maintenance)
 
@@ -352,6 +381,114 @@ class Lakehouse:
                 self.profile, engine, lambda: self.table(name), name, plan=plan, dry_run=dry_run,
                 on_progress=on_progress,
             )  # fmt: skip
+
+    # ---------------------------------------------------------------- history (lakehouse.history, .pins)
+
+    def snapshots(self, name: str) -> list[dict[str, Any]]:
+        """Every snapshot of a table, oldest first, with its operation, row counts and refs."""
+        from lakehouse.history import list_snapshots
+
+        return list_snapshots(self.table(name))
+
+    def tags(self, name: str) -> list[dict[str, Any]]:
+        """The table's tags and branches (including `main`)."""
+        from lakehouse.history import list_refs
+
+        return list_refs(self.table(name))
+
+    def tag(
+        self,
+        name: str,
+        tag: str,
+        as_of: str | int | None = None,
+        *,
+        retain_days: float | None = None,
+        branch: bool = False,
+        delete: bool = False,
+    ) -> dict[str, Any]:
+        """Tag (or branch) the current snapshot, or the one `as_of` names; `delete=True` removes it."""
+        from lakehouse.history import create_ref, delete_ref
+
+        table = self.table(name)
+        if delete:
+            return delete_ref(table, name, tag)
+        snapshot = self._snapshot_of(table, name, as_of)
+        return create_ref(table, name, tag, snapshot, retain_days=retain_days, branch=branch)
+
+    def plan_rollback(self, name: str, to: str | int) -> RollbackPlan:
+        from lakehouse.history import plan_rollback
+
+        return plan_rollback(self.table(name), name, to)
+
+    def rollback(self, name: str, to: str | int | RollbackPlan) -> dict[str, Any]:
+        """Make snapshot `to` current again as a new snapshot with its files; deletes nothing."""
+        from lakehouse.history import execute_rollback
+
+        plan = self.plan_rollback(name, to) if isinstance(to, (str, int)) else to
+        new_id = execute_rollback(self.table(name), lambda: self.table(name), plan)
+        return {**plan.to_dict(), "snapshot_id": new_id}
+
+    def pin(
+        self,
+        names: list[str] | str,
+        output: str | os.PathLike[str],
+        as_of: AsOf = None,
+        *,
+        tag: str | None = None,
+    ) -> PinFile:
+        """Record each table's snapshot (current, or `as_of`) in a lock file; `tag` also tags each one."""
+        from lakehouse.history import check_ref_name, create_ref
+        from lakehouse.pins import make_pin, write_pins
+
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            raise LakehouseError("name at least one table to pin")
+        default, per_table = split_as_of(as_of)
+        chosen = []
+        for name in names:
+            table = self.table(name)
+            if tag is not None:
+                check_ref_name(name, tag)
+            chosen.append((table, name, self._snapshot_of(table, name, per_table.get(name.lower(), default))))
+        if tag is not None:
+            for table, name, snapshot in chosen:
+                existing = table.metadata.refs.get(tag)
+                if existing is not None and existing.snapshot_id != snapshot.snapshot_id:
+                    from lakehouse.errors import RefError
+
+                    raise RefError(
+                        f"{name} already has a tag {tag!r} at snapshot {existing.snapshot_id}, not "
+                        f"{snapshot.snapshot_id}; choose another --tag name"
+                    )
+            for table, name, snapshot in chosen:
+                if tag not in table.metadata.refs:
+                    create_ref(table, name, tag, snapshot)
+        pins = [
+            make_pin(table, name, snapshot, self.profile.name, self.profile.warehouse, tag)
+            for table, name, snapshot in chosen
+        ]
+        return write_pins(output, pins)
+
+    def verify_pins(self, path: str | os.PathLike[str], *, check_files: bool = True) -> PinReport:
+        """Check that every pinned snapshot still exists, matches its fingerprint and has its files."""
+        from lakehouse.pins import PinReport, load_pins, verify_pin
+
+        pin_file = load_pins(path)
+        report = PinReport(str(path))
+        for pin in pin_file.pins:
+            report.checks.append(
+                verify_pin(pin, self.table, asof.resolve, self.profile.warehouse, check_files)
+            )
+        return report
+
+    def _snapshot_of(self, table: Table, name: str, ref: str | int | None) -> Snapshot:
+        snapshot = table.current_snapshot() if ref is None else asof.resolve(table, name, ref)
+        if snapshot is None:
+            from lakehouse.errors import SnapshotNotFoundError
+
+            raise SnapshotNotFoundError(f"{name} has no snapshots yet; write to it first")
+        return snapshot
+
 
 def connect(profile: str | Profile | None = None, config: str | os.PathLike[str] | None = None) -> Lakehouse:
     """Open the lake of a profile (default: $LAKE_PROFILE, then catalog/lake.yaml's default, then `.lake/`)."""

@@ -1,0 +1,242 @@
+"""A table's history: its snapshots, its tags and branches, and rollback.
+
+Rollback is a plan (`RollbackPlan`) that `--dry-run` prints and the real run executes. It never moves
+`main` backwards: it commits a *new* snapshot on top of the current one whose live data files are
+exactly the target's. Every snapshot in between stays an ancestor of `main`, so nothing becomes
+unreachable, no file is deleted, and rolling forward again is just another rollback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.table import Table
+from pyiceberg.table.refs import SnapshotRefType
+from pyiceberg.table.snapshots import Operation, Snapshot
+
+from lakehouse.asof import iso_ms, parse_timestamp, resolve
+from lakehouse.commits import RetryPolicy, commit_with_retry, stage_rewrite
+from lakehouse.errors import CommitError, LakehouseError, RefError
+
+DAY_MS = 24 * 3600 * 1000
+_REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def _summary_int(snapshot: Snapshot, key: str) -> int:
+    if snapshot.summary is None:
+        return 0
+    value = snapshot.summary.additional_properties.get(key)
+    return int(value) if value not in (None, "") else 0
+
+
+def refs_by_snapshot(table: Table) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for name, ref in sorted(table.metadata.refs.items()):
+        found.setdefault(ref.snapshot_id, []).append(name)
+    return found
+
+
+def snapshot_row(snapshot: Snapshot, refs: list[str], current_id: int | None) -> dict[str, Any]:
+    """What `lake snapshots` shows for one snapshot (ids stay Python ints: exact in JSON)."""
+    props = snapshot.summary.additional_properties if snapshot.summary else {}
+    return {
+        "snapshot_id": snapshot.snapshot_id,
+        "parent_id": snapshot.parent_snapshot_id,
+        "committed_at": iso_ms(snapshot.timestamp_ms),
+        "operation": snapshot.summary.operation.value if snapshot.summary else None,
+        "added_rows": _summary_int(snapshot, "added-records"),
+        "deleted_rows": _summary_int(snapshot, "deleted-records"),
+        "added_files": _summary_int(snapshot, "added-data-files"),
+        "deleted_files": _summary_int(snapshot, "deleted-data-files"),
+        "total_rows": _summary_int(snapshot, "total-records"),
+        "refs": refs,
+        "current": snapshot.snapshot_id == current_id,
+        "rollback_to": int(props["lake.rollback-to"]) if "lake.rollback-to" in props else None,
+    }
+
+
+def list_snapshots(table: Table) -> list[dict[str, Any]]:
+    """Every snapshot still in the table's metadata, oldest first."""
+    refs = refs_by_snapshot(table)
+    current = table.metadata.current_snapshot_id
+    snapshots = sorted(table.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0))
+    return [snapshot_row(s, refs.get(s.snapshot_id, []), current) for s in snapshots]
+
+
+# ---------------------------------------------------------------- tags and branches
+
+
+def list_refs(table: Table) -> list[dict[str, Any]]:
+    """Tags and branches: name, type, snapshot id, that snapshot's commit time, retention."""
+    rows = []
+    for name, ref in sorted(table.metadata.refs.items()):
+        snapshot = table.metadata.snapshot_by_id(ref.snapshot_id)
+        rows.append(
+            {
+                "name": name,
+                "type": ref.snapshot_ref_type.value,
+                "snapshot_id": ref.snapshot_id,
+                "committed_at": iso_ms(snapshot.timestamp_ms) if snapshot else None,
+                "retain_days": None if ref.max_ref_age_ms is None else ref.max_ref_age_ms / DAY_MS,
+                "expires_at": (
+                    iso_ms(snapshot.timestamp_ms + ref.max_ref_age_ms)
+                    if snapshot and ref.max_ref_age_ms
+                    else None
+                ),
+            }
+        )
+    return rows
+
+
+def check_ref_name(identifier: str, name: str) -> None:
+    """Tag names must not read as snapshot ids, times or lock files, or `--as-of` would be ambiguous."""
+    if name == "main":
+        raise RefError(f"'main' is {identifier}'s current branch; choose another tag name")
+    if not _REF_NAME.match(name) or parse_timestamp(name) is not None:
+        raise RefError(
+            f"invalid tag name {name!r} for {identifier}: start with a letter or _, then letters, digits, "
+            "'.', '_' or '-' (so it cannot be mistaken for a snapshot id or a time)"
+        )
+
+
+def create_ref(
+    table: Table,
+    identifier: str,
+    name: str,
+    snapshot: Snapshot,
+    *,
+    retain_days: float | None = None,
+    branch: bool = False,
+) -> dict[str, Any]:
+    check_ref_name(identifier, name)
+    existing = table.metadata.refs.get(name)
+    if existing is not None:
+        raise RefError(
+            f"{identifier} already has a {existing.snapshot_ref_type.value} {name!r} "
+            f"at snapshot {existing.snapshot_id}; delete it first with `lake tag {identifier} {name} --delete`"
+        )
+    if retain_days is not None and retain_days <= 0:
+        raise RefError(f"--retain must be a positive number of days, not {retain_days}")
+    max_age = None if retain_days is None else int(retain_days * DAY_MS)
+    manage = table.manage_snapshots()
+    if branch:
+        manage.create_branch(snapshot.snapshot_id, name, max_ref_age_ms=max_age).commit()
+    else:
+        manage.create_tag(snapshot.snapshot_id, name, max_ref_age_ms=max_age).commit()
+    table.refresh()
+    return next(r for r in list_refs(table) if r["name"] == name)
+
+
+def delete_ref(table: Table, identifier: str, name: str) -> dict[str, Any]:
+    ref = table.metadata.refs.get(name)
+    if name == "main":
+        raise RefError(f"cannot delete {identifier}'s main branch")
+    if ref is None:
+        names = ", ".join(n for n in sorted(table.metadata.refs) if n != "main") or "none"
+        raise RefError(f"{identifier} has no tag or branch {name!r}; its tags and branches: {names}")
+    row = next(r for r in list_refs(table) if r["name"] == name)
+    manage = table.manage_snapshots()
+    if ref.snapshot_ref_type == SnapshotRefType.BRANCH:
+        manage.remove_branch(name).commit()
+    else:
+        manage.remove_tag(name).commit()
+    return {**row, "deleted": True}
+
+
+# ---------------------------------------------------------------- rollback
+
+
+def _live_files(table: Table, snapshot: Snapshot | None) -> dict[str, DataFile]:
+    if snapshot is None:
+        return {}
+    files: dict[str, DataFile] = {}
+    for manifest in snapshot.manifests(table.io):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            files[entry.data_file.file_path] = entry.data_file
+    return files
+
+
+@dataclass
+class RollbackPlan:
+    """What `lake rollback` will commit: one new snapshot whose live files equal the target's."""
+
+    table: str
+    target_snapshot_id: int
+    target_committed_at: str
+    current_snapshot_id: int | None
+    rows_now: int
+    rows_after: int
+    files_to_restore: list[str] = field(default_factory=list)
+    files_to_unlink: list[str] = field(default_factory=list)
+    _restore: list[DataFile] = field(default_factory=list, repr=False)
+    _unlink: list[DataFile] = field(default_factory=list, repr=False)
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.files_to_restore and not self.files_to_unlink
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        data["noop"] = self.is_noop
+        return data
+
+
+def plan_rollback(table: Table, identifier: str, ref: str | int) -> RollbackPlan:
+    target = resolve(table, identifier, ref)
+    current = table.current_snapshot()
+    now = _live_files(table, current)
+    then = _live_files(table, target)
+    restore = [f for p, f in sorted(then.items()) if p not in now]
+    unlink = [f for p, f in sorted(now.items()) if p not in then]
+    spec_id = table.metadata.default_spec_id
+    for data_file in restore:
+        if data_file.content != DataFileContent.DATA:
+            raise LakehouseError(
+                f"cannot roll {identifier} back to {target.snapshot_id}: it has delete files "
+                f"({data_file.file_path}); rollback supports copy-on-write tables only"
+            )
+        if data_file.spec_id != spec_id:
+            raise LakehouseError(
+                f"cannot roll {identifier} back to {target.snapshot_id}: its files use partition spec "
+                f"{data_file.spec_id} but the table now uses {spec_id}; read it with --as-of instead"
+            )
+    return RollbackPlan(
+        table=identifier,
+        target_snapshot_id=target.snapshot_id,
+        target_committed_at=iso_ms(target.timestamp_ms),
+        current_snapshot_id=current.snapshot_id if current else None,
+        rows_now=sum(f.record_count for f in now.values()),
+        rows_after=sum(f.record_count for f in then.values()),
+        files_to_restore=[f.file_path for f in restore],
+        files_to_unlink=[f.file_path for f in unlink],
+        _restore=restore,
+        _unlink=unlink,
+    )
+
+
+def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
+    """Commit the plan; returns the new snapshot id (None for a no-op). Fails if the table moved."""
+    if plan.is_noop:
+        return None
+    summary = {"lake.operation": "rollback", "lake.rollback-to": str(plan.target_snapshot_id)}
+    stage = stage_rewrite(plan._unlink, plan._restore, summary, Operation.OVERWRITE)
+    expected = plan.current_snapshot_id
+
+    def guarded(tx: Any) -> None:
+        if tx.table_metadata.current_snapshot_id != expected:
+            raise CommitError(
+                f"{plan.table} changed while planning the rollback (now at "
+                f"{tx.table_metadata.current_snapshot_id}); run `lake rollback` again"
+            )
+        stage(tx)
+
+    policy = RetryPolicy.from_properties(dict(table.properties))
+    committed = commit_with_retry(load, guarded, policy, f"rollback of {plan.table}")
+    snapshot = committed.current_snapshot()
+    return snapshot.snapshot_id if snapshot else None
