@@ -217,3 +217,33 @@ def abort_multipart_uploads(
     except (ClientError, BotoCoreError) as exc:
         raise _s3_error(exc, f"cannot abort uploads under {location}") from None
     return aborted
+
+
+def list_buckets(profile: Profile) -> list[str]:
+    """Names of the buckets the profile's credentials can see at its endpoint."""
+    try:
+        answer = s3_client(profile).list_buckets()
+    except (ClientError, BotoCoreError) as exc:
+        raise _s3_error(exc, "cannot list buckets") from None
+    return sorted(b["Name"] for b in answer.get("Buckets", []))
+
+
+def download_file(profile: Profile, path: str, target: Path) -> None:
+    """Stream one S3 object to a local file (managed, chunked transfer; never held in memory)."""
+    bucket, key = split_s3(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        s3_client(profile).download_file(bucket, key, str(target))
+    except (ClientError, BotoCoreError) as exc:
+        raise _s3_error(exc, f"cannot download {path}") from None
+
+
+def upload_file(profile: Profile, source: Path, path: str) -> None:
+    """Stream one local file to an S3 object (multipart above the transfer threshold)."""
+    bucket, key = split_s3(path)
+    try:
+        s3_client(profile).upload_file(str(source), bucket, key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _s3_error(exc, f"cannot upload {source} to {path}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {source}: {exc.strerror or exc}") from None

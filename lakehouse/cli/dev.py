@@ -1,0 +1,165 @@
+"""`lake dev up | down | status`: local S3 (moto) for development, with the catalog saved alongside."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lakehouse.cli.base import Context, cli
+from lakehouse.cli.output import emit_json, human_bytes, json_option
+
+if TYPE_CHECKING:
+    from lakehouse.config import Profile
+
+pass_ctx = click.make_pass_decorator(Context)
+
+DEV_PROFILE = "dev"
+
+
+def dev_profile(ctx: Context) -> Profile:
+    """The `dev` profile unless `lake --profile NAME` was given on the command line."""
+    from lakehouse.config import load_profile
+
+    root = click.get_current_context().find_root()
+    source = root.get_parameter_source("profile")
+    explicit = source is click.core.ParameterSource.COMMANDLINE
+    return load_profile(ctx.profile_name if explicit else DEV_PROFILE, ctx.config)
+
+
+@cli.group()
+def dev() -> None:
+    """Local S3 for development: moto's S3 server on 127.0.0.1, in the background.
+
+    Uses the `dev` profile of catalog/lake.yaml (override with `lake --profile NAME dev ...`); its
+    port is the profile's s3.endpoint port (LAKE_DEV_PORT, default 9753) unless --port is given.
+
+    State is RESTORED across restarts: `down` saves the SQLite catalog and every object to
+    .lake/dev/s3/ before stopping the server, and `up` uploads them again and restores the catalog
+    from the same save. If there is no complete save (first start, or the server died without
+    `down`, which loses what changed since the last save) or the restore fails, the catalog and the
+    objects are both reset. Never a catalog that points at missing objects.
+
+    \b
+    Examples:
+      lake dev up
+      lake --profile dev ingest bronze.events events.jsonl --create
+      lake dev status --json
+      lake dev down
+    """
+
+
+@dev.command()
+@click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (default: the profile's).")
+@json_option
+@pass_ctx
+def up(ctx: Context, port: int | None, as_json: bool) -> None:
+    """Start the server (if not running), create the bucket and restore the last save.
+
+    Restores the catalog and the objects saved by the last `lake dev down` together; with no
+    complete save, or if restoring fails, resets both (empty bucket, no tables).
+
+    \b
+    Examples:
+      lake dev up
+      LAKE_DEV_PORT=9800 lake dev up
+    """
+    from lakehouse import dev as devserver
+
+    result = devserver.up(dev_profile(ctx), port)
+    if as_json:
+        emit_json(result)
+        return
+    if result["action"] == "already running":
+        click.echo(
+            f"already running at {result['endpoint']} (pid {result['pid']}), bucket {result['bucket']}"
+        )
+    else:
+        click.echo(
+            f"started moto S3 at {result['endpoint']} (pid {result['pid']}), bucket {result['bucket']}"
+        )
+        click.echo(_describe_restore(result["restore"]))
+    if note := result.get("note"):
+        click.echo(f"note: {note}", err=True)
+
+
+@dev.command()
+@json_option
+@pass_ctx
+def down(ctx: Context, as_json: bool) -> None:
+    """Save the catalog and all objects to .lake/dev/s3/, then stop the server.
+
+    The next `lake dev up` restores both. A stale pid file (the server died) is removed.
+
+    \b
+    Example:
+      lake dev down
+    """
+    from lakehouse import dev as devserver
+
+    result = devserver.down(dev_profile(ctx))
+    if as_json:
+        emit_json(result)
+        return
+    action = result["action"]
+    if action == "not running":
+        click.echo("not running")
+    elif action == "stale pid removed":
+        click.echo(f"not running (removed the stale pid {result['pid']}); {result['message']}")
+    else:
+        save = result["save"]
+        if save["mode"] == "saved":
+            click.echo(
+                f"saved {save['objects']} objects ({human_bytes(save['bytes'])}) and the catalog to .lake/dev/s3/"
+            )
+        else:
+            click.echo(
+                f"could not save: {save['reason']}; the next `up` restores the previous save or resets"
+            )
+        click.echo(f"stopped moto S3 at {result['endpoint']} (pid {result['pid']})")
+
+
+@dev.command()
+@json_option
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Running or stopped, pid, endpoint, bucket and number of objects.
+
+    \b
+    Example:
+      lake dev status --json
+    """
+    from lakehouse import dev as devserver
+
+    result = devserver.status(dev_profile(ctx))
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"state     {result['state']}")
+    if result["state"] == "running":
+        click.echo(f"pid       {result['pid']}")
+        click.echo(f"endpoint  {result['endpoint']}")
+        click.echo(f"objects   {result['objects']}")
+    elif "stale_pid" in result:
+        click.echo(f"stale pid {result['stale_pid']} (process gone; `lake dev up` starts a new server)")
+    click.echo(f"bucket    {result['bucket']}")
+    saved = result["saved"]
+    if saved:
+        click.echo(
+            f"saved     {saved['objects']} objects, {human_bytes(saved['bytes'] or 0)}, at {saved['saved_at']}"
+        )
+    else:
+        click.echo("saved     (nothing: the next `up` starts empty)")
+    click.echo(f"log       {result['log']}")
+
+
+def _describe_restore(restore: dict[str, Any]) -> str:
+    mode = restore["mode"]
+    if mode == "restored":
+        return (
+            f"restored {restore['objects']} objects ({human_bytes(restore['bytes'])}) "
+            f"and the catalog saved at {restore['saved_at']}"
+        )
+    if mode == "reset":
+        return f"reset: {restore['reason']}"
+    return "started empty (no saved state)"

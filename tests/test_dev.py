@@ -1,0 +1,223 @@
+"""`lake dev`: a real moto server in a background process, saved and restored across restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import events, write_jsonl
+
+from lakehouse import dev
+from lakehouse.cli import cli
+from lakehouse.config import Profile, load_profile
+from lakehouse.errors import DevServerError
+from lakehouse.lake import Lakehouse
+from lakehouse.storage import list_files
+from lakehouse.testing import write_config
+
+REPO_CONFIG = Path(__file__).resolve().parent.parent / "catalog" / "lake.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DevProject:
+    root: Path
+    config: Path
+    port: int
+
+    def profile(self) -> Profile:
+        return load_profile("dev", self.config)
+
+    def lake(self) -> Lakehouse:  # a fresh one each time: the catalog file may have been restored
+        return Lakehouse(self.profile())
+
+    def cli(self, *args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(cli, ["--config", str(self.config), *args], catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    def count(self, table: str) -> int:
+        return int(self.lake().query(f"SELECT count(*) AS n FROM {table}")["n"][0].as_py())
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevProject]:
+    """A project whose `dev` profile is the repo's own, on a free port; servers stopped afterwards."""
+    port = free_port()
+    monkeypatch.setenv("LAKE_DEV_PORT", str(port))
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    dev_props = yaml.safe_load(REPO_CONFIG.read_text())["profiles"]["dev"]
+    config = write_config(tmp_path / "project", "dev", dev_props)
+    proj = DevProject(tmp_path / "project", config, port)
+    yield proj
+    state = dev._read_state(dev.dev_paths(proj.profile()))
+    if state and dev._alive(state["pid"]):
+        dev._stop_pid(state["pid"])
+
+
+def _ingest(proj: DevProject, n: int, start: int = 0) -> None:
+    src = write_jsonl(proj.root / f"rows-{start}.jsonl", events(n, start))
+    proj.lake().ingest("bronze.t", str(src), create=True)
+
+
+def test_up_ingest_down_up_restores_tables_and_files(project: DevProject) -> None:
+    profile = project.profile()
+    before = dev.status(profile)
+    assert (before["state"], before["pid"], before["saved"]) == ("stopped", None, None)
+
+    started = dev.up(profile)
+    assert started["action"] == "started" and started["restore"] == {"mode": "fresh"}
+    assert started["endpoint"] == f"http://127.0.0.1:{project.port}"
+    assert (started["state"], started["bucket"], started["objects"]) == ("running", "lake-dev", 0)
+    assert (project.root / ".lake" / "dev" / "server.json").is_file()
+    again = dev.ensure_running(profile)
+    assert again["action"] == "already running" and again["pid"] == started["pid"]
+
+    _ingest(project, 5)
+    running = dev.status(profile)
+    assert running["objects"] > 0
+
+    stopped = dev.down(profile)
+    assert stopped["action"] == "stopped" and stopped["save"]["objects"] == running["objects"]
+    after = dev.status(profile)
+    assert after["state"] == "stopped" and after["saved"]["objects"] == running["objects"]
+    assert not (project.root / ".lake" / "dev" / "server.json").exists()
+    assert dev.down(profile)["action"] == "not running"
+
+    restarted = dev.up(profile)
+    assert restarted["restore"]["mode"] == "restored"
+    assert restarted["objects"] == running["objects"]
+    assert project.count("bronze.t") == 5
+    assert project.lake().read("bronze.t").sort_by("id")["id"].to_pylist() == [0, 1, 2, 3, 4]
+
+    # The server dies without `down`: later commits are lost with its objects, but the restart
+    # restores the last saved pair, so the catalog never points at missing files.
+    _ingest(project, 3, start=100)
+    assert project.count("bronze.t") == 8
+    os.kill(restarted["pid"], signal.SIGKILL)
+    _wait_dead(restarted["pid"])
+    stale = dev.status(profile)
+    assert stale["state"] == "stopped" and stale["stale_pid"] == restarted["pid"]
+
+    third = dev.up(profile)
+    assert third["stale_pid_removed"] and third["restore"]["mode"] == "restored"
+    assert project.count("bronze.t") == 5
+    _assert_consistent(project)
+    assert dev.down(profile)["save"]["mode"] == "saved"
+
+
+def test_failed_restore_resets_catalog_and_objects_together(project: DevProject) -> None:
+    profile = project.profile()
+    dev.up(profile)
+    _ingest(project, 4)
+    dev.down(profile)
+    saved = project.root / ".lake" / "dev" / "s3"
+    victim = next(p for p in (saved / "lake-dev").rglob("*.parquet"))
+    victim.unlink()  # a save damaged on disk: restoring must not leave a half-restored lake
+
+    result = dev.up(profile)
+    assert result["restore"]["mode"] == "reset" and "restore failed" in result["restore"]["reason"]
+    assert project.lake().tables() == []
+    assert result["objects"] == 0 and result["saved"] is None
+    assert not saved.exists()
+    _ingest(project, 2)  # the reset lake works
+    assert project.count("bronze.t") == 2
+
+    # A save without its manifest (interrupted mid-swap) is not trusted either: both sides reset.
+    dev.down(profile)
+    (saved / ".manifest.json").unlink()
+    again = dev.up(profile)
+    assert again["restore"]["mode"] == "reset" and project.lake().tables() == []
+    assert again["objects"] == 0
+
+
+def test_stale_pid_without_any_save_resets(project: DevProject) -> None:
+    profile = project.profile()
+    first = dev.up(profile)
+    _ingest(project, 3)
+    os.kill(first["pid"], signal.SIGKILL)
+    _wait_dead(first["pid"])
+    down = dev.down(profile)
+    assert down["action"] == "stale pid removed" and down["saved"] is None
+    assert not (project.root / ".lake" / "dev" / "server.json").exists()
+
+    second = dev.up(profile)
+    assert second["restore"]["mode"] == "reset"
+    assert project.lake().tables() == []
+    dev.down(profile)
+
+
+def test_cli_up_status_down_json_and_errors(project: DevProject) -> None:
+    code, out, _ = project.cli("dev", "status", "--json")
+    assert code == 0 and json.loads(out)["state"] == "stopped"
+
+    code, out, _ = project.cli("dev", "up", "--json")
+    assert code == 0, out
+    up = json.loads(out)
+    assert (up["action"], up["endpoint"]) == ("started", f"http://127.0.0.1:{project.port}")
+    code, out, _ = project.cli("dev", "up")
+    assert code == 0 and out.startswith(f"already running at http://127.0.0.1:{project.port}")
+
+    code, out, _ = project.cli("dev", "status")
+    assert code == 0 and "state     running" in out and "bucket    lake-dev" in out
+
+    code, out, _ = project.cli("dev", "down", "--json")
+    assert code == 0 and json.loads(out)["action"] == "stopped"
+    code, out, _ = project.cli("dev", "status", "--json")
+    assert json.loads(out)["state"] == "stopped"
+
+
+def test_port_taken_by_another_process_is_an_error(project: DevProject) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", project.port))
+        blocker.listen()
+        with pytest.raises(DevServerError, match=f"port {project.port} .* is taken"):
+            dev.up(project.profile())
+        code, _, err = project.cli("dev", "up")
+        assert code == 1 and err.startswith(f"Error: port {project.port} on 127.0.0.1 is taken")
+    assert dev.status(project.profile())["state"] == "stopped"
+
+
+def test_refuses_profiles_that_are_not_local_s3(tmp_path: Path) -> None:
+    remote = write_config(
+        tmp_path / "remote",
+        "team",
+        {
+            "type": "sql",
+            "uri": "sqlite:///x.db",
+            "warehouse": "s3://b/w",
+            "s3.endpoint": "https://s3.example.com",
+        },
+    )
+    with pytest.raises(DevServerError, match="not point at a local server"):
+        dev.up(load_profile("team", remote))
+    code = CliRunner().invoke(cli, ["--config", str(remote), "--profile", "team", "dev", "status"]).exit_code
+    assert code == 1
+
+
+def _wait_dead(pid: int) -> None:
+    deadline = time.monotonic() + 5
+    while dev._alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not dev._alive(pid)
+
+
+def _assert_consistent(proj: DevProject) -> None:
+    """Every data file the catalog names exists in the bucket."""
+    profile = proj.profile()
+    present = {f.path for f in list_files(profile, "s3://lake-dev")}
+    named = {f["path"] for f in proj.lake().files("bronze.t")}
+    assert named and named <= present
