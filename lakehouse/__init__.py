@@ -1,7 +1,27 @@
-"""lakehouse: Iceberg tables on S3-compatible storage, queried and transformed with DuckDB SQL."""
+"""lakehouse: Iceberg tables on S3-compatible storage, queried and transformed with DuckDB SQL.
+
+Names are imported lazily (PEP 562) so that `lake --help` and the dev server start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from lakehouse.errors import LakehouseError
-from lakehouse.lake import Lakehouse, QueryResult, connect
 
-__all__ = ["Lakehouse", "LakehouseError", "QueryResult", "connect"]
+_LAZY = {
+    "Lakehouse": "lakehouse.lake",
+    "QueryResult": "lakehouse.lake",
+    "connect": "lakehouse.lake",
+    "load_pins": "lakehouse.pins",
+}
+
+__all__ = ["LakehouseError", *_LAZY]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lakehouse' has no attribute {name!r}")
