@@ -1,0 +1,183 @@
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import cli_json, events, snapshot_count, write_jsonl
+
+from lakehouse import compaction
+from lakehouse.engine import Engine
+from lakehouse.errors import CommitError, LakehouseError
+from lakehouse.lake import Lakehouse
+from lakehouse.sizes import format_size, parse_duration, parse_size
+from lakehouse.storage import list_files
+from lakehouse.testing import LakeEnv
+
+SMALL = {"lake.compact.allow-any-target": "true"}
+COLUMNS = "id, ts, country, amount, user_id"
+
+
+def _table(env: LakeEnv, tmp_path: Path, appends: int = 6, rows: int = 120, name: str = "s.t") -> None:
+    env.lake.create(name, "id long, ts timestamptz, country string, amount double, user_id long",
+                    partition_by="day(ts)", properties=SMALL)  # fmt: skip
+    for i in range(appends):
+        env.lake.ingest(name, str(write_jsonl(tmp_path / f"{name}-{i}.jsonl", events(rows, start=i * rows))))
+
+
+def _checksum(env: LakeEnv, name: str = "s.t", as_of: str | None = None) -> tuple[int, int]:
+    sql = f"SELECT count(*) AS n, sum(hash({COLUMNS})) AS h FROM {name}"
+    row = env.lake.query(sql, as_of).to_pylist()[0]
+    return row["n"], int(row["h"] or 0)
+
+
+def _partitions(env: LakeEnv, name: str = "s.t") -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in env.lake.files(name):
+        key = f["partition"]["ts_day"]
+        out[key] = out.get(key, 0) + f["rows"]
+    return out
+
+
+def test_compact_keeps_rows_partitions_and_pins_as_one_replace_snapshot(any_lake: LakeEnv, run_cli, tmp_path):
+    _table(any_lake, tmp_path)
+    before, parts, pinned = (
+        _checksum(any_lake),
+        _partitions(any_lake),
+        any_lake.lake.snapshot("s.t").snapshot_id,
+    )
+    files_before = len(any_lake.lake.files("s.t"))
+    out = cli_json(run_cli(any_lake, "compact", "s.t", "--target-size", "64KB", "--json"))
+    assert out["files_before"] == files_before == 18 and out["files_after"] == 3
+    assert out["snapshot_id"] is not None and out["rows"] == 720
+    table = any_lake.lake.table("s.t")
+    snapshot = table.current_snapshot()
+    assert snapshot.summary.operation.value == "replace"
+    summary = snapshot.summary.additional_properties
+    assert summary["lake.files-before"] == "18" and summary["lake.files-after"] == "3"
+    assert int(summary["lake.bytes-before"]) == out["bytes_before"] and int(summary["lake.bytes-after"]) > 0
+    assert summary["deleted-data-files"] == "18" and summary["added-data-files"] == "3"
+    assert _checksum(any_lake) == before and _partitions(any_lake) == parts
+    # files landed in their partition's Hive directory, and a pin taken before still reads the same rows
+    assert all(f"/ts_day={f['partition']['ts_day']}/" in f["path"] for f in any_lake.lake.files("s.t"))
+    assert _checksum(any_lake, as_of=str(pinned)) == before
+    # pyiceberg prunes on the new files' partition values
+    assert (
+        table.scan(row_filter="ts >= '2026-06-03T00:00:00+00:00'").to_arrow().num_rows == parts["2026-06-03"]
+    )
+    # nothing left to do the second time
+    again = cli_json(run_cli(any_lake, "compact", "s.t", "--target-size", "64KB", "--json"))
+    assert again["snapshot_id"] is None and snapshot_count(any_lake, "s.t") == 7
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(local_lake: LakeEnv, run_cli, tmp_path):
+    _table(local_lake, tmp_path, appends=5)
+    location = local_lake.lake.table("s.t").location()
+    files = sorted(f.path for f in list_files(local_lake.profile, location))
+    out = cli_json(run_cli(local_lake, "compact", "s.t", "--target-size", "64KB", "--dry-run", "--json"))
+    plan = out["plan"]
+    assert out["dry_run"] and out["snapshot_id"] is None
+    assert plan["input_files"] == 15 and plan["groups"] == 3 and plan["expected_output_files"] == 3
+    assert [p["partition"] for p in plan["partitions"]] == [{"ts_day": f"2026-06-0{d}"} for d in (1, 2, 3)]
+    assert plan["partitions"][0]["groups"][0]["input_files"] == 5
+    text = run_cli(local_lake, "compact", "s.t", "--target-size", "64KB", "--dry-run")
+    assert text.exit_code == 0 and "15 files" in text.stdout and "3 groups" in text.stdout
+    assert snapshot_count(local_lake, "s.t") == 5
+    assert sorted(f.path for f in list_files(local_lake.profile, location)) == files
+
+
+def test_min_input_files_and_bin_packing(local_lake: LakeEnv, tmp_path):
+    _table(local_lake, tmp_path, appends=4)
+    plan = local_lake.lake.plan_compaction("s.t", target_size="64KB")
+    assert plan.empty  # 4 small files per partition, far less than one target: left alone
+    plan = local_lake.lake.plan_compaction("s.t", target_size="64KB", min_input_files=4)
+    assert len(plan.groups) == 3
+    # a small target packs each partition's files into several groups of about one target
+    sizes = [f["bytes"] for f in local_lake.lake.files("s.t")]
+    target = int(sum(sizes) / 3 / 2)
+    plan = local_lake.lake.plan_compaction("s.t", target_size=target, min_size=target, max_size=target * 2)
+    assert len(plan.groups) == 6 and all(len(g.files) == 2 for g in plan.groups)
+
+
+@pytest.mark.parametrize("size", ["1MB", "2GB"])
+def test_size_out_of_range_is_refused(local_lake: LakeEnv, run_cli, tmp_path, size):
+    local_lake.lake.create("s.r", "id long")
+    for i in range(5):
+        local_lake.lake.ingest("s.r", str(write_jsonl(tmp_path / f"{i}.jsonl", [{"id": i}])))
+    res = run_cli(local_lake, "compact", "s.r", "--target-size", size)
+    assert res.exit_code == 1
+    assert res.stderr.strip() == (
+        f"Error: target size {size} is outside the accepted range 128MB..1GB; give --target-size between them "
+        "(or set table property lake.compact.allow-any-target=true)"
+    )
+    assert snapshot_count(local_lake, "s.r") == 5
+    bad = run_cli(local_lake, "compact", "s.r", "--target-size", "lots")
+    assert bad.exit_code == 1 and "invalid --target-size 'lots'" in bad.stderr
+
+
+def test_where_restricts_partitions_and_sort_by_orders_rows(local_lake: LakeEnv, run_cli, tmp_path):
+    _table(local_lake, tmp_path, appends=5)
+    before = _checksum(local_lake)
+    day1 = sorted(f["path"] for f in local_lake.lake.files("s.t") if f["partition"]["ts_day"] == "2026-06-01")
+    out = cli_json(run_cli(local_lake, "compact", "s.t", "--target-size", "64KB", "--where",
+                           "ts >= '2026-06-02T00:00:00+00:00'", "--sort-by", "amount", "--json"))  # fmt: skip
+    assert out["files_before"] == 10 and out["files_after"] == 2
+    files = local_lake.lake.files("s.t")
+    assert sorted(f["path"] for f in files if f["partition"]["ts_day"] == "2026-06-01") == day1
+    new = [f["path"] for f in files if f["partition"]["ts_day"] != "2026-06-01"]
+    assert len(new) == 2
+    for path in new:
+        amounts = pq.read_table(path.removeprefix("file://"), columns=["amount"]).column("amount").to_pylist()
+        assert amounts == sorted(amounts)
+    assert _checksum(local_lake) == before
+    assert local_lake.lake.table("s.t").current_snapshot().summary["lake.sort-by"] == "amount"
+    res = run_cli(local_lake, "compact", "s.t", "--sort-by", "nope", "--target-size", "64KB")
+    assert res.exit_code == 1 and "has no such column" in res.stderr
+
+
+def _plan_and_write(env: LakeEnv) -> tuple[compaction.CompactionPlan, compaction.CompactionWrite]:
+    table = env.lake.table("s.t")
+    plan = compaction.plan_compaction(table, "s.t", target_size="64KB")
+    with Engine(env.profile) as engine:
+        write = compaction.write_compaction(env.profile, engine, table, plan)
+    return plan, write
+
+
+def test_compaction_racing_an_append_keeps_the_append(s3_lake: LakeEnv, tmp_path):
+    _table(s3_lake, tmp_path, appends=5)
+    plan, write = _plan_and_write(s3_lake)
+    other = Lakehouse(s3_lake.profile)  # another writer appends meanwhile
+    other.ingest("s.t", str(write_jsonl(tmp_path / "late.jsonl", events(50, start=10_000))))
+    expected = _checksum(s3_lake)
+    appended = {f["path"] for f in s3_lake.lake.files("s.t")} - {f.file_path for f in plan.input_files}
+    committed = compaction.commit_compaction(s3_lake.profile, lambda: s3_lake.lake.table("s.t"), plan, write)
+    assert committed.current_snapshot().summary.operation.value == "replace"
+    assert _checksum(s3_lake) == expected and expected[0] == 650
+    live = {f["path"] for f in s3_lake.lake.files("s.t")}
+    assert appended <= live and set(write.paths) <= live
+    assert not live & {f.file_path for f in plan.input_files}
+
+
+def test_compaction_conflicting_with_an_overwrite_fails_cleanly(local_lake: LakeEnv, tmp_path):
+    _table(local_lake, tmp_path, appends=5)
+    plan, write = _plan_and_write(local_lake)
+    other = Lakehouse(local_lake.profile)
+    other.ingest("s.t", str(write_jsonl(tmp_path / "new.jsonl", events(30, start=5000))), mode="overwrite")
+    after_overwrite = _checksum(local_lake)
+    head = local_lake.lake.snapshot("s.t").snapshot_id
+    with pytest.raises(CommitError) as caught:
+        compaction.commit_compaction(local_lake.profile, lambda: local_lake.lake.table("s.t"), plan, write)
+    message = str(caught.value)
+    assert "conflicts with a concurrent change: 15 of its 15 input files were deleted or replaced" in message
+    assert f"overwrite snapshot {head}" in message and "run `lake compact s.t` again" in message
+    assert local_lake.lake.snapshot("s.t").snapshot_id == head
+    assert _checksum(local_lake) == after_overwrite and after_overwrite[0] == 30
+    assert not any(Path(p.removeprefix("file://")).exists() for p in write.paths)  # its files are removed
+
+
+def test_sizes_and_durations():
+    assert (
+        parse_size("128MB") == 128 * 1024**2 and parse_size("1GB") == 1024**3 and parse_size("4096") == 4096
+    )
+    assert parse_size("1.5GB") == int(1.5 * 1024**3) and format_size(512 * 1024**2) == "512MB"
+    assert parse_duration("3d").days == 3 and parse_duration("0s").total_seconds() == 0
+    with pytest.raises(LakehouseError, match="invalid --older-than"):
+        parse_duration("soon")

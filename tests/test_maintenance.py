@@ -1,0 +1,169 @@
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli_json, events, snapshot_count, write_jsonl
+
+from lakehouse.errors import SnapshotNotFoundError
+from lakehouse.maintenance import normalize, reachable
+from lakehouse.storage import list_files
+from lakehouse.testing import LakeEnv
+
+SMALL = {"lake.compact.allow-any-target": "true"}
+
+
+def _ingest(env: LakeEnv, tmp_path: Path, name: str, start: int, n: int = 40, mode: str = "append") -> None:
+    env.lake.ingest(
+        name, str(write_jsonl(tmp_path / f"{name}-{start}.jsonl", events(n, start=start))), mode=mode
+    )
+
+
+def _paths(env: LakeEnv, name: str) -> set[str]:
+    return {f["path"] for f in env.lake.files(name)}
+
+
+def _listing(env: LakeEnv, name: str) -> set[str]:
+    return {normalize(f.path) for f in list_files(env.profile, env.lake.table(name).location())}
+
+
+def _exists(env: LakeEnv, path: str) -> bool:
+    return normalize(path) in _listing(env, "s.t")
+
+
+def test_expire_deletes_unreachable_files_and_keeps_tagged_snapshots(any_lake: LakeEnv, run_cli, tmp_path):
+    lake = any_lake.lake
+    lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long")
+    _ingest(any_lake, tmp_path, "s.t", 0)
+    first, first_files = lake.snapshot("s.t").snapshot_id, _paths(any_lake, "s.t")
+    _ingest(any_lake, tmp_path, "s.t", 100, mode="overwrite")
+    tagged, tagged_files = lake.snapshot("s.t").snapshot_id, _paths(any_lake, "s.t")
+    lake.table("s.t").manage_snapshots().create_tag(tagged, "release-1").commit()
+    _ingest(any_lake, tmp_path, "s.t", 200, mode="overwrite")
+    _ingest(any_lake, tmp_path, "s.t", 300)
+    current_files = _paths(any_lake, "s.t")
+    dry = cli_json(run_cli(any_lake, "expire", "s.t", "--older-than", "0s", "--dry-run", "--json"))
+    assert dry["dry_run"] and len(dry["snapshots"]) == 2 and dry["by_kind"]["data"]["files"] == 1
+    assert dry["by_kind"]["manifest-list"]["files"] == 2 and dry["deleted_bytes"] > 0
+    assert snapshot_count(any_lake, "s.t") == 4 and all(_exists(any_lake, p) for p in first_files)
+    out = cli_json(run_cli(any_lake, "expire", "s.t", "--older-than", "0s", "--json"))
+    assert [s["snapshot_id"] for s in out["snapshots"]][0] == first and out["deleted_files"] >= 5
+    assert snapshot_count(any_lake, "s.t") == 2
+    assert not any(_exists(any_lake, p) for p in first_files)  # only the expired snapshot reached it
+    assert all(_exists(any_lake, p) for p in tagged_files | current_files)
+    tag_rows = lake.query("SELECT min(id) AS lo, count(*) AS n FROM s.t", {"s.t": "release-1"}).to_pylist()
+    assert tag_rows == [{"lo": 100, "n": 40}]
+    assert lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 80}]
+    assert str(first) in lake.table("s.t").properties["lake.expired-snapshot-ids"].split(",")
+    with pytest.raises(SnapshotNotFoundError, match="was expired"):
+        lake.read("s.t", snapshot_id=first)
+
+
+def test_expire_default_window_keeps_recent_snapshots(local_lake: LakeEnv, run_cli, tmp_path):
+    local_lake.lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long")
+    for start in (0, 100, 200):
+        _ingest(local_lake, tmp_path, "s.t", start)
+    out = cli_json(run_cli(local_lake, "expire", "s.t", "--json"))
+    assert out["snapshots"] == [] and out["deleted_files"] == 0 and snapshot_count(local_lake, "s.t") == 3
+    out = cli_json(run_cli(local_lake, "expire", "s.t", "--older-than", "0s", "--retain-last", "2", "--json"))
+    assert len(out["snapshots"]) == 1 and snapshot_count(local_lake, "s.t") == 2
+    res = run_cli(local_lake, "expire", "s.t", "--retain-last", "0")
+    assert res.exit_code == 1 and "--retain-last must be at least 1" in res.stderr
+
+
+def test_gc_removes_old_orphans_keeps_fresh_ones_and_referenced_files(local_lake: LakeEnv, run_cli, tmp_path):
+    local_lake.lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long",
+                           partition_by="day(ts)")  # fmt: skip
+    _ingest(local_lake, tmp_path, "s.t", 0)
+    data = Path(normalize(local_lake.lake.table("s.t").location())) / "data" / "ts_day=2026-06-01"
+    old, fresh = data / "deadbeef-0.parquet", data / "cafef00d-0.parquet"  # a killed write's leftovers
+    old.write_bytes(b"PAR1 partial")
+    fresh.write_bytes(b"PAR1 in flight")
+    four_days_ago = time.time() - 4 * 86400
+    os.utime(old, (four_days_ago, four_days_ago))
+    # referenced files are old as well: gc must never take them
+    for f in local_lake.lake.files("s.t"):
+        os.utime(normalize(f["path"]), (four_days_ago, four_days_ago))
+    dry = cli_json(run_cli(local_lake, "gc", "s.t", "--dry-run", "--json"))
+    assert [o["path"] for o in dry["orphans"]] == [str(old)] and old.exists()
+    out = cli_json(run_cli(local_lake, "gc", "s.t", "--json"))
+    assert out["deleted_files"] == 1 and out["kept_recent_orphans"] == 1
+    assert not old.exists() and fresh.exists()
+    assert local_lake.lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 40}]
+
+
+def test_gc_on_s3_uses_the_window(s3_lake: LakeEnv, run_cli, tmp_path):
+    s3_lake.lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long")
+    _ingest(s3_lake, tmp_path, "s.t", 0)
+    table = s3_lake.lake.table("s.t")
+    orphan = table.location() + "/data/0123abcd-0.parquet"
+    with table.io.new_output(orphan).create() as stream:
+        stream.write(b"left behind by a killed ingest")
+    out = cli_json(run_cli(s3_lake, "gc", "s.t", "--json"))
+    assert out["deleted_files"] == 0 and out["kept_recent_orphans"] == 1 and _exists(s3_lake, orphan)
+    out = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--json"))
+    assert out["deleted_files"] == 1 and not _exists(s3_lake, orphan)
+    assert s3_lake.lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 40}]
+
+
+def test_after_expire_and_gc_the_location_holds_only_reachable_files(s3_lake: LakeEnv, run_cli, tmp_path):
+    lake = s3_lake.lake
+    lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long",
+                partition_by="day(ts)", properties=SMALL)  # fmt: skip
+    for i in range(5):
+        _ingest(s3_lake, tmp_path, "s.t", i * 100)
+    pinned = lake.snapshot("s.t").snapshot_id
+    lake.table("s.t").manage_snapshots().create_tag(pinned, "pin").commit()
+    lake.compact("s.t", target_size="64KB")
+    table = lake.table("s.t")
+    with table.io.new_output(table.location() + "/data/ts_day=2026-06-01/feedface-0.parquet").create() as s:
+        s.write(b"interrupted ingest")
+    cli_json(run_cli(s3_lake, "expire", "s.t", "--older-than", "0s", "--json"))
+    cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--json"))
+    table = lake.table("s.t")
+    known = set(reachable(table).files)
+    listed = _listing(s3_lake, "s.t")
+    assert listed <= known  # nothing unreachable is left
+    live = {normalize(p) for p in _paths(s3_lake, "s.t")}
+    assert live <= listed and normalize(table.metadata_location) in listed
+    assert lake.query("SELECT count(*) AS n FROM s.t", {"s.t": "pin"}).to_pylist() == [{"n": 200}]
+    assert lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 200}]
+
+
+def test_rewrite_manifests_merges_fast_append_manifests(local_lake: LakeEnv, run_cli, tmp_path):
+    lake = local_lake.lake
+    lake.create("s.m", "id long, ts timestamptz, country string, amount double, user_id long",
+                properties={"commit.manifest-merge.enabled": "false"})  # fmt: skip
+    for i in range(6):
+        _ingest(local_lake, tmp_path, "s.m", i * 100, n=10)
+    manifests = len(lake.table("s.m").current_snapshot().manifests(lake.table("s.m").io))
+    assert manifests == 6
+    dry = cli_json(run_cli(local_lake, "rewrite-manifests", "s.m", "--dry-run", "--json"))
+    assert (
+        dry["manifests_before"] == 6
+        and dry["manifests_after"] == 1
+        and snapshot_count(local_lake, "s.m") == 6
+    )
+    out = cli_json(run_cli(local_lake, "rewrite-manifests", "s.m", "--json"))
+    assert out["manifests_after"] == 1 and out["snapshot_id"] is not None
+    table = lake.table("s.m")
+    assert table.current_snapshot().summary.operation.value == "replace"
+    assert table.scan().to_arrow().num_rows == 60
+    assert lake.query("SELECT count(*) AS n FROM s.m").to_pylist() == [{"n": 60}]
+    again = run_cli(local_lake, "rewrite-manifests", "s.m")
+    assert again.exit_code == 0 and "nothing to merge" in again.stdout
+
+
+def test_maintain_asks_and_needs_yes_without_a_terminal(local_lake: LakeEnv, run_cli, tmp_path):
+    lake = local_lake.lake
+    lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long",
+                partition_by="day(ts)", properties={**SMALL, "write.target-file-size-bytes": str(64 * 1024)})  # fmt: skip
+    for i in range(5):
+        _ingest(local_lake, tmp_path, "s.t", i * 100)
+    res = run_cli(local_lake, "maintain", "s.t")
+    assert res.exit_code == 1 and "pass --yes" in res.stderr and "compact:" in res.stdout
+    assert snapshot_count(local_lake, "s.t") == 5
+    out = cli_json(run_cli(local_lake, "maintain", "s.t", "--yes", "--json"))
+    assert out["compact"]["files_before"] == 15 and out["compact"]["files_after"] == 3
+    assert out["expire"]["snapshots"] == [] and out["gc"]["deleted_files"] == 0
+    assert lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 200}]
