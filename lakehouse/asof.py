@@ -23,7 +23,10 @@ def parse_timestamp(text: str) -> datetime | None:
     """ISO-8601; no zone means UTC; a bare date means midnight UTC at its start."""
     value = text.strip()
     if _DATE.match(value):
-        day = date.fromisoformat(value)
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]", value):
         return None
@@ -55,7 +58,7 @@ def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
         return by_id(table, identifier, refs[text].snapshot_id)
     if re.match(r"^\d{4}-", text):
         raise SnapshotNotFoundError(
-            f"invalid --as-of {text!r}: not an ISO-8601 time such as 2026-01-15T00:00:00Z"
+            f"invalid --as-of {text!r} for {identifier}: not an ISO-8601 time such as 2026-01-15T00:00:00Z"
         )
     tags = sorted(name for name in refs if name != "main")
     listing = ", ".join(tags) if tags else "none"
