@@ -1,0 +1,285 @@
+"""SQL models: `sql/<layer>/<name>.sql` files that become the Iceberg tables `<layer>.<name>`.
+
+A model is one SELECT, optionally templated with jinja2 the way dbt users know it. Every setting lives
+in ONE place, the model's own `config(...)` call (there is no YAML beside a model):
+
+    {{ config(
+        materialized='incremental',          -- 'table' (default) or 'incremental'
+        unique_key='event_id',               -- incremental: merge (upsert) on these column(s)
+        watermark='ts',                      -- incremental without unique_key: append rows newer than max(ts)
+        partition_by='day(ts)',              -- Iceberg transforms, as in `lake create --partition-by`
+        description='Typed, cleaned events',
+        columns={'event_id': 'string not null', 'ts': 'timestamptz not null'},   -- the data contract
+        checks=[{'unique': 'event_id'}, {'accepted_values': {'column': 'kind', 'values': ['a', 'b']}}],
+    ) }}
+    SELECT ... FROM {{ source('bronze', 'events') }}
+    {% if is_incremental() %} WHERE ts >= (SELECT max(ts) FROM {{ this }}) {% endif %}
+
+`ref('silver.events')` (or `ref('silver', 'events')`) and `source('bronze', 'events')` render to the
+table name; plain `silver.events` works as well, since dependencies come from parsing the rendered SQL
+with sqlglot. Tables that models read but that no model builds (loaded by `lake ingest`) are declared in
+`sql/sources.yml`, with optional checks that `lake test` runs:
+
+    sources:
+      bronze.events:
+        description: raw JSON Lines events
+        checks: [{row_count: {min: 1}}]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lakehouse.errors import LakehouseError
+
+MATERIALIZATIONS = ("table", "incremental")
+CONFIG_KEYS = {
+    "materialized",
+    "unique_key",
+    "watermark",
+    "partition_by",
+    "description",
+    "columns",
+    "checks",
+    "tags",
+}
+SOURCES_FILE = "sources.yml"
+
+
+class ModelError(LakehouseError):
+    """A model file cannot be read, rendered or parsed, or the project's graph is invalid."""
+
+
+@dataclass
+class ModelConfig:
+    materialized: str = "table"
+    unique_key: list[str] = field(default_factory=list)
+    watermark: str | None = None
+    partition_by: str | None = None
+    description: str = ""
+    columns: dict[str, str] = field(default_factory=dict)  # name -> "type [not null]"
+    checks: list[Any] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def strategy(self) -> str:
+        """How a run writes: `overwrite` (table), `merge` (unique_key) or `append` (watermark)."""
+        if self.materialized == "table":
+            return "overwrite"
+        return "merge" if self.unique_key else "append"
+
+    def contract_schema_text(self) -> str | None:
+        if not self.columns:
+            return None
+        return ", ".join(f"{name} {spec}" for name, spec in self.columns.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "materialized": self.materialized,
+            "strategy": self.strategy,
+            "unique_key": self.unique_key,
+            "watermark": self.watermark,
+            "partition_by": self.partition_by,
+            "description": self.description,
+            "columns": self.columns,
+            "checks": self.checks,
+        }
+
+
+@dataclass
+class Model:
+    """One model file, rendered for a full build (`is_incremental()` false) to find its dependencies."""
+
+    name: str  # layer.name
+    path: Path
+    template: str
+    config: ModelConfig
+    sql: str  # rendered for a full build
+    depends_on: list[str]
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def render(self, *, incremental: bool = False) -> str:
+        if not incremental:
+            return self.sql
+        return render(self.template, self.name, incremental=True)[0]
+
+
+@dataclass
+class Source:
+    name: str
+    description: str = ""
+    checks: list[Any] = field(default_factory=list)
+
+
+def sql_hash(sql: str) -> str:
+    return "sha256:" + hashlib.sha256(sql.strip().encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- rendering
+
+_ENV: Any = None
+
+
+def _environment() -> Any:
+    global _ENV
+    if _ENV is None:
+        import jinja2
+
+        _ENV = jinja2.Environment(
+            undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+        )
+    return _ENV
+
+
+def render(template: str, name: str, *, incremental: bool = False) -> tuple[str, dict[str, Any]]:
+    """Render a model's jinja; returns the SQL and the keyword arguments of its `config(...)` call."""
+    import jinja2
+
+    captured: dict[str, Any] = {}
+
+    def config(**kwargs: Any) -> str:
+        captured.update(kwargs)
+        return ""
+
+    def ref(*parts: str) -> str:
+        ident = ".".join(parts)
+        if ident.count(".") != 1:
+            raise ModelError(f"{name}: ref({', '.join(map(repr, parts))}) must name a `layer.model`")
+        return ident
+
+    def source(namespace: str, table: str) -> str:
+        return f"{namespace}.{table}"
+
+    try:
+        sql = (
+            _environment()
+            .from_string(template)
+            .render(
+                config=config,
+                ref=ref,
+                source=source,
+                this=name,
+                is_incremental=lambda: incremental,
+            )
+        )
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise ModelError(f"cannot render model {name}{where}: {exc}") from None
+    return sql.strip().rstrip(";").strip(), captured
+
+
+def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
+    unknown = sorted(set(raw) - CONFIG_KEYS)
+    if unknown:
+        raise ModelError(
+            f"{name}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}"
+        )
+    cfg = ModelConfig()
+    materialized = str(raw.get("materialized", "table"))
+    if materialized not in MATERIALIZATIONS:
+        raise ModelError(f"{name}: materialized={materialized!r}; use 'table' or 'incremental'")
+    cfg.materialized = materialized
+    key = raw.get("unique_key")
+    cfg.unique_key = [key] if isinstance(key, str) else list(key or [])
+    cfg.watermark = raw.get("watermark")
+    if materialized == "incremental" and not cfg.unique_key and not cfg.watermark:
+        raise ModelError(
+            f"{name}: an incremental model needs unique_key=... (merge) or watermark=... (append newer rows)"
+        )
+    cfg.partition_by = raw.get("partition_by")
+    cfg.description = str(raw.get("description", "") or "")
+    columns = raw.get("columns") or {}
+    if isinstance(columns, list):  # [{'name': 'id', 'type': 'long', 'not_null': True}, ...]
+        columns = {
+            c["name"]: f"{c.get('type', 'string')}{' not null' if c.get('not_null') else ''}" for c in columns
+        }
+    if not isinstance(columns, dict):
+        raise ModelError(f"{name}: columns must map column names to types such as 'long not null'")
+    cfg.columns = {str(k): str(v) for k, v in columns.items()}
+    checks = raw.get("checks") or []
+    cfg.checks = list(checks) if isinstance(checks, list) else [checks]
+    tags = raw.get("tags") or []
+    cfg.tags = [tags] if isinstance(tags, str) else list(tags)
+    return cfg
+
+
+def load_model(path: Path, layer: str) -> Model:
+    from lakehouse.catalog import split_identifier
+    from lakehouse.query import lake_tables, parse_single
+
+    name = f"{layer}.{path.stem}"
+    try:
+        split_identifier(name)
+    except LakehouseError as exc:
+        raise ModelError(f"model file {path}: {exc}") from None
+    template = path.read_text()
+    sql, raw = render(template, name)
+    cfg = parse_config(name, raw)
+    if cfg.columns:
+        from lakehouse.schemas import parse_schema
+
+        try:
+            parse_schema(cfg.contract_schema_text() or "")
+        except LakehouseError as exc:
+            raise ModelError(f"{name}: invalid columns contract: {exc}") from None
+    if not sql:
+        raise ModelError(f"model {name} ({path}) has no SELECT")
+    try:
+        tree = parse_single(sql)
+    except LakehouseError as exc:
+        raise ModelError(f"model {name} ({path}): {exc}") from None
+    from sqlglot import exp
+
+    if not isinstance(tree, exp.Query):
+        raise ModelError(f"model {name} ({path}) must be one SELECT (or WITH ... SELECT)")
+    deps = sorted({f"{t.db}.{t.name}".lower() for t in lake_tables(tree)} - {name.lower()})
+    return Model(name=name, path=path, template=template, config=cfg, sql=sql, depends_on=deps)
+
+
+def load_sources(root: Path) -> dict[str, Source]:
+    path = root / SOURCES_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+    found: dict[str, Source] = {}
+    for name, spec in (data.get("sources") or {}).items():
+        spec = spec or {}
+        if "." not in str(name):  # nested form: {bronze: {events: {...}}}
+            for table, sub in spec.items():
+                sub = sub or {}
+                ident = f"{name}.{table}".lower()
+                found[ident] = Source(ident, sub.get("description", ""), list(sub.get("checks") or []))
+            continue
+        ident = str(name).lower()
+        found[ident] = Source(ident, spec.get("description", ""), list(spec.get("checks") or []))
+    return found
+
+
+def discover(root: str | Path) -> tuple[dict[str, Model], dict[str, Source]]:
+    """Every `<root>/<layer>/<name>.sql` model and the sources `<root>/sources.yml` declares."""
+    base = Path(root)
+    if not base.is_dir():
+        raise ModelError(
+            f"project folder {base} does not exist; pass --project DIR (a folder of sql/<layer>/*.sql)"
+        )
+    models: dict[str, Model] = {}
+    for layer_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        for path in sorted(layer_dir.glob("*.sql")):
+            model = load_model(path, layer_dir.name)
+            key = model.name.lower()
+            if key in models:
+                raise ModelError(f"two model files for {model.name}: {models[key].path} and {path}")
+            models[key] = model
+    return models, load_sources(base)

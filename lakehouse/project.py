@@ -1,0 +1,143 @@
+"""A project: its models and sources as a DAG, ordered, and selected with dbt's `--select` syntax.
+
+>>> # silver.events      the model
+>>> # silver.events+     it and everything downstream
+>>> # +gold.features     it and everything upstream (models only; sources are inputs)
+>>> # gold.*             every model of a layer
+>>> # "a b" or "a,b"     the union
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.models import Model, ModelError, Source, discover
+
+
+@dataclass
+class Project:
+    root: Path
+    models: dict[str, Model]  # lower-case name -> model
+    sources: dict[str, Source]
+
+    @classmethod
+    def load(cls, root: str | Path) -> Project:
+        models, sources = discover(root)
+        project = cls(Path(root), models, sources)
+        project.validate()
+        return project
+
+    # ---------------------------------------------------------------- graph
+
+    def validate(self) -> None:
+        for model in self.models.values():
+            for dep in model.depends_on:
+                if dep in self.models or dep in self.sources:
+                    continue
+                raise ModelError(
+                    f"{model.name} reads {dep}, which is neither a model in {self.root} nor a source "
+                    f"declared in {self.root / 'sources.yml'}"
+                )
+            if model.name.lower() in self.sources:
+                raise ModelError(f"{model.name} is both a model and a declared source; remove one")
+        self.order()  # raises on a cycle
+
+    def parents(self, name: str) -> list[str]:
+        return [d for d in self.models[name].depends_on if d in self.models]
+
+    def children(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {n: [] for n in self.models}
+        for name, model in self.models.items():
+            for dep in model.depends_on:
+                if dep in out:
+                    out[dep].append(name)
+        return out
+
+    def order(self, names: set[str] | None = None) -> list[str]:
+        """Models in dependency order (Kahn's algorithm, ties by name); `names` restricts the result."""
+        indegree = {n: len(self.parents(n)) for n in self.models}
+        children = self.children()
+        ready = sorted(n for n, d in indegree.items() if d == 0)
+        ordered: list[str] = []
+        while ready:
+            name = ready.pop(0)
+            ordered.append(name)
+            for child in children[name]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    ready.append(child)
+                    ready.sort()
+        if len(ordered) != len(self.models):
+            cycle = sorted(n for n, d in indegree.items() if d > 0)
+            raise ModelError(f"models depend on each other in a cycle: {', '.join(cycle)}")
+        return [n for n in ordered if names is None or n in names]
+
+    def upstream(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for parent in self.parents(stack.pop()):
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return seen
+
+    def downstream(self, name: str) -> set[str]:
+        children = self.children()
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for child in children[stack.pop()]:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return seen
+
+    def inputs(self, names: list[str]) -> list[str]:
+        """Tables the given models read that they do not build themselves (sources, other models)."""
+        chosen = set(names)
+        needed = {dep for n in names for dep in self.models[n].depends_on}
+        return sorted(needed - chosen)
+
+    # ---------------------------------------------------------------- --select
+
+    def select(self, expr: str | list[str] | tuple[str, ...] | None) -> list[str]:
+        """Model names (dependency order) chosen by dbt-style selectors; None or empty means all."""
+        if expr is None or (not isinstance(expr, str) and not expr):
+            return self.order()
+        terms = [expr] if isinstance(expr, str) else list(expr)
+        parts = [p for term in terms for p in term.replace(",", " ").split()]
+        if not parts:
+            return self.order()
+        chosen: set[str] = set()
+        for part in parts:
+            chosen |= self._select_one(part)
+        return self.order(chosen)
+
+    def _select_one(self, part: str) -> set[str]:
+        up = part.startswith("+")
+        down = part.endswith("+")
+        pattern = part.strip("+").lower()
+        if not pattern:
+            raise ModelError(f"empty selector {part!r}")
+        if any(ch in pattern for ch in "*?["):
+            base = {n for n in self.models if fnmatch.fnmatchcase(n, pattern)}
+        elif "." not in pattern:  # a bare layer name selects the layer
+            base = {n for n in self.models if n.split(".", 1)[0] == pattern}
+        else:
+            base = {pattern} if pattern in self.models else set()
+        if not base:
+            known = ", ".join(sorted(self.models)) or "none"
+            hint = (
+                " (it is a source; select the models that read it with +)" if pattern in self.sources else ""
+            )
+            raise ModelError(f"--select {part!r} matches no model{hint}; models: {known}")
+        result = set(base)
+        for name in base:
+            if up:
+                result |= self.upstream(name)
+            if down:
+                result |= self.downstream(name)
+        return result

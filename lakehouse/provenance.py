@@ -1,0 +1,112 @@
+"""`lake provenance`: walk the `lake.inputs` recorded by `lake run` from a table back to its sources.
+
+Each node is one table at one snapshot. A snapshot written by `lake run` lists the input snapshots it
+was read from; one written by `lake ingest` lists its source files and ends the chain. A snapshot that
+only reorganised files (compaction, rollback) is followed back through its parents to the run that
+produced the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
+
+from lakehouse.asof import iso_ms, resolve
+from lakehouse.errors import SnapshotNotFoundError
+
+MAX_DEPTH = 32
+
+
+def _summary(snapshot: Snapshot) -> dict[str, str]:
+    summary = snapshot.summary
+    if summary is None:
+        return {}
+    return {k: str(v) for k, v in summary.additional_properties.items()} | {
+        "operation": str(summary.operation.value)
+    }
+
+
+def _producer(table: Table, snapshot: Snapshot) -> tuple[Snapshot, list[int]]:
+    """The snapshot that wrote the data (itself, unless it only rewrote files), and the ones passed."""
+    passed: list[int] = []
+    current: Snapshot | None = snapshot
+    while current is not None:
+        summary = _summary(current)
+        if "lake.inputs" in summary or summary.get("lake.operation", "").startswith("ingest"):
+            return current, passed
+        if summary.get("operation") not in ("replace",) and "lake.rollback-to" not in summary:
+            return current, passed
+        passed.append(current.snapshot_id)
+        current = (
+            table.metadata.snapshot_by_id(current.parent_snapshot_id) if current.parent_snapshot_id else None
+        )
+    return snapshot, passed
+
+
+def provenance(
+    load: Callable[[str], Table], name: str, as_of: str | int | None = None, _depth: int = 0
+) -> dict[str, Any]:
+    table = load(name)
+    snapshot = table.current_snapshot() if as_of is None else resolve(table, name, as_of)
+    if snapshot is None:
+        raise SnapshotNotFoundError(f"{name} has no snapshots yet")
+    producer, passed = _producer(table, snapshot)
+    summary = _summary(producer)
+    node: dict[str, Any] = {
+        "table": name,
+        "snapshot_id": snapshot.snapshot_id,
+        "committed_at": iso_ms(snapshot.timestamp_ms),
+        "operation": summary.get("lake.operation", summary.get("operation")),
+    }
+    if passed:
+        node["produced_by_snapshot"] = producer.snapshot_id
+    for key in ("lake.run-id", "lake.sql-hash", "lake.rows", "lake.sources"):
+        if key in summary:
+            node[key.removeprefix("lake.").replace("-", "_")] = summary[key]
+    inputs: list[dict[str, Any]] = []
+    if "lake.inputs" in summary and _depth < MAX_DEPTH:
+        for ident, sid in sorted(json.loads(summary["lake.inputs"]).items()):
+            if sid in (None, "None"):
+                inputs.append({"table": ident, "snapshot_id": None, "note": "empty when read"})
+                continue
+            try:
+                inputs.append(provenance(load, ident, int(sid), _depth + 1))
+            except Exception as exc:  # a dropped table or an expired snapshot ends that branch
+                inputs.append({"table": ident, "snapshot_id": int(sid), "error": str(exc)})
+    node["inputs"] = inputs
+    return node
+
+
+def format_tree(node: dict[str, Any], prefix: str = "", last: bool = True, root: bool = True) -> list[str]:
+    """`gold.training_set @ 123 (run-overwrite, run 2026...)` with its inputs indented below."""
+    what = node.get("operation") or ""
+    extra = []
+    if node.get("run_id"):
+        extra.append(f"run {node['run_id']}")
+    if node.get("sources"):
+        extra.append(f"from {node['sources']}")
+    if node.get("error"):
+        extra.append(f"unavailable: {node['error']}")
+    if node.get("note"):
+        extra.append(node["note"])
+    label = f"{node['table']} @ {node.get('snapshot_id')}"
+    if what or extra:
+        label += " (" + ", ".join([x for x in [what, *extra] if x]) + ")"
+    lines = [label if root else f"{prefix}{'└── ' if last else '├── '}{label}"]
+    children = node.get("inputs") or []
+    child_prefix = "" if root else prefix + ("    " if last else "│   ")
+    for i, child in enumerate(children):
+        lines += format_tree(child, child_prefix, i == len(children) - 1, False)
+    return lines
+
+
+def leaves(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The snapshots at the bottom of the chain (usually bronze tables loaded by ingest)."""
+    children = node.get("inputs") or []
+    if not children:
+        return [node]
+    return [leaf for child in children for leaf in leaves(child)]
