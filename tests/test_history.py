@@ -1,0 +1,155 @@
+"""`lake snapshots`, `lake tag/tags` and `lake rollback`, through the CLI, checked through the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from conftest import cli_json, events, snapshot_count, write_jsonl
+
+from lakehouse.testing import LakeEnv, local_properties, make_lake_env
+
+TABLE = "silver.events"
+
+
+def build_history(env: LakeEnv, root: Path) -> list[int]:
+    """append 40 rows, append 20, overwrite with 10: three snapshots, oldest first."""
+    lk = env.lake
+    lk.ingest(TABLE, str(write_jsonl(root / "a.jsonl", events(40))), create=True, partition_by="day(ts)")
+    lk.ingest(TABLE, str(write_jsonl(root / "b.jsonl", events(20, start=40))))
+    lk.ingest(TABLE, str(write_jsonl(root / "c.jsonl", events(10, start=100))), mode="overwrite")
+    return [s["snapshot_id"] for s in lk.snapshots(TABLE)]
+
+
+@pytest.fixture
+def history(local_lake: LakeEnv, tmp_path: Path) -> tuple[LakeEnv, list[int]]:
+    return local_lake, build_history(local_lake, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> tuple[LakeEnv, list[int]]:
+    """A history that tests only read (or whose changes they undo)."""
+    root = tmp_path_factory.mktemp("shared-history")
+    env = make_lake_env(root, local_properties(root))
+    return env, build_history(env, root)
+
+
+def assert_fails(run_cli, env: LakeEnv, args: list[str], *needles: str) -> None:
+    """One line `Error: ...` on stderr, exit 1, and no snapshot, tag or branch changed."""
+    table = env.lake.table(TABLE)
+    before, refs = snapshot_count(env, TABLE), dict(table.metadata.refs)
+    result = run_cli(env, *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert snapshot_count(env, TABLE) == before
+    assert dict(env.lake.table(TABLE).metadata.refs) == refs
+
+
+def test_snapshots_lists_every_commit_with_counts_and_refs(shared, run_cli) -> None:
+    env, ids = shared
+    env.lake.tag(TABLE, "first", ids[0])
+    try:
+        rows = cli_json(run_cli(env, "snapshots", TABLE, "--json"))
+    finally:
+        env.lake.tag(TABLE, "first", delete=True)
+    assert [r["snapshot_id"] for r in rows] == ids
+    assert [r["parent_id"] for r in rows] == [None, ids[0], ids[1]]
+    assert [r["operation"] for r in rows] == ["append", "append", "overwrite"]
+    assert [r["added_rows"] for r in rows] == [40, 20, 10]
+    assert [r["deleted_rows"] for r in rows] == [0, 0, 60]
+    assert [r["total_rows"] for r in rows] == [40, 60, 10]
+    assert rows[0]["added_files"] == 3 and rows[2]["deleted_files"] == 6
+    assert [r["refs"] for r in rows] == [["first"], [], ["main"]]
+    assert all(r["committed_at"].endswith("Z") for r in rows)
+    text = run_cli(env, "snapshots", TABLE).stdout  # piped: tab-separated with a header
+    header, *lines = text.strip().splitlines()
+    assert header.split("\t")[:4] == ["snapshot_id", "parent_id", "committed_at", "operation"]
+    assert [line.split("\t")[0] for line in lines] == [str(i) for i in ids]
+
+
+def test_tag_branch_list_read_and_delete(shared, run_cli) -> None:
+    env, ids = shared
+    out = cli_json(run_cli(env, "tag", TABLE, "v1", "--as-of", str(ids[0]), "--retain", "30", "--json"))
+    assert out["snapshot_id"] == ids[0] and out["type"] == "tag" and out["retain_days"] == 30
+    text = run_cli(env, "tag", TABLE, "dev", "--branch").stdout
+    assert f"tagged {TABLE} snapshot {ids[2]} as branch dev" in text
+    listed = cli_json(run_cli(env, "tags", TABLE, "--json"))
+    assert {(t["name"], t["type"], t["snapshot_id"]) for t in listed} == {
+        ("main", "branch", ids[2]),
+        ("dev", "branch", ids[2]),
+        ("v1", "tag", ids[0]),
+    }
+    assert env.lake.read(TABLE, as_of="v1").num_rows == 40
+    assert env.lake.read(TABLE, as_of="dev").num_rows == 10
+    for name in ("v1", "dev"):
+        result = run_cli(env, "tag", TABLE, name, "--delete")
+        assert result.exit_code == 0 and result.stdout.startswith("deleted ")
+    assert set(env.lake.table(TABLE).metadata.refs) == {"main"}
+    assert snapshot_count(env, TABLE) == 3
+
+
+def test_tag_errors_change_nothing(shared, run_cli) -> None:
+    env, ids = shared
+    env.lake.tag(TABLE, "v1", ids[0])
+    try:
+        assert_fails(
+            run_cli, env, ["tag", TABLE, "v1"],
+            f"{TABLE} already has a tag 'v1' at snapshot {ids[0]}; delete it first",
+        )  # fmt: skip
+        assert_fails(run_cli, env, ["tag", TABLE, "nope", "--delete"], "has no tag or branch 'nope'", ": v1")
+        assert_fails(run_cli, env, ["tag", TABLE, "main"], "'main' is")
+        assert_fails(run_cli, env, ["tag", TABLE, "main", "--delete"], "cannot delete")
+        for bad in ("123", "2026-01-15", "@x.lock", "a b"):
+            assert_fails(run_cli, env, ["tag", TABLE, bad], f"invalid tag name {bad!r}")
+        assert_fails(run_cli, env, ["tag", TABLE, "v9", "--as-of", "42"], "snapshot 42 does not exist")
+        assert_fails(run_cli, env, ["tag", TABLE, "v9", "--retain", "0"], "--retain must be a positive")
+    finally:
+        env.lake.tag(TABLE, "v1", delete=True)
+
+
+def sorted_rows(table: pa.Table) -> pa.Table:
+    return table.sort_by([("id", "ascending")])
+
+
+def test_rollback_dry_run_then_new_snapshot_that_deletes_nothing(history, run_cli) -> None:
+    env, ids = history
+    lk = env.lake
+    target = sorted_rows(lk.read(TABLE, snapshot_id=ids[1]))
+    files_before = {f["path"] for sid in ids for f in lk.files(TABLE, sid)}
+
+    dry = cli_json(run_cli(env, "rollback", TABLE, "--to", str(ids[1]), "--dry-run", "--json"))
+    assert dry["dry_run"] and dry["rows_now"] == 10 and dry["rows_after"] == 60
+    assert len(dry["files_to_restore"]) == 6 and len(dry["files_to_unlink"]) == 3
+    assert snapshot_count(env, TABLE) == 3
+    text = run_cli(env, "rollback", TABLE, "--to", str(ids[1]), "--dry-run").stdout
+    assert text.startswith(f"would roll {TABLE} back to snapshot {ids[1]}")
+
+    done = cli_json(run_cli(env, "rollback", TABLE, "--to", str(ids[1]), "--json"))
+    new_id = done["snapshot_id"]
+    rows = lk.snapshots(TABLE)
+    assert [r["snapshot_id"] for r in rows] == [*ids, new_id]  # a new commit; history kept
+    assert rows[-1]["parent_id"] == ids[2] and rows[-1]["rollback_to"] == ids[1]
+    assert sorted_rows(lk.read(TABLE)).equals(target)
+    assert lk.read(TABLE, snapshot_id=ids[2]).num_rows == 10  # later snapshots stay readable
+    for path in files_before:  # nothing deleted from storage
+        assert Path(path.removeprefix("file://")).exists(), path
+
+    # rolling forward is another rollback; rolling to the current data is a no-op
+    run_cli(env, "rollback", TABLE, "--to", str(ids[2]))
+    assert lk.read(TABLE).num_rows == 10
+    noop = run_cli(env, "rollback", TABLE, "--to", str(ids[2]))
+    assert "nothing to do" in noop.stdout
+    assert snapshot_count(env, TABLE) == 5
+
+
+def test_rollback_errors_change_nothing(shared, run_cli) -> None:
+    env, ids = shared
+    assert_fails(run_cli, env, ["rollback", TABLE, "--to", "42"], f"its current snapshot is {ids[-1]}")
+    assert_fails(run_cli, env, ["rollback", TABLE, "--to", "nope"], "has no tag or branch 'nope'")
+    assert_fails(run_cli, env, ["rollback", TABLE, "--to", "2001-01-01"], "the earliest available commit")
+    result = run_cli(env, "rollback", "silver.nope", "--to", "1")
+    assert result.exit_code == 1 and "table silver.nope does not exist" in result.stderr
