@@ -101,11 +101,18 @@ class Lakehouse:
     def catalog(self) -> Catalog:
         return open_catalog(self.profile)
 
-    def engine(self, *, locked: bool = True) -> Engine:
+    @cached_property
+    def _locked_engine(self) -> Engine:
         engine = Engine(self.profile)
-        if locked:
-            engine.lock_down([self.profile.warehouse])
+        engine.lock_down([self.profile.warehouse])
         return engine
+
+    def engine(self, *, locked: bool = True) -> Engine:
+        """A DuckDB engine for this lake. Locked engines are cursors on one shared, locked-down
+        database, so extensions load once per Lakehouse; close the returned handle when done."""
+        if locked:
+            return self._locked_engine.cursor()
+        return Engine(self.profile)
 
     def table(self, name: str) -> Table:
         """The pyiceberg `Table`, for anything lake does not wrap."""
@@ -480,6 +487,52 @@ class Lakehouse:
                 verify_pin(pin, self.table, asof.resolve, self.profile.warehouse, check_files)
             )
         return report
+
+    # ---------------------------------------------------------------- ELT models (lakehouse.runner, .lineage)
+
+    def plan_run(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
+        full_refresh: bool = False, as_of: AsOf = None,
+    ) -> Any:  # fmt: skip
+        """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot."""
+        from lakehouse.project import Project
+        from lakehouse.runner import plan_run
+
+        return plan_run(self, Project.load(project), select, full_refresh=full_refresh, as_of=as_of)
+
+    def run(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
+        full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[Any], None] | None = None,
+    ) -> Any:  # fmt: skip
+        """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`)."""
+        from lakehouse.project import Project
+        from lakehouse.runner import execute, plan_run
+
+        loaded = Project.load(project)
+        plan = plan_run(self, loaded, select, full_refresh=full_refresh, as_of=as_of)
+        return execute(self, loaded, plan, on_model)
+
+    def test(self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None) -> Any:
+        """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
+        from lakehouse.project import Project
+        from lakehouse.runner import test_project
+
+        return test_project(self, Project.load(project), select, as_of)
+
+    def lineage(
+        self, project: str | os.PathLike[str] = "sql", model: str | None = None, *, columns: bool = False
+    ) -> Any:
+        """The table DAG (and with `columns=True` the column lineage) of a project, as a `Lineage`."""
+        from lakehouse.lineage import build_lineage
+        from lakehouse.project import Project
+
+        return build_lineage(Project.load(project), model, columns=columns, lake=self)
+
+    def provenance(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
+        """The snapshot of `name` and, recursively, the input snapshots `lake run` built it from."""
+        from lakehouse.provenance import provenance
+
+        return provenance(self.table, name, as_of)
 
     def _snapshot_of(self, table: Table, name: str, ref: str | int | None) -> Snapshot:
         snapshot = table.current_snapshot() if ref is None else asof.resolve(table, name, ref)
