@@ -115,6 +115,13 @@ class Engine:
             done.set()
             watcher.join(timeout=1)
 
+    def cursor(self) -> Engine:
+        """A second handle on the same database: same extensions, secret and (locked) settings, no reload."""
+        handle = Engine.__new__(Engine)
+        handle.profile = self.profile
+        handle.con = self.con.cursor()
+        return handle
+
     def close(self) -> None:
         self.con.close()
 

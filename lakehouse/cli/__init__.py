@@ -8,7 +8,7 @@ import pkgutil
 from lakehouse.cli.base import cli
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("base", "output"):
+    if _module.name not in ("base", "output", "__main__"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 
