@@ -375,7 +375,9 @@ def group_select(table: Table, group: FileGroup, sort_by: list[str]) -> str:
     """Read a group's files, mapping columns by Iceberg field id (renames and added columns are right)."""
     schema = table.schema()
     paths = ", ".join(quote_literal(f.file_path) for f in group.files)
-    if all(isinstance(f.field_type, PrimitiveType) for f in schema.fields):
+    # Files added by name mapping (pyiceberg `add_files`) carry no field ids: read those by name.
+    by_id = "schema.name-mapping.default" not in table.properties
+    if by_id and all(isinstance(f.field_type, PrimitiveType) for f in schema.fields):
         entries = ", ".join(
             f"{f.field_id}: {{name: {quote_literal(f.name)}, type: {quote_literal(duckdb_type(f.field_type))}, "
             f"default_value: NULL}}"
