@@ -18,6 +18,7 @@ from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 
 from lakehouse.errors import CommitError
+from lakehouse.hooks import checkpoint
 
 # pyiceberg's own inner retries are kept short; this loop adds the patient, jittered ones.
 INNER_RETRY_PROPERTIES = {
@@ -61,7 +62,10 @@ def commit_with_retry(
         tx = table.transaction()
         try:
             stage(tx)
-            return tx.commit_transaction()
+            checkpoint("before-commit")
+            committed = tx.commit_transaction()
+            checkpoint("after-commit")
+            return committed
         except CommitFailedException as exc:
             last = exc
             time.sleep(policy.delay(attempt))

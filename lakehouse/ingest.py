@@ -34,6 +34,7 @@ from pyiceberg.types import (
 from lakehouse.commits import RetryPolicy, commit_with_retry, stage_append, stage_rewrite
 from lakehouse.engine import Engine, short_error
 from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError
+from lakehouse.hooks import checkpoint
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.sources import CsvGroup, SourceSet, csv_relation, diagnose_csv, hive_keys, read_expression
 from lakehouse.writer import WrittenFiles, copy_to_data_files, new_write_id
@@ -279,9 +280,11 @@ def ingest(
     write_id = new_write_id()
     written = WrittenFiles()
     try:
+        checkpoint("before-write")
         written = copy_to_data_files(
             engine, table, plan.select_sql, metadata=metadata, write_id=write_id, on_progress=on_progress
         )
+        checkpoint("after-write")
         summary = {
             "lake.operation": f"ingest-{mode}",
             "lake.sources": _sources_summary(sources.paths),

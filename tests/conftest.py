@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +54,53 @@ def events(n: int, start: int = 0, days: int = 3) -> list[dict[str, Any]]:
 
 def snapshot_count(env: LakeEnv, table: str) -> int:
     return len(env.lake.table(table).snapshots())
+
+
+# ---------------------------------------------------------------- PostgreSQL catalogs (tests/pg.py)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A PostgreSQL server: LAKE_TEST_PG_URI (CI), else a throwaway local cluster, else skip (never in CI)."""
+    import os
+
+    import pg
+
+    if uri := os.environ.get(pg.ENV):
+        yield pg.PgServer(uri)
+        return
+    bindir = pg.pg_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must not skip PostgreSQL tests: {pg.skip_reason()}")
+        pytest.skip(pg.skip_reason())
+    cluster = pg.LocalCluster(bindir)
+    try:
+        server = cluster.start()
+    except Exception as exc:
+        cluster.stop()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"could not start a local PostgreSQL cluster ({exc}); {pg.skip_reason()}")
+    yield server
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_uri(pg_server: Any) -> Iterator[str]:
+    """`postgresql://...` of a fresh, empty database for this test (dropped afterwards)."""
+    with pg_server.fresh_database() as uri:
+        yield uri
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_kind(request: pytest.FixtureRequest) -> str:
+    """Runs a test on the embedded SQLite catalog and on a PostgreSQL catalog."""
+    return str(request.param)
+
+
+def catalog_props(kind: str, request: pytest.FixtureRequest, root: Path) -> dict[str, str]:
+    """`type`/`uri` for a catalog of `kind`, with a fresh PostgreSQL database when needed."""
+    if kind == "sqlite":
+        return {"type": "sql", "uri": f"sqlite:///{root / 'catalog.db'}"}
+    return {"type": "postgres", "uri": request.getfixturevalue("pg_uri")}
