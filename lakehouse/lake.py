@@ -515,9 +515,9 @@ class Lakehouse:
     def test(self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None) -> Any:
         """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
         from lakehouse.project import Project
-        from lakehouse.runner import test_project
+        from lakehouse.runner import check_project
 
-        return test_project(self, Project.load(project), select, as_of)
+        return check_project(self, Project.load(project), select, as_of)
 
     def lineage(
         self, project: str | os.PathLike[str] = "sql", model: str | None = None, *, columns: bool = False

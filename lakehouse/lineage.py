@@ -154,14 +154,15 @@ def column_lineage(
         model = project.models[name]
         try:
             tree = sqlglot.parse_one(model.sql, read="duckdb")
+            local = _with_guessed_inputs(schema, model.depends_on, tree)
             if any(
                 isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in tree.selects
             ):
                 from sqlglot.optimizer.qualify import qualify
 
-                tree = qualify(tree, schema=schema, dialect="duckdb")
+                tree = qualify(tree, schema=local, dialect="duckdb")
             for col in tree.named_selects:
-                node = lineage(col, tree, schema, dialect="duckdb")
+                node = lineage(col, tree, local, dialect="duckdb")
                 found: list[str] = []
                 for leaf in node.walk():
                     if leaf.downstream or not isinstance(leaf.source, exp.Table):
@@ -175,3 +176,18 @@ def column_lineage(
         except SqlglotError as exc:
             errors[model.name] = str(exc).splitlines()[0]
     return out, errors
+
+
+def _with_guessed_inputs(schema: dict[str, Any], reads: list[str], tree: Any) -> dict[str, Any]:
+    """A model reading ONE table whose schema is unknown (not in the lake yet, no contract): that table
+    has every column the SQL names, which is all sqlglot needs to tell columns from aliases."""
+    from sqlglot import exp
+
+    unknown = [r for r in reads if r.split(".", 1)[1] not in schema.get(r.split(".", 1)[0], {})]
+    if len(unknown) != 1:
+        return schema
+    db, table = unknown[0].split(".", 1)
+    cols = {c.name: "UNKNOWN" for c in tree.find_all(exp.Column) if c.name}
+    local = {k: dict(v) for k, v in schema.items()}
+    local.setdefault(db, {})[table] = cols
+    return local

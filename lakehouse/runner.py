@@ -584,7 +584,7 @@ def _drop_branch(load: Callable[[], Table], branch: str, policy: Any, name: str)
 # ---------------------------------------------------------------- lake test
 
 
-def test_project(
+def check_project(
     lake: Lakehouse, project: Project, select: Any = None, as_of: Any = None
 ) -> list[CheckResult]:
     """Run the checks of the selected models (and of every source when nothing is selected)."""

@@ -1,0 +1,111 @@
+"""Model discovery, rendering, config and --select over a project folder (no lake needed)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from lakehouse.models import ModelError, render
+from lakehouse.project import Project
+
+REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
+
+
+def project(tmp_path: Path, models: dict[str, str], sources: str = "sources: {bronze.events: {}}") -> Path:
+    for name, sql in models.items():
+        layer, model = name.split(".")
+        (tmp_path / layer).mkdir(parents=True, exist_ok=True)
+        (tmp_path / layer / f"{model}.sql").write_text(sql)
+    (tmp_path / "sources.yml").write_text(sources)
+    return tmp_path
+
+
+def test_example_project_graph():
+    p = Project.load(REPO_SQL)
+    assert p.order() == ["silver.events", "gold.user_features", "silver.labels", "gold.training_set"]
+    assert p.models["gold.training_set"].depends_on == ["gold.user_features", "silver.labels"]
+    assert p.models["silver.events"].config.strategy == "merge"
+    assert p.models["silver.events"].config.partition_by == "day(ts)"
+    assert set(p.sources) == {"bronze.events", "bronze.labels"}
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("silver.events", ["silver.events"]),
+        ("silver.events+", ["silver.events", "gold.user_features", "gold.training_set"]),
+        ("+gold.user_features", ["silver.events", "gold.user_features"]),
+        ("gold.*", ["gold.user_features", "gold.training_set"]),
+        ("silver", ["silver.events", "silver.labels"]),
+        ("silver.labels, gold.user_features", ["gold.user_features", "silver.labels"]),
+        (None, ["silver.events", "gold.user_features", "silver.labels", "gold.training_set"]),
+    ],
+)
+def test_select(expr, expected):
+    assert Project.load(REPO_SQL).select(expr) == expected
+
+
+def test_select_unknown_names_the_models():
+    with pytest.raises(ModelError, match="matches no model.*models: gold.training_set"):
+        Project.load(REPO_SQL).select("gold.nope")
+
+
+def test_jinja_ref_source_config_and_plain_sql(tmp_path):
+    root = project(
+        tmp_path,
+        {
+            "silver.a": "{{ config(materialized='incremental', unique_key=['k', 'j'], description='A') }}\n"
+            "SELECT * FROM {{ source('bronze', 'events') }} {% if is_incremental() %}WHERE ts > (SELECT max(ts) FROM {{ this }}){% endif %}",
+            "gold.b": "SELECT count(*) AS n FROM {{ ref('silver.a') }} JOIN {{ ref('silver', 'c') }} USING (k)",
+            "silver.c": "WITH x AS (SELECT 1 AS k) SELECT k FROM x",  # CTE names are not dependencies
+        },
+    )
+    p = Project.load(root)
+    a = p.models["silver.a"]
+    assert a.config.unique_key == ["k", "j"] and a.config.description == "A"
+    assert "silver.a" not in a.depends_on and "max(ts)" not in a.sql
+    assert "FROM silver.a" in a.render(incremental=True)
+    assert p.models["gold.b"].depends_on == ["silver.a", "silver.c"]
+    assert p.models["silver.c"].depends_on == []
+    assert p.order() == ["silver.a", "silver.c", "gold.b"]
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ({"silver.a": "SELECT * FROM bronze.missing"}, "neither a model .* nor a source"),
+        (
+            {"silver.a": "SELECT * FROM silver.b", "silver.b": "SELECT * FROM silver.a"},
+            "cycle: silver.a, silver.b",
+        ),
+        ({"silver.a": "{{ config(materialized='view') }} SELECT 1"}, "use 'table' or 'incremental'"),
+        ({"silver.a": "{{ config(materialized='incremental') }} SELECT 1"}, "needs unique_key"),
+        ({"silver.a": "{{ config(colums={}) }} SELECT 1"}, "unknown config key"),
+        ({"silver.a": "{{ config(columns={'a': 'lng'}) }} SELECT 1 AS a"}, "invalid columns contract"),
+        ({"silver.a": "DELETE FROM bronze.events"}, "must be one SELECT"),
+        ({"silver.a": "SELECT {{ nope }}"}, "cannot render model silver.a"),
+    ],
+)
+def test_invalid_projects(tmp_path, models, message):
+    with pytest.raises(ModelError, match=message):
+        Project.load(project(tmp_path, models))
+
+
+def test_render_is_plain_for_plain_sql():
+    assert render("SELECT 1;\n", "silver.x")[0] == "SELECT 1"
+
+
+def test_parse_and_plan_200_models_quickly(tmp_path):
+    models = {"silver.m0": "SELECT * FROM bronze.events"}
+    for i in range(1, 200):
+        models[f"silver.m{i}"] = (
+            f"{{{{ config(materialized='table') }}}} SELECT a.*, b.x FROM {{{{ ref('silver.m{i - 1}') }}}} AS a "
+            f"JOIN silver.m{i // 2} AS b USING (id) WHERE a.x > {i}"
+        )
+    root = project(tmp_path, models)
+    start = time.perf_counter()
+    p = Project.load(root)
+    assert len(p.select("silver.m0+")) == 200
+    assert time.perf_counter() - start < 10  # generous here; the benchmark measures the real figure

@@ -1,0 +1,197 @@
+"""lake run end to end on real lakes: write-audit-publish, provenance, incremental == full refresh."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from conftest import snapshot_count
+
+from lakehouse import datagen
+from lakehouse.provenance import leaves
+
+REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
+END = datetime.now(UTC).replace(microsecond=0)
+
+
+def load_bronze(env, feed: pa.Table, labels: pa.Table | None = None, tag: str = "0") -> None:
+    src = datagen.write_jsonl(feed, env.root / "feed" / f"events-{tag}.jsonl")
+    env.lake.ingest("bronze.events", str(src), create=True)
+    if labels is not None:
+        lsrc = datagen.write_jsonl(labels, env.root / "feed" / f"labels-{tag}.jsonl")
+        env.lake.ingest("bronze.labels", str(lsrc), create=True)
+
+
+def sorted_rows(table: pa.Table, keys: list[str]) -> pa.Table:
+    return table.sort_by([(k, "ascending") for k in keys]).combine_chunks()
+
+
+def current(env, name: str) -> int | None:
+    return env.lake.table(name).metadata.current_snapshot_id
+
+
+@pytest.fixture
+def built(local_lake):
+    """The example project built once from a small feed (the demo test covers moto S3)."""
+    feed = datagen.events(3000, days=10, end=END, seed=3)
+    load_bronze(local_lake, feed, datagen.labels(feed, 300))
+    result = local_lake.lake.run(REPO_SQL)
+    assert result.ok, result.failure_message()
+    return local_lake
+
+
+def test_broken_input_leaves_silver_and_gold_unchanged(built, run_cli):
+    env = built
+    models = ["silver.events", "gold.user_features", "gold.training_set"]
+    before = {m: current(env, m) for m in models}
+    counts = {m: snapshot_count(env, m) for m in models}
+    labels_before = current(env, "silver.labels")
+    # the same event ids again with different content: an upstream bug, not a re-delivery
+    dupes = datagen.events(50, days=1, end=END + timedelta(hours=1), seed=9)
+    dupes = dupes.set_column(3, "event_type", pa.array(["purchase"] * dupes.num_rows))
+    load_bronze(
+        env,
+        pa.concat_tables([dupes, dupes.set_column(4, "amount", pc.add(dupes["amount"], 1.0))]),
+        tag="dupes",
+    )
+
+    result = run_cli(env, "run", "--project", str(REPO_SQL))
+
+    assert result.exit_code == 1
+    assert "unique(event_id)" in result.stderr
+    assert "offending" in result.stderr
+    assert "skipped downstream: gold.user_features, gold.training_set" in result.stderr
+    for m in models:
+        assert current(env, m) == before[m], m
+    # the audited snapshot was staged (one more snapshot in silver), never published; gold untouched
+    assert snapshot_count(env, "gold.user_features") == counts["gold.user_features"]
+    assert not [r for r in env.lake.table("silver.events").metadata.refs if r != "main"]
+    # an independent model still ran
+    assert current(env, "silver.labels") != labels_before
+
+
+def test_provenance_reaches_bronze_snapshots(built, run_cli):
+    env = built
+    bronze = {t: current(env, t) for t in ("bronze.events", "bronze.labels")}
+    node = env.lake.provenance("gold.training_set")
+    assert {(n["table"], n["snapshot_id"]) for n in leaves(node)} == set(bronze.items())
+    text = run_cli(env, "provenance", "gold.training_set")
+    assert text.exit_code == 0
+    for table, sid in bronze.items():
+        assert f"{table} @ {sid}" in text.stdout
+    summary = env.lake.table("gold.training_set").current_snapshot().summary
+    assert summary["lake.sql-hash"].startswith("sha256:")
+    assert set(json.loads(summary["lake.inputs"])) == {"gold.user_features", "silver.labels"}
+
+
+def write_project(root: Path, models: dict[str, str], sources: str = "sources: {bronze.events: {}}") -> Path:
+    project = root / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    for name, sql in models.items():
+        layer, model = name.split(".")
+        (project / layer).mkdir(parents=True, exist_ok=True)
+        (project / layer / f"{model}.sql").write_text(sql)
+    (project / "sources.yml").write_text(sources)
+    return project
+
+
+APPEND_MODEL = """{{ config(materialized='incremental', watermark='ts', partition_by='day(ts)') }}
+SELECT DISTINCT event_id, CAST(user_id AS BIGINT) AS user_id, CAST(ts AS TIMESTAMPTZ) AS ts, amount
+FROM bronze.events WHERE user_id IS NOT NULL AND ts IS NOT NULL AND event_id NOT IN ('none')
+"""
+
+
+def test_incremental_equals_full_refresh(local_lake):
+    env = local_lake
+    project = write_project(env.root, {"silver.appended": APPEND_MODEL})
+    shutil.copytree(REPO_SQL / "silver", project / "silver", dirs_exist_ok=True)
+    (project / "silver" / "labels.sql").unlink()
+    batches = [
+        datagen.events(800, days=2, end=END - timedelta(days=2 * (3 - i)), seed=i, start_id=i * 1000)
+        for i in range(4)
+    ]
+    # re-delivery across batches: the last events of batch 0 arrive again in batch 1
+    batches[1] = pa.concat_tables([batches[0].slice(batches[0].num_rows - 20), batches[1]])
+    for i, batch in enumerate(batches):
+        load_bronze(env, batch, tag=str(i))
+        result = env.lake.run(project)
+        assert result.ok, result.failure_message()
+        strategies = {m.model: m.strategy for m in result.models}
+        if i:
+            assert strategies == {"silver.appended": "append", "silver.events": "merge"}
+    incremental = {m: env.lake.read(m) for m in ("silver.events", "silver.appended")}
+    snaps = snapshot_count(env, "silver.events")
+    assert env.lake.run(project, full_refresh=True).ok
+    assert snapshot_count(env, "silver.events") == snaps + 1
+    for model, rows in incremental.items():
+        full = env.lake.read(model)
+        assert full.num_rows > 2000
+        assert sorted_rows(rows, ["event_id"]).equals(sorted_rows(full, ["event_id"])), model
+
+
+def test_contract_mismatch_fails_before_writing(local_lake):
+    env = local_lake
+    load_bronze(env, datagen.events(200, end=END, seed=1))
+    model = """{{ config(columns={'event_id': 'string not null', 'amount': 'long', 'extra': 'string'}) }}
+SELECT event_id, amount, user_id FROM bronze.events"""
+    project = write_project(
+        env.root, {"silver.bad": model, "silver.ok": "SELECT count(*) AS n FROM bronze.events"}
+    )
+    result = env.lake.run(project)
+    bad = {m.model: m for m in result.models}["silver.bad"]
+    assert bad.status == "error"
+    assert "amount: declared long, the model returns double" in bad.error
+    assert "extra: declared string but the model does not return it" in bad.error
+    assert "user_id: returned by the model" in bad.error
+    assert "silver.bad" not in env.lake.tables("silver")
+    assert {m.model: m for m in result.models}["silver.ok"].status == "ok"
+
+
+def test_not_null_contract_is_audited_not_published(local_lake):
+    env = local_lake
+    load_bronze(env, datagen.events(500, end=END, seed=2, null_rate=0.2))
+    model = "{{ config(columns={'user_id': 'long not null'}) }} SELECT user_id FROM bronze.events"
+    project = write_project(env.root, {"silver.users": model})
+    result = env.lake.run(project)
+    assert not result.ok
+    assert "not_null(user_id) failed" in result.failure_message()
+    assert (
+        env.lake.table("silver.users").metadata.current_snapshot().summary["lake.operation"] == "run-create"
+    )
+    assert env.lake.read("silver.users").num_rows == 0
+
+
+def test_dry_run_plans_without_writing(local_lake, run_cli):
+    env = local_lake
+    load_bronze(env, datagen.events(100, end=END), datagen.labels(datagen.events(100, end=END), 10))
+    out = run_cli(env, "run", "--project", str(REPO_SQL), "--dry-run", "--json")
+    assert out.exit_code == 0, out.output
+    plan = json.loads(out.stdout)
+    assert [m["model"] for m in plan["models"]] == [
+        "silver.events",
+        "gold.user_features",
+        "silver.labels",
+        "gold.training_set",
+    ]
+    assert set(plan["inputs"]) == {"bronze.events", "bronze.labels"}
+    assert "ASOF LEFT JOIN gold.user_features" in plan["models"][-1]["sql"]
+    assert not [t for t in env.lake.tables() if not t.startswith("bronze.")]
+
+
+def test_as_of_rebuilds_from_older_inputs(local_lake):
+    env = local_lake
+    load_bronze(env, datagen.events(300, end=END, seed=1), tag="a")
+    first = current(env, "bronze.events")
+    project = write_project(env.root, {"silver.n": "SELECT count(*) AS n FROM bronze.events"})
+    load_bronze(env, datagen.events(300, end=END, seed=2, start_id=10_000), tag="b")
+    assert env.lake.run(project).ok
+    now_n = env.lake.read("silver.n")["n"][0].as_py()
+    assert env.lake.run(project, as_of=f"bronze.events={first}").ok
+    assert env.lake.read("silver.n")["n"][0].as_py() < now_n
+    node = env.lake.provenance("silver.n")
+    assert node["inputs"][0]["snapshot_id"] == first
