@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import importlib
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,8 @@ from lakehouse.schemas import quote_literal
 from lakehouse.storage import credentials, is_s3, local_path
 
 EXTENSIONS = ("avro", "httpfs", "iceberg")
+# DuckDB defaults to 80% of RAM; a bounded default keeps big ingests from crowding out the machine.
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 
 @cache
@@ -46,11 +49,14 @@ class Engine:
         config: dict[str, Any] = {
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            # Streams (COPY, scans) need not keep input order; it lets DuckDB write with bounded memory.
+            "preserve_insertion_order": False,
+            # Spill under the system temp dir, never into the user's working directory.
+            "temp_directory": os.path.join(tempfile.gettempdir(), f"lake-duckdb-{os.getpid()}"),
+            "memory_limit": profile.get("lake.duckdb.memory-limit") or DEFAULT_MEMORY_LIMIT,
         }
         if threads := profile.get("lake.duckdb.threads"):
             config["threads"] = int(threads)
-        if memory := profile.get("lake.duckdb.memory-limit"):
-            config["memory_limit"] = memory
         self.con = duckdb.connect(":memory:", config=config)
         for name in extensions:
             self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
