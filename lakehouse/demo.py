@@ -1,0 +1,156 @@
+"""`make demo` (`python -m lakehouse.demo`): the example project end to end on local S3 (moto).
+
+    lake dev up -> generate a raw events feed -> lake ingest bronze.events / bronze.labels
+    -> lake run (silver -> gold, with checks) -> query results -> lake pin gold.training_set
+
+Everything goes through the `dev` profile of the repo's catalog/lake.yaml, and the lake stays in place
+afterwards, so the commands printed at the end work as shown. `run_demo` is the library part: it takes a
+`Lakehouse` and a `say` callback and never prints itself (the tests run it on a throwaway lake).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lakehouse.lake import Lakehouse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROWS = 300_000
+
+QUERIES = {
+    "bronze -> silver: what cleaning removed": """
+        SELECT (SELECT count(*) FROM bronze.events) AS bronze_rows,
+               (SELECT count(*) FROM silver.events) AS silver_rows,
+               (SELECT count(*) - count(DISTINCT event_id) FROM bronze.events) AS duplicate_rows,
+               (SELECT count(*) FROM bronze.events WHERE user_id IS NULL OR ts IS NULL) AS rows_missing_user_or_ts,
+               (SELECT count(*) FROM bronze.events WHERE amount < 0) AS negative_amounts_clipped""",
+    "top spenders (latest features)": """
+        SELECT user_id, feature_date, round(total_spend, 2) AS total_spend, num_events,
+               round(spend_last_7d, 2) AS spend_7d, round(spend_last_30d, 2) AS spend_30d,
+               round(log1p_total_spend, 3) AS log1p_spend
+        FROM gold.user_features
+        QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY feature_date DESC) = 1
+        ORDER BY total_spend DESC LIMIT 5""",
+    "training set: point-in-time features per label": """
+        SELECT count(*) AS labels, round(avg(label), 3) AS positive_rate,
+               count(*) FILTER (WHERE features_at IS NULL) AS labels_before_any_features,
+               count(*) FILTER (WHERE features_at > label_ts) AS future_leaks
+        FROM gold.training_set""",
+}
+
+
+def run_demo(
+    lake: Lakehouse,
+    workdir: Path,
+    *,
+    rows: int = DEFAULT_ROWS,
+    project: Path = ROOT / "sql",
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Generate, ingest, run, query and pin; returns what happened (the CLI-ish `main` prints it)."""
+    from lakehouse import datagen
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    feed = datagen.events(rows, days=45, seed=42)
+    labels = datagen.labels(feed, max(100, rows // 15), seed=7)
+    events_path = datagen.write_jsonl(feed, workdir / "events.jsonl")
+    labels_path = datagen.write_jsonl(labels, workdir / "labels.jsonl")
+    say(
+        f"generated {feed.num_rows:,} raw events and {labels.num_rows:,} labels in {workdir} ({time.perf_counter() - start:.1f}s)"
+    )
+    for table, path in (("bronze.events", events_path), ("bronze.labels", labels_path)):
+        got = lake.ingest(table, str(path), create=True, mode="overwrite")
+        say(f"ingested {got.rows:,} rows into {table}: snapshot {got.snapshot_id} ({got.seconds:.1f}s)")
+
+    def progress(m: Any) -> None:
+        sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
+        say(
+            f"  {m.status.upper():7} {m.model}: {m.strategy}, {m.rows:,} rows, {m.seconds:.2f}s, snapshot {sid}"
+        )
+        for c in m.checks:
+            if not c.passed:
+                say(f"          {'warn' if c.severity == 'warn' else 'FAIL'}: {c.message()}")
+
+    say("lake run:")
+    result = lake.run(project, full_refresh=True, on_model=progress)  # bronze was just replaced
+    if not result.ok:
+        from lakehouse.errors import CheckFailedError
+
+        raise CheckFailedError(result.failure_message())
+    answers = {title: lake.query(sql) for title, sql in QUERIES.items()}
+    pin_path = workdir / "training.lock"
+    pinned = None
+    if hasattr(lake, "pin"):
+        pinned = lake.pin(["gold.training_set"], pin_path)
+    return {
+        "run": result,
+        "answers": answers,
+        "pin": pinned,
+        "pin_path": pin_path,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _print_table(title: str, table: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left")
+    for name in table.column_names:
+        out.add_column(name)
+    for row in table.to_pylist():
+        out.add_row(*("" if v is None else str(v) for v in row.values()))
+    Console(highlight=False).print(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lakehouse import dev
+    from lakehouse.config import load_profile
+    from lakehouse.errors import LakehouseError
+
+    rows = int(os.environ.get("LAKE_DEMO_ROWS", DEFAULT_ROWS))
+    os.chdir(ROOT)
+    try:
+        profile = load_profile("dev", ROOT / "catalog" / "lake.yaml")
+        status = dev.up(profile)
+        print(
+            f"lake dev up: {status.get('action')} on {status.get('endpoint')} (bucket {status.get('bucket')})"
+        )
+        if status.get("note"):
+            print(f"  note: {status['note']}")
+        done = run_demo(Lakehouse(profile), ROOT / ".lake" / "demo", rows=rows, say=print)
+    except LakehouseError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    print()
+    for title, table in done["answers"].items():
+        _print_table(title, table)
+    if done["pin"] is not None:
+        pin = done["pin"].pins[0]
+        print(
+            f"\npinned gold.training_set at snapshot {pin.snapshot_id} in {done['pin_path'].relative_to(ROOT)}"
+        )
+    print(f"\ndone in {done['seconds']:.1f}s; the lake stays up. Next, try:")
+    for line in (
+        "export LAKE_PROFILE=dev",
+        "lake lineage --columns                       # gold.user_features.total_spend <- ... <- bronze.events.amount",
+        "lake provenance gold.training_set            # the bronze snapshots it was built from",
+        "lake run --select silver.events+ --dry-run   # the plan: order, materialization, rendered SQL",
+        "lake test                                    # every check against the current tables",
+        'lake query "SELECT label, avg(spend_last_7d) FROM gold.training_set GROUP BY 1"',
+        'lake query "SELECT count(*) FROM gold.training_set" --as-of @.lake/demo/training.lock',
+        "lake snapshots silver.events",
+        "lake dev down                                # saves the lake; lake dev up restores it",
+    ):
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
