@@ -52,7 +52,9 @@ def main() -> None:
 
 def write_report(figures: list[Figure], failures: list[str], scale: float, only: set[str]) -> None:
     path = ROOT / "BENCHMARKS.md"
-    previous = path.read_text() if path.exists() and only else ""
+    # A partial run (LAKE_BENCH_ONLY) keeps the other topics' sections from the previous report.
+    kept = _sections(path.read_text()) if path.exists() and only else {}
+    fresh = {f.topic for f in figures}
     lines = [
         "# Benchmarks",
         "",
@@ -66,6 +68,8 @@ def write_report(figures: list[Figure], failures: list[str], scale: float, only:
         lines += [
             f"## {topic}",
             "",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at scale {scale}.",
+            "",
             "| figure | lake | baseline | ratio | target | command |",
             "|---|---|---|---|---|---|",
         ]
@@ -77,12 +81,26 @@ def write_report(figures: list[Figure], failures: list[str], scale: float, only:
             )
         notes = [f"- {f.name}: {f.note}" for f in figures if f.topic == topic and f.note]
         lines += ["", *notes, ""] if notes else [""]
+    for topic, text in sorted(kept.items()):
+        if topic not in fresh and topic != "failures":
+            lines += [text.rstrip("\n"), ""]
     if failures:
         lines += ["## failures", "", *[f"- {x}" for x in failures], ""]
-    if previous and only:
-        lines += ["<!-- partial run: topics " + ", ".join(sorted(only)) + " -->"]
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
+
+
+def _sections(text: str) -> dict[str, str]:
+    """`## topic` sections of a previous report, each with its own header line (and run note)."""
+    sections: dict[str, str] = {}
+    current: str | None = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = line
+        elif current is not None:
+            sections[current] += line
+    return sections
 
 
 if __name__ == "__main__":
