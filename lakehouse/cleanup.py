@@ -18,6 +18,8 @@ def remove_write(profile: Profile, table: Table, write_id: str, known_paths: lis
     location = data_location(table)
     try:
         abort_multipart_uploads(profile, location, write_id)
+        # manifests of a failed commit are named after a commit UUID that starts with the write id
+        abort_multipart_uploads(profile, table.location().rstrip("/") + "/metadata", contains=write_id)
         paths = set(known_paths)
         paths.update(
             f.path for f in list_files(profile, location) if f.path.rsplit("/", 1)[-1].startswith(write_id)

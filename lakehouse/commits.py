@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 
-from lakehouse.errors import CommitError
+from lakehouse.errors import CommitError, StorageError
 from lakehouse.hooks import checkpoint
 
 # pyiceberg's own inner retries are kept short; this loop adds the patient, jittered ones.
@@ -75,6 +76,9 @@ def commit_with_retry(
             raise CommitError(
                 f"{what}: the catalog did not confirm the commit; check `lake snapshots`: {exc}"
             ) from None
+        except OSError as exc:  # pyarrow/fsspec could not write metadata or manifests (after their retries)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StorageError(f"{what}: could not write table metadata: {first}") from None
         except Exception as exc:
             if _is_transient_catalog_error(exc):
                 last = exc
@@ -90,13 +94,24 @@ def _is_transient_catalog_error(exc: Exception) -> bool:
     return any(s in text for s in ("database is locked", "could not serialize", "deadlock detected", "busy"))
 
 
+def commit_uuid(summary: dict[str, str]) -> uuid.UUID:
+    """Manifests are named after the commit UUID; starting it with the write id lets cleanup find them
+    (e.g. a manifest's incomplete multipart upload after a failed commit)."""
+    write_id = summary.get("lake.write-id", "")
+    if len(write_id) == 16 and all(c in "0123456789abcdef" for c in write_id):
+        return uuid.UUID(write_id + uuid.uuid4().hex[:16])
+    return uuid.uuid4()
+
+
 def stage_append(files: Iterable[DataFile], summary: dict[str, str]) -> Callable[[Transaction], None]:
     files = list(files)
 
     def stage(tx: Transaction) -> None:
         merge = tx.table_metadata.properties.get("commit.manifest-merge.enabled", "false").lower() == "true"
         update = tx.update_snapshot(snapshot_properties=summary)
-        with update.merge_append() if merge else update.fast_append() as append:
+        producer = update.merge_append() if merge else update.fast_append()
+        producer.commit_uuid = commit_uuid(summary)
+        with producer as append:
             for data_file in files:
                 append.append_data_file(data_file)
 
@@ -120,6 +135,7 @@ def stage_rewrite(
             io=tx._table.io,
             branch=branch,
             snapshot_properties=summary,
+            commit_uuid=commit_uuid(summary),
         )
         with producer as rewrite:
             for data_file in deleted:

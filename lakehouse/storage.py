@@ -196,7 +196,12 @@ def delete_files(profile: Profile, paths: Iterable[str]) -> int:
 
 
 def abort_multipart_uploads(
-    profile: Profile, location: str, name_prefix: str = "", *, initiated_before: datetime | None = None
+    profile: Profile,
+    location: str,
+    name_prefix: str = "",
+    *,
+    initiated_before: datetime | None = None,
+    contains: str = "",
 ) -> int:
     """Abort incomplete multipart uploads under a location whose file name starts with `name_prefix`
     (and, with `initiated_before`, that started before that time: `lake gc` spares uploads in flight)."""
@@ -208,8 +213,9 @@ def abort_multipart_uploads(
     try:
         answer = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
         for upload in answer.get("Uploads", []):
-            if not upload["Key"].rsplit("/", 1)[-1].startswith(name_prefix):
-                continue
+            name = upload["Key"].rsplit("/", 1)[-1]
+            if not name.startswith(name_prefix) or contains not in name.replace("-", ""):
+                continue  # `contains`: a write id inside a commit UUID (a manifest of that write)
             if initiated_before is not None and upload["Initiated"] >= initiated_before:
                 continue
             client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
