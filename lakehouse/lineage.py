@@ -153,7 +153,7 @@ def column_lineage(
     for name in names:
         model = project.models[name]
         try:
-            tree = sqlglot.parse_one(model.sql, read="duckdb")
+            tree: Any = sqlglot.parse_one(model.sql, read="duckdb")
             local = _with_guessed_inputs(schema, model.depends_on, tree)
             if any(
                 isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in tree.selects

@@ -29,6 +29,7 @@ with sqlglot. Tables that models read but that no model builds (loaded by `lake 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,7 @@ def load_sources(root: Path) -> dict[str, Source]:
     return found
 
 
-def discover(root: str | Path) -> tuple[dict[str, Model], dict[str, Source]]:
+def discover(root: str | os.PathLike[str]) -> tuple[dict[str, Model], dict[str, Source]]:
     """Every `<root>/<layer>/<name>.sql` model and the sources `<root>/sources.yml` declares."""
     base = Path(root)
     if not base.is_dir():

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ class Project:
     sources: dict[str, Source]
 
     @classmethod
-    def load(cls, root: str | Path) -> Project:
+    def load(cls, root: str | os.PathLike[str]) -> Project:
         models, sources = discover(root)
         project = cls(Path(root), models, sources)
         project.validate()

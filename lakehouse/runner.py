@@ -452,7 +452,11 @@ def _write_audit_publish(
             from pyiceberg.table.refs import SnapshotRefType
 
             tx._stage(
-                *tx._set_ref_snapshot(snapshot_id=parent_id, ref_name=branch, type=SnapshotRefType.BRANCH)
+                *tx._set_ref_snapshot(
+                    snapshot_id=parent_id,  # type: ignore[arg-type]
+                    ref_name=branch,
+                    type=SnapshotRefType.BRANCH,
+                )
             )
             write(tx)
 
@@ -564,7 +568,7 @@ def _publish(
         tx._stage(
             *tx._set_ref_snapshot(snapshot_id=staged_id, ref_name=MAIN_BRANCH, type=SnapshotRefType.BRANCH)
         )
-        tx._stage((RemoveSnapshotRefUpdate(ref_name=branch),))
+        tx._stage((RemoveSnapshotRefUpdate(ref_name=branch),))  # type: ignore[call-arg]
 
     commit_with_retry(load, stage, policy, f"publishing {name}")
 
@@ -576,7 +580,7 @@ def _drop_branch(load: Callable[[], Table], branch: str, policy: Any, name: str)
 
     def stage(tx: Transaction) -> None:
         if branch in tx.table_metadata.refs:
-            tx._stage((RemoveSnapshotRefUpdate(ref_name=branch),))
+            tx._stage((RemoveSnapshotRefUpdate(ref_name=branch),))  # type: ignore[call-arg]
 
     commit_with_retry(load, stage, policy, f"discarding the audit branch of {name}")
 
