@@ -295,7 +295,7 @@ def expire(
         ids = [i for i in plan.snapshot_ids if metadata.snapshot_by_id(i) is not None and i not in protected]
         done[:] = ids
         if ids:
-            tx._apply((RemoveSnapshotsUpdate(snapshot_ids=ids),))
+            tx._apply((RemoveSnapshotsUpdate(snapshot_ids=ids),))  # type: ignore[call-arg]
             tx.set_properties({EXPIRED_PROPERTY: _record_expired(dict(metadata.properties), ids)})
 
     committed = commit_with_retry(

@@ -303,7 +303,12 @@ def copy_to_partition(
         f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
         for f in schema.fields
     ]
-    options = ["FORMAT parquet", "COMPRESSION zstd", f"FIELD_IDS {field_ids_literal(schema)}", "RETURN_STATS true"]
+    options = [
+        "FORMAT parquet",
+        "COMPRESSION zstd",
+        f"FIELD_IDS {field_ids_literal(schema)}",
+        "RETURN_STATS true",
+    ]
     directory = directory.rstrip("/")
     if not directory.startswith(("s3://", "s3a://")):
         local_path(directory).mkdir(parents=True, exist_ok=True)
@@ -340,7 +345,9 @@ def _partition_data_file(
     with input_file.open() as stream:
         parquet_metadata = pq.read_metadata(stream)
     statistics = data_file_statistics_from_parquet_metadata(
-        parquet_metadata, compute_statistics_plan(schema, metadata.properties), parquet_path_to_id_mapping(schema)
+        parquet_metadata,
+        compute_statistics_plan(schema, metadata.properties),
+        parquet_path_to_id_mapping(schema),
     )
     return DataFile.from_args(
         content=DataFileContent.DATA,
