@@ -146,7 +146,8 @@ def plan_columns(
     where = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
     if extra and not evolve:
         raise SchemaMismatchError(
-            f"source {where} has columns that {table_name} lacks: {', '.join(extra)}; "
+            f"source {where} has columns that {table_name} lacks: {', '.join(extra[:10])}"
+            f"{f' and {len(extra) - 10} more' if len(extra) > 10 else ''}; "
             "pass --evolve to add them (union by name)"
         )
     evolved = None
