@@ -125,3 +125,18 @@ def test_read_and_batches(two_tables: LakeEnv) -> None:
     assert table.column_names == ["id", "amount"] and table.num_rows == 100
     batches = list(lake.batches("bronze.events", ["id"], batch_size=64))
     assert sum(b.num_rows for b in batches) == 400 and max(b.num_rows for b in batches) <= 2048
+
+
+def test_query_with_a_pin_file_reads_the_pinned_snapshots(
+    two_tables: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    lake = two_tables.lake
+    lock = tmp_path / "training.lock"
+    lake.pin(["bronze.events", "bronze.users"], lock)
+    pinned = lake.table("bronze.events").current_snapshot().snapshot_id
+    lake.ingest("bronze.events", str(write_jsonl(tmp_path / "more.jsonl", events(50, start=1000))))
+    out = cli_json(
+        run_cli(two_tables, "query", "SELECT count(*) AS n FROM bronze.events", "--pins", str(lock), "--json")
+    )
+    assert out == {"snapshots": {"bronze.events": pinned}, "rows": [{"n": 400}]}
+    assert lake.query("SELECT count(*) AS n FROM bronze.events").to_pylist() == [{"n": 450}]

@@ -95,6 +95,12 @@ def ingest(
     help="Read at a snapshot id, ISO-8601 time or tag; TABLE=REF for one table (repeatable).",
 )
 @click.option(
+    "--pins",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="LOCKFILE",
+    help="Read every table at the snapshot a `lake pin` lock file records.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print rows and the snapshots read as one JSON document."
 )
 @pass_ctx
@@ -105,6 +111,7 @@ def query(
     fmt: str | None,
     output: str | None,
     as_of: tuple[str, ...],
+    pins: str | None,
     as_json: bool,
 ) -> None:
     """Run read-only DuckDB SQL; `namespace.table` names read lake tables.
@@ -117,13 +124,14 @@ def query(
       lake query "SELECT country, sum(amount) FROM silver.events GROUP BY 1 ORDER BY 2 DESC"
       lake query --file report.sql --format parquet -o report.parquet
       lake query "SELECT count(*) FROM silver.events" --as-of 2026-01-15T00:00:00Z
+      lake query "SELECT * FROM gold.training_set" --pins training.lock -o train.parquet
     """
     from lakehouse.errors import LakehouseError
 
     if (sql is None) == (sql_file is None):
         raise click.UsageError("give the SQL as an argument or with --file, not both")
     text = Path(sql_file).read_text() if sql_file else (sql or "")
-    result = ctx.lake.query_reader(text, list(as_of) or None)
+    result = ctx.lake.query_reader(text, list(as_of) or None, pins=pins)
     try:
         snapshots = result.snapshots()
         if as_json:
