@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\ndone in {done['seconds']:.1f}s; the lake stays up. Next, try:")
     for line in (
+        "source .venv/bin/activate                    # puts `lake` on your PATH",
         "export LAKE_PROFILE=dev",
         "lake lineage --columns                       # gold.user_features.total_spend <- ... <- bronze.events.amount",
         "lake provenance gold.training_set            # the bronze snapshots it was built from",
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         'lake query "SELECT label, avg(spend_last_7d) FROM gold.training_set GROUP BY 1"',
         'lake query "SELECT count(*) FROM gold.training_set" --as-of @.lake/demo/training.lock',
         "lake snapshots silver.events",
+        "python examples/train.py --pins .lake/demo/training.lock --target label",
         "lake dev down                                # saves the lake; lake dev up restores it",
     ):
         print(f"  {line}")
