@@ -23,6 +23,7 @@ from pyiceberg.io.pyarrow import (
 )
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.partitioning import PartitionField, _to_partition_representation
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.transforms import (
@@ -145,11 +146,7 @@ def copy_to_data_files(
     spec = metadata.spec()
     write_id = write_id or new_write_id()
     target = target_size or target_file_size(table)
-    # Casting here makes every writer produce exactly the table's physical types.
-    projections = [
-        f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
-        for f in schema.fields
-    ]
+    projections = _table_projections(schema)
     partition_columns: list[str] = []
     field_ids = field_ids_literal(schema)
     extra_ids: dict[str, int] = {}
@@ -176,54 +173,80 @@ def copy_to_data_files(
         options += [f"PARTITION_BY ({', '.join(partition_columns)})", "WRITE_PARTITION_COLUMNS true"]
     else:
         options.append(f"FILE_SIZE_BYTES {int(target)}")
-    sql = (
-        f"COPY (SELECT {', '.join(projections)} FROM ({select_sql}) AS lake_src) "
-        f"TO {quote_literal(data_location(table))} ({', '.join(options)})"
-    )
-    rows = engine.run_with_progress(sql, on_progress).fetchall()
     written = WrittenFiles()
-    for row in rows:
-        path, count = row[0], row[1]
-        if count == 0:
-            continue
-        partition_keys = row[5] or {}
-        written.data_files.append(_data_file(table, metadata, path, partition_keys, extra_ids))
+    for path, partition_keys in _run_copy(
+        engine, select_sql, projections, data_location(table), options, on_progress
+    ):
+        partition = _partition_record(metadata, partition_keys)
+        written.data_files.append(
+            describe_data_file(table, metadata, path, partition, spec.spec_id, extra_ids)
+        )
     return written
 
 
-def _data_file(
+def _table_projections(schema: Schema) -> list[str]:
+    """Casting here makes every writer produce exactly the table's physical types."""
+    return [
+        f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
+        for f in schema.fields
+    ]
+
+
+def _run_copy(
+    engine: Engine, select_sql: str, projections: list[str], target: str, options: list[str], on_progress: Any
+) -> list[tuple[str, dict[str, Any]]]:
+    """Run one COPY with RETURN_STATS; (path, partition keys) of every non-empty file it wrote."""
+    sql = (
+        f"COPY (SELECT {', '.join(projections)} FROM ({select_sql}) AS lake_src) "
+        f"TO {quote_literal(target)} ({', '.join(options)})"
+    )
+    rows = engine.run_with_progress(sql, on_progress).fetchall()
+    return [(row[0], row[5] or {}) for row in rows if row[1] != 0]
+
+
+def _partition_record(metadata: TableMetadata, partition_keys: dict[str, Any]) -> Record:
+    schema = metadata.schema()
+    values = []
+    for pfield in metadata.spec().fields:
+        source = schema.find_field(pfield.source_id)
+        key = source.name if isinstance(pfield.transform, IdentityTransform) else pfield.name
+        values.append(partition_value(pfield, source.field_type, partition_keys.get(key)))
+    return Record(*values)
+
+
+def describe_data_file(
     table: Table,
     metadata: TableMetadata,
     path: str,
-    partition_keys: dict[str, Any],
-    extra_ids: dict[str, int],
+    partition: Record,
+    spec_id: int,
+    extra_ids: dict[str, int] | None = None,
 ) -> DataFile:
+    """A pyiceberg DataFile for a written Parquet file, with statistics from its footer.
+
+    `extra_ids` are the synthetic field ids of partition columns DuckDB wrote beside the data; they
+    take part in reading the footer but not in the statistics.
+    """
     schema = metadata.schema()
-    spec = metadata.spec()
     input_file = table.io.new_input(path)
     with input_file.open() as stream:
         parquet_metadata = pq.read_metadata(stream)
     mapping = parquet_path_to_id_mapping(schema)
     plan = compute_statistics_plan(schema, metadata.properties)
-    for name, synthetic_id in extra_ids.items():
+    for name, synthetic_id in (extra_ids or {}).items():
         mapping[name] = synthetic_id
         plan[synthetic_id] = StatisticsCollector(synthetic_id, StringType(), plan_none_mode(), name)
     statistics = data_file_statistics_from_parquet_metadata(parquet_metadata, plan, mapping)
-    for synthetic_id in extra_ids.values():
+    for synthetic_id in (extra_ids or {}).values():
         statistics.column_sizes.pop(synthetic_id, None)
-    values = []
-    for pfield in spec.fields:
-        source = schema.find_field(pfield.source_id)
-        key = source.name if isinstance(pfield.transform, IdentityTransform) else pfield.name
-        values.append(partition_value(pfield, source.field_type, partition_keys.get(key)))
     return DataFile.from_args(
         content=DataFileContent.DATA,
         file_path=path,
         file_format=FileFormat.PARQUET,
-        partition=Record(*values),
+        partition=partition,
         file_size_in_bytes=len(input_file),
         sort_order_id=None,
-        spec_id=spec.spec_id,
+        spec_id=spec_id,
         equality_ids=None,
         key_metadata=None,
         **statistics.to_serialized_dict(),
@@ -299,10 +322,7 @@ def copy_to_partition(
 
     metadata = metadata or table.metadata
     schema = metadata.schema()
-    projections = [
-        f"CAST({quote_ident(f.name)} AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
-        for f in schema.fields
-    ]
+    projections = _table_projections(schema)
     options = [
         "FORMAT parquet",
         "COMPRESSION zstd",
@@ -321,43 +341,9 @@ def copy_to_partition(
             f"FILE_SIZE_BYTES {int(max_file_size)}",
             "OVERWRITE_OR_IGNORE true",
         ]
-    sql = (
-        f"COPY (SELECT {', '.join(projections)} FROM ({select_sql}) AS lake_src) "
-        f"TO {quote_literal(target)} ({', '.join(options)})"
-    )
-    rows = engine.run_with_progress(sql, on_progress).fetchall()
     written = WrittenFiles()
-    for row in rows:
-        path, count = row[0], row[1]
-        if count == 0:
-            continue
+    for path, _keys in _run_copy(engine, select_sql, projections, target, options, on_progress):
         if target.startswith("file://") or not path.startswith(("s3://", "s3a://", "file://")):
             path = directory + "/" + path.rsplit("/", 1)[-1]
-        written.data_files.append(_partition_data_file(table, metadata, path, partition, spec_id))
+        written.data_files.append(describe_data_file(table, metadata, path, partition, spec_id))
     return written
-
-
-def _partition_data_file(
-    table: Table, metadata: TableMetadata, path: str, partition: Record, spec_id: int
-) -> DataFile:
-    schema = metadata.schema()
-    input_file = table.io.new_input(path)
-    with input_file.open() as stream:
-        parquet_metadata = pq.read_metadata(stream)
-    statistics = data_file_statistics_from_parquet_metadata(
-        parquet_metadata,
-        compute_statistics_plan(schema, metadata.properties),
-        parquet_path_to_id_mapping(schema),
-    )
-    return DataFile.from_args(
-        content=DataFileContent.DATA,
-        file_path=path,
-        file_format=FileFormat.PARQUET,
-        partition=partition,
-        file_size_in_bytes=len(input_file),
-        sort_order_id=None,
-        spec_id=spec_id,
-        equality_ids=None,
-        key_metadata=None,
-        **statistics.to_serialized_dict(),
-    )
