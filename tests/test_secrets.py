@@ -79,12 +79,10 @@ def test_no_command_leaks_a_credential(secret_lake: LakeEnv, run_cli, tmp_path: 
             clean(result.stdout, f"stdout of lake {' '.join(debug + args)}")
             clean(result.stderr, f"stderr of lake {' '.join(debug + args)}")
     assert failures >= 12  # the failing runs did fail (each twice)
-    # Our own logs, and everything at INFO or above, hold no credential at all. Third-party DEBUG
-    # wire logs (botocore signs requests) carry the key *id* in the Authorization header, never a secret.
-    ours = [r for r in caplog.records if r.name.startswith("lakehouse") or r.levelno >= logging.INFO]
-    clean("\n".join(r.getMessage() for r in ours), "the logs")
-    for canary in (SECRET_KEY, PG_PASSWORD):
-        assert canary not in caplog.text, "a DEBUG log leaks a secret"
+    # No log record at any level, ours or a dependency's, holds a credential: with --debug the
+    # wire-level loggers (botocore signs requests with the key id) stay at WARNING.
+    clean("\n".join(r.getMessage() for r in caplog.records), "the logs")
+    clean(caplog.text, "the logs")
     table = env.lake.table("bronze.events")
     clean(repr(dict(table.properties)), "table properties")
     for snapshot in table.snapshots():

@@ -110,6 +110,9 @@ def cli(ctx: click.Context, profile: str | None, config: str | None, debug: bool
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("werkzeug", "botocore", "urllib3", "pyiceberg", "s3transfer"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
+    # Wire-level loggers stay quiet even with --debug: botocore's DEBUG log prints signed request
+    # headers, which carry the access key id.
+    for wire in ("werkzeug", "botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(wire).setLevel(logging.WARNING if debug else logging.ERROR)
+    logging.getLogger("pyiceberg").setLevel(logging.DEBUG if debug else logging.ERROR)
     ctx.obj = Context(profile, config, debug)
