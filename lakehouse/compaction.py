@@ -28,6 +28,7 @@ from pyiceberg.types import PrimitiveType
 
 from lakehouse.commits import RetryPolicy, commit_with_retry
 from lakehouse.errors import CommitError, LakehouseError
+from lakehouse.hooks import checkpoint
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.sizes import format_size, parse_size
 from lakehouse.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
@@ -422,6 +423,7 @@ def write_compaction(
     prepare_engine(engine, profile, bool(plan.sort_by))
     threads = engine.con.execute("SELECT current_setting('threads')").fetchone()[0]  # type: ignore[index]
     try:
+        checkpoint("before-write")
         for index, group in enumerate(plan.groups):
             rotate = group.expected_outputs > 1
             # Parallel writers interleave rows across rotated files; one thread keeps each file sorted.
@@ -439,6 +441,7 @@ def write_compaction(
                 on_progress=report if on_progress else None,
             )  # fmt: skip
             write.outputs.append(written)
+            checkpoint("after-write")  # after the first group: with several groups, mid-write
             if written.rows != group.input_rows:
                 raise LakehouseError(
                     f"compaction of {plan.table} read {written.rows} rows from a group of "

@@ -6,7 +6,13 @@ waits until `<dir>/<phase>.go` exists; a test either kills it there (`kill -9`) 
 
 Phases: `before-write` (sources planned, no file written), `after-write` (data files written,
 nothing committed), `before-commit` (a commit staged, the catalog not yet asked), `after-commit`
-(the catalog has the new snapshot, the command has not finished).
+(the catalog has the new snapshot, the command has not finished), `after-publish` (`lake run`: a
+model's audited snapshot is on `main`, later models not yet built).
+
+`lake run` passes each phase at its first model: `before-commit`/`after-commit` around staging the
+snapshot on the audit branch, before `main` moves (for a table that has a snapshot; a new table's
+first commit is its empty snapshot). `lake compact` passes `after-write` once its
+first file group is written, so with several groups the kill lands while it is still writing.
 """
 
 from __future__ import annotations

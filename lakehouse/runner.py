@@ -38,6 +38,7 @@ from lakehouse.errors import (
     NoSuchTableError,
     SchemaMismatchError,
 )
+from lakehouse.hooks import checkpoint
 from lakehouse.models import sql_hash
 from lakehouse.project import Project
 from lakehouse.schemas import quote_ident
@@ -419,6 +420,7 @@ def _write_audit_publish(
     deleted: list[DataFile] = []
     new_rows: int | None = None
     try:
+        checkpoint("before-write")
         if step.strategy == "overwrite":
             deleted = _live_files(table, parent_id)
             written = copy_to_data_files(engine, table, rewritten, write_id=write_id)
@@ -434,6 +436,7 @@ def _write_audit_publish(
             deleted, written, new_rows = _merge(
                 engine, table, parent_id, rewritten, model.config.unique_key, write_id
             )
+        checkpoint("after-write")
         operation = Operation.OVERWRITE if deleted else Operation.APPEND
         summary = {
             "lake.operation": f"run-{step.strategy}",
@@ -479,6 +482,7 @@ def _write_audit_publish(
         _drop_branch(load, branch, policy, name)
         return staged_id, written.rows if new_rows is None else new_rows, True
     _publish(load, branch, staged_id, parent_id, policy, name)
+    checkpoint("after-publish")
     return staged_id, written.rows if new_rows is None else new_rows, False
 
 

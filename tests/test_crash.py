@@ -1,7 +1,7 @@
-"""`kill -9` of real `lake ingest` / `lake compact` processes at exact phases (tests: lakehouse/hooks.py
-checkpoints, and a held S3 PUT in our fault proxy for "while writing"). The table is always at its
-old or its new snapshot and reads correctly; `lake gc` removes what the killed process left behind
-once it is older than gc's window, and never a file the table uses."""
+"""`kill -9` of real `lake ingest` / `lake compact` / `lake run` processes at exact phases (tests:
+lakehouse/hooks.py checkpoints, and a held S3 PUT in our fault proxy for "while writing"). Every table
+is always at its old or its new snapshot and reads correctly; `lake gc` removes what the killed process
+left behind once it is older than gc's window, and never a file the table uses."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from conftest import cli_json, events, write_jsonl
 from faultproxy import Fault, FaultProxy
 from test_concurrency import hook_env, wait_for
+from test_runner import write_project
 
 from lakehouse.storage import list_files
 from lakehouse.testing import LakeEnv, MotoS3, make_lake_env, s3_properties
@@ -47,18 +48,15 @@ def kill9(proc: subprocess.Popen[bytes]) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def table_files(env: LakeEnv) -> set[str]:
+def table_files(env: LakeEnv, name: str = "bronze.events") -> set[str]:
     """Every file under the table's location (data and metadata)."""
-    return {
-        f.path.removeprefix("file://")
-        for f in list_files(env.profile, env.lake.table("bronze.events").location())
-    }
+    return {f.path.removeprefix("file://") for f in list_files(env.profile, env.lake.table(name).location())}
 
 
-def state(env: LakeEnv) -> tuple[int, int, int]:
+def state(env: LakeEnv, name: str = "bronze.events") -> tuple[int, int, int]:
     """(current snapshot id, row count, sum of ids), read through DuckDB's iceberg_scan."""
-    snapshot = env.lake.table("bronze.events").current_snapshot().snapshot_id
-    row = env.lake.query("SELECT count(*) AS n, sum(id) AS s FROM bronze.events").to_pylist()[0]
+    snapshot = env.lake.table(name).current_snapshot().snapshot_id
+    row = env.lake.query(f"SELECT count(*) AS n, sum(id) AS s FROM {name}").to_pylist()[0]
     return snapshot, row["n"], row["s"]
 
 
@@ -69,28 +67,28 @@ def age(paths: set[str], seconds: float = 7200) -> None:
         os.utime(p, (then, then))
 
 
-def gc(env: LakeEnv, run_cli, *args: str) -> None:
-    result = run_cli(env, "gc", "bronze.events", *args, "--json")
+def gc(env: LakeEnv, run_cli, *args: str, name: str = "bronze.events") -> None:
+    result = run_cli(env, "gc", name, *args, "--json")
     assert result.exit_code == 0, result.output
 
 
-def assert_gc_cleans(env: LakeEnv, run_cli, before_kill: set[str]) -> None:
+def assert_gc_cleans(env: LakeEnv, run_cli, before_kill: set[str], name: str = "bronze.events") -> None:
     """Leftovers survive gc's default window, and go once older than it; the table still reads."""
-    expected_state = state(env)
-    live = table_files(env)
-    gc(env, run_cli)  # default window (3 days): a write in flight could own these files
-    assert table_files(env) == live
+    expected_state = state(env, name)
+    live = table_files(env, name)
+    gc(env, run_cli, name=name)  # default window (3 days): a write in flight could own these files
+    assert table_files(env, name) == live
     leftovers = live - before_kill
     age(live)
-    gc(env, run_cli, "--older-than", "1h")
-    after = table_files(env)
-    assert not (after & leftovers - _referenced(env)), "gc left the killed write's files"
-    assert state(env) == expected_state
+    gc(env, run_cli, "--older-than", "1h", name=name)
+    after = table_files(env, name)
+    assert not (after & leftovers - _referenced(env, name)), "gc left the killed write's files"
+    assert state(env, name) == expected_state
 
 
-def _referenced(env: LakeEnv) -> set[str]:
+def _referenced(env: LakeEnv, name: str = "bronze.events") -> set[str]:
     """Files the current metadata still needs: metadata log, manifest lists, manifests, data files."""
-    table = env.lake.table("bronze.events")
+    table = env.lake.table(name)
     refs = {table.metadata_location}
     refs |= {e.metadata_file for e in table.metadata.metadata_log}
     for snapshot in table.snapshots():
@@ -164,13 +162,21 @@ def test_kill_ingest_while_writing_to_s3(moto_s3: MotoS3, run_cli, tmp_path: Pat
         assert state(env) == old_state
 
 
-@pytest.mark.parametrize("phase", ["before-commit", "after-commit"])
-def test_kill_compact_around_its_commit(local_lake: LakeEnv, run_cli, tmp_path: Path, phase: str) -> None:
+def data_files(paths: set[str]) -> set[str]:
+    return {p for p in paths if "/data/" in p}
+
+
+@pytest.mark.parametrize("phase", ["before-write", "after-write", "before-commit", "after-commit"])
+def test_kill_compact_at_each_phase(local_lake: LakeEnv, run_cli, tmp_path: Path, phase: str) -> None:
+    """`after-write` in compaction is after its first file group: with three groups (one per day
+    partition), the kill lands while it is still writing."""
     env = local_lake
     seeded(env, tmp_path)
     for n in range(5):
         src = write_jsonl(tmp_path / f"small{n}.jsonl", events(10, start=10_000 + n * 10))
         env.lake.ingest("bronze.events", str(src))
+    groups = len(env.lake.plan_compaction("bronze.events", min_input_files=2).groups)
+    assert groups >= 2
     old_snapshot, rows, ids = state(env)
     before = table_files(env)
     hooks = tmp_path / "hooks"
@@ -181,9 +187,95 @@ def test_kill_compact_around_its_commit(local_lake: LakeEnv, run_cli, tmp_path: 
     snapshot, rows_after, ids_after = state(env)
     assert (rows_after, ids_after) == (rows, ids)  # compaction never changes rows
     table = env.lake.table("bronze.events")
+    written = data_files(table_files(env) - before)
     if phase == "after-commit":
         assert snapshot != old_snapshot and table.current_snapshot().summary.operation.value == "replace"
     else:
         assert snapshot == old_snapshot
-        assert table_files(env) - before, "compaction had written nothing before its commit"
+    if phase == "before-write":
+        assert table_files(env) == before
+    elif phase == "after-write":
+        assert 0 < len(written) < groups, f"expected a partial write: {len(written)} files of {groups} groups"
+    else:
+        assert len(written) >= groups, "compaction had not written every group before its commit"
     assert_gc_cleans(env, run_cli, before)
+
+
+RUN_MODELS = {
+    "silver.crash_events": "{{ config(checks=[{'unique': 'id'}]) }}\n"
+    "SELECT id, ts, country, amount FROM bronze.events\n",
+    "gold.crash_merged": "{{ config(materialized='incremental', unique_key='id') }}\n"
+    "SELECT id, country, amount * 2 AS amount FROM silver.crash_events\n",
+}
+
+
+@pytest.mark.parametrize(
+    "phase", ["before-write", "after-write", "before-commit", "after-commit", "after-publish"]
+)
+def test_kill_run_at_each_phase(local_lake: LakeEnv, run_cli, tmp_path: Path, phase: str) -> None:
+    """A two-model project (a `table` model, then an incremental merge on it), built once, then run
+    again over new bronze rows and killed at `phase` of its first model. `before-commit`/`after-commit`
+    surround staging the snapshot on the audit branch; `after-publish` is after `main` moved."""
+    env = local_lake
+    _, new = seeded(env, tmp_path)
+    project = write_project(tmp_path, RUN_MODELS)
+    first, second = RUN_MODELS
+    built = env.lake.run(project)
+    assert built.ok, built.failure_message()
+    old = {m: state(env, m) for m in RUN_MODELS}
+    assert {m: old[m][1] for m in RUN_MODELS} == {first: SEED_ROWS, second: SEED_ROWS}
+    env.lake.ingest("bronze.events", str(new))
+    before = {m: table_files(env, m) for m in RUN_MODELS}
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    proc = start(env, hooks, phase, "run", "--project", str(project))
+    wait_for(hooks / f"{phase}.reached", proc)
+    kill9(proc)
+
+    # main: the first model published only at after-publish; the second model never started
+    for m in RUN_MODELS:
+        snapshot, rows, ids = state(env, m)
+        if m == first and phase == "after-publish":
+            head = env.lake.table(m).current_snapshot()
+            assert rows == SEED_ROWS + NEW_ROWS and head.parent_snapshot_id == old[m][0]
+            assert head.summary["lake.model"] == m
+        else:
+            assert (snapshot, rows, ids) == old[m], m
+    assert table_files(env, second) == before[second]
+    # The audit branch: a run killed after staging (before publishing) leaves `lake-audit-<run id>`
+    # on the first model, at a complete staged snapshot whose parent is main; `main` never saw it.
+    table = env.lake.table(first)
+    branches = {r: ref.snapshot_id for r, ref in table.metadata.refs.items() if r != "main"}
+    staged_files: set[str] = set()
+    if phase == "after-commit":
+        ((branch, staged_id),) = branches.items()
+        assert branch.startswith("lake-audit-")
+        staged = table.snapshot_by_id(staged_id)
+        assert (
+            staged.parent_snapshot_id == old[first][0] and table.current_snapshot().snapshot_id != staged_id
+        )
+        assert staged.summary["lake.rows"] == str(SEED_ROWS + NEW_ROWS)
+        branch_rows = env.lake.query(f"SELECT count(*) AS n FROM {first}", as_of={first: str(staged_id)})
+        assert branch_rows.to_pylist()[0]["n"] == SEED_ROWS + NEW_ROWS  # the staged snapshot reads whole
+        staged_files = {
+            e.data_file.file_path.removeprefix("file://")
+            for mf in staged.manifests(table.io)
+            for e in mf.fetch_manifest_entry(table.io, discard_deleted=True)
+        }
+        assert staged_files - before[first]
+    else:
+        assert not branches, branches  # publishing removes the branch in the same commit
+    assert not [r for r in env.lake.table(second).metadata.refs if r != "main"]
+    if phase == "before-write":
+        assert table_files(env, first) == before[first]
+    if phase in ("after-write", "before-commit"):
+        assert data_files(table_files(env, first) - before[first]), "the kill landed before any write"
+
+    for m in RUN_MODELS:
+        assert_gc_cleans(env, run_cli, before[m], m)
+    # gc never deletes what a snapshot reaches: the leftover audit branch keeps its staged files
+    assert staged_files <= table_files(env, first)
+    # and the next run builds both models as usual
+    rerun = env.lake.run(project)
+    assert rerun.ok, rerun.failure_message()
+    assert {m: state(env, m)[1] for m in RUN_MODELS} == {m: SEED_ROWS + NEW_ROWS for m in RUN_MODELS}
