@@ -98,11 +98,14 @@ def reach(table: Table, metadata: TableMetadata, snapshot_ids: Iterable[int], ca
     return found
 
 
-def reachable(table: Table, cache: ManifestCache | None = None) -> Reach:
+def reachable(table: Table, cache: ManifestCache | None = None, excluding: Iterable[int] = ()) -> Reach:
     """Everything the table's current metadata reaches: every snapshot (so every tag and branch),
-    the current and logged metadata files, and statistics files."""
+    the current and logged metadata files, and statistics files. `excluding` leaves out snapshots
+    that gc is about to remove (those of abandoned audit branches)."""
     metadata = table.metadata
-    found = reach(table, metadata, [s.snapshot_id for s in metadata.snapshots], cache or ManifestCache(table))
+    skip = set(excluding)
+    ids = [s.snapshot_id for s in metadata.snapshots if s.snapshot_id not in skip]
+    found = reach(table, metadata, ids, cache or ManifestCache(table))
     if table.metadata_location:
         found.add(table.metadata_location, "metadata")
     for entry in metadata.metadata_log:
@@ -319,6 +322,32 @@ def expire(
 # ------------------------------------------------------------------------------------ gc
 
 
+# `lake run` stages each model's snapshot on this branch; publishing or a failed check removes it.
+AUDIT_BRANCH_PREFIX = "lake-audit-"
+
+
+def abandoned_audits(metadata: TableMetadata, cutoff_ms: int) -> dict[str, list[int]]:
+    """Audit branches a killed `lake run` left behind, older than the window, and the snapshots only
+    they reach (a staged snapshot's parent is main's, which stays)."""
+
+    def lineage(snapshot_id: int | None) -> list[int]:
+        chain = []
+        while snapshot_id is not None and (snapshot := metadata.snapshot_by_id(snapshot_id)) is not None:
+            chain.append(snapshot_id)
+            snapshot_id = snapshot.parent_snapshot_id
+        return chain
+
+    stale = {
+        name: ref.snapshot_id
+        for name, ref in metadata.refs.items()
+        if name.startswith(AUDIT_BRANCH_PREFIX)
+        and (snap := metadata.snapshot_by_id(ref.snapshot_id)) is not None
+        and snap.timestamp_ms < cutoff_ms
+    }
+    kept = {i for name, ref in metadata.refs.items() if name not in stale for i in lineage(ref.snapshot_id)}
+    return {name: [i for i in lineage(head) if i not in kept] for name, head in stale.items()}
+
+
 @dataclass
 class GcPlan:
     table: str
@@ -328,6 +357,11 @@ class GcPlan:
     orphans: list[FileInfo] = field(default_factory=list)
     recent_orphans: int = 0
     reachable_files: int = 0
+    abandoned_branches: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def abandoned_snapshots(self) -> list[int]:
+        return [i for ids in self.abandoned_branches.values() for i in ids]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -342,6 +376,7 @@ class GcPlan:
             "orphan_bytes": sum(o.size for o in self.orphans),
             "kept_recent_orphans": self.recent_orphans,
             "reachable_files": self.reachable_files,
+            "abandoned_audit_branches": self.abandoned_branches,
         }
 
 
@@ -354,8 +389,10 @@ def plan_gc(
     # List first, then read the metadata: a file committed in between is then known to be reachable.
     listed = list(list_files(profile, table.location()))
     table = table.refresh()
-    known = reachable(table).files
+    abandoned = abandoned_audits(table.metadata, int(cutoff.timestamp() * 1000))
+    known = reachable(table, excluding=[i for ids in abandoned.values() for i in ids]).files
     plan = GcPlan(identifier, table.location(), format_duration(age), cutoff.isoformat(timespec="seconds"))
+    plan.abandoned_branches = abandoned
     plan.reachable_files = len(known)
     for info in sorted(listed, key=lambda f: f.path):
         if normalize(info.path) in known:
@@ -374,6 +411,8 @@ def gc(profile: Profile, load: Callable[[], Table], plan: GcPlan, *, dry_run: bo
         result.deleted_files = len(plan.orphans)
         result.deleted_bytes = sum(o.size for o in plan.orphans)
         return result
+    if plan.abandoned_branches:
+        _drop_abandoned(profile, load, plan)
     known = reachable(load()).files  # checked again right before deleting
     doomed = [o for o in plan.orphans if normalize(o.path) not in known]
     result.deleted_files = delete_files(profile, [o.path for o in doomed])
@@ -382,6 +421,24 @@ def gc(profile: Profile, load: Callable[[], Table], plan: GcPlan, *, dry_run: bo
     abort_multipart_uploads(profile, plan.location.rstrip("/") + "/", initiated_before=cutoff)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+def _drop_abandoned(profile: Profile, load: Callable[[], Table], plan: GcPlan) -> None:
+    """Remove abandoned audit branches and the snapshots only they reach, in one commit; their files
+    then are orphans like any other leftover of a killed write."""
+    from pyiceberg.table.update import RemoveSnapshotRefUpdate, RemoveSnapshotsUpdate
+
+    def stage(tx: Transaction) -> None:
+        refs = tx.table_metadata.refs
+        names = [n for n, ids in plan.abandoned_branches.items() if n in refs and refs[n].snapshot_id in ids]
+        ids = [i for n in names for i in plan.abandoned_branches[n] if tx.table_metadata.snapshot_by_id(i)]
+        updates: list[Any] = [RemoveSnapshotRefUpdate(ref_name=n) for n in names]  # type: ignore[call-arg]
+        if ids:
+            updates.append(RemoveSnapshotsUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
+        if updates:
+            tx._apply(tuple(updates))
+
+    commit_with_retry(load, stage, RetryPolicy.from_properties(profile.properties), f"gc of {plan.table}")
 
 
 # ------------------------------------------------------------------------------------ manifests

@@ -273,8 +273,14 @@ def test_kill_run_at_each_phase(local_lake: LakeEnv, run_cli, tmp_path: Path, ph
 
     for m in RUN_MODELS:
         assert_gc_cleans(env, run_cli, before[m], m)
-    # gc never deletes what a snapshot reaches: the leftover audit branch keeps its staged files
+    # Within gc's window the leftover audit branch keeps its staged files (a run may be auditing)...
     assert staged_files <= table_files(env, first)
+    if phase == "after-commit":
+        # ...and once the branch is older than the window, gc drops it and deletes what only it reached.
+        gc(env, run_cli, "--older-than", "0s", name=first)
+        assert [r for r in env.lake.table(first).metadata.refs] == ["main"]
+        assert not staged_files & table_files(env, first)
+        assert state(env, first) == old[first]
     # and the next run builds both models as usual
     rerun = env.lake.run(project)
     assert rerun.ok, rerun.failure_message()

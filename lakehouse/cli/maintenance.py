@@ -156,6 +156,9 @@ def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) 
     """Delete orphan files under TABLE's location: files no metadata references, such as the
     leftovers of failed or killed writes. Works on S3 (list and batch delete) and local files.
 
+    Audit branches (`lake-audit-*`) that a killed `lake run` left behind are dropped too, once
+    older than the window, with the snapshots and files only they reach.
+
     \b
     Examples:
       lake gc silver.events --dry-run
@@ -174,6 +177,10 @@ def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) 
         f"{table}: {verb} {data['deleted_files']} orphan files, {human_bytes(data['deleted_bytes'])}; "
         f"kept {data['kept_recent_orphans']} unreferenced files newer than {data['older_than']}"
     )
+    if branches := data.get("abandoned_audit_branches"):
+        click.echo(
+            f"{table}: {'would drop' if dry_run else 'dropped'} abandoned audit branches {', '.join(branches)}"
+        )
 
 
 @cli.command("rewrite-manifests")
