@@ -125,7 +125,10 @@ def stage_rewrite(
     operation: Operation,
     branch: str | None = "main",
 ) -> Callable[[Transaction], None]:
-    """One snapshot that removes `deleted` and adds `added`: `overwrite` for new data, `replace` for compaction."""
+    """One snapshot that removes `deleted` and adds `added` (`overwrite`, or `append` on an empty table).
+
+    pyiceberg cannot summarise a `replace`; compaction makes those with `compaction.ReplaceSummary`.
+    """
     deleted, added = list(deleted), list(added)
 
     def stage(tx: Transaction) -> None:
