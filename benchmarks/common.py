@@ -67,19 +67,28 @@ def run_timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float
     return seconds, usage.ru_maxrss * 1024
 
 
+_HWM_MARKER = "LAKE-BENCH-VMHWM-KB"
+_HWM_TRAILER = f"""
+with open("/proc/self/status") as _status:
+    print("{_HWM_MARKER}", next(l.split()[1] for l in _status if l.startswith("VmHWM:")))
+"""
+
+
 def peak_rss_of(code: str, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Run Python `code` in a fresh interpreter and measure its own peak RSS (bytes) via /usr/bin/time-like wait4."""
+    """Run Python `code` in a fresh interpreter; (seconds, its own peak RSS in bytes).
+
+    The peak is the child's VmHWM read at its end. Not ru_maxrss: Linux carries that across
+    fork+exec, so it would include the (large) benchmark parent's memory at fork time.
+    """
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
+    proc = subprocess.run(
+        [sys.executable, "-c", code + _HWM_TRAILER],
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"benchmark child failed: {stderr[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed: {proc.stderr[-2000:]}")
+    kb = next(int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith(_HWM_MARKER))
+    return seconds, kb * 1024
