@@ -41,6 +41,21 @@ def extension_path(name: str) -> str:
     return found[0]
 
 
+def flush_threshold(memory_limit: str) -> int:
+    """Rows a partitioned COPY buffers before flushing: about a thousandth of the memory limit in bytes.
+
+    DuckDB's default (524,288 rows across all partitions) writes several small files per partition in
+    one ingest: 5M rows into 240 partitions gave 1,269 files, against 337 with 10M rows buffered.
+    """
+    from lakehouse.sizes import parse_size
+
+    try:
+        limit = parse_size(memory_limit)
+    except LakehouseError:  # e.g. "80%": leave DuckDB's default
+        return 524_288
+    return max(524_288, min(limit // 1024, 20_000_000))
+
+
 class Engine:
     """One DuckDB connection configured for a profile's lake."""
 
@@ -57,6 +72,7 @@ class Engine:
         }
         if threads := profile.get("lake.duckdb.threads"):
             config["threads"] = int(threads)
+        config["partitioned_write_flush_threshold"] = flush_threshold(config["memory_limit"])
         self.con = duckdb.connect(":memory:", config=config)
         for name in extensions:
             self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
