@@ -69,6 +69,8 @@ class Engine:
             # Spill under the system temp dir, never into the user's working directory.
             "temp_directory": os.path.join(tempfile.gettempdir(), f"lake-duckdb-{os.getpid()}"),
             "memory_limit": profile.get("lake.duckdb.memory-limit") or DEFAULT_MEMORY_LIMIT,
+            # Iceberg never rewrites a data file in place, so footers can be cached across queries.
+            "parquet_metadata_cache": True,
         }
         if threads := profile.get("lake.duckdb.threads"):
             config["threads"] = int(threads)
