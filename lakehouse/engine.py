@@ -69,8 +69,6 @@ class Engine:
             # Spill under the system temp dir, never into the user's working directory.
             "temp_directory": os.path.join(tempfile.gettempdir(), f"lake-duckdb-{os.getpid()}"),
             "memory_limit": profile.get("lake.duckdb.memory-limit") or DEFAULT_MEMORY_LIMIT,
-            # Iceberg never rewrites a data file in place, so footers can be cached across queries.
-            "parquet_metadata_cache": True,
         }
         if threads := profile.get("lake.duckdb.threads"):
             config["threads"] = int(threads)
@@ -79,6 +77,8 @@ class Engine:
         for name in extensions:
             self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
         self.con.execute("SET TimeZone = 'UTC'")
+        # Iceberg never rewrites a data file in place, so footers can be cached across queries.
+        self.con.execute("SET parquet_metadata_cache = true")
         if profile.is_s3:
             self._create_s3_secret()
 
