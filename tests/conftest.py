@@ -104,3 +104,17 @@ def catalog_props(kind: str, request: pytest.FixtureRequest, root: Path) -> dict
     if kind == "sqlite":
         return {"type": "sql", "uri": f"sqlite:///{root / 'catalog.db'}"}
     return {"type": "postgres", "uri": request.getfixturevalue("pg_uri")}
+
+
+HISTORY_TABLE = "silver.events"
+
+
+def build_history(env: LakeEnv, root: Path) -> list[int]:
+    """Three snapshots of `silver.events`: append 40 rows, append 20, overwrite with 10; ids oldest first."""
+    lk = env.lake
+    lk.ingest(
+        HISTORY_TABLE, str(write_jsonl(root / "a.jsonl", events(40))), create=True, partition_by="day(ts)"
+    )
+    lk.ingest(HISTORY_TABLE, str(write_jsonl(root / "b.jsonl", events(20, start=40))))
+    lk.ingest(HISTORY_TABLE, str(write_jsonl(root / "c.jsonl", events(10, start=100))), mode="overwrite")
+    return [s["snapshot_id"] for s in lk.snapshots(HISTORY_TABLE)]

@@ -6,20 +6,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import cli_json, events, snapshot_count, write_jsonl
+from conftest import HISTORY_TABLE, build_history, cli_json, snapshot_count
 
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env
 
-TABLE = "silver.events"
-
-
-def build_history(env: LakeEnv, root: Path) -> list[int]:
-    """append 40 rows, append 20, overwrite with 10: three snapshots, oldest first."""
-    lk = env.lake
-    lk.ingest(TABLE, str(write_jsonl(root / "a.jsonl", events(40))), create=True, partition_by="day(ts)")
-    lk.ingest(TABLE, str(write_jsonl(root / "b.jsonl", events(20, start=40))))
-    lk.ingest(TABLE, str(write_jsonl(root / "c.jsonl", events(10, start=100))), mode="overwrite")
-    return [s["snapshot_id"] for s in lk.snapshots(TABLE)]
+TABLE = HISTORY_TABLE
 
 
 @pytest.fixture

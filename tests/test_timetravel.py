@@ -10,21 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import cli_json, events, snapshot_count, write_jsonl
+from conftest import HISTORY_TABLE, build_history, cli_json, events, snapshot_count, write_jsonl
 
 from lakehouse.asof import EXPIRED_PROPERTY
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, s3_properties
 
-TABLE = "silver.events"
-
-
-def build_history(env: LakeEnv, tmp_path: Path) -> list[int]:
-    """Three snapshots: append 40 rows, append 20, overwrite with 10. Returns their ids, oldest first."""
-    lk = env.lake
-    lk.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(40))), create=True, partition_by="day(ts)")
-    lk.ingest(TABLE, str(write_jsonl(tmp_path / "b.jsonl", events(20, start=40))))
-    lk.ingest(TABLE, str(write_jsonl(tmp_path / "c.jsonl", events(10, start=100))), mode="overwrite")
-    return [s["snapshot_id"] for s in lk.snapshots(TABLE)]
+TABLE = HISTORY_TABLE
 
 
 def sort(table: pa.Table) -> pa.Table:
