@@ -111,6 +111,12 @@ class Engine:
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET lock_configuration = true")
 
+    def columns(self, sql: str) -> list[tuple[str, str]]:
+        """Names and DuckDB types of a query's result, in order. Binds only; runs nothing. (DESCRIBE's
+        rows may come back out of order past 2,048 columns, since insertion order is not preserved.)"""
+        relation = self.con.sql(sql)
+        return list(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+
     def register_function(self, name: str, fn: Callable[..., Any], params: list[str], returns: str) -> None:
         self.con.create_function(name, fn, params, returns, type="arrow")  # type: ignore[call-overload]
 

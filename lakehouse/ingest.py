@@ -75,8 +75,7 @@ def source_schema(engine: Engine, relation_sql: str, sources: SourceSet) -> pa.S
 
 def untyped_columns(engine: Engine, relation_sql: str) -> set[str]:
     """Columns DuckDB could not type (JSON keys that are always null or of mixed shape): any target fits."""
-    described = engine.con.execute(f"DESCRIBE SELECT * FROM ({relation_sql})").fetchall()
-    return {row[0].lower() for row in described if row[1] in ("JSON", '"NULL"', "NULL")}
+    return {name.lower() for name, kind in engine.columns(relation_sql) if kind in ("JSON", '"NULL"', "NULL")}
 
 
 def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
@@ -330,7 +329,7 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
 
     def columns(group: CsvGroup) -> dict[str, str] | None:
         try:
-            sniffed = engine.con.execute(f"DESCRIBE {csv_relation(group, sources.hive)}").fetchall()
+            sniffed = engine.columns(csv_relation(group, sources.hive))
         except Exception as exc:
             raise SourceError(explain_source_error(exc, sources)) from None
         names = [row[0] for row in sniffed if row[0].lower() not in hive]
@@ -341,11 +340,7 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
                 if problem := diagnose_csv(info.path, group.delim):
                     raise SourceError(f"malformed CSV in {info.path}: {problem}")
             raise SourceError(f"cannot read the CSV header of {group.files[0].path}: its dialect is unclear")
-        return {
-            n: table_types.get(n.lower(), str(t))
-            for n, t in ((r[0], r[1]) for r in sniffed)
-            if n.lower() not in hive
-        }
+        return {n: table_types.get(n.lower(), t) for n, t in sniffed if n.lower() not in hive}
 
     return read_expression(sources, columns)
 

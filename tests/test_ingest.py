@@ -141,6 +141,17 @@ def test_evolve_adds_columns_by_name(local_lake: LakeEnv, tmp_path: Path, run_cl
     ]  # fmt: skip
 
 
+def test_wide_csv_keeps_every_value_in_its_column(local_lake: LakeEnv, tmp_path: Path) -> None:
+    # Past 2,048 columns DuckDB's DESCRIBE may return rows out of order; values must still land by name.
+    names = [f"c{i}" for i in range(5000)]
+    src = tmp_path / "wide.csv"
+    src.write_text(",".join(names) + "\n" + ",".join(str(i) for i in range(5000)) + "\n")
+    local_lake.lake.ingest("s.wide", str(src), create=True)
+    row = local_lake.lake.query("SELECT c0, c2047, c2048, c4095, c4096, c4999 FROM s.wide").to_pylist()
+    assert row == [{"c0": 0, "c2047": 2047, "c2048": 2048, "c4095": 4095, "c4096": 4096, "c4999": 4999}]
+    assert local_lake.lake.table("s.wide").schema().column_names == names
+
+
 @pytest.mark.parametrize(
     "filename, content, message",
     [
