@@ -56,6 +56,30 @@ def snapshot_count(env: LakeEnv, table: str) -> int:
     return len(env.lake.table(table).snapshots())
 
 
+def one_line_error(result: Result) -> str:
+    """The CLI's bad-input contract: exit 1 and exactly one stderr line `Error: ...`, no traceback."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def fails_unchanged(
+    run_cli: Callable[..., Result], env: LakeEnv, table: str, args: list[str], *needles: str
+) -> str:
+    """One-line error naming every needle, nothing on stdout, and no snapshot, tag or branch of `table` changed."""
+    before, refs = snapshot_count(env, table), dict(env.lake.table(table).metadata.refs)
+    result = run_cli(env, *args)
+    line = one_line_error(result)
+    for needle in needles:
+        assert needle in line, line
+    assert result.stdout == ""
+    assert snapshot_count(env, table) == before
+    assert dict(env.lake.table(table).metadata.refs) == refs
+    return line
+
+
 # ---------------------------------------------------------------- PostgreSQL catalogs (tests/pg.py)
 
 

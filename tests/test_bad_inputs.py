@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import one_line_error
 
 from lakehouse.storage import list_files
 from lakehouse.testing import LakeEnv
@@ -45,14 +46,6 @@ def lake(local_lake: LakeEnv) -> LakeEnv:
     good.write_text("id,name\n1,a\n")
     local_lake.lake.ingest("bronze.t", str(good))
     return local_lake
-
-
-def one_line_error(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def rejected(env: LakeEnv, run_cli, source: Path, *extra: str, words: list[str] = ()) -> str:  # type: ignore[assignment]

@@ -4,7 +4,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import cli_json, events, snapshot_count, write_jsonl
+from conftest import cli_json, events, one_line_error, snapshot_count, write_jsonl
 
 from lakehouse.storage import list_files
 from lakehouse.testing import LakeEnv
@@ -190,10 +190,7 @@ def test_bad_input_is_one_line_and_adds_no_snapshot(
     path = tmp_path / filename
     path.write_text(content)
     res = run_cli(local_lake, "ingest", "s.typed", str(path))
-    assert res.exit_code == 1
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ")
-    assert message.format(path=path) in lines[0]
+    assert message.format(path=path) in one_line_error(res)
     assert lake.table("s.typed").current_snapshot().snapshot_id == before
     assert (
         sorted(f.path for f in list_files(local_lake.profile, lake.table("s.typed").location()))

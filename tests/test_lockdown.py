@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import events, write_jsonl
+from conftest import events, one_line_error, write_jsonl
 
 from lakehouse.errors import LakehouseError
 from lakehouse.storage import ensure_bucket
@@ -21,11 +21,7 @@ def lake(any_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
 
 
 def refused(env: LakeEnv, run_cli, sql: str, *args: str) -> str:
-    result = run_cli(env, "query", sql, *args)
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
+    return one_line_error(run_cli(env, "query", sql, *args))
 
 
 ESCAPES = {

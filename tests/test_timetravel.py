@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import HISTORY_TABLE, build_history, cli_json, events, snapshot_count, write_jsonl
+from conftest import (
+    HISTORY_TABLE,
+    build_history,
+    cli_json,
+    events,
+    fails_unchanged,
+    write_jsonl,
+)
 
 from lakehouse.asof import EXPIRED_PROPERTY
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, s3_properties
@@ -103,8 +110,8 @@ def test_timestamp_forms_bare_date_no_zone_and_offset(history, run_cli) -> None:
     tomorrow = (at + timedelta(days=1)).date().isoformat()
     assert lk.snapshot(TABLE, tomorrow).snapshot_id == ids[-1]
     today = at.date().isoformat()  # a bare date is midnight UTC at its start: before the first commit
-    assert_fails(
-        run_cli, env, ["query", f"SELECT count(*) FROM {TABLE}", "--as-of", today],
+    fails_unchanged(
+        run_cli, env, TABLE, ["query", f"SELECT count(*) FROM {TABLE}", "--as-of", today],
         f"no snapshot at or before {today}T00:00:00.000Z",
     )  # fmt: skip
 
@@ -134,58 +141,43 @@ def test_snapshot_ids_stay_exact_64_bit_in_json(history, run_cli) -> None:
 # ---------------------------------------------------------------- errors: one line, exit 1, nothing changed
 
 
-def assert_fails(run_cli, env: LakeEnv, args: list[str], *needles: str) -> str:
-    before = snapshot_count(env, TABLE)
-    refs_before = dict(env.lake.table(TABLE).metadata.refs)
-    result = run_cli(env, *args)
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert result.stdout == ""
-    assert snapshot_count(env, TABLE) == before
-    assert dict(env.lake.table(TABLE).metadata.refs) == refs_before
-    return lines[0]
-
-
 def test_time_before_first_snapshot_names_earliest_commit(history, run_cli) -> None:
     env, _ = history
     earliest = env.lake.snapshots(TABLE)[0]["committed_at"]
     msg = f"the earliest available commit is {earliest}"
-    assert_fails(run_cli, env, ["query", f"SELECT * FROM {TABLE}", "--as-of", "2020-01-01"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", "2020-01-01"], msg)
     sql = f"SELECT * FROM {TABLE} FOR TIMESTAMP AS OF '2020-01-01 00:00:00'"
-    assert_fails(run_cli, env, ["query", sql], msg)
-    assert_fails(run_cli, env, ["describe", TABLE, "--as-of", "2020-01-01T00:00:00Z"], msg)
-    assert_fails(run_cli, env, ["files", TABLE, "--as-of", "2020-01-01"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["query", sql], msg)
+    fails_unchanged(run_cli, env, TABLE, ["describe", TABLE, "--as-of", "2020-01-01T00:00:00Z"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["files", TABLE, "--as-of", "2020-01-01"], msg)
 
 
 def test_unknown_id_names_current_snapshot(history, run_cli) -> None:
     env, ids = history
     bogus = "8744736658442914487"
     msg = f"snapshot {bogus} does not exist in {TABLE}; its current snapshot is {ids[-1]}"
-    assert_fails(run_cli, env, ["query", f"SELECT * FROM {TABLE}", "--as-of", bogus], msg)
-    assert_fails(run_cli, env, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF {bogus}"], msg)
-    assert_fails(run_cli, env, ["describe", TABLE, "--as-of", bogus], msg)
+    fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", bogus], msg)
+    fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF {bogus}"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["describe", TABLE, "--as-of", bogus], msg)
 
 
 def test_unknown_tag_lists_tags(history, run_cli) -> None:
     env, _ = history
     msg = f"{TABLE} has no tag or branch 'v3'; its tags and branches: v1, v2"
-    assert_fails(run_cli, env, ["query", f"SELECT * FROM {TABLE}", "--as-of", "v3"], msg)
-    assert_fails(run_cli, env, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF 'v3'"], msg)
-    assert_fails(run_cli, env, ["files", TABLE, "--as-of", "v3"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", "v3"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF 'v3'"], msg)
+    fails_unchanged(run_cli, env, TABLE, ["files", TABLE, "--as-of", "v3"], msg)
 
 
 def test_malformed_refs_are_errors(history, run_cli) -> None:
     env, _ = history
-    assert_fails(run_cli, env, ["query", f"SELECT * FROM {TABLE}", "--as-of", ""], "empty --as-of")
-    assert_fails(
-        run_cli, env, ["query", f"SELECT * FROM {TABLE}", "--as-of", "2026-13-45"],
+    fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", ""], "empty --as-of")
+    fails_unchanged(
+        run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", "2026-13-45"],
         f"invalid --as-of '2026-13-45' for {TABLE}: not an ISO-8601 time",
     )  # fmt: skip
-    assert_fails(
-        run_cli, env, ["query", f"SELECT * FROM {TABLE} FOR TIMESTAMP AS OF '123'"],
+    fails_unchanged(
+        run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE} FOR TIMESTAMP AS OF '123'"],
         "FOR TIMESTAMP AS OF needs a time",
     )  # fmt: skip
 
@@ -196,11 +188,16 @@ def test_expired_snapshot_says_expired(local_lake: LakeEnv, run_cli, tmp_path: P
     assert result.exit_code == 0, result.output
     assert str(ids[0]) in local_lake.lake.table(TABLE).properties.get(EXPIRED_PROPERTY, "")
     msg = f"snapshot {ids[0]} of {TABLE} was expired"
-    assert_fails(run_cli, local_lake, ["query", f"SELECT * FROM {TABLE}", "--as-of", str(ids[0])], msg)
-    assert_fails(run_cli, local_lake, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF {ids[0]}"], msg)
-    assert_fails(
+    fails_unchanged(
+        run_cli, local_lake, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", str(ids[0])], msg
+    )
+    fails_unchanged(
+        run_cli, local_lake, TABLE, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF {ids[0]}"], msg
+    )
+    fails_unchanged(
         run_cli,
         local_lake,
+        TABLE,
         ["describe", TABLE, "--as-of", str(ids[1])],
         f"snapshot {ids[1]} of {TABLE} was expired",
     )
