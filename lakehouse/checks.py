@@ -198,23 +198,18 @@ def _accepted_values(table: str, p: dict[str, Any]) -> str:
     return f"SELECT * FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values})"
 
 
+def _out_of_bounds(expr: str, p: dict[str, Any], literal: Callable[[Any], str]) -> str:
+    """`expr < min OR expr > max`, for whichever bounds the check sets."""
+    bounds = (("<", p.get("min")), (">", p.get("max")))
+    return " OR ".join(f"{expr} {op} {literal(value)}" for op, value in bounds if value is not None)
+
+
 def _range(table: str, p: dict[str, Any]) -> str:
-    col = quote_ident(p["column"])
-    conds = []
-    if p.get("min") is not None:
-        conds.append(f"{col} < {_lit(p['min'])}")
-    if p.get("max") is not None:
-        conds.append(f"{col} > {_lit(p['max'])}")
-    return f"SELECT * FROM {table} WHERE {' OR '.join(conds)}"
+    return f"SELECT * FROM {table} WHERE {_out_of_bounds(quote_ident(p['column']), p, _lit)}"
 
 
 def _row_count(table: str, p: dict[str, Any]) -> str:
-    conds = []
-    if p.get("min") is not None:
-        conds.append(f"count(*) < {int(p['min'])}")
-    if p.get("max") is not None:
-        conds.append(f"count(*) > {int(p['max'])}")
-    return f"SELECT count(*) AS row_count FROM {table} HAVING {' OR '.join(conds)}"
+    return f"SELECT count(*) AS row_count FROM {table} HAVING {_out_of_bounds('count(*)', p, lambda v: str(int(v)))}"
 
 
 def _relationships(table: str, p: dict[str, Any]) -> str:
