@@ -52,6 +52,20 @@ def events(n: int, start: int = 0, days: int = 3) -> list[dict[str, Any]]:
     ]
 
 
+def write_project(root: Path, models: dict[str, str], sources: str = "sources: {bronze.events: {}}") -> Path:
+    """A fresh model project under root/project: {"layer.name": sql} plus sources.yml."""
+    import shutil
+
+    project = root / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    for name, sql in models.items():
+        layer, model = name.split(".")
+        (project / layer).mkdir(parents=True, exist_ok=True)
+        (project / layer / f"{model}.sql").write_text(sql)
+    (project / "sources.yml").write_text(sources)
+    return project
+
+
 def snapshot_count(env: LakeEnv, table: str) -> int:
     return len(env.lake.table(table).snapshots())
 

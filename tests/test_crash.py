@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_json, events, write_jsonl
+from conftest import cli_json, events, write_jsonl, write_project
 from faultproxy import Fault, FaultProxy
 from test_concurrency import hook_env, wait_for
-from test_runner import write_project
 
 from lakehouse.storage import list_files
 from lakehouse.testing import LakeEnv, MotoS3, make_lake_env, s3_properties

@@ -6,20 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import write_project
 
 from lakehouse.models import ModelError, render
 from lakehouse.project import Project
 
 REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
-
-
-def project(tmp_path: Path, models: dict[str, str], sources: str = "sources: {bronze.events: {}}") -> Path:
-    for name, sql in models.items():
-        layer, model = name.split(".")
-        (tmp_path / layer).mkdir(parents=True, exist_ok=True)
-        (tmp_path / layer / f"{model}.sql").write_text(sql)
-    (tmp_path / "sources.yml").write_text(sources)
-    return tmp_path
 
 
 def test_example_project_graph():
@@ -53,7 +45,7 @@ def test_select_unknown_names_the_models():
 
 
 def test_jinja_ref_source_config_and_plain_sql(tmp_path):
-    root = project(
+    root = write_project(
         tmp_path,
         {
             "silver.a": "{{ config(materialized='incremental', unique_key=['k', 'j'], description='A') }}\n"
@@ -90,7 +82,7 @@ def test_jinja_ref_source_config_and_plain_sql(tmp_path):
 )
 def test_invalid_projects(tmp_path, models, message):
     with pytest.raises(ModelError, match=message):
-        Project.load(project(tmp_path, models))
+        Project.load(write_project(tmp_path, models))
 
 
 def test_render_is_plain_for_plain_sql():
@@ -104,7 +96,7 @@ def test_parse_and_plan_200_models_quickly(tmp_path):
             f"{{{{ config(materialized='table') }}}} SELECT a.*, b.x FROM {{{{ ref('silver.m{i - 1}') }}}} AS a "
             f"JOIN silver.m{i // 2} AS b USING (id) WHERE a.x > {i}"
         )
-    root = project(tmp_path, models)
+    root = write_project(tmp_path, models)
     start = time.perf_counter()
     p = Project.load(root)
     assert len(p.select("silver.m0+")) == 200

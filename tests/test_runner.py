@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import snapshot_count
+from conftest import snapshot_count, write_project
 
 from lakehouse import datagen
 from lakehouse.provenance import leaves
@@ -87,17 +87,6 @@ def test_provenance_reaches_bronze_snapshots(built, run_cli):
     summary = env.lake.table("gold.training_set").current_snapshot().summary
     assert summary["lake.sql-hash"].startswith("sha256:")
     assert set(json.loads(summary["lake.inputs"])) == {"gold.user_features", "silver.labels"}
-
-
-def write_project(root: Path, models: dict[str, str], sources: str = "sources: {bronze.events: {}}") -> Path:
-    project = root / "project"
-    shutil.rmtree(project, ignore_errors=True)
-    for name, sql in models.items():
-        layer, model = name.split(".")
-        (project / layer).mkdir(parents=True, exist_ok=True)
-        (project / layer / f"{model}.sql").write_text(sql)
-    (project / "sources.yml").write_text(sources)
-    return project
 
 
 APPEND_MODEL = """{{ config(materialized='incremental', watermark='ts', partition_by='day(ts)') }}
