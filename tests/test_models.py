@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -89,7 +88,7 @@ def test_render_is_plain_for_plain_sql():
     assert render("SELECT 1;\n", "silver.x")[0] == "SELECT 1"
 
 
-def test_parse_and_plan_200_models_quickly(tmp_path):
+def test_parse_and_plan_200_models(tmp_path):
     models = {"silver.m0": "SELECT * FROM bronze.events"}
     for i in range(1, 200):
         models[f"silver.m{i}"] = (
@@ -97,7 +96,9 @@ def test_parse_and_plan_200_models_quickly(tmp_path):
             f"JOIN silver.m{i // 2} AS b USING (id) WHERE a.x > {i}"
         )
     root = write_project(tmp_path, models)
-    start = time.perf_counter()
-    p = Project.load(root)
-    assert len(p.select("silver.m0+")) == 200
-    assert time.perf_counter() - start < 10  # generous here; the benchmark measures the real figure
+    p = Project.load(root)  # its speed is a benchmark figure (bench_elt), not a test
+    order = p.select("silver.m0+")
+    assert sorted(order) == sorted(models)
+    position = {name: i for i, name in enumerate(order)}
+    for i in range(1, 200):  # every model runs after both of its inputs
+        assert position[f"silver.m{i - 1}"] < position[f"silver.m{i}"] > position[f"silver.m{i // 2}"]
