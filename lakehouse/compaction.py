@@ -161,6 +161,10 @@ class CompactionWrite:
         return [f for w in self.outputs for f in w.data_files]
 
     @property
+    def bytes(self) -> int:
+        return sum(w.bytes for w in self.outputs)
+
+    @property
     def paths(self) -> list[str]:
         return [f.file_path for f in self.data_files]
 
@@ -565,7 +569,7 @@ def commit_compaction(
         "lake.files-before": str(len(plan.input_files)),
         "lake.bytes-before": str(plan.input_bytes),
         "lake.files-after": str(len(added)),
-        "lake.bytes-after": str(sum(f.file_size_in_bytes for f in added)),
+        "lake.bytes-after": str(write.bytes),
         "lake.target-size": str(plan.target_size),
     }
     if plan.sort_by:
@@ -605,6 +609,6 @@ def compact(
     snapshot = committed.current_snapshot()
     result.snapshot_id = snapshot.snapshot_id if snapshot else None
     result.files_after = len(write.data_files)
-    result.bytes_after = sum(f.file_size_in_bytes for f in write.data_files)
+    result.bytes_after = write.bytes
     result.seconds = round(time.perf_counter() - start, 3)
     return result
