@@ -36,6 +36,47 @@ class TableRead:
 # The resolver maps (identifier, as-of reference or None) to a TableRead.
 Resolver = Callable[[str, str | None], TableRead]
 _READ_ONLY = (exp.Query, exp.Describe)
+# Table functions user SQL may call: they read no file, setting or secret. Every other one (read_*,
+# glob, query(), duckdb_secrets(), iceberg_scan of a path...) is refused before DuckDB sees the SQL, so
+# path tricks such as `s3://bucket/warehouse/../../other/` never reach DuckDB's own path checks.
+_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+# Scalar functions that read files, settings, secrets or the environment.
+_DENIED_FUNCTIONS = frozenset(
+    {"current_setting", "getenv", "which_secret", "read_text", "read_blob", "glob", "query", "query_table"}
+)
+_DENIED_PREFIXES = ("read_", "parquet_", "duckdb_", "iceberg_", "delta_", "sniff_", "pragma_")
+
+
+def _function_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return type(node).__name__.lower()
+
+
+def check_reads(tree: exp.Expr) -> None:
+    """Refuse anything but lake tables, CTEs and harmless table functions as a source of rows, and
+    every function that reads a file, a setting, a secret or the environment."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        source = table.this
+        if isinstance(source, exp.Identifier):
+            if not table.db and source.name.lower() not in ctes:
+                raise QueryError(
+                    f"{source.name!r} is not a lake table: name tables as namespace.table (see `lake tables`)"
+                )
+            continue
+        name = _function_name(source)
+        if name not in _TABLE_FUNCTIONS:
+            raise QueryError(
+                f"{name}() is not allowed in lake query: read lake tables by name (namespace.table); "
+                "lake reads files only through its tables"
+            )
+    for func in tree.find_all(exp.Func):
+        name = _function_name(func)
+        if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
+            raise QueryError(f"{name}() is not allowed in lake query: it reads files, settings or secrets")
 
 
 def parse_single(sql: str) -> exp.Expr:
@@ -87,6 +128,7 @@ def rewrite(
         raise QueryError(
             "lake query is read-only: use SELECT (or WITH ... SELECT); write with lake ingest or lake run"
         )
+    check_reads(tree)
     reads: dict[tuple[str, str | None], TableRead] = {}
     for table in lake_tables(tree):
         identifier = f"{table.db}.{table.name}"

@@ -41,7 +41,17 @@ ESCAPES = {
     "export": "EXPORT DATABASE '/tmp/lake-escape-dir'",
     "write-cte": "WITH x AS (SELECT 1) SELECT * FROM read_parquet('/etc/shadow')",
     "stacked": "SELECT 1; COPY (SELECT 1) TO '/tmp/lake-escape2.csv'",
-    "current-setting": "SELECT * FROM duckdb_secrets()",
+    "secrets": "SELECT * FROM duckdb_secrets()",
+    "which-secret": "SELECT * FROM which_secret('s3://x/y', 's3')",
+    "current-setting": "SELECT current_setting('s3_access_key_id')",
+    "settings": "SELECT * FROM duckdb_settings()",
+    "getenv": "SELECT getenv('HOME')",
+    "query-fn": "SELECT * FROM query('SELECT * FROM duckdb_secrets()')",
+    "replacement-scan": "SELECT * FROM '/etc/passwd'",
+    "quoted-file": 'SELECT * FROM "/etc/hostname"',
+    "iceberg-scan": "SELECT * FROM iceberg_scan('/etc/x.metadata.json')",
+    "sniff": "SELECT * FROM sniff_csv('/etc/passwd')",
+    "scalar-in-where": "SELECT 1 WHERE current_setting('s3_secret_access_key') IS NOT NULL",
 }
 
 
@@ -93,17 +103,46 @@ def test_memory_and_thread_limits_come_from_the_profile(tmp_path: Path) -> None:
 
 
 def test_query_cannot_reach_another_bucket(s3_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+    """Paths never reach DuckDB from user SQL: `..` (normalised by DuckDB after its own allowed-path
+    check), path-style and virtual-host URLs, and even the lake's own files are refused."""
+    from lakehouse.storage import s3_client
+
     src = write_jsonl(tmp_path / "e.jsonl", events(5))
     s3_lake.lake.ingest("bronze.events", str(src), create=True)
     ensure_bucket(s3_lake.profile, "other-bucket-secret")
+    s3_client(s3_lake.profile).put_object(Bucket="other-bucket-secret", Key="secret.txt", Body=b"canary-xyz")
     table = s3_lake.lake.table("bronze.events")
     own = [f["path"] for f in s3_lake.lake.files("bronze.events")][0]
-    ok = run_cli(s3_lake, "query", f"SELECT count(*) AS n FROM read_parquet('{own}')", "--json")
-    assert ok.exit_code == 0, ok.stderr
-    line = refused(s3_lake, run_cli, "SELECT * FROM read_parquet('s3://other-bucket-secret/x.parquet')")
-    assert "other-bucket-secret" in line or "not allowed" in line.lower() or "permission" in line.lower()
+    warehouse = s3_lake.profile.warehouse.rstrip("/")
+    endpoint = s3_lake.profile.get("s3.endpoint")
+    bucket = warehouse.split("/")[2]
     sibling = table.location().split("/warehouse")[0] + "/outside/x.csv"
-    refused(s3_lake, run_cli, f"SELECT * FROM read_csv('{sibling}')")
+    for sql in (
+        f"SELECT content FROM read_text('{warehouse}/../../other-bucket-secret/secret.txt')",
+        f"SELECT content FROM read_text('{warehouse}/%2e%2e/%2e%2e/other-bucket-secret/secret.txt')",
+        "SELECT * FROM read_text('s3://other-bucket-secret/secret.txt')",
+        f"SELECT * FROM read_text('{endpoint}/other-bucket-secret/secret.txt')",
+        "SELECT * FROM read_text('https://other-bucket-secret.s3.amazonaws.com/secret.txt')",
+        f"SELECT * FROM '{endpoint}/{bucket}/../other-bucket-secret/secret.txt'",
+        f"SELECT count(*) AS n FROM read_parquet('{own}')",
+        f"SELECT * FROM read_csv('{sibling}')",
+    ):
+        line = refused(s3_lake, run_cli, sql)
+        assert "canary-xyz" not in line
+
+
+def test_secrets_are_not_listable(s3_lake: LakeEnv, run_cli) -> None:
+    key_id = s3_lake.profile.get("s3.access-key-id") or ""
+    for sql in (
+        "SELECT * FROM duckdb_secrets()",
+        "SELECT current_setting('s3_access_key_id') AS k",
+        "SELECT * FROM duckdb_settings() WHERE name LIKE 's3%'",
+        "SELECT * FROM which_secret('s3://x/y', 's3')",
+    ):
+        result = run_cli(s3_lake, "query", "--json", sql)
+        line = one_line_error(result)
+        assert result.stdout == ""
+        assert not key_id or key_id not in line
 
 
 HOSTILE_NAMES = [
