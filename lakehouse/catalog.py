@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from lakehouse.config import Profile
+from lakehouse.config import Profile, with_encoded_password
 from lakehouse.errors import ConfigError, InvalidIdentifierError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def catalog_properties(profile: Profile) -> dict[str, str]:
         props["type"] = "sql"
         uri = props.get("uri", "")
         if uri.startswith("postgresql://") or uri.startswith("postgres://"):
-            props["uri"] = "postgresql+psycopg2://" + uri.split("://", 1)[1]
+            props["uri"] = "postgresql+psycopg2://" + with_encoded_password(uri).split("://", 1)[1]
         elif not uri.startswith("postgresql+"):
             raise ConfigError(
                 f"profile {profile.name!r}: a postgres catalog needs uri: postgresql://user@host/db"
@@ -79,10 +79,6 @@ def _prepare_local(props: dict[str, str]) -> None:
 
 
 def _first_line_without_secrets(text: str, profile: Profile) -> str:
-    from lakehouse.config import redact_uri
+    from lakehouse.config import mask_secrets, redact_uri
 
-    line = redact_uri(text.strip().splitlines()[0] if text.strip() else "")
-    for key, value in profile.properties.items():
-        if value and len(value) >= 4 and value in line and value != profile.public_properties()[key]:
-            line = line.replace(value, "***")
-    return line
+    return mask_secrets(redact_uri(text.strip().splitlines()[0] if text.strip() else ""), profile.secrets())

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
@@ -51,6 +52,57 @@ class Profile:
         """Properties safe to show: secrets masked, passwords stripped from URIs."""
         return {k: redact_value(k, v) for k, v in self.properties.items()}
 
+    def secrets(self) -> list[str]:
+        """Every credential of the profile, in each spelling that could reach a message."""
+        found: set[str] = set()
+        for key, value in self.properties.items():
+            if value and any(s in key.lower() for s in SECRET_KEYS):
+                found.add(value)
+            elif password := uri_password(value):
+                found.add(password)
+        spellings = {form for value in found for form in (value, quote(value, safe=""), unquote(value))}
+        return sorted((s for s in spellings if s), key=len, reverse=True)
+
+
+def uri_password(value: str) -> str | None:
+    """The password of `scheme://user:password@host/...`; the userinfo ends at the LAST `@`, so a
+    password holding `@` or `:` is read whole (RFC 3986)."""
+    if "://" not in value or "@" not in value.split("://", 1)[1]:
+        return None
+    userinfo = value.split("://", 1)[1].rpartition("@")[0]
+    if ":" not in userinfo:
+        return None
+    return userinfo.split(":", 1)[1] or None
+
+
+def with_encoded_password(uri: str) -> str:
+    """`postgresql://u:p@ss:w@host/db` -> `postgresql://u:p%40ss%3Aw@host/db`, which every URL parser reads."""
+    password = uri_password(uri)
+    if password is None or password == quote(unquote(password), safe=""):
+        return uri
+    scheme, rest = uri.split("://", 1)
+    userinfo, _, host = rest.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    encoded = f"{scheme}://{user}:{quote(password, safe='')}@{host}"
+    if not urlsplit(encoded).hostname:
+        raise ConfigError("the catalog uri has no host after its credentials")
+    return encoded
+
+
+def mask_secrets(text: str, secrets: list[str]) -> str:
+    """Replace every secret, and any piece of one 4 or more characters long, with `***`."""
+    secrets = [s for s in secrets if len(s) >= 4]  # shorter ones would mask ordinary words
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    for secret in secrets:
+        for size in range(len(secret) - 1, 3, -1):
+            for start in range(len(secret) - size + 1):
+                piece = secret[start : start + size]
+                if piece in text:
+                    text = text.replace(piece, "***")
+    return text
+
 
 def redact_value(key: str, value: str) -> str:
     if any(s in key.lower() for s in SECRET_KEYS):
@@ -59,8 +111,8 @@ def redact_value(key: str, value: str) -> str:
 
 
 def redact_uri(value: str) -> str:
-    """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db`."""
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", value)
+    """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db` (up to the last `@` of the URI)."""
+    return re.sub(r"(://[^:/@\s]+:)\S+@", r"\1***@", value)
 
 
 def _expand(value: Any) -> str:

@@ -104,3 +104,47 @@ def test_wrong_pg_password_and_bad_s3_keys_do_not_echo_them(
         result = run_cli(env, *debug, "tables")
         assert result.exit_code == 1
         clean(result.stdout + result.stderr, "a failed catalog login")
+
+
+AWKWARD_PASSWORD = "Canary@Leak:PwXYZ"
+
+
+def pieces(secret: str, size: int = 4) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+def test_password_with_at_and_colon_connects_and_never_leaks(
+    pg_server, pg_uri: str, tmp_path: Path, run_cli
+) -> None:
+    """`user:Canary@Leak:PwXYZ@host` is read up to the last `@` (RFC 3986), so it connects; and a
+    failing connection names no 4-character piece of the password."""
+    from pg import _admin
+
+    from lakehouse.testing import local_properties
+
+    database = urlsplit(pg_uri).path.lstrip("/")
+    role = f"awk_{database[-8:]}"
+    _admin(pg_server.admin_uri, f"CREATE ROLE {role} LOGIN PASSWORD '{AWKWARD_PASSWORD}'")
+    _admin(pg_server.admin_uri, f'ALTER DATABASE "{database}" OWNER TO {role}')
+    _admin(pg_server.with_database(database), f"ALTER SCHEMA public OWNER TO {role}")
+    parts = urlsplit(pg_uri)
+    props = local_properties(tmp_path)
+    props.update(
+        {
+            "type": "postgres",
+            "uri": f"postgresql://{role}:{AWKWARD_PASSWORD}@{parts.hostname}:{parts.port}/{database}",
+        }
+    )
+    env = make_lake_env(tmp_path, props)
+    src = write_jsonl(tmp_path / "e.jsonl", events(5))
+    ok = run_cli(env, "ingest", "bronze.events", str(src), "--create")
+    assert ok.exit_code == 0, ok.stderr
+    assert env.lake.read("bronze.events").num_rows == 5
+
+    props["uri"] = f"postgresql://{role}:{AWKWARD_PASSWORD}@127.0.0.1:1/{database}"
+    broken = make_lake_env(tmp_path / "broken", props)
+    for debug in ((), ("--debug",)):
+        result = run_cli(broken, *debug, "tables")
+        assert result.exit_code == 1
+        for piece in pieces(AWKWARD_PASSWORD):
+            assert piece not in result.stdout + result.stderr, piece

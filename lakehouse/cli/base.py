@@ -76,14 +76,11 @@ def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
 
 def _redact(obj: Context | None, text: str) -> str:
     """Mask any credential value of the profile that slipped into a message or traceback."""
+    from lakehouse.config import mask_secrets
+
     if obj is None or obj._lake is None:
         return text
-    profile = obj._lake.profile
-    public = profile.public_properties()
-    for key, value in profile.properties.items():
-        if value and public.get(key) != value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    return mask_secrets(text, obj._lake.profile.secrets())
 
 
 @click.group(
