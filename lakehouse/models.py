@@ -129,15 +129,38 @@ def sql_hash(sql: str) -> str:
 _ENV: Any = None
 
 
+# `env_var()` reads only variables meant for models, never credentials such as AWS_SECRET_ACCESS_KEY.
+ENV_VAR_PREFIXES = ("LAKE_VAR_", "DBT_ENV_")
+
+
 def _environment() -> Any:
+    """A sandboxed jinja2 (as dbt renders): no attribute walks to Python internals, and no globals
+    but ours, so a model can neither run code nor read the process's secrets."""
     global _ENV
     if _ENV is None:
         import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        _ENV = jinja2.Environment(
+        _ENV = ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
         )
+        _ENV.globals.clear()  # range, dict, cycler, joiner, namespace, lipsum
     return _ENV
+
+
+def _env_var(name: str, default: str | None = None) -> str:
+    import os
+
+    from jinja2.exceptions import SecurityError, TemplateRuntimeError
+
+    if not str(name).startswith(ENV_VAR_PREFIXES):
+        raise SecurityError(
+            f"env_var({name!r}) is not allowed: models read only variables named {' or '.join(p + '*' for p in ENV_VAR_PREFIXES)}"
+        )
+    value = os.environ.get(str(name), default)
+    if value is None:
+        raise TemplateRuntimeError(f"env_var({name!r}): the variable is not set and has no default")
+    return value
 
 
 def render(template: str, name: str, *, incremental: bool = False) -> tuple[str, dict[str, Any]]:
@@ -169,6 +192,7 @@ def render(template: str, name: str, *, incremental: bool = False) -> tuple[str,
                 source=source,
                 this=name,
                 is_incremental=lambda: incremental,
+                env_var=_env_var,
             )
         )
     except jinja2.TemplateError as exc:

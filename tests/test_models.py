@@ -102,3 +102,42 @@ def test_parse_and_plan_200_models(tmp_path):
     position = {name: i for i, name in enumerate(order)}
     for i in range(1, 200):  # every model runs after both of its inputs
         assert position[f"silver.m{i - 1}"] < position[f"silver.m{i}"] > position[f"silver.m{i // 2}"]
+
+
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+    "{{ joiner.__init__.__globals__.os.system('touch MARKER') }}",
+    "{{ namespace.__init__.__globals__.os.system('touch MARKER') }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ config.__globals__['os'].system('touch MARKER') }}",
+    "{{ ref.__globals__.__builtins__.open('MARKER', 'w') }}",
+    "{{ self.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'].system('touch MARKER') }}",
+    "{{ range.__self__.__import__('os').system('touch MARKER') }}",
+    "{{ env_var('AWS_SECRET_ACCESS_KEY') }}",
+]
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_templates_cannot_run_code(tmp_path, local_lake, run_cli, monkeypatch, payload):
+    """Models render in jinja2's sandbox with only lake's functions: the classic escapes fail with one
+    line naming the model, in `lake lineage` and `lake run` alike, and nothing runs."""
+    from conftest import one_line_error
+
+    monkeypatch.chdir(tmp_path)
+    marker = payload.replace("MARKER", str(tmp_path / "pwned"))
+    project = write_project(tmp_path, {"silver.evil": f"SELECT 1 AS x {marker}"})
+    for args in (("lineage", "--project", str(project)), ("run", "--project", str(project))):
+        line = one_line_error(run_cli(local_lake, *args))
+        assert "silver.evil" in line, line
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_env_var_reads_only_model_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_VAR_REGION", "eu")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-secret")
+    assert render("SELECT '{{ env_var(\"LAKE_VAR_REGION\") }}' AS r", "silver.a")[0] == "SELECT 'eu' AS r"
+    assert render("SELECT '{{ env_var('LAKE_VAR_NOPE', 'x') }}'", "silver.a")[0] == "SELECT 'x'"
+    with pytest.raises(ModelError, match="silver.a.*not allowed") as err:
+        render("SELECT '{{ env_var('AWS_SECRET_ACCESS_KEY') }}'", "silver.a")
+    assert "canary-secret" not in str(err.value)
