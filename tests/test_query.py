@@ -140,3 +140,47 @@ def test_query_with_a_pin_file_reads_the_pinned_snapshots(
     )
     assert out == {"snapshots": {"bronze.events": pinned}, "rows": [{"n": 400}]}
     assert lake.query("SELECT count(*) AS n FROM bronze.events").to_pylist() == [{"n": 450}]
+
+
+def test_failing_query_leaves_an_existing_output_file_alone(
+    local_lake: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    """The result goes to a temporary file beside --output and replaces it only when complete."""
+    from conftest import one_line_error
+
+    local_lake.lake.ingest("bronze.events", str(write_jsonl(tmp_path / "e.jsonl", events(50))), create=True)
+    for fmt in ("csv", "json", "jsonl", "parquet"):
+        out = tmp_path / f"existing.{fmt}"
+        out.write_text("precious\n")
+        # fails mid-stream: the error is raised by a row past the first batches
+        sql = "SELECT CASE WHEN i < 5000000 THEN i ELSE error('boom at row') END AS x FROM range(6000000) AS t(i)"
+        one_line_error(run_cli(local_lake, "query", sql, "--format", fmt, "--output", str(out)))
+        assert out.read_text() == "precious\n"
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".existing")) == []
+        ok = run_cli(
+            local_lake, "query", "SELECT count(*) AS n FROM bronze.events", "--format", fmt, "-o", str(out)
+        )
+        assert ok.exit_code == 0, ok.stderr
+        assert out.read_bytes() != b"precious\n"
+
+
+def test_json_outputs_are_valid_json_with_nan_and_infinity(
+    local_lake: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    import json
+
+    sql = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, '-inf'::FLOAT AS c, 1.5::DOUBLE AS d, [ 'nan'::DOUBLE ] AS e"
+    doc = json.loads(run_cli(local_lake, "query", "--json", sql).stdout, parse_constant=_no_constants)
+    assert doc["rows"] == [{"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": 1.5, "e": ["NaN"]}]
+    for fmt in ("json", "jsonl"):
+        text = run_cli(local_lake, "query", sql, "--format", fmt).stdout
+        rows = (
+            json.loads(text, parse_constant=_no_constants)
+            if fmt == "json"
+            else [json.loads(line, parse_constant=_no_constants) for line in text.splitlines()]
+        )
+        assert rows[0]["b"] == "Infinity"
+
+
+def _no_constants(name: str) -> None:
+    raise AssertionError(f"invalid JSON constant {name}")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -135,14 +140,13 @@ def query(
     try:
         snapshots = result.snapshots()
         if as_json:
-            table = result.reader.read_all()
-            emit_json({"snapshots": snapshots, "rows": table.to_pylist()})
+            write_json_document(result.reader, {"snapshots": snapshots})
             return
         for name, snapshot_id in snapshots.items():
             note(f"read {name} at snapshot {snapshot_id}")
         fmt = fmt or ("table" if output is None and sys.stdout.isatty() else _format_for(output))
         write_result(result.reader, fmt, output)
-    except LakehouseError:
+    except (LakehouseError, click.UsageError):
         raise
     except Exception as exc:
         from lakehouse.engine import short_error
@@ -189,11 +193,10 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
         if total > kept:
             note(f"showing {kept} of {total} rows; use --output for all")
         return
-    sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed below
-    try:
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    with _sink(output) as sink:
         if fmt == "parquet":
-            if output is None:
-                raise click.UsageError("--format parquet needs --output FILE")
             import pyarrow.parquet as pq
 
             with pq.ParquetWriter(sink, reader.schema, compression="zstd") as writer:
@@ -210,23 +213,54 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
                 for row in batch.to_pylist():
                     sink.write((to_json_line(row) + "\n").encode())
         else:  # json: one array, streamed row by row
-            sink.write(b"[")
-            first = True
-            for batch in reader:
-                for row in batch.to_pylist():
-                    sink.write((b"" if first else b",") + b"\n  " + to_json_line(row).encode())
-                    first = False
-            sink.write(b"\n]\n")
-    finally:
-        if output:
-            sink.close()
-        else:
-            sink.flush()
+            _write_json_rows(reader, sink, "")
+            sink.write(b"\n")
+
+
+@contextmanager
+def _sink(output: str | None) -> Iterator[BinaryIO]:
+    """stdout, or a temporary file beside `output` renamed over it only when the result is complete,
+    so a failing query never truncates or half-writes an existing file."""
+    if output is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json_rows(reader, sink: BinaryIO, indent: str) -> None:  # type: ignore[no-untyped-def]
+    """A JSON array of the reader's rows, one batch in memory at a time."""
+    sink.write(b"[")
+    first = True
+    for batch in reader:
+        for row in batch.to_pylist():
+            sink.write((b"" if first else b",") + f"\n{indent}  ".encode() + to_json_line(row).encode())
+            first = False
+    sink.write(f"\n{indent}]".encode() if not first else b"]")
+
+
+def write_json_document(reader, head: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """`{...head, "rows": [...]}` on stdout, streamed: memory stays at one batch however big the result."""
+    from lakehouse.cli.output import to_json
+
+    body = to_json(head)
+    with _sink(None) as sink:
+        sink.write((body[:-2] + ',\n  "rows": ' if head else '{\n  "rows": ').encode())
+        _write_json_rows(reader, sink, "  ")
+        sink.write(b"\n}\n")
 
 
 def to_json_line(row: dict) -> str:  # type: ignore[type-arg]
     import json
 
-    from lakehouse.cli.output import _default
+    from lakehouse.cli.output import _default, json_safe
 
-    return json.dumps(row, default=_default)
+    return json.dumps(json_safe(row), default=_default, allow_nan=False)

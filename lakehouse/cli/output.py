@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -34,8 +35,20 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: write them as the strings "NaN", "Infinity" and "-Infinity"
+    (as Spark's and BigQuery's JSON exports do), so every document parses and no value is lost."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def to_json(data: Any) -> str:
-    return json.dumps(data, default=_default, indent=2)
+    return json.dumps(json_safe(data), default=_default, indent=2, allow_nan=False)
 
 
 def emit_json(data: Any) -> None:
