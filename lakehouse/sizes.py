@@ -23,6 +23,14 @@ _UNITS = {
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+MAX_SIZE = 2**50  # 1 PB: beyond any file, memory or manifest size lake would ever use
+MAX_DURATION = timedelta(days=100 * 366)
+
+
+def _shown(text: object) -> str:
+    """The value as typed, cut short: an error line must stay one readable line."""
+    value = repr(str(text))
+    return value if len(value) <= 40 else value[:37] + "...'"
 
 
 def parse_size(text: str | int, what: str = "size") -> int:
@@ -33,9 +41,12 @@ def parse_size(text: str | int, what: str = "size") -> int:
     unit = match.group(2).lower() if match else ""
     if not match or unit not in _UNITS:
         raise LakehouseError(
-            f"invalid {what} {text!r}: use bytes or a number with KB, MB, GB or TB, e.g. 512MB"
+            f"invalid {what} {_shown(text)}: use bytes or a number with KB, MB, GB or TB, e.g. 512MB"
         )
-    return int(float(match.group(1)) * _UNITS[unit])
+    value = float(match.group(1)) * _UNITS[unit]
+    if value > MAX_SIZE:
+        raise LakehouseError(f"invalid {what} {_shown(text)}: at most {format_size(MAX_SIZE)}")
+    return int(value)
 
 
 def format_size(n: int) -> str:
@@ -57,8 +68,13 @@ def parse_duration(text: str | timedelta, what: str = "--older-than") -> timedel
         return text
     match = _DURATION.match(str(text).lower())
     if not match or match.group(2) not in _DURATION_UNITS:
-        raise LakehouseError(f"invalid {what} {text!r}: use a number with s, m, h, d or w, e.g. 5d or 12h")
-    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        raise LakehouseError(
+            f"invalid {what} {_shown(text)}: use a number with s, m, h, d or w, e.g. 5d or 12h"
+        )
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise LakehouseError(f"invalid {what} {_shown(text)}: at most 100 years")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

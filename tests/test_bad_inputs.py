@@ -126,3 +126,20 @@ def test_hostile_identifiers(lake: LakeEnv, run_cli, tmp_path: Path, name: str) 
     line = one_line_error(run_cli(lake, "ingest", name, str(source), "--create", "-q"))
     assert "invalid table name" in line
     assert lake.lake.tables() == ["bronze.t"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["expire", "bronze.events", "--older-than", "99999999999999d"],
+        ["gc", "bronze.events", "--older-than", "1" + "0" * 400 + "d"],
+        ["compact", "bronze.events", "--target-size", "9" * 400],
+        ["compact", "bronze.events", "--target-size", "2000TB"],
+    ],
+)
+def test_overflowing_options_are_one_line(local_lake, run_cli, tmp_path, args) -> None:
+    from conftest import events, fails_unchanged, write_jsonl
+
+    local_lake.lake.ingest("bronze.events", str(write_jsonl(tmp_path / "e.jsonl", events(5))), create=True)
+    line = fails_unchanged(run_cli, local_lake, "bronze.events", args, "invalid")
+    assert len(line) < 200
