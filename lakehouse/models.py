@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from lakehouse.errors import LakehouseError
+from lakehouse.textfiles import read_text_file
 
 MATERIALIZATIONS = ("table", "incremental")
 CONFIG_KEYS = {
@@ -246,7 +247,7 @@ def load_model(path: Path, layer: str) -> Model:
         split_identifier(name)
     except LakehouseError as exc:
         raise ModelError(f"model file {path}: {exc}") from None
-    template = path.read_text()
+    template = read_text_file(path, "model file")
     sql, raw = render(template, name)
     cfg = parse_config(name, raw)
     if cfg.columns:
@@ -275,7 +276,7 @@ def load_sources(root: Path) -> dict[str, Source]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(read_text_file(path, "sources file")) or {}
     except yaml.YAMLError as exc:
         raise ModelError(f"cannot read {path}: {exc}") from None
     found: dict[str, Source] = {}

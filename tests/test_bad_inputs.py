@@ -143,3 +143,13 @@ def test_overflowing_options_are_one_line(local_lake, run_cli, tmp_path, args) -
     local_lake.lake.ingest("bronze.events", str(write_jsonl(tmp_path / "e.jsonl", events(5))), create=True)
     line = fails_unchanged(run_cli, local_lake, "bronze.events", args, "invalid")
     assert len(line) < 200
+
+
+def test_sql_file_must_be_a_small_regular_file(local_lake, run_cli, tmp_path) -> None:
+    """`--file /dev/zero` used to read until MemoryError."""
+    big = tmp_path / "big.sql"
+    with open(big, "wb") as handle:
+        handle.truncate(17 * 1024 * 1024)
+    for path, needle in (("/dev/zero", "not a regular file"), (str(big), "larger than 16 MB")):
+        line = one_line_error(run_cli(local_lake, "query", "--file", path))
+        assert needle in line and path in line

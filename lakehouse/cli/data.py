@@ -135,7 +135,9 @@ def query(
 
     if (sql is None) == (sql_file is None):
         raise click.UsageError("give the SQL as an argument or with --file, not both")
-    text = Path(sql_file).read_text() if sql_file else (sql or "")
+    from lakehouse.textfiles import read_text_file
+
+    text = read_text_file(sql_file, "SQL file") if sql_file else (sql or "")
     result = ctx.lake.query_reader(text, list(as_of) or None, pins=pins)
     try:
         snapshots = result.snapshots()
