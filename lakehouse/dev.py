@@ -129,8 +129,8 @@ def up(profile: Profile, port: int | None = None) -> dict[str, Any]:
 def down(profile: Profile) -> dict[str, Any]:
     """Save the catalog and all objects to `.lake/dev/s3/`, then stop the server.
 
-    If saving fails, the previous complete save (if any) stays in place and the server is stopped anyway:
-    the next `up` restores that older pair, or resets both when there is none.
+    If saving fails, nothing is lost: the previous complete save stays in place, the server keeps
+    running with every object, and a DevServerError says why (so `lake dev down` exits 1).
     """
     paths = dev_paths(profile)
     _profile_port(profile)
@@ -147,15 +147,16 @@ def down(profile: Profile) -> dict[str, Any]:
             "message": "the server was not running; its objects are lost, `up` restores the last save",
             "saved": _saved_summary(paths),
         }
-    save: dict[str, Any]
     try:
         save = _save(profile, paths, _on_port(profile, state["port"]))
     except (LakehouseError, OSError, sqlite3.Error) as exc:
         shutil.rmtree(paths.saving, ignore_errors=True)
-        save = {"mode": "failed", "reason": _one_line(exc), "kept": _saved_summary(paths)}
-    finally:
-        _stop_pid(state["pid"])
-        paths.state.unlink(missing_ok=True)
+        raise DevServerError(
+            f"could not save the dev lake ({_one_line(exc)}); the server keeps running at "
+            f"{state['endpoint']} so nothing is lost, and the previous save is kept"
+        ) from None
+    _stop_pid(state["pid"])
+    paths.state.unlink(missing_ok=True)
     return {**base, "action": "stopped", "pid": state["pid"], "endpoint": state["endpoint"], "save": save}
 
 
@@ -455,11 +456,10 @@ def _saved_summary(paths: DevPaths) -> dict[str, Any] | None:
 
 
 def _local_name(bucket: str, key: str) -> str:
-    """`<bucket>/<key>` when the key is a plain relative path, else a hashed name under `.keys/`."""
-    parts = key.split("/")
-    if all(p not in ("", ".", "..") and not p.startswith(".") for p in parts):
-        return f"{bucket}/{key}"
-    return f".keys/{bucket}/{hashlib.sha256(key.encode()).hexdigest()}"
+    """Every object is saved under a hashed name that the save's manifest maps back to its key: S3 keys
+    may have segments over 255 bytes, `..`, or be both an object and a prefix (`a` and `a/b`), none of
+    which a file system can hold as a path."""
+    return f"objects/{bucket}/{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:

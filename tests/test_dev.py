@@ -125,7 +125,8 @@ def test_failed_restore_resets_catalog_and_objects_together(project: DevProject)
     _ingest(project, 4)
     dev.down(profile)
     saved = project.root / ".lake" / "dev" / "s3"
-    victim = next(p for p in (saved / "lake-dev").rglob("*.parquet"))
+    manifest = json.loads((saved / ".manifest.json").read_text())
+    victim = next(saved / o["file"] for o in manifest["objects"] if o["key"].endswith(".parquet"))
     victim.unlink()  # a save damaged on disk: restoring must not leave a half-restored lake
 
     result = dev.up(profile)
@@ -221,3 +222,61 @@ def _assert_consistent(proj: DevProject) -> None:
     present = {f.path for f in list_files(profile, "s3://lake-dev")}
     named = {f["path"] for f in proj.lake().files("bronze.t")}
     assert named and named <= present
+
+
+def test_keys_longer_than_a_file_name_are_saved_and_restored(project: DevProject) -> None:
+    """A key segment over 255 bytes used to fail the save ("could not save", exit 0), and the next
+    `up` lost every table created since the last save."""
+    from lakehouse.storage import s3_client
+
+    profile = project.profile()
+    dev.up(profile)
+    _ingest(project, 4)
+    long_key = "warehouse/" + "k" * 300 + "/" + "é" * 200 + ".bin"
+    s3 = s3_client(profile)
+    s3.put_object(Bucket="lake-dev", Key=long_key, Body=b"long-key-body")
+    s3.put_object(Bucket="lake-dev", Key="odd/a", Body=b"object")  # both an object and a prefix
+    s3.put_object(Bucket="lake-dev", Key="odd/a/b", Body=b"under it")
+    code, out, err = project.cli("dev", "down")
+    assert code == 0, err
+    assert dev.up(profile)["restore"]["mode"] == "restored"
+    assert project.count("bronze.t") == 4
+    s3 = s3_client(project.profile())
+    for key, body in ((long_key, b"long-key-body"), ("odd/a", b"object"), ("odd/a/b", b"under it")):
+        assert s3.get_object(Bucket="lake-dev", Key=key)["Body"].read() == body
+    dev.down(profile)
+
+
+def test_a_failing_save_exits_1_keeps_the_server_and_the_previous_save(project: DevProject) -> None:
+    """`down` runs with a 64 KB file-size limit (RLIMIT_FSIZE), so writing the save fails; it must exit 1,
+    leave the server running with every object, and keep the previous save whole."""
+    import resource
+    import subprocess
+    import sys
+
+    profile = project.profile()
+    dev.up(profile)
+    _ingest(project, 3)
+    assert dev.down(profile)["save"]["mode"] == "saved"
+    dev.up(profile)
+    _ingest(project, 2, start=10)
+    from lakehouse.storage import s3_client
+
+    s3_client(profile).put_object(Bucket="lake-dev", Key="big.bin", Body=b"x" * 200_000)
+    saved = project.root / ".lake" / "dev" / "s3"
+    before = {p.relative_to(saved): p.stat().st_size for p in saved.rglob("*")}
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    lake = str(Path(sys.executable).with_name("lake"))
+    done = subprocess.run(
+        [lake, "--config", str(project.config), "dev", "down"],
+        capture_output=True, text=True, preexec_fn=small_files, timeout=120, cwd=project.root,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("Error: could not save") and "keeps running" in done.stderr
+    assert dev.status(profile)["state"] == "running"
+    assert project.count("bronze.t") == 5
+    assert {p.relative_to(saved): p.stat().st_size for p in saved.rglob("*")} == before
+    assert dev.down(profile)["save"]["mode"] == "saved"

@@ -108,14 +108,9 @@ def down(ctx: Context, as_json: bool) -> None:
         click.echo(f"not running (removed the stale pid {result['pid']}); {result['message']}")
     else:
         save = result["save"]
-        if save["mode"] == "saved":
-            click.echo(
-                f"saved {save['objects']} objects ({human_bytes(save['bytes'])}) and the catalog to .lake/dev/s3/"
-            )
-        else:
-            click.echo(
-                f"could not save: {save['reason']}; the next `up` restores the previous save or resets"
-            )
+        click.echo(
+            f"saved {save['objects']} objects ({human_bytes(save['bytes'])}) and the catalog to .lake/dev/s3/"
+        )
         click.echo(f"stopped moto S3 at {result['endpoint']} (pid {result['pid']})")
 
 
