@@ -119,6 +119,7 @@ def test_gc_keeps_every_file_of_a_spark_spelled_table(local_lake: LakeEnv, run_c
     table = local_lake.lake.table("spark.t")
     _add_spelled(table, [_write_parquet(root / "data" / "part-9.parquet", range(90, 95))], "file:")
     orphan = _write_parquet(root / "data" / "killed-write.parquet", range(3))
+    (root / "metadata" / "version-hint.text").write_text("2")  # how a Hadoop catalog finds the metadata
     _hadoop_checksums(root)
     _age_everything(root)
     listed = {f.path for f in list_files(local_lake.profile, f"file:{root}")}
