@@ -8,12 +8,15 @@ commit: a file is deleted only if no snapshot still in the metadata, tag or bran
 
 from __future__ import annotations
 
+import posixpath
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestFile
 from pyiceberg.table import Table, Transaction
@@ -41,13 +44,54 @@ MANIFEST_TARGET_PROPERTY = "commit.manifest.target-size-bytes"
 DEFAULT_MANIFEST_TARGET = 8 * 1024 * 1024
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_S3_SCHEMES = ("s3", "s3a", "s3n")
+
+
+def canonical(path: str) -> str | None:
+    """The one spelling of a file we can compare, or None when we cannot tell where it is.
+
+    Local: `/x`, `file:/x` (Hadoop, so Spark), `file:///x` (pyiceberg) and `file://localhost/x` are
+    `/x`. S3: `s3a://` and `s3n://` are `s3://`. Both: percent-escapes decoded and repeated slashes
+    folded, on the metadata's paths and the listing's alike. Spellings that fold together make a file
+    look reachable, never orphaned; deletion always uses a real spelling. None: another scheme, a
+    relative path, another host."""
+    found = _SCHEME.match(path)
+    if found is None:
+        return _local(path) if path.startswith("/") else None
+    scheme, rest = found.group(1).lower(), path[found.end() :]
+    if scheme == "file":
+        if rest.startswith("//"):
+            host, slash, tail = rest[2:].partition("/")
+            if host not in ("", "localhost") or not slash:
+                return None
+            rest = "/" + tail
+        return _local(rest) if rest.startswith("/") else None
+    if scheme in _S3_SCHEMES and rest.startswith("//"):
+        bucket, slash, key = rest[2:].partition("/")
+        return f"s3://{bucket}{_folded('/' + key)}" if bucket and slash else None
+    return None
+
+
+def _folded(path: str) -> str:
+    return re.sub("/+", "/", unquote(path))
+
+
+def _local(path: str) -> str:
+    return posixpath.normpath(_folded(path))  # `/a/../b` is the file `/b`; S3 keys keep their dots
+
+
 def normalize(path: str) -> str:
-    """One spelling per file, so metadata paths and listed paths compare equal."""
-    if path.startswith("file://"):
-        return path[len("file://") :]
-    if path.startswith("s3a://"):
-        return "s3://" + path[len("s3a://") :]
-    return path
+    """`canonical`, or the path as written when it cannot be normalised (so it matches nothing listed)."""
+    return canonical(path) or path
+
+
+def storage_root(path: str) -> str | None:
+    """`/` for a local file, `s3://bucket/` for S3: paths compare only within one root."""
+    key = canonical(path)
+    if key is None:
+        return None
+    return "/" if key.startswith("/") else key[: key.index("/", len("s3://")) + 1]
 
 
 def _now() -> datetime:
@@ -59,12 +103,21 @@ def _now() -> datetime:
 
 @dataclass
 class Reach:
-    """Files that a set of snapshots reaches: path (normalized) -> (kind, bytes; 0 if unknown)."""
+    """Files that a set of snapshots reaches: path (normalized) -> (kind, bytes; 0 if unknown), and
+    each one's spelling in the metadata (what a deletion uses)."""
 
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
+    spelled: dict[str, str] = field(default_factory=dict)
 
     def add(self, path: str, kind: str, size: int = 0) -> None:
-        self.files[normalize(path)] = (kind, size)
+        key = normalize(path)
+        self.files[key] = (kind, size)
+        self.spelled.setdefault(key, path)
+
+    def foreign(self, location: str) -> list[str]:
+        """Paths a listing of `location` cannot be compared with: another scheme or bucket, relative."""
+        root = storage_root(location)
+        return sorted(p for p in self.spelled.values() if root is None or storage_root(p) != root)
 
 
 class ManifestCache:
@@ -116,7 +169,36 @@ def reachable(table: Table, cache: ManifestCache | None = None, excluding: Itera
 
 
 def _under(location: str, path: str) -> bool:
-    return normalize(path).startswith(normalize(location).rstrip("/") + "/")
+    inside = canonical(location)
+    return inside is not None and normalize(path).startswith(inside.rstrip("/") + "/")
+
+
+def refuse_foreign(found: Reach, location: str, identifier: str) -> None:
+    """gc compares a listing with the metadata: a file it cannot compare would look like an orphan."""
+    if foreign := found.foreign(location):
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise LakehouseError(
+            f"cannot gc {identifier}: its metadata names {foreign[0]}{more}, which a listing of {location} "
+            "cannot be matched with (another scheme or bucket, or a relative path); nothing was deleted"
+        )
+
+
+# Hadoop's checksum of `<name>` is `.<name>.crc` beside it; Spark writes one for every file.
+def _checksum_of(path: str) -> str | None:
+    folder, _, name = path.rpartition("/")
+    if name.startswith(".") and name.endswith(".crc") and len(name) > len("..crc"):
+        return f"{folder}/{name[1 : -len('.crc')]}"
+    return None
+
+
+def _live(path: str, known: dict[str, Any] | set[str], location: str) -> bool:
+    """Reached by the metadata, a checksum of such a file, or a Hadoop table's version hint."""
+    key = normalize(path)
+    if key in known:
+        return True
+    if (companion := _checksum_of(key)) is not None and _live(companion, known, location):
+        return True
+    return key == normalize(location.rstrip("/") + "/metadata/version-hint.text")
 
 
 # ------------------------------------------------------------------------------------ expire
@@ -131,6 +213,7 @@ class ExpirePlan:
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
     kept_outside: int = 0
+    listed: dict[str, str] = field(default_factory=dict)  # normalized -> the listing's path
 
     @property
     def snapshot_ids(self) -> list[int]:
@@ -206,13 +289,13 @@ def expired_snapshot_ids(metadata: TableMetadata, cutoff_ms: int, retain_last: i
 
 def _unreferenced_metadata(
     profile: Profile, table: Table, cutoff: datetime, known: set[str]
-) -> dict[str, tuple[str, int]]:
+) -> dict[str, FileInfo]:
     """Old `*.metadata.json` files that neither the current metadata nor its log references."""
     out = {}
     for info in list_files(profile, table.location().rstrip("/") + "/metadata"):
         path = normalize(info.path)
         if path.endswith(".metadata.json") and path not in known and info.modified < cutoff:
-            out[path] = ("metadata", info.size)
+            out[path] = info
     return out
 
 
@@ -244,7 +327,9 @@ def plan_expire(
     kept = {s.snapshot_id for s in metadata.snapshots} - set(ids)
     plan.files, plan.kept_outside = _doomed(table, metadata, ids, kept, cache)
     known = set(reachable(table, cache).files)
-    plan.files.update(_unreferenced_metadata(profile, table, cutoff, known))
+    unreferenced = _unreferenced_metadata(profile, table, cutoff, known)
+    plan.files.update({key: ("metadata", info.size) for key, info in unreferenced.items()})
+    plan.listed = {key: info.path for key, info in unreferenced.items()}
     _fill_sizes(profile, table, plan.files)
     return plan
 
@@ -305,13 +390,14 @@ def expire(
         load, stage, RetryPolicy.from_properties(profile.properties), f"expiring snapshots of {plan.table}"
     )
     cache = ManifestCache(before)
-    gone = reach(before, before.metadata, done, cache).files
+    gone = reach(before, before.metadata, done, cache)
     stay = reachable(committed, cache).files
     doomed = {
-        p: v for p, v in gone.items() if p not in stay and _under(committed.location(), p)
+        p: v for p, v in gone.files.items() if p not in stay and _under(committed.location(), p)
     }  # decided again after the commit: a tag made meanwhile keeps its files
     doomed.update({p: v for p, v in plan.files.items() if v[0] == "metadata" and p not in stay})
-    result.deleted_files = delete_files(profile, sorted(doomed))
+    spelled = {**gone.spelled, **plan.listed}  # delete the file as written, not its comparison key
+    result.deleted_files = delete_files(profile, sorted(spelled.get(p, p) for p in doomed))
     result.deleted_bytes = sum(size for _, size in doomed.values())
     snapshot = committed.current_snapshot()
     result.snapshot_id = snapshot.snapshot_id if snapshot else None
@@ -387,15 +473,19 @@ def plan_gc(
     age = parse_duration(older_than)
     cutoff = _now() - age
     # List first, then read the metadata: a file committed in between is then known to be reachable.
+    if storage_root(table.location()) is None:
+        raise LakehouseError(f"cannot gc {identifier}: cannot list its location {table.location()}")
     listed = list(list_files(profile, table.location()))
     table = table.refresh()
     abandoned = abandoned_audits(table.metadata, int(cutoff.timestamp() * 1000))
-    known = reachable(table, excluding=[i for ids in abandoned.values() for i in ids]).files
+    found = reachable(table, excluding=[i for ids in abandoned.values() for i in ids])
+    refuse_foreign(found, table.location(), identifier)
+    known = found.files
     plan = GcPlan(identifier, table.location(), format_duration(age), cutoff.isoformat(timespec="seconds"))
     plan.abandoned_branches = abandoned
     plan.reachable_files = len(known)
     for info in sorted(listed, key=lambda f: f.path):
-        if normalize(info.path) in known:
+        if _live(info.path, known, table.location()):
             continue
         if info.modified < cutoff:
             plan.orphans.append(info)
@@ -413,8 +503,10 @@ def gc(profile: Profile, load: Callable[[], Table], plan: GcPlan, *, dry_run: bo
         return result
     if plan.abandoned_branches:
         _drop_abandoned(profile, load, plan)
-    known = reachable(load()).files  # checked again right before deleting
-    doomed = [o for o in plan.orphans if normalize(o.path) not in known]
+    table = load()
+    found = reachable(table)  # checked again right before deleting
+    refuse_foreign(found, plan.location, plan.table)
+    doomed = [o for o in plan.orphans if not _live(o.path, found.files, table.location())]
     result.deleted_files = delete_files(profile, [o.path for o in doomed])
     result.deleted_bytes = sum(o.size for o in doomed)
     cutoff = datetime.fromisoformat(plan.cutoff)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,12 +42,29 @@ class S3Credentials:
         return f"S3Credentials(region={self.region!r}, endpoint={self.endpoint!r})"
 
 
+# `file:///x` (pyiceberg), `file:/x` (Hadoop, so Spark), `file://localhost/x`: one local path `/x`.
+_FILE_PREFIX = re.compile(r"file:(?://(?:localhost)?)?(?=/(?!/))")
+
+
 def is_s3(path: str) -> bool:
-    return path.startswith("s3://") or path.startswith("s3a://")
+    return path.startswith(("s3://", "s3a://", "s3n://"))
+
+
+def file_prefix(path: str) -> str:
+    """The `file:` spelling in front of a local path (`file://` of `file:///x`), or ""."""
+    found = _FILE_PREFIX.match(path)
+    return found.group(0) if found else ""
 
 
 def local_path(path: str) -> Path:
-    return Path(path[len("file://") :]) if path.startswith("file://") else Path(path)
+    return Path(path[len(file_prefix(path)) :])
+
+
+def spelled_like(path: str, location: str) -> str:
+    """A bare local path, as DuckDB reports what it wrote, spelled as `location` is (`file:///x/...`
+    under `file:///x`), which is how pyiceberg spells the files it writes: one form per table."""
+    prefix = file_prefix(location)
+    return prefix + path if prefix and path.startswith("/") else path
 
 
 def split_s3(path: str) -> tuple[str, str]:

@@ -132,3 +132,14 @@ def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> LakeEnv:
         return make_lake_env(tmp_path, local_properties(tmp_path))
     moto: MotoS3 = request.getfixturevalue("moto_s3")
     return make_lake_env(tmp_path, s3_properties(moto.endpoint, tmp_path))
+
+
+def gc_orphans(env: LakeEnv, table: str) -> list[str]:
+    """Oracle: every file under `table`'s location that gc would count as an orphan, however new
+    (the window is set in the future). A healthy table has none: no live file looks unreachable."""
+    from datetime import timedelta
+
+    from lakehouse.maintenance import plan_gc
+
+    plan = plan_gc(env.profile, env.lake.table(table), table, timedelta(days=-1))
+    return [o.path for o in plan.orphans]

@@ -54,6 +54,7 @@ from pyiceberg.types import (
 
 from lakehouse.engine import Engine
 from lakehouse.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
+from lakehouse.storage import is_s3, local_path, spelled_like
 
 DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024
 TARGET_SIZE_PROPERTY = "write.target-file-size-bytes"
@@ -201,7 +202,7 @@ def _run_copy(
         f"TO {quote_literal(target)} ({', '.join(options)})"
     )
     rows = engine.run_with_progress(sql, on_progress).fetchall()
-    return [(row[0], row[5] or {}) for row in rows if row[1] != 0]
+    return [(spelled_like(row[0], target), row[5] or {}) for row in rows if row[1] != 0]
 
 
 def _partition_record(metadata: TableMetadata, partition_keys: dict[str, Any]) -> Record:
@@ -318,8 +319,6 @@ def copy_to_partition(
     ORDER BY in `select_sql` is kept. With it, DuckDB rotates files at that many bytes on disk
     (`<file_name>-<i>.parquet`); run single-threaded to keep an ORDER BY within each file.
     """
-    from lakehouse.storage import local_path
-
     metadata = metadata or table.metadata
     schema = metadata.schema()
     projections = _table_projections(schema)
@@ -330,7 +329,7 @@ def copy_to_partition(
         "RETURN_STATS true",
     ]
     directory = directory.rstrip("/")
-    if not directory.startswith(("s3://", "s3a://")):
+    if not is_s3(directory):
         local_path(directory).mkdir(parents=True, exist_ok=True)
     if max_file_size is None:
         target = f"{directory}/{file_name}-0.parquet"
@@ -343,7 +342,5 @@ def copy_to_partition(
         ]
     written = WrittenFiles()
     for path, _keys in _run_copy(engine, select_sql, projections, target, options, on_progress):
-        if target.startswith("file://") or not path.startswith(("s3://", "s3a://", "file://")):
-            path = directory + "/" + path.rsplit("/", 1)[-1]
         written.data_files.append(describe_data_file(table, metadata, path, partition, spec_id))
     return written
