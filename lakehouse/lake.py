@@ -215,8 +215,8 @@ class Lakehouse:
                     mode=mode, evolve=evolve, on_progress=on_progress,
                 )  # fmt: skip
         except BaseException:
-            if created:  # a failed --create ingest leaves no empty table behind
-                tables.drop_table(self.catalog, name, purge=True)
+            if created:  # a failed --create ingest leaves no empty table behind...
+                tables.drop_if_empty(self.catalog, name)  # ...but keeps one another writer filled
             raise
 
     # ---------------------------------------------------------------- reads

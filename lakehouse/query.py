@@ -135,7 +135,7 @@ def rewrite(
         ref = version_ref(table)
         if ref is None:
             ref = default_ref(identifier)
-        key = (identifier.lower(), ref)
+        key = (identifier, ref)  # exact: `s.t` and a legacy `s.T` are different tables
         if key not in reads:
             reads[key] = resolve(identifier, ref)
         read = reads[key]

@@ -46,12 +46,25 @@ def create_table(
 ) -> Table:
     namespace, _ = split_identifier(identifier)
     spec = build_partition_spec(schema, partition_terms)
+    _refuse_case_twin(catalog, identifier)
     ensure_namespace(catalog, namespace)
     props = {**DEFAULT_TABLE_PROPERTIES, **(properties or {})}
     try:
         return catalog.create_table(identifier, schema=schema, partition_spec=spec, properties=props)
     except TableAlreadyExistsError:
         raise TableExistsError(f"table {identifier} already exists") from None
+
+
+def _refuse_case_twin(catalog: Catalog, identifier: str) -> None:
+    """Table names are case-insensitive in lake, as in Spark, Trino and Hive: `s.T` cannot join `s.t`,
+    or a query, pin or --as-of naming one could read the other."""
+    twin = next((t for t in list_tables(catalog) if t.lower() == identifier.lower()), None)
+    if twin is not None:
+        raise TableExistsError(
+            f"table {identifier} already exists as {twin}: table names are case-insensitive"
+            if twin != identifier
+            else f"table {identifier} already exists"
+        )
 
 
 def list_tables(catalog: Catalog, namespace: str | None = None) -> list[str]:
@@ -69,11 +82,20 @@ def list_tables(catalog: Catalog, namespace: str | None = None) -> list[str]:
 
 
 def load_table(catalog: Catalog, identifier: str) -> Table:
+    """The table named `identifier`, matched exactly or else case-insensitively (one match only)."""
     split_identifier(identifier)
     try:
         return catalog.load_table(identifier)
     except (IcebergNoSuchTable, NoSuchNamespaceError):
-        raise NoSuchTableError(_unknown_table_message(catalog, identifier)) from None
+        pass
+    matches = [t for t in list_tables(catalog) if t.lower() == identifier.lower()]
+    if len(matches) == 1:
+        return catalog.load_table(matches[0])
+    if len(matches) > 1:
+        raise NoSuchTableError(
+            f"table {identifier} is ambiguous: {', '.join(matches)} differ only in case; name one exactly"
+        )
+    raise NoSuchTableError(_unknown_table_message(catalog, identifier))
 
 
 def _unknown_table_message(catalog: Catalog, identifier: str) -> str:
@@ -94,6 +116,16 @@ def drop_table(catalog: Catalog, identifier: str, purge: bool) -> Table:
     else:
         catalog.drop_table(identifier)
     return table
+
+
+def drop_if_empty(catalog: Catalog, identifier: str) -> bool:
+    """Drop (and purge) a table only while no snapshot has been committed to it, so undoing a failed
+    `ingest --create` never removes rows that a concurrent writer committed meanwhile."""
+    with contextlib.suppress(NoSuchTableError):
+        if not load_table(catalog, identifier).metadata.snapshots:
+            catalog.purge_table(identifier)
+            return True
+    return False
 
 
 def snapshot_files(table: Table, snapshot: Snapshot | None) -> list[dict[str, Any]]:
