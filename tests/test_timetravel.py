@@ -201,3 +201,32 @@ def test_expired_snapshot_says_expired(local_lake: LakeEnv, run_cli, tmp_path: P
         ["describe", TABLE, "--as-of", str(ids[1])],
         f"snapshot {ids[1]} of {TABLE} was expired",
     )
+
+
+# ---------------------------------------------------------------- time zone
+
+
+def test_queries_run_in_utc_whatever_the_machines_time_zone(local_lake, tmp_path: Path) -> None:
+    """Cursors used to run in the machine's zone: under New York time, CAST(ts AS DATE) moved the
+    rows committed before 04:00 UTC to the previous day."""
+    import os
+    import subprocess
+    import sys
+
+    rows = events(48, days=2)  # 24 rows on each of 2026-06-01 and 2026-06-02, from 00:00 to 23:00 UTC
+    local_lake.lake.create(
+        "bronze.tz", "id long, ts timestamptz, country string, amount double, user_id long"
+    )
+    local_lake.lake.ingest("bronze.tz", str(write_jsonl(tmp_path / "tz.jsonl", rows)))
+    sql = "SELECT CAST(ts AS DATE)::VARCHAR AS day, count(*) AS n FROM bronze.tz GROUP BY 1 ORDER BY 1"
+    expected = [{"day": "2026-06-01", "n": 24}, {"day": "2026-06-02", "n": 24}]
+    assert local_lake.lake.query(sql).to_pylist() == expected
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *local_lake.cli_args(), "query", "--format", "json", sql],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
+    settings = "SELECT current_setting('TimeZone') AS tz, current_setting('parquet_metadata_cache') AS cache"
+    assert local_lake.lake.query(settings).to_pylist() == [{"tz": "UTC", "cache": True}]
