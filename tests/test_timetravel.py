@@ -20,6 +20,7 @@ from conftest import (
 )
 
 from lakehouse.asof import EXPIRED_PROPERTY
+from lakehouse.errors import SnapshotNotFoundError
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, s3_properties
 
 TABLE = HISTORY_TABLE
@@ -201,6 +202,52 @@ def test_expired_snapshot_says_expired(local_lake: LakeEnv, run_cli, tmp_path: P
         ["describe", TABLE, "--as-of", str(ids[1])],
         f"snapshot {ids[1]} of {TABLE} was expired",
     )
+
+
+def _mid(a: int, b: int) -> str:
+    """An ISO time halfway between two commit times (ms)."""
+    return datetime.fromtimestamp((a + b) / 2000, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_time_in_an_expired_snapshots_span_says_expired(local_lake: LakeEnv, run_cli, tmp_path) -> None:
+    """pyiceberg's expire kept the log entries before an expired snapshot, so a time in its span read
+    the older, tagged snapshot instead. Iceberg Java clears that history; so does lake now."""
+    ids = build_history(local_lake, tmp_path)
+    lk = local_lake.lake
+    lk.tag(TABLE, "v1", ids[0])
+    at = {s.snapshot_id: s.timestamp_ms for s in lk.table(TABLE).snapshots()}
+    in_s0, in_s1, in_s2 = _mid(at[ids[0]], at[ids[1]]), _mid(at[ids[1]], at[ids[2]]), "2100-01-01"
+    result = run_cli(local_lake, "expire", TABLE, "--older-than", "0s", "--retain-last", "1", "--json")
+    assert result.exit_code == 0, result.output
+    table = lk.table(TABLE)
+    # Java's RemoveSnapshots rule: the history up to the last expired snapshot is gone from the log.
+    assert [e.snapshot_id for e in table.metadata.snapshot_log] == [ids[2]]
+    msg = f"snapshot {ids[1]} of {TABLE} was expired"
+    fails_unchanged(run_cli, local_lake, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", in_s1], msg)
+    fails_unchanged(
+        run_cli, local_lake, TABLE, ["query", f"SELECT * FROM {TABLE} FOR TIMESTAMP AS OF '{in_s1}'"], msg
+    )
+    assert lk.snapshot(TABLE, in_s0).snapshot_id == ids[0]  # the tagged snapshot, in its own span
+    assert lk.snapshot(TABLE, in_s2).snapshot_id == ids[2]
+    # Spark or Trino reading the log (pyiceberg's as-of too) no longer finds the tagged one for in_s1.
+    assert table.snapshot_as_of_timestamp(at[ids[1]] + 1) is None
+
+
+def test_a_log_that_pyiceberg_expired_still_refuses_the_expired_span(local_lake: LakeEnv, tmp_path) -> None:
+    """A table expired by pyiceberg itself (or by lake before this fix) keeps the older entries; the
+    resolver sees that the next commit's parent is not the entry before it."""
+    ids = build_history(local_lake, tmp_path)
+    lk = local_lake.lake
+    at = {s.snapshot_id: s.timestamp_ms for s in lk.table(TABLE).snapshots()}
+    lk.table(TABLE).maintenance.expire_snapshots().by_id(ids[1]).commit()
+    assert [e.snapshot_id for e in lk.table(TABLE).metadata.snapshot_log] == [ids[0], ids[2]]
+    with pytest.raises(SnapshotNotFoundError, match="current at .* was expired"):
+        lk.snapshot(TABLE, _mid(at[ids[1]], at[ids[2]]))
+    with pytest.raises(SnapshotNotFoundError, match="current at .* was expired"):
+        lk.snapshot(TABLE, _mid(at[ids[0]], at[ids[1]]))  # s0's or s1's span: it can no longer tell
+    assert lk.snapshot(TABLE, "2100-01-01").snapshot_id == ids[2]
+    with pytest.raises(SnapshotNotFoundError, match="no snapshot at or before"):
+        lk.snapshot(TABLE, "2000-01-01")
 
 
 # ---------------------------------------------------------------- time zone
