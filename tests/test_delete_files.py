@@ -175,7 +175,7 @@ def deleted(local_lake: LakeEnv, tmp_path: Path) -> dict[str, Any]:
     gone = {first[p] for p in range(0, 24, 2)} | {second[p] for p in range(40, 48)}
     live = sorted(set(range(200)) - gone)
     assert pyiceberg_ids(table) == live == strict_ids(table)
-    return {"env": local_lake, "live": live, "paths": paths}
+    return {"env": local_lake, "live": live, "paths": paths, "first": first}
 
 
 def duckdb_ids(table: Table) -> list[int]:
@@ -240,7 +240,7 @@ def test_rollback_across_a_copy_on_write_rewrite_keeps_deleted_rows_deleted(dele
     live = deleted["live"]
     table = env.lake.table(TABLE)
     before = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
-    victim = next(i for i in live if i < 50)
+    victim = deleted["first"][1]  # a live row of the file the first delete file names
     table.delete(f"id = {victim}")  # copy-on-write: one rewritten file, the delete files stay
     table = env.lake.table(TABLE)
     assert pyiceberg_ids(table) == strict_ids(table) == [i for i in live if i != victim]
