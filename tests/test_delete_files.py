@@ -271,3 +271,25 @@ def test_rollback_past_the_delete_files_and_forward_again(deleted, run_cli) -> N
     assert cli_json(run_cli(env, "rollback", TABLE, "--to", str(with_deletes), "--json"))["rows_after"] == 180
     table = env.lake.table(TABLE)
     assert pyiceberg_ids(table) == strict_ids(table) == duckdb_ids(table) == deleted["live"]
+
+
+def test_query_and_maintenance_keep_the_live_rows(deleted, run_cli) -> None:
+    """lake query applies the deletes; compaction leaves files with deletes alone; rewrite-manifests,
+    expire and gc keep the delete files and their sequence numbers."""
+    env = deleted["env"]
+    live = deleted["live"]
+    got = env.lake.query(f"SELECT id FROM {TABLE} ORDER BY id").column("id").to_pylist()
+    assert got == live
+    env.lake.table(TABLE).transaction().set_properties(
+        {"lake.compact.allow-any-target": "true"}
+    ).commit_transaction()
+    for args in (
+        ["compact", TABLE, "--target-size", "1MB"],
+        ["rewrite-manifests", TABLE],
+        ["expire", TABLE, "--older-than", "0s"],
+        ["gc", TABLE, "--older-than", "0s"],
+    ):
+        result = run_cli(env, *args)
+        assert result.exit_code == 0 or result.stderr.count("\n") == 1, (args, result.output)
+        table = env.lake.table(TABLE)
+        assert strict_ids(table) == pyiceberg_ids(table) == duckdb_ids(table) == live, args
