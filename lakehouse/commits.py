@@ -255,9 +255,13 @@ class RewriteFiles(_SnapshotProducer["RewriteFiles"]):
         )
 
     def _manifests(self) -> list[ManifestFile]:
-        groups: dict[tuple[ManifestContent, int], list[ManifestEntry]] = defaultdict(list)
+        # Added and deleted entries go to separate manifests, as pyiceberg and Java write them: a
+        # manifest of deleted entries is reachable from this snapshot only, so expiry can drop it.
+        groups: dict[tuple[ManifestEntryStatus, ManifestContent, int], list[ManifestEntry]] = defaultdict(
+            list
+        )
         for entry in self._deleted_entries():
-            groups[_content(entry.data_file), entry.data_file.spec_id].append(entry)
+            groups[entry.status, _content(entry.data_file), entry.data_file.spec_id].append(entry)
         for data_file in self._added_data_files:
             # An explicit data sequence number on an ADDED entry is what Java's RewriteFiles writes
             # to keep one; readers inherit the snapshot's only when it is null.
@@ -270,9 +274,9 @@ class RewriteFiles(_SnapshotProducer["RewriteFiles"]):
             )
             # Files we write carry no spec id; pyiceberg adds them under the default spec too.
             spec_id = getattr(data_file, "_spec_id", self._transaction.table_metadata.default_spec_id)
-            groups[_content(data_file), spec_id].append(entry)
+            groups[entry.status, _content(data_file), spec_id].append(entry)
         written = []
-        for (content, spec_id), entries in groups.items():
+        for (_, content, spec_id), entries in groups.items():
             with self._writer(content, spec_id) as writer:
                 for entry in entries:
                     writer.add_entry(entry)

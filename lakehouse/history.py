@@ -56,7 +56,11 @@ def snapshot_row(snapshot: Snapshot, refs: list[str], current_id: int | None) ->
         "deleted_rows": _summary_int(snapshot, "deleted-records"),
         "added_files": _summary_int(snapshot, "added-data-files"),
         "deleted_files": _summary_int(snapshot, "deleted-data-files"),
-        "total_rows": _summary_int(snapshot, "total-records"),
+        "total_rows": _summary_int(snapshot, "total-records"),  # in data files; deletes not applied
+        # Row-level deletes from other engines (`lake describe --as-of` gives the live rows).
+        "total_delete_files": _summary_int(snapshot, "total-delete-files"),
+        "total_position_deletes": _summary_int(snapshot, "total-position-deletes"),
+        "total_equality_deletes": _summary_int(snapshot, "total-equality-deletes"),
         "refs": refs,
         "current": snapshot.snapshot_id == current_id,
         "rollback_to": int(props["lake.rollback-to"]) if "lake.rollback-to" in props else None,

@@ -210,6 +210,9 @@ def test_describe_files_and_pin_show_delete_files_and_live_rows(deleted, run_cli
     }
     assert sorted(f["rows"] for f in files if f["content"] != "data") == [8, 12]
 
+    last = cli_json(run_cli(env, "snapshots", TABLE, "--json"))[-1]
+    assert (last["total_rows"], last["total_delete_files"], last["total_position_deletes"]) == (200, 2, 20)
+
     lock = env.root / "train.lock"
     assert run_cli(env, "pin", TABLE, "-o", str(lock)).exit_code == 0
     pin = json.loads(lock.read_text())["tables"][0]
