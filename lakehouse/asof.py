@@ -17,6 +17,9 @@ from lakehouse.errors import SnapshotNotFoundError
 _INT = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EXPIRED_PROPERTY = "lake.expired-snapshot-ids"
+# `snapshot-id:ms` entries that `lake expire` cleared from the snapshot log (as Iceberg Java does),
+# so a time in a kept snapshot's span still resolves and one in an expired snapshot's span says so.
+EXPIRED_LOG_PROPERTY = "lake.expired-snapshot-log"
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -94,15 +97,64 @@ def by_pin_file(table: Table, identifier: str, path: str) -> Snapshot:
     return by_id(table, identifier, pin.snapshot_id)
 
 
+def full_log(table: Table) -> list[tuple[int, int]]:
+    """(snapshot id, ms it became current) in commit order: the entries `lake expire` cleared from the
+    snapshot log (kept in a property), then the log itself."""
+    cleared = []
+    for item in table.properties.get(EXPIRED_LOG_PROPERTY, "").split(","):
+        snapshot_id, _, ms = item.partition(":")
+        if _INT.match(snapshot_id) and _INT.match(ms):
+            cleared.append((int(snapshot_id), int(ms)))
+    return cleared + [(e.snapshot_id, e.timestamp_ms) for e in table.metadata.snapshot_log]
+
+
+def _committed_at_entry(table: Table, entry: tuple[int, int]) -> Snapshot | None:
+    """The entry's snapshot if the entry is that snapshot's own commit (not a rollback to it)."""
+    snapshot = table.metadata.snapshot_by_id(entry[0])
+    return snapshot if snapshot is not None and snapshot.timestamp_ms == entry[1] else None
+
+
+def _gap_before(table: Table, log: list[tuple[int, int]], index: int) -> bool:
+    """Whether snapshots that were current just before `log[index]` are missing from the log.
+
+    pyiceberg's expire (and lake's before it kept the cleared log) drops an expired snapshot's entries
+    but keeps the older ones, so the entry before it would seem current for the expired one's span.
+    A commit's parent is the snapshot that was current when it was made; a different one means a gap.
+    """
+    commit = _committed_at_entry(table, log[index])
+    if index > 0:
+        return commit is not None and commit.parent_snapshot_id != log[index - 1][0]
+    # The first entry: history before it is gone unless it is the table's first commit.
+    if commit is None or commit.parent_snapshot_id is not None:
+        return True
+    if commit.sequence_number == 1:
+        return False
+    return bool(table.properties.get(EXPIRED_PROPERTY))
+
+
 def by_time(table: Table, identifier: str, when: datetime) -> Snapshot:
+    """The snapshot that was current at `when`; an error if that one was expired (never an older one)."""
     ms = int(when.timestamp() * 1000)
-    log = table.metadata.snapshot_log
-    for entry in reversed(log):  # the log is in commit order; the last entry at or before `ms` wins
-        if entry.timestamp_ms <= ms:
-            return by_id(table, identifier, entry.snapshot_id)
+    log = full_log(table)
     if not log:
         raise SnapshotNotFoundError(f"{identifier} has no snapshots yet")
-    earliest = min(entry.timestamp_ms for entry in log)
-    raise SnapshotNotFoundError(
-        f"{identifier} has no snapshot at or before {iso_ms(ms)}; the earliest available commit is {iso_ms(earliest)}"
+    at = max((i for i, (_, logged) in enumerate(log) if logged <= ms), default=None)
+    if at is None:
+        if _gap_before(table, log, 0):
+            raise _expired_at(identifier, ms, log[0][1])
+        raise SnapshotNotFoundError(
+            f"{identifier} has no snapshot at or before {iso_ms(ms)}; the earliest available commit is {iso_ms(log[0][1])}"
+        )
+    snapshot_id = log[at][0]
+    if table.metadata.snapshot_by_id(snapshot_id) is None:
+        raise SnapshotNotFoundError(f"snapshot {snapshot_id} of {identifier} was expired; its files are gone")
+    if at + 1 < len(log) and _gap_before(table, log, at + 1):
+        raise _expired_at(identifier, ms, log[at + 1][1])
+    return by_id(table, identifier, snapshot_id)
+
+
+def _expired_at(identifier: str, ms: int, known_from: int) -> SnapshotNotFoundError:
+    return SnapshotNotFoundError(
+        f"the snapshot of {identifier} current at {iso_ms(ms)} was expired; its files are gone "
+        f"(its history is complete from {iso_ms(known_from)}; a tag or snapshot id still reads older ones)"
     )

@@ -26,6 +26,9 @@ from lakehouse.storage import credentials, is_s3, local_path
 EXTENSIONS = ("avro", "httpfs", "iceberg")
 # DuckDB defaults to 80% of RAM; a bounded default keeps big ingests from crowding out the machine.
 DEFAULT_MEMORY_LIMIT = "4GB"
+# Database-wide settings every connection and cursor runs with. Iceberg never rewrites a data file in
+# place, so Parquet footers can be cached across queries.
+SETTINGS = {"TimeZone": "'UTC'", "parquet_metadata_cache": "true"}
 
 
 @cache
@@ -76,9 +79,10 @@ class Engine:
         self.con = duckdb.connect(":memory:", config=config)
         for name in extensions:
             self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
-        self.con.execute("SET TimeZone = 'UTC'")
-        # Iceberg never rewrites a data file in place, so footers can be cached across queries.
-        self.con.execute("SET parquet_metadata_cache = true")
+        # GLOBAL, because a plain SET binds only this connection and its cursors would run in the
+        # machine's time zone (CAST(ts AS DATE) on a timestamptz then depends on TZ).
+        for setting, value in SETTINGS.items():
+            self.con.execute(f"SET GLOBAL {setting} = {value}")
         if profile.is_s3:
             self._create_s3_secret()
 

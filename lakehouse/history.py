@@ -1,9 +1,10 @@
 """A table's history: its snapshots, its tags and branches, and rollback.
 
 Rollback is a plan (`RollbackPlan`) that `--dry-run` prints and the real run executes. It never moves
-`main` backwards: it commits a *new* snapshot on top of the current one whose live data files are
-exactly the target's. Every snapshot in between stays an ancestor of `main`, so nothing becomes
-unreachable, no file is deleted, and rolling forward again is just another rollback.
+`main` backwards: it commits a *new* snapshot on top of the current one whose live data and delete
+files are exactly the target's, each at its own data sequence number (so the same deletes apply).
+Every snapshot in between stays an ancestor of `main`, so nothing becomes unreachable, no file is
+deleted, and rolling forward again is just another rollback.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.manifest import DataFile, ManifestEntry
 from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Operation, Snapshot
 
 from lakehouse.asof import iso_ms, parse_timestamp, resolve
 from lakehouse.commits import RetryPolicy, commit_with_retry, stage_rewrite
+from lakehouse.deletes import live_counts, live_entries
 from lakehouse.errors import CommitError, LakehouseError, RefError
 
 DAY_MS = 24 * 3600 * 1000
@@ -54,7 +56,11 @@ def snapshot_row(snapshot: Snapshot, refs: list[str], current_id: int | None) ->
         "deleted_rows": _summary_int(snapshot, "deleted-records"),
         "added_files": _summary_int(snapshot, "added-data-files"),
         "deleted_files": _summary_int(snapshot, "deleted-data-files"),
-        "total_rows": _summary_int(snapshot, "total-records"),
+        "total_rows": _summary_int(snapshot, "total-records"),  # in data files; deletes not applied
+        # Row-level deletes from other engines (`lake describe --as-of` gives the live rows).
+        "total_delete_files": _summary_int(snapshot, "total-delete-files"),
+        "total_position_deletes": _summary_int(snapshot, "total-position-deletes"),
+        "total_equality_deletes": _summary_int(snapshot, "total-equality-deletes"),
         "refs": refs,
         "current": snapshot.snapshot_id == current_id,
         "rollback_to": int(props["lake.rollback-to"]) if "lake.rollback-to" in props else None,
@@ -152,14 +158,10 @@ def delete_ref(table: Table, identifier: str, name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- rollback
 
 
-def _live_files(table: Table, snapshot: Snapshot | None) -> dict[str, DataFile]:
-    if snapshot is None:
-        return {}
-    files: dict[str, DataFile] = {}
-    for manifest in snapshot.manifests(table.io):
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            files[entry.data_file.file_path] = entry.data_file
-    return files
+def _live_files(table: Table, snapshot: Snapshot | None) -> dict[tuple[str, int], ManifestEntry]:
+    """Live data and delete files by (path, data sequence number): the pair decides which deletes
+    apply to which data files, so two snapshots with the same pairs hold the same rows."""
+    return {(e.data_file.file_path, e.sequence_number or 0): e for e in live_entries(table, snapshot)}
 
 
 @dataclass
@@ -174,7 +176,7 @@ class RollbackPlan:
     rows_after: int
     files_to_restore: list[str] = field(default_factory=list)
     files_to_unlink: list[str] = field(default_factory=list)
-    _restore: list[DataFile] = field(default_factory=list, repr=False)
+    _restore: list[ManifestEntry] = field(default_factory=list, repr=False)
     _unlink: list[DataFile] = field(default_factory=list, repr=False)
 
     @property
@@ -188,32 +190,36 @@ class RollbackPlan:
 
 
 def plan_rollback(table: Table, identifier: str, ref: str | int) -> RollbackPlan:
+    """Restored files (data and delete files) keep their original data sequence numbers: re-added
+    with the new snapshot's, a data file would outrank the positional deletes that still name it,
+    and a spec-following reader would bring its deleted rows back."""
     target = resolve(table, identifier, ref)
     current = table.current_snapshot()
     now = _live_files(table, current)
     then = _live_files(table, target)
-    restore = [f for p, f in sorted(then.items()) if p not in now]
-    unlink = [f for p, f in sorted(now.items()) if p not in then]
+    restore = [e for key, e in sorted(then.items()) if key not in now]
+    unlink = [e.data_file for key, e in sorted(now.items()) if key not in then]
+    if {f.file_path for f in unlink} & {e.data_file.file_path for e in restore}:
+        # the same file at another sequence number: one snapshot cannot both remove and add a path
+        raise LakehouseError(
+            f"cannot roll {identifier} back to {target.snapshot_id}: a file it holds is live now with a "
+            f"different data sequence number; read it with --as-of {target.snapshot_id} instead"
+        )
     spec_id = table.metadata.default_spec_id
-    for data_file in restore:
-        if data_file.content != DataFileContent.DATA:
-            raise LakehouseError(
-                f"cannot roll {identifier} back to {target.snapshot_id}: it has delete files "
-                f"({data_file.file_path}); rollback supports copy-on-write tables only"
-            )
-        if data_file.spec_id != spec_id:
+    for entry in restore:
+        if entry.data_file.spec_id != spec_id:
             raise LakehouseError(
                 f"cannot roll {identifier} back to {target.snapshot_id}: its files use partition spec "
-                f"{data_file.spec_id} but the table now uses {spec_id}; read it with --as-of instead"
+                f"{entry.data_file.spec_id} but the table now uses {spec_id}; read it with --as-of instead"
             )
     return RollbackPlan(
         table=identifier,
         target_snapshot_id=target.snapshot_id,
         target_committed_at=iso_ms(target.timestamp_ms),
         current_snapshot_id=current.snapshot_id if current else None,
-        rows_now=sum(f.record_count for f in now.values()),
-        rows_after=sum(f.record_count for f in then.values()),
-        files_to_restore=[f.file_path for f in restore],
+        rows_now=live_counts(table, current, list(now.values())).rows,
+        rows_after=live_counts(table, target, list(then.values())).rows,
+        files_to_restore=[e.data_file.file_path for e in restore],
         files_to_unlink=[f.file_path for f in unlink],
         _restore=restore,
         _unlink=unlink,
@@ -225,7 +231,10 @@ def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
     if plan.is_noop:
         return None
     summary = {"lake.operation": "rollback", "lake.rollback-to": str(plan.target_snapshot_id)}
-    stage = stage_rewrite(plan._unlink, plan._restore, summary, Operation.OVERWRITE)
+    v2 = table.metadata.format_version >= 2  # v1 has no sequence numbers (and no delete files)
+    keep = {e.data_file.file_path: e.sequence_number or 0 for e in plan._restore} if v2 else {}
+    restore = [e.data_file for e in plan._restore]
+    stage = stage_rewrite(plan._unlink, restore, summary, Operation.OVERWRITE, keep_sequence=keep)
     expected = plan.current_snapshot_id
 
     def guarded(tx: Any) -> None:

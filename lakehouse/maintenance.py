@@ -15,17 +15,20 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
+from pydantic import Field
 from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestFile
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
-from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.snapshots import Operation, SnapshotLogEntry
+from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
 from pyiceberg.table.update.snapshot import _SnapshotProducer
+from pyiceberg.typedef import IcebergBaseModel
 
-from lakehouse.asof import EXPIRED_PROPERTY, iso_ms
+from lakehouse.asof import EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
 from lakehouse.commits import RetryPolicy, commit_with_retry
 from lakehouse.compaction import ReplaceSummary
 from lakehouse.errors import LakehouseError
@@ -362,10 +365,45 @@ def _record_expired(properties: dict[str, str], ids: list[int]) -> str:
     return ",".join(known[-EXPIRED_IDS_KEPT:])
 
 
+def cleared_log(metadata: TableMetadata, ids: Iterable[int]) -> list[SnapshotLogEntry]:
+    """The snapshot-log entries Iceberg Java's RemoveSnapshots drops: every entry up to the last one
+    whose snapshot is removed (or already gone), since the history before it is no longer whole."""
+    gone = set(ids) | {
+        e.snapshot_id for e in metadata.snapshot_log if metadata.snapshot_by_id(e.snapshot_id) is None
+    }
+    last = max((i for i, e in enumerate(metadata.snapshot_log) if e.snapshot_id in gone), default=-1)
+    return list(metadata.snapshot_log[: last + 1])
+
+
+def _record_cleared(properties: dict[str, str], cleared: list[SnapshotLogEntry]) -> str:
+    known = [x for x in properties.get(EXPIRED_LOG_PROPERTY, "").split(",") if x]
+    known += [f"{e.snapshot_id}:{e.timestamp_ms}" for e in cleared]
+    return ",".join(known[-EXPIRED_IDS_KEPT:])
+
+
+class ClearSnapshotLogUpdate(IcebergBaseModel):
+    """Java's RemoveSnapshots history rule, which pyiceberg lacks: it keeps the entries before an
+    expired snapshot, and a time in that snapshot's span then reads the older one. Applied by the
+    catalog in this process; a REST catalog gets only RemoveSnapshots (Java servers clear it there)."""
+
+    action: Literal["lake-clear-snapshot-log"] = Field(default="lake-clear-snapshot-log")
+    snapshot_ids: list[int] = Field(alias="snapshot-ids")
+
+
+@_apply_table_update.register(ClearSnapshotLogUpdate)
+def _clear_snapshot_log(  # type: ignore[misc]
+    update: ClearSnapshotLogUpdate, base_metadata: TableMetadata, context: _TableMetadataUpdateContext
+) -> TableMetadata:
+    cleared = len(cleared_log(base_metadata, update.snapshot_ids))
+    context.add_update(update)  # type: ignore[arg-type]
+    return base_metadata.model_copy(update={"snapshot_log": base_metadata.snapshot_log[cleared:]})
+
+
 def expire(
     profile: Profile, load: Callable[[], Table], plan: ExpirePlan, *, dry_run: bool = False
 ) -> DeleteResult:
     """Remove the plan's snapshots in one commit, then delete the files only they reached."""
+    from pyiceberg.catalog.rest import RestCatalog
     from pyiceberg.table.update import RemoveSnapshotsUpdate
 
     start = time.perf_counter()
@@ -382,9 +420,20 @@ def expire(
         protected = {ref.snapshot_id for ref in metadata.refs.values()}
         ids = [i for i in plan.snapshot_ids if metadata.snapshot_by_id(i) is not None and i not in protected]
         done[:] = ids
-        if ids:
-            tx._apply((RemoveSnapshotsUpdate(snapshot_ids=ids),))  # type: ignore[call-arg]
-            tx.set_properties({EXPIRED_PROPERTY: _record_expired(dict(metadata.properties), ids)})
+        if not ids:
+            return
+        properties = dict(metadata.properties)
+        updates: list[Any] = []
+        if not isinstance(tx._table.catalog, RestCatalog):
+            updates.append(ClearSnapshotLogUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
+        updates.append(RemoveSnapshotsUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
+        tx._apply(tuple(updates))
+        tx.set_properties(
+            {
+                EXPIRED_PROPERTY: _record_expired(properties, ids),
+                EXPIRED_LOG_PROPERTY: _record_cleared(properties, cleared_log(metadata, ids)),
+            }
+        )
 
     committed = commit_with_retry(
         load, stage, RetryPolicy.from_properties(profile.properties), f"expiring snapshots of {plan.table}"

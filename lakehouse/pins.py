@@ -45,6 +45,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from lakehouse.asof import iso_ms
+from lakehouse.deletes import live_counts
 from lakehouse.errors import LakehouseError, PinError
 
 PIN_VERSION = 1
@@ -64,6 +65,8 @@ class Pin:
     profile: str
     warehouse: str
     tag: str | None = None
+    delete_files: int = 0  # row-level delete files another engine wrote; `rows` counts after them
+    rows_exact: bool = True  # False: equality deletes make `rows` an upper bound
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "snapshot_id": str(self.snapshot_id)}
@@ -82,6 +85,8 @@ class Pin:
                 profile=str(data.get("profile", "")),
                 warehouse=str(data.get("warehouse", "")),
                 tag=data.get("tag"),
+                delete_files=int(data.get("delete_files", 0)),
+                rows_exact=bool(data.get("rows_exact", True)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PinError(
@@ -125,33 +130,30 @@ def live_files(table: Table, snapshot: Snapshot) -> list[Any]:
     return sorted(files, key=lambda f: f.file_path)
 
 
-def fingerprint(table: Table, snapshot: Snapshot) -> tuple[str, int, int]:
-    """(`sha256:<hex>`, rows, data files) of a snapshot's schema and live files."""
+def fingerprint(table: Table, snapshot: Snapshot) -> str:
+    """`sha256:<hex>` of a snapshot's schema and live files (data and delete files)."""
     files = live_files(table, snapshot)
     digest = hashlib.sha256()
     schema = table.schemas().get(snapshot.schema_id) if snapshot.schema_id is not None else table.schema()
     digest.update(f"schema\t{schema.model_dump_json() if schema else ''}\n".encode())
-    rows = 0
-    data_files = 0
     for f in files:
         digest.update(f"{int(f.content)}\t{f.file_path}\t{f.file_size_in_bytes}\t{f.record_count}\n".encode())
-        if int(f.content) == 0:
-            rows += f.record_count
-            data_files += 1
-    return f"sha256:{digest.hexdigest()}", rows, data_files
+    return f"sha256:{digest.hexdigest()}"
 
 
 def make_pin(
     table: Table, identifier: str, snapshot: Snapshot, profile: str, warehouse: str, tag: str | None
 ) -> Pin:
-    digest, rows, data_files = fingerprint(table, snapshot)
+    digest, counts = fingerprint(table, snapshot), live_counts(table, snapshot)
     return Pin(
         table=identifier,
         snapshot_id=snapshot.snapshot_id,
         committed_at=iso_ms(snapshot.timestamp_ms),
         schema_id=snapshot.schema_id,
-        rows=rows,
-        data_files=data_files,
+        rows=counts.rows,
+        data_files=counts.data_files,
+        delete_files=counts.delete_files,
+        rows_exact=counts.exact,
         fingerprint=digest,
         profile=profile,
         warehouse=warehouse,
@@ -272,8 +274,9 @@ def verify_pin(
         snapshot = resolve(table, pin.table, pin.snapshot_id)
     except LakehouseError as exc:
         return fail(str(exc))
-    digest, rows, _ = fingerprint(table, snapshot)
+    digest = fingerprint(table, snapshot)
     if digest != pin.fingerprint:
+        rows = live_counts(table, snapshot).rows
         return fail(
             f"no longer matches its fingerprint ({digest} != {pin.fingerprint}; {rows} rows, pinned {pin.rows})"
         )

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError, TableAlreadyExistsError
 from pyiceberg.exceptions import NoSuchTableError as IcebergNoSuchTable
+from pyiceberg.manifest import DataFileContent, ManifestEntry
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from lakehouse.catalog import check_namespace, split_identifier
 from lakehouse.commits import INNER_RETRY_PROPERTIES
+from lakehouse.deletes import deleted_positions, is_data, live_counts, live_entries
 from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.schemas import PartitionTerm, build_partition_spec, describe_partition_field, format_schema
 
@@ -128,32 +130,44 @@ def drop_if_empty(catalog: Catalog, identifier: str) -> bool:
     return False
 
 
-def snapshot_files(table: Table, snapshot: Snapshot | None) -> list[dict[str, Any]]:
-    """One row per live data file of a snapshot: path, partition, rows, bytes on disk."""
-    if snapshot is None:
-        return []
+CONTENT_NAMES = {
+    DataFileContent.DATA: "data",
+    DataFileContent.POSITION_DELETES: "position-deletes",
+    DataFileContent.EQUALITY_DELETES: "equality-deletes",
+}
+
+
+def snapshot_files(
+    table: Table, snapshot: Snapshot | None, entries: list[ManifestEntry] | None = None
+) -> list[dict[str, Any]]:
+    """One row per live file of a snapshot: path, content (data or a kind of delete file), partition,
+    rows (records in the file: for a delete file, the rows it deletes), bytes on disk. A data file
+    that positional deletes apply to also says how many of its rows they remove."""
+    entries = live_entries(table, snapshot) if entries is None else entries
     spec_by_id = table.specs()
     schema = table.schema()
+    removed = deleted_positions(table, entries) if any(not is_data(e) for e in entries) else {}
     rows = []
-    for manifest in snapshot.manifests(table.io):
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            data_file = entry.data_file
-            spec = spec_by_id[data_file.spec_id]
-            partition = {
-                f.name: f.transform.to_human_string(
-                    spec.partition_type(schema).fields[i].field_type, data_file.partition[i]
-                )
-                for i, f in enumerate(spec.fields)
-            }
-            rows.append(
-                {
-                    "path": data_file.file_path,
-                    "partition": partition,
-                    "rows": data_file.record_count,
-                    "bytes": data_file.file_size_in_bytes,
-                }
+    for entry in entries:
+        data_file = entry.data_file
+        spec = spec_by_id[data_file.spec_id]
+        partition = {
+            f.name: f.transform.to_human_string(
+                spec.partition_type(schema).fields[i].field_type, data_file.partition[i]
             )
-    return sorted(rows, key=lambda r: r["path"])
+            for i, f in enumerate(spec.fields)
+        }
+        row: dict[str, Any] = {
+            "path": data_file.file_path,
+            "content": CONTENT_NAMES.get(data_file.content, str(data_file.content)),
+            "partition": partition,
+            "rows": data_file.record_count,
+            "bytes": data_file.file_size_in_bytes,
+        }
+        if data_file.file_path in removed:
+            row["deleted_rows"] = len(removed[data_file.file_path])
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["content"] != "data", r["path"]))
 
 
 def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[str, Any]:
@@ -162,7 +176,9 @@ def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[s
         if snapshot is None or snapshot.schema_id is None
         else table.schemas()[snapshot.schema_id]
     )
-    files = snapshot_files(table, snapshot)
+    entries = live_entries(table, snapshot)
+    files = snapshot_files(table, snapshot, entries)
+    counts = live_counts(table, snapshot, entries)
     return {
         "table": identifier,
         "location": table.location(),
@@ -179,9 +195,13 @@ def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[s
             "operation": snapshot.summary.operation.value if snapshot.summary else None,
             "summary": dict(snapshot.summary.additional_properties) if snapshot.summary else {},
         },
-        "data_files": len(files),
-        "data_bytes": sum(f["bytes"] for f in files),
-        "rows": sum(f["rows"] for f in files),
+        "data_files": counts.data_files,
+        "data_bytes": sum(f["bytes"] for f in files if f["content"] == "data"),
+        "delete_files": counts.delete_files,
+        "delete_bytes": sum(f["bytes"] for f in files if f["content"] != "data"),
+        "data_rows": counts.data_rows,  # rows in the data files, deleted ones included
+        "rows": counts.rows,  # live rows, once the delete files apply
+        "rows_exact": counts.exact,  # False: equality deletes make `rows` an upper bound
     }
 
 

@@ -20,6 +20,7 @@ from conftest import (
 )
 
 from lakehouse.asof import EXPIRED_PROPERTY
+from lakehouse.errors import SnapshotNotFoundError
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, s3_properties
 
 TABLE = HISTORY_TABLE
@@ -201,3 +202,78 @@ def test_expired_snapshot_says_expired(local_lake: LakeEnv, run_cli, tmp_path: P
         ["describe", TABLE, "--as-of", str(ids[1])],
         f"snapshot {ids[1]} of {TABLE} was expired",
     )
+
+
+def _mid(a: int, b: int) -> str:
+    """An ISO time halfway between two commit times (ms)."""
+    return datetime.fromtimestamp((a + b) / 2000, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_time_in_an_expired_snapshots_span_says_expired(local_lake: LakeEnv, run_cli, tmp_path) -> None:
+    """pyiceberg's expire kept the log entries before an expired snapshot, so a time in its span read
+    the older, tagged snapshot instead. Iceberg Java clears that history; so does lake now."""
+    ids = build_history(local_lake, tmp_path)
+    lk = local_lake.lake
+    lk.tag(TABLE, "v1", ids[0])
+    at = {s.snapshot_id: s.timestamp_ms for s in lk.table(TABLE).snapshots()}
+    in_s0, in_s1, in_s2 = _mid(at[ids[0]], at[ids[1]]), _mid(at[ids[1]], at[ids[2]]), "2100-01-01"
+    result = run_cli(local_lake, "expire", TABLE, "--older-than", "0s", "--retain-last", "1", "--json")
+    assert result.exit_code == 0, result.output
+    table = lk.table(TABLE)
+    # Java's RemoveSnapshots rule: the history up to the last expired snapshot is gone from the log.
+    assert [e.snapshot_id for e in table.metadata.snapshot_log] == [ids[2]]
+    msg = f"snapshot {ids[1]} of {TABLE} was expired"
+    fails_unchanged(run_cli, local_lake, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", in_s1], msg)
+    fails_unchanged(
+        run_cli, local_lake, TABLE, ["query", f"SELECT * FROM {TABLE} FOR TIMESTAMP AS OF '{in_s1}'"], msg
+    )
+    assert lk.snapshot(TABLE, in_s0).snapshot_id == ids[0]  # the tagged snapshot, in its own span
+    assert lk.snapshot(TABLE, in_s2).snapshot_id == ids[2]
+    # Spark or Trino reading the log (pyiceberg's as-of too) no longer finds the tagged one for in_s1.
+    assert table.snapshot_as_of_timestamp(at[ids[1]] + 1) is None
+
+
+def test_a_log_that_pyiceberg_expired_still_refuses_the_expired_span(local_lake: LakeEnv, tmp_path) -> None:
+    """A table expired by pyiceberg itself (or by lake before this fix) keeps the older entries; the
+    resolver sees that the next commit's parent is not the entry before it."""
+    ids = build_history(local_lake, tmp_path)
+    lk = local_lake.lake
+    at = {s.snapshot_id: s.timestamp_ms for s in lk.table(TABLE).snapshots()}
+    lk.table(TABLE).maintenance.expire_snapshots().by_id(ids[1]).commit()
+    assert [e.snapshot_id for e in lk.table(TABLE).metadata.snapshot_log] == [ids[0], ids[2]]
+    with pytest.raises(SnapshotNotFoundError, match="current at .* was expired"):
+        lk.snapshot(TABLE, _mid(at[ids[1]], at[ids[2]]))
+    with pytest.raises(SnapshotNotFoundError, match="current at .* was expired"):
+        lk.snapshot(TABLE, _mid(at[ids[0]], at[ids[1]]))  # s0's or s1's span: it can no longer tell
+    assert lk.snapshot(TABLE, "2100-01-01").snapshot_id == ids[2]
+    with pytest.raises(SnapshotNotFoundError, match="no snapshot at or before"):
+        lk.snapshot(TABLE, "2000-01-01")
+
+
+# ---------------------------------------------------------------- time zone
+
+
+def test_queries_run_in_utc_whatever_the_machines_time_zone(local_lake, tmp_path: Path) -> None:
+    """Cursors used to run in the machine's zone: under New York time, CAST(ts AS DATE) moved the
+    rows committed before 04:00 UTC to the previous day."""
+    import os
+    import subprocess
+    import sys
+
+    rows = events(48, days=2)  # 24 rows on each of 2026-06-01 and 2026-06-02, from 00:00 to 23:00 UTC
+    local_lake.lake.create(
+        "bronze.tz", "id long, ts timestamptz, country string, amount double, user_id long"
+    )
+    local_lake.lake.ingest("bronze.tz", str(write_jsonl(tmp_path / "tz.jsonl", rows)))
+    sql = "SELECT CAST(ts AS DATE)::VARCHAR AS day, count(*) AS n FROM bronze.tz GROUP BY 1 ORDER BY 1"
+    expected = [{"day": "2026-06-01", "n": 24}, {"day": "2026-06-02", "n": 24}]
+    assert local_lake.lake.query(sql).to_pylist() == expected
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *local_lake.cli_args(), "query", "--format", "json", sql],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
+    settings = "SELECT current_setting('TimeZone') AS tz, current_setting('parquet_metadata_cache') AS cache"
+    assert local_lake.lake.query(settings).to_pylist() == [{"tz": "UTC", "cache": True}]

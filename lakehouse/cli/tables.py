@@ -105,7 +105,13 @@ def describe(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None
         click.echo("snapshot    (none: the table is empty)")
     click.echo(
         f"data        {info['data_files']} files, {human_bytes(info['data_bytes'])}, {info['rows']} rows"
+        + ("" if info["rows_exact"] else " at most (equality deletes not applied)")
     )
+    if info["delete_files"]:
+        deleted = f"{'' if info['rows_exact'] else 'at least '}{info['data_rows'] - info['rows']}"
+        click.echo(
+            f"deletes     {info['delete_files']} delete files, {human_bytes(info['delete_bytes'])}, {deleted} rows deleted"
+        )
     print_table(
         [
             {
@@ -141,7 +147,8 @@ def files(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None:
         emit_json(rows)
     else:
         print_table(
-            [{**r, "bytes": human_bytes(r["bytes"])} for r in rows], ["path", "partition", "rows", "bytes"]
+            [{**r, "bytes": human_bytes(r["bytes"])} for r in rows],
+            ["path", "content", "partition", "rows", "bytes"],
         )
 
 
