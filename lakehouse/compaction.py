@@ -31,11 +31,14 @@ from lakehouse.errors import CommitError, LakehouseError
 from lakehouse.hooks import checkpoint
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.sizes import format_size, parse_size
+from lakehouse.upstream import install as install_upstream_fixes
 from lakehouse.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
 
 if TYPE_CHECKING:
     from lakehouse.config import Profile
     from lakehouse.engine import Engine
+
+install_upstream_fixes()  # pyiceberg must read double partition values exactly before we rewrite manifests
 
 MIN_TARGET = 128 * 1024**2
 MAX_TARGET = 1024**3

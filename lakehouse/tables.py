@@ -15,6 +15,9 @@ from lakehouse.catalog import check_namespace, split_identifier
 from lakehouse.commits import INNER_RETRY_PROPERTIES
 from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.schemas import PartitionTerm, build_partition_spec, describe_partition_field, format_schema
+from lakehouse.upstream import install as install_upstream_fixes
+
+install_upstream_fixes()  # before any manifest is read: every Lakehouse loads this module
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
