@@ -140,3 +140,5 @@ def test_double_identity_partitions_survive_rewrites_compaction_and_rollback(
     _check(local_lake, name, rows + more)
     assert run_cli(local_lake, "rollback", name, "--to", str(before_compaction)).exit_code == 0
     _check(local_lake, name, rows)
+    local_lake.lake.expire(name, older_than="0s")  # deletes the files only older snapshots reached
+    _check(local_lake, name, rows)
