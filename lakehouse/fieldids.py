@@ -38,6 +38,8 @@ from pyiceberg.types import (
 from lakehouse.errors import LakehouseError
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 
+FOOTER_READERS = 8
+
 
 def file_schema(table: Table, data_file: DataFile) -> tuple[Schema, str]:
     """(Iceberg schema of the file, by field id or name mapping; a key of its physical layout)."""
@@ -158,9 +160,13 @@ def read_by_field_id(table: Table, files: Iterable[DataFile]) -> str:
 
     Files that read the same way share one `read_parquet`; the rest are joined with UNION ALL.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = list(files)
+    with ThreadPoolExecutor(max_workers=FOOTER_READERS) as pool:  # one footer GET per file, on S3 too
+        schemas = list(pool.map(lambda f: file_schema(table, f), files))
     groups: dict[tuple[str, str], list[str]] = {}
-    for data_file in files:
-        found, layout = file_schema(table, data_file)
+    for data_file, (found, layout) in zip(files, schemas, strict=True):
         groups.setdefault((select_list(table, data_file, found), layout), []).append(data_file.file_path)
     parts = [
         f"SELECT {select} FROM read_parquet([{', '.join(quote_literal(p) for p in paths)}], hive_partitioning = false)"

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -292,3 +293,36 @@ def test_compaction_maps_files_without_field_ids_through_the_name_mapping(
     result = lake.compact("s.a", target_size="64KB", min_input_files=2)
     assert result.snapshot_id is not None and result.files_before == 4 and result.files_after == 1
     assert _rows_by_readers(local_lake, "s.a") == before
+
+
+def test_compaction_after_add_drop_and_widening_keeps_every_value(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    from pyiceberg.types import DecimalType, DoubleType, LongType
+
+    lake = local_lake.lake
+    lake.create("s.w", "id long, n int, f float, d decimal(6, 2), gone string", properties=SMALL)
+    for i in range(3):  # int, float and decimal(6, 2) files, written by pyiceberg
+        ids = list(range(i * 10, i * 10 + 10))
+        lake.table("s.w").append(
+            pa.table({
+                "id": pa.array(ids, pa.int64()), "n": pa.array([j * 3 for j in ids], pa.int32()),
+                "f": pa.array([j / 4 for j in ids], pa.float32()),
+                "d": pa.array([Decimal(f"{j}.25") for j in ids], pa.decimal128(6, 2)), "gone": ["x"] * 10,
+            })
+        )  # fmt: skip
+    table = lake.table("s.w")
+    with table.update_schema() as update:
+        update.update_column("n", LongType())
+        update.update_column("f", DoubleType())
+        update.update_column("d", DecimalType(10, 2))
+        update.delete_column("gone")
+        update.add_column("extra", LongType())
+        update.rename_column("n", "count")
+    last = {"id": [30], "count": [2**40], "f": [0.1], "d": [Decimal("12345678.5")], "extra": [7]}
+    lake.table("s.w").append(pa.table(last, schema=lake.table("s.w").schema().as_arrow()))
+    before = _rows_by_readers(local_lake, "s.w")
+    assert before[0] == {"id": 0, "count": 0, "f": 0.0, "d": Decimal("0.25"), "extra": None}
+    result = lake.compact("s.w", target_size="64KB", min_input_files=2)
+    assert result.snapshot_id is not None and result.files_after == 1
+    assert _rows_by_readers(local_lake, "s.w") == before
