@@ -19,7 +19,7 @@ from pyiceberg.expressions import EqualTo
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import IdentityTransform
-from pyiceberg.types import DoubleType, LongType, NestedField
+from pyiceberg.types import DoubleType, FloatType, LongType, NestedField
 
 from lakehouse import upstream
 from lakehouse.engine import extension_path
@@ -142,3 +142,39 @@ def test_double_identity_partitions_survive_rewrites_compaction_and_rollback(
     _check(local_lake, name, rows)
     local_lake.lake.expire(name, older_than="0s")  # deletes the files only older snapshots reached
     _check(local_lake, name, rows)
+
+
+def test_float_identity_partitions_survive_rewrites_and_compaction(local_lake: LakeEnv, run_cli) -> None:
+    values = [struct.unpack("<f", struct.pack("<f", v))[0] for v in (0.1, 1e-40, -3.4e38, 2.5)]  # float32s
+    schema = Schema(
+        NestedField(1, "x", FloatType(), required=False), NestedField(2, "v", LongType(), required=False)
+    )
+    spec = PartitionSpec(PartitionField(1, 1000, IdentityTransform(), "x"))
+    local_lake.lake.catalog.create_namespace_if_not_exists("s")
+    table = local_lake.lake.catalog.create_table("s.g", schema, partition_spec=spec, properties=SMALL)
+    rows = []
+    for i in range(3):
+        batch = [(x, i * 10 + j) for j, x in enumerate(values)]
+        table.append(
+            pa.table({"x": pa.array([x for x, _ in batch], pa.float32()), "v": [v for _, v in batch]})
+        )
+        rows += batch
+
+    def check() -> None:
+        current = local_lake.lake.table("s.g")
+        stored = set()
+        con = _duckdb()
+        for manifest in current.current_snapshot().manifests(current.io):
+            path = manifest.manifest_path.removeprefix("file://")
+            query = f"SELECT data_file.partition.x FROM read_avro('{path}') WHERE status < 2"
+            stored |= {r[0] for r in con.execute(query).fetchall()}
+        assert stored == set(values)
+        got = current.scan().to_arrow()
+        assert sorted(zip(got.column("x").to_pylist(), got.column("v").to_pylist(), strict=True)) == sorted(
+            rows
+        )
+
+    assert run_cli(local_lake, "rewrite-manifests", "s.g").exit_code == 0
+    check()
+    assert local_lake.lake.compact("s.g", target_size="64KB", min_input_files=2).files_after == len(values)
+    check()
