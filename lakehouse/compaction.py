@@ -5,8 +5,9 @@ Three steps, each usable on its own (tests race an append between the second and
 1. `plan_compaction` reads the current snapshot's manifests only and returns a `CompactionPlan`:
    per partition, the bin-packed groups of candidate files (smaller than `min_size` or larger than
    `max_size`), with input files, bytes and expected output files. `--dry-run` prints this plan.
-2. `write_compaction` streams each group through DuckDB (`read_parquet` of the group's files, mapped
-   by Iceberg field id) into that partition's directory. Memory is bounded by one group.
+2. `write_compaction` streams each group through DuckDB (`read_parquet` of the group's files, every
+   column, nested fields too, matched by Iceberg field id or the name mapping: lakehouse.fieldids)
+   into that partition's directory. Memory is bounded by DuckDB's limit, not by the group.
 3. `commit_compaction` removes the inputs and adds the outputs in one `replace` snapshot, retried on
    top of concurrent appends. If an input file was deleted or replaced meanwhile it fails, saying so.
 """
@@ -24,18 +25,21 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation, Snapshot, Summary
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 from pyiceberg.typedef import Record
-from pyiceberg.types import PrimitiveType
 
 from lakehouse.commits import RetryPolicy, commit_with_retry
 from lakehouse.errors import CommitError, LakehouseError
+from lakehouse.fieldids import read_by_field_id
 from lakehouse.hooks import checkpoint
-from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
+from lakehouse.schemas import quote_ident, quote_literal
 from lakehouse.sizes import format_size, parse_size
+from lakehouse.upstream import install as install_upstream_fixes
 from lakehouse.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
 
 if TYPE_CHECKING:
     from lakehouse.config import Profile
     from lakehouse.engine import Engine
+
+install_upstream_fixes()  # pyiceberg must read double partition values exactly before we rewrite manifests
 
 MIN_TARGET = 128 * 1024**2
 MAX_TARGET = 1024**3
@@ -377,28 +381,15 @@ def _sort_columns(table: Table, identifier: str, sort_by: list[str] | str | None
 
 
 def group_select(table: Table, group: FileGroup, sort_by: list[str]) -> str:
-    """Read a group's files, mapping columns by Iceberg field id (renames and added columns are right)."""
-    schema = table.schema()
-    paths = ", ".join(quote_literal(f.file_path) for f in group.files)
-    # Files added by name mapping (pyiceberg `add_files`) carry no field ids: read those by name.
-    by_id = "schema.name-mapping.default" not in table.properties
-    if by_id and all(isinstance(f.field_type, PrimitiveType) for f in schema.fields):
-        entries = ", ".join(
-            f"{f.field_id}: {{name: {quote_literal(f.name)}, type: {quote_literal(duckdb_type(f.field_type))}, "
-            f"default_value: NULL}}"
-            for f in schema.fields
-        )
-        source = f"read_parquet([{paths}], schema = MAP {{{entries}}})"
-    else:
-        source = f"read_parquet([{paths}], union_by_name = true)"
-    columns = ", ".join(quote_ident(f.name) for f in schema.fields)
+    """Read a group's files by Iceberg field id (renamed, added and nested columns are right)."""
+    columns = ", ".join(quote_ident(f.name) for f in table.schema().fields)
     order = ""
     if sort_by:
         order = " ORDER BY " + ", ".join(
             f"{quote_ident(s.split(' ')[0])} {s.split(' ', 1)[1] if ' ' in s else ''}".strip()
             for s in sort_by
         )
-    return f"SELECT {columns} FROM {source}{order}"
+    return f"SELECT {columns} FROM ({read_by_field_id(table, group.files)}) AS lake_group{order}"
 
 
 def prepare_engine(engine: Engine, profile: Profile, sorted_output: bool) -> None:

@@ -17,6 +17,9 @@ from lakehouse.commits import INNER_RETRY_PROPERTIES
 from lakehouse.deletes import deleted_positions, is_data, live_counts, live_entries
 from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.schemas import PartitionTerm, build_partition_spec, describe_partition_field, format_schema
+from lakehouse.upstream import install as install_upstream_fixes
+
+install_upstream_fixes()  # before any manifest is read: every Lakehouse loads this module
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog

@@ -1,5 +1,7 @@
+from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import cli_json, events, snapshot_count, write_jsonl
@@ -181,3 +183,146 @@ def test_sizes_and_durations():
     assert parse_duration("3d").days == 3 and parse_duration("0s").total_seconds() == 0
     with pytest.raises(LakehouseError, match="invalid --older-than"):
         parse_duration("soon")
+
+
+# ------------------------------------------------------------------ reading by field id (issue 9, defect 1)
+
+NESTED = "id long, name string, geo struct<lat: double, lon: double>, items list<struct<sku: string, qty: long>>, attrs map<string, struct<v: long>>"
+
+
+def _nested_rows(
+    start: int, n: int, name: str = "name", lat: str = "lat", qty: str = "qty", v: str = "v"
+) -> list[dict]:
+    return [
+        {"id": i, name: f"n{i}", "geo": {lat: i / 8, "lon": -i / 4},
+         "items": [{"sku": f"s{i}", qty: i}, {"sku": "x", qty: None}], "attrs": {f"k{i}": {v: i * 2}}}
+        for i in range(start, start + n)
+    ]  # fmt: skip
+
+
+def _rows_by_readers(env: LakeEnv, name: str) -> list[dict]:
+    """The table's rows by pyiceberg's scan, checked against DuckDB's standalone iceberg_scan."""
+    table = env.lake.table(name)
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    with env.lake.engine(locked=False) as engine:
+        ids_nulls = engine.con.execute(
+            f"SELECT count(*), count({table.schema().fields[1].name}) FROM iceberg_scan('{table.metadata_location}')"
+        ).fetchone()
+    assert ids_nulls == (len(rows), sum(1 for r in rows if r[table.schema().fields[1].name] is not None))
+    return rows
+
+
+@pytest.mark.parametrize("case", ["name-mapping", "nested"])
+def test_compaction_reads_renamed_columns_by_field_id(local_lake: LakeEnv, tmp_path: Path, case: str) -> None:
+    from pyiceberg.table.name_mapping import create_mapping_from_schema
+
+    lake = local_lake.lake
+    schema = "id long, name string, amount double" if case == "name-mapping" else NESTED
+    lake.create("s.r", schema, properties=SMALL)
+
+    def flat(start: int, name: str = "name") -> list[dict]:
+        return [{"id": i, name: f"n{i}", "amount": i / 2} for i in range(start, start + 20)]
+
+    for i in range(3):
+        rows = flat(i * 20) if case == "name-mapping" else _nested_rows(i * 20, 20)
+        lake.ingest("s.r", str(write_jsonl(tmp_path / f"a{i}.jsonl", rows)))
+    table = lake.table("s.r")
+    with table.transaction() as tx:
+        if case == "name-mapping":  # what SeaweedFS and other REST catalogs set on every table
+            tx.set_properties(
+                {"schema.name-mapping.default": create_mapping_from_schema(table.schema()).model_dump_json()}
+            )
+        with tx.update_schema() as update:
+            update.rename_column("name", "label")
+            if case == "nested":
+                update.rename_column("geo.lat", "latitude")
+                update.rename_column("items.element.qty", "quantity")
+                update.rename_column("attrs.value.v", "w")
+    for i in range(3, 5):
+        rows = (
+            flat(i * 20, "label")
+            if case == "name-mapping"
+            else _nested_rows(i * 20, 20, "label", "latitude", "quantity", "w")
+        )
+        lake.ingest("s.r", str(write_jsonl(tmp_path / f"b{i}.jsonl", rows)))
+    before = _rows_by_readers(local_lake, "s.r")
+    assert len(before) == 100 and all(r["label"] == f"n{r['id']}" for r in before)
+    if case == "nested":
+        assert all(
+            r["geo"]["latitude"] == r["id"] / 8 and r["items"][0]["quantity"] == r["id"] for r in before
+        )
+        assert all(r["attrs"] == [(f"k{r['id']}", {"w": r["id"] * 2})] for r in before)
+    result = lake.compact("s.r", target_size="64KB", min_input_files=2)
+    assert result.snapshot_id is not None and result.files_before == 5 and result.files_after == 1
+    assert _rows_by_readers(local_lake, "s.r") == before
+
+
+def test_compaction_maps_files_without_field_ids_through_the_name_mapping(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    lake = local_lake.lake
+    lake.create("s.a", "id long, name string, geo struct<lat: double, lon: double>", properties=SMALL)
+    table = lake.table("s.a")
+    paths = []
+    for i in range(3):  # written by plain pyarrow: no field ids, only names
+        path = f"{table.location().removeprefix('file://')}/data/added-{i}.parquet"
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {"id": j, "name": f"n{j}", "geo": {"lat": j / 8, "lon": -j / 4}}
+            for j in range(i * 10, i * 10 + 10)
+        ]
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        paths.append(path)
+    table.add_files(paths)  # pyiceberg records the name mapping
+    table = lake.table("s.a")
+    with table.update_schema() as update:
+        update.rename_column("name", "label")
+        update.rename_column("geo.lat", "latitude")
+    lake.ingest(
+        "s.a",
+        str(
+            write_jsonl(
+                tmp_path / "b.jsonl", [{"id": 30, "label": "n30", "geo": {"latitude": 3.75, "lon": -7.5}}]
+            )
+        ),
+    )
+    before = _rows_by_readers(local_lake, "s.a")
+    assert len(before) == 31 and all(
+        r["label"] == f"n{r['id']}" and r["geo"]["latitude"] == r["id"] / 8 for r in before
+    )
+    result = lake.compact("s.a", target_size="64KB", min_input_files=2)
+    assert result.snapshot_id is not None and result.files_before == 4 and result.files_after == 1
+    assert _rows_by_readers(local_lake, "s.a") == before
+
+
+def test_compaction_after_add_drop_and_widening_keeps_every_value(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    from pyiceberg.types import DecimalType, DoubleType, LongType
+
+    lake = local_lake.lake
+    lake.create("s.w", "id long, n int, f float, d decimal(6, 2), gone string", properties=SMALL)
+    for i in range(3):  # int, float and decimal(6, 2) files, written by pyiceberg
+        ids = list(range(i * 10, i * 10 + 10))
+        lake.table("s.w").append(
+            pa.table({
+                "id": pa.array(ids, pa.int64()), "n": pa.array([j * 3 for j in ids], pa.int32()),
+                "f": pa.array([j / 4 for j in ids], pa.float32()),
+                "d": pa.array([Decimal(f"{j}.25") for j in ids], pa.decimal128(6, 2)), "gone": ["x"] * 10,
+            })
+        )  # fmt: skip
+    table = lake.table("s.w")
+    with table.update_schema() as update:
+        update.update_column("n", LongType())
+        update.update_column("f", DoubleType())
+        update.update_column("d", DecimalType(10, 2))
+        update.delete_column("gone")
+        update.add_column("extra", LongType())
+        update.rename_column("n", "count")
+    last = {"id": [30], "count": [2**40], "f": [0.1], "d": [Decimal("12345678.5")], "extra": [7]}
+    lake.table("s.w").append(pa.table(last, schema=lake.table("s.w").schema().as_arrow()))
+    before = _rows_by_readers(local_lake, "s.w")
+    assert before[0] == {"id": 0, "count": 0, "f": 0.0, "d": Decimal("0.25"), "extra": None}
+    result = lake.compact("s.w", target_size="64KB", min_input_files=2)
+    assert result.snapshot_id is not None and result.files_after == 1
+    assert _rows_by_readers(local_lake, "s.w") == before
