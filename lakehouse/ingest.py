@@ -20,6 +20,7 @@ from pyiceberg.types import (
     DateType,
     DecimalType,
     DoubleType,
+    FixedType,
     FloatType,
     IcebergType,
     IntegerType,
@@ -99,6 +100,8 @@ def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
 
 def compatible(source: IcebergType, target: IcebergType) -> str | None:
     """None when `source` values can be written into a `target` column without loss, else the reason."""
+    if isinstance(target, FixedType):
+        return "lake cannot write fixed[n]: DuckDB writes no fixed-length Parquet values; use binary"
     if source == target:
         return None
     numeric = (IntegerType, LongType)

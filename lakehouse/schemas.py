@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.schema import Schema
+from pyiceberg.schema import Schema, index_by_id
 from pyiceberg.transforms import (
     BucketTransform,
     DayTransform,
@@ -257,7 +257,18 @@ _TIME_TRANSFORM_SOURCES = {
 }
 
 
+def check_writable(schema: Schema) -> None:
+    """Refuse, at create, a column type lake cannot write (it would fail at the first ingest)."""
+    for column in index_by_id(schema).values():  # nested fields too
+        if isinstance(column.field_type, FixedType):
+            raise SchemaError(
+                f"column {schema.find_column_name(column.field_id)} is {column.field_type}, which lake cannot "
+                "write (DuckDB writes no fixed-length Parquet values); use binary"
+            )
+
+
 def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> PartitionSpec:
+    check_writable(schema)  # every create builds its spec here
     fields = []
     names = {f.name.lower() for f in schema.fields}
     for offset, term in enumerate(terms):

@@ -1,0 +1,125 @@
+"""Partition values our writer computes, against the Iceberg spec's test vectors (appendix B), and
+judged by readers that share no code with it (pyiceberg's scan and transforms)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyiceberg.table import Table
+
+from lakehouse.testing import LakeEnv
+
+UUID_TEXT = "f79c3e09-677c-4bbd-a479-3f349cb785e7"
+# Iceberg spec, appendix B: column, Iceberg type, the value, its 32-bit murmur3 hash
+VECTORS: list[tuple[str, str, pa.DataType, Any, int]] = [
+    ("i", "int", pa.int32(), 34, 2017239379),
+    ("l", "long", pa.int64(), 34, 2017239379),
+    ("dec", "decimal(9,2)", pa.decimal128(9, 2), Decimal("14.20"), -500754589),
+    ("d", "date", pa.date32(), date(2017, 11, 16), -653330422),
+    ("t", "time", pa.time64("us"), time(22, 31, 8), -662762989),
+    ("ts", "timestamp", pa.timestamp("us"), datetime(2017, 11, 16, 22, 31, 8), -2047944441),
+    ("tstz", "timestamptz", pa.timestamp("us", tz="UTC"),
+     datetime(2017, 11, 16, 22, 31, 8, tzinfo=timezone.utc), -2047944441),
+    ("s", "string", pa.string(), "iceberg", 1210000089),
+    ("u", "uuid", pa.string(), UUID_TEXT, 1488055340),
+    ("b", "binary", pa.binary(), b"\x00\x01\x02\x03", -188683207),
+]  # fmt: skip
+MAX_INT = 2**31 - 1
+
+
+def _source(tmp_path: Path, name: str, columns: dict[str, tuple[pa.DataType, list[Any]]]) -> str:
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(pa.table({c: pa.array(v, t) for c, (t, v) in columns.items()}), path)
+    return str(path)
+
+
+def partitions(table: Table) -> list[tuple[str, tuple[Any, ...]]]:
+    """(path, partition tuple) of every live data file, read from the manifests by pyiceberg."""
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    out = []
+    for manifest in snapshot.manifests(table.io):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            file = entry.data_file
+            out.append((file.file_path, tuple(file.partition[i] for i in range(len(file.partition)))))
+    return out
+
+
+@pytest.mark.parametrize("buckets", [MAX_INT, 4])
+def test_bucket_of_every_type_matches_the_spec_hash(local_lake: LakeEnv, tmp_path: Path, buckets: int) -> None:
+    """bucket(N) with N = 2^31-1 exposes the whole hash; N = 4 is the issue's uuid case (must be 0)."""
+    lake = local_lake.lake
+    schema = ", ".join(f"{c} {t}" for c, t, _, _, _ in VECTORS)
+    lake.create("t.vec", schema, partition_by=", ".join(f"bucket({buckets}, {c})" for c, *_ in VECTORS))
+    lake.ingest("t.vec", _source(tmp_path, "vec", {c: (a, [v]) for c, _, a, v, _ in VECTORS}))
+    [(_, got)] = partitions(lake.table("t.vec"))
+    expected = tuple((h & MAX_INT) % buckets for *_, h in VECTORS)
+    assert dict(zip([c for c, *_ in VECTORS], got)) == dict(zip([c for c, *_ in VECTORS], expected))
+    if buckets == 4:
+        assert got[[c for c, *_ in VECTORS].index("u")] == 0  # the spec's uuid vector; lake wrote 3 when it hashed the text
+    # pyiceberg prunes by its own bucket of the literal: a wrong value would drop the row
+    assert lake.table("t.vec").scan(row_filter=f"u == '{UUID_TEXT}'").to_arrow().num_rows == 1
+
+
+def test_truncate_matches_the_spec(local_lake: LakeEnv, tmp_path: Path) -> None:
+    lake = local_lake.lake
+    lake.create(
+        "t.trunc", "i int, l long, dec decimal(9,2), s string, b binary",
+        partition_by="truncate(10, i), truncate(10, l), truncate(50, dec), truncate(3, s), truncate(3, b)",
+    )  # fmt: skip
+    columns = {
+        "i": (pa.int32(), [1, -1]), "l": (pa.int64(), [1, -1]),
+        "dec": (pa.decimal128(9, 2), [Decimal("10.65"), Decimal("10.65")]),
+        "s": (pa.string(), ["iceberg", "iceberg"]), "b": (pa.binary(), [b"\x00\x01\x02\x03", b"\xff\xfe\xfd\xfc"]),
+    }  # fmt: skip
+    lake.ingest("t.trunc", _source(tmp_path, "trunc", columns))
+    got = sorted(p for _, p in partitions(lake.table("t.trunc")))
+    assert got == [
+        (-10, -10, Decimal("10.50"), "ice", b"\xff\xfe\xfd"),
+        (0, 0, Decimal("10.50"), "ice", b"\x00\x01\x02"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("iceberg_type", "literal", "expected_hash"),
+    [(c_type, None, h) for _, c_type, _, _, h in VECTORS] + [("fixed[4]", "'\\x00\\x01\\x02\\x03'::BLOB", -188683207)],
+)
+def test_bucket_udf_in_duckdb_matches_the_spec_hash(
+    local_lake: LakeEnv, iceberg_type: str, literal: str | None, expected_hash: int
+) -> None:
+    """The expression the writer puts in its COPY, run on the value as DuckDB holds it (fixed included:
+    lake refuses to write fixed[n], but the transform must still be right)."""
+    from pyiceberg.partitioning import PartitionField
+    from pyiceberg.transforms import BucketTransform
+
+    from lakehouse.schemas import duckdb_type, parse_schema
+    from lakehouse.writer import _partition_expression
+
+    source_type = parse_schema(f"c {iceberg_type}").fields[0].field_type
+    if literal is None:
+        [value] = [v for _, t, _, v, _ in VECTORS if t == iceberg_type]
+        literal = f"CAST(? AS {duckdb_type(source_type)})"
+        params = [value]
+    else:
+        params = []
+    pfield = PartitionField(1, 1000, BucketTransform(MAX_INT), "c_bucket")
+    with local_lake.lake.engine(locked=False) as engine:
+        engine.con.execute("SET TimeZone = 'America/New_York'")  # a zone must not move a timestamptz
+        expr = _partition_expression(engine, pfield, "c", source_type)
+        [(got,)] = engine.con.execute(f"SELECT {expr} FROM (SELECT {literal} AS c)", params).fetchall()
+    assert int(got) == expected_hash & MAX_INT
+
+
+def test_fixed_is_refused_at_create_in_one_line(local_lake: LakeEnv, run_cli) -> None:
+    from conftest import one_line_error
+
+    line = one_line_error(run_cli(local_lake, "create", "t.fx", "--schema", "id long, f fixed[4]"))
+    assert "column f is fixed[4]" in line and "use binary" in line
+    assert local_lake.lake.tables() == []
