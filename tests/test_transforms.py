@@ -53,7 +53,9 @@ def partitions(table: Table) -> list[tuple[str, tuple[Any, ...]]]:
 
 
 @pytest.mark.parametrize("buckets", [MAX_INT, 4])
-def test_bucket_of_every_type_matches_the_spec_hash(local_lake: LakeEnv, tmp_path: Path, buckets: int) -> None:
+def test_bucket_of_every_type_matches_the_spec_hash(
+    local_lake: LakeEnv, tmp_path: Path, buckets: int
+) -> None:
     """bucket(N) with N = 2^31-1 exposes the whole hash; N = 4 is the issue's uuid case (must be 0)."""
     lake = local_lake.lake
     schema = ", ".join(f"{c} {t}" for c, t, _, _, _ in VECTORS)
@@ -63,7 +65,9 @@ def test_bucket_of_every_type_matches_the_spec_hash(local_lake: LakeEnv, tmp_pat
     expected = tuple((h & MAX_INT) % buckets for *_, h in VECTORS)
     assert dict(zip([c for c, *_ in VECTORS], got)) == dict(zip([c for c, *_ in VECTORS], expected))
     if buckets == 4:
-        assert got[[c for c, *_ in VECTORS].index("u")] == 0  # the spec's uuid vector; lake wrote 3 when it hashed the text
+        assert (
+            got[[c for c, *_ in VECTORS].index("u")] == 0
+        )  # the spec's uuid vector; lake wrote 3 when it hashed the text
     # pyiceberg prunes by its own bucket of the literal: a wrong value would drop the row
     assert lake.table("t.vec").scan(row_filter=f"u == '{UUID_TEXT}'").to_arrow().num_rows == 1
 
@@ -89,7 +93,8 @@ def test_truncate_matches_the_spec(local_lake: LakeEnv, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("iceberg_type", "literal", "expected_hash"),
-    [(c_type, None, h) for _, c_type, _, _, h in VECTORS] + [("fixed[4]", "'\\x00\\x01\\x02\\x03'::BLOB", -188683207)],
+    [(c_type, None, h) for _, c_type, _, _, h in VECTORS]
+    + [("fixed[4]", "'\\x00\\x01\\x02\\x03'::BLOB", -188683207)],
 )
 def test_bucket_udf_in_duckdb_matches_the_spec_hash(
     local_lake: LakeEnv, iceberg_type: str, literal: str | None, expected_hash: int
@@ -123,3 +128,88 @@ def test_fixed_is_refused_at_create_in_one_line(local_lake: LakeEnv, run_cli) ->
     line = one_line_error(run_cli(local_lake, "create", "t.fx", "--schema", "id long, f fixed[4]"))
     assert "column f is fixed[4]" in line and "use binary" in line
     assert local_lake.lake.tables() == []
+
+
+# ---------------------------------------------------------------- Hive folder names (lakehouse.hive)
+
+AWKWARD = [None, "null", "NULL", "__HIVE_DEFAULT_PARTITION__", "", "~", "~x", "/", "a/b", "=", "%", "%20",
+           "+", " ", "sp ace", "ü", "日本", ".", "..", "?#&", "x"]  # fmt: skip
+
+
+def _folder_values(table: Table) -> list[tuple[str, tuple[Any, ...], list[tuple[str, str | None]]]]:
+    """(path, manifest partition tuple, decoded folder segments) of every live data file."""
+    from lakehouse.hive import decode_segment
+
+    depth = len(table.spec().fields)
+    out = []
+    for path, values in partitions(table):
+        segments = path.split("/")[-depth - 1 : -1]
+        assert all(not s.endswith("=") for s in segments), path  # S3 stores refuse empty segments
+        out.append((path, values, [decode_segment(s) for s in segments]))
+    return out
+
+
+def _ingest_in_rounds(
+    lake: Any, name: str, tmp_path: Path, columns: dict[str, tuple[pa.DataType, list[Any]]]
+) -> None:
+    for round_ in range(3):  # three appends, so compaction has inputs in every partition
+        lake.ingest(name, _source(tmp_path, f"{name}-{round_}", columns))
+
+
+def test_awkward_strings_get_distinct_reversible_folders_in_ingest_and_compaction(
+    any_lake: LakeEnv, tmp_path: Path
+) -> None:
+    """NULL and 'null', NULL and '__HIVE_DEFAULT_PARTITION__' shared a folder (and DuckDB wrote them to one
+    file name, so one overwrote the other); '' made an empty path segment; compaction named folders
+    another way (`col=null`, `sp+ace`)."""
+    lake = any_lake.lake
+    lake.create("t.names", "id long, s string", partition_by="s",
+                properties={"lake.compact.allow-any-target": "true"})  # fmt: skip
+    columns = {"id": (pa.int64(), list(range(len(AWKWARD)))), "s": (pa.string(), AWKWARD)}
+    _ingest_in_rounds(lake, "t.names", tmp_path, columns)
+    table = lake.table("t.names")
+    for value in ("null", "__HIVE_DEFAULT_PARTITION__", ""):
+        assert table.scan(row_filter=f"s == '{value}'").to_arrow().num_rows == 3
+    assert table.scan(row_filter="s is null").to_arrow().num_rows == 3
+    assert table.scan().to_arrow().num_rows == 3 * len(AWKWARD)
+
+    def folders() -> dict[Any, set[str]]:
+        by_value: dict[Any, set[str]] = {}
+        for path, (value,), [(name, text)] in _folder_values(lake.table("t.names")):
+            assert name == "s" and text == value, path  # the folder decodes to the manifest's value
+            by_value.setdefault(value, set()).add(path.rsplit("/", 2)[-2])
+        return by_value
+
+    ingested = folders()
+    assert set(ingested) == set(AWKWARD)
+    assert all(len(f) == 1 for f in ingested.values())  # one folder per value
+    assert len({f for fs in ingested.values() for f in fs}) == len(AWKWARD)  # and no two values share one
+    lake.compact("t.names", target_size="1MB", min_input_files=2)
+    compacted = folders()
+    assert compacted == ingested  # compaction names every folder as ingest does
+    assert len(partitions(lake.table("t.names"))) == len(AWKWARD)  # really compacted: one file each
+    got = sorted(lake.table("t.names").scan().to_arrow().column("id").to_pylist())
+    assert got == sorted(list(range(len(AWKWARD))) * 3)
+
+
+def test_binary_identity_partition_round_trips(any_lake: LakeEnv, tmp_path: Path) -> None:
+    """Identity on binary failed (TypeError, or 'Invalid unicode' for bytes that are not UTF-8)."""
+    lake = any_lake.lake
+    values = [b"\xff\xfe\x00", b"abc", b"", None, b"/+="]
+    lake.create("t.bin", "id long, b binary", partition_by="b",
+                properties={"lake.compact.allow-any-target": "true"})  # fmt: skip
+    _ingest_in_rounds(
+        lake, "t.bin", tmp_path, {"id": (pa.int64(), list(range(5))), "b": (pa.binary(), values)}
+    )
+    import base64
+
+    for path, (value,), [(name, text)] in _folder_values(lake.table("t.bin")):
+        assert name == "b" and (None if text is None else base64.b64decode(text)) == value, path
+    lake.compact("t.bin", target_size="1MB", min_input_files=2)
+    table = lake.table("t.bin")
+    assert len(partitions(table)) == 5
+    got = table.scan().to_arrow()
+    assert sorted(zip(got.column("id").to_pylist(), got.column("b").to_pylist())) == sorted(
+        list(zip(range(5), values)) * 3
+    )
+    assert table.scan(row_filter="id == 0").to_arrow().column("b").to_pylist() == [b"\xff\xfe\x00"] * 3
