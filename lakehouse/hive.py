@@ -118,7 +118,9 @@ def source_text(source_type: IcebergType, value: Any) -> str:
     if isinstance(source_type, DecimalType):
         return format(Decimal(value), "f")
     if isinstance(source_type, DateType):
-        return (date(1970, 1, 1) + timedelta(days=value)).isoformat() if isinstance(value, int) else str(value)
+        return (
+            (date(1970, 1, 1) + timedelta(days=value)).isoformat() if isinstance(value, int) else str(value)
+        )
     if isinstance(source_type, TimeType):
         micros = value if isinstance(value, int) else None
         clock = (_EPOCH + timedelta(microseconds=micros)).time() if micros is not None else value

@@ -3,8 +3,7 @@ judged by readers that share no code with it (pyiceberg's scan and transforms)."
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ VECTORS: list[tuple[str, str, pa.DataType, Any, int]] = [
     ("t", "time", pa.time64("us"), time(22, 31, 8), -662762989),
     ("ts", "timestamp", pa.timestamp("us"), datetime(2017, 11, 16, 22, 31, 8), -2047944441),
     ("tstz", "timestamptz", pa.timestamp("us", tz="UTC"),
-     datetime(2017, 11, 16, 22, 31, 8, tzinfo=timezone.utc), -2047944441),
+     datetime(2017, 11, 16, 22, 31, 8, tzinfo=UTC), -2047944441),
     ("s", "string", pa.string(), "iceberg", 1210000089),
     ("u", "uuid", pa.string(), UUID_TEXT, 1488055340),
     ("b", "binary", pa.binary(), b"\x00\x01\x02\x03", -188683207),
@@ -63,7 +62,9 @@ def test_bucket_of_every_type_matches_the_spec_hash(
     lake.ingest("t.vec", _source(tmp_path, "vec", {c: (a, [v]) for c, _, a, v, _ in VECTORS}))
     [(_, got)] = partitions(lake.table("t.vec"))
     expected = tuple((h & MAX_INT) % buckets for *_, h in VECTORS)
-    assert dict(zip([c for c, *_ in VECTORS], got)) == dict(zip([c for c, *_ in VECTORS], expected))
+    assert dict(zip([c for c, *_ in VECTORS], got, strict=True)) == dict(
+        zip([c for c, *_ in VECTORS], expected, strict=True)
+    )
     if buckets == 4:
         assert (
             got[[c for c, *_ in VECTORS].index("u")] == 0
@@ -209,7 +210,7 @@ def test_binary_identity_partition_round_trips(any_lake: LakeEnv, tmp_path: Path
     table = lake.table("t.bin")
     assert len(partitions(table)) == 5
     got = table.scan().to_arrow()
-    assert sorted(zip(got.column("id").to_pylist(), got.column("b").to_pylist())) == sorted(
-        list(zip(range(5), values)) * 3
+    assert sorted(zip(got.column("id").to_pylist(), got.column("b").to_pylist(), strict=True)) == sorted(
+        list(zip(range(5), values, strict=True)) * 3
     )
     assert table.scan(row_filter="id == 0").to_arrow().column("b").to_pylist() == [b"\xff\xfe\x00"] * 3
