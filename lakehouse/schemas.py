@@ -289,6 +289,10 @@ def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> Partitio
             raise SchemaError(
                 f"truncate({term.param}, {term.column}) needs an int, long, string, decimal or binary column"
             )
+        if not term.iceberg_transform().can_transform(source.field_type):
+            raise SchemaError(
+                f"{describe_term(term)} cannot partition column {term.column} of type {source.field_type}"
+            )
         term = PartitionTerm(term.transform, source.name, term.param)
         if term.transform != "identity" and term.field_name().lower() in names:
             raise SchemaError(
@@ -298,6 +302,14 @@ def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> Partitio
             PartitionField(source.field_id, 1000 + offset, term.iceberg_transform(), term.field_name())
         )
     return PartitionSpec(*fields)
+
+
+def describe_term(term: PartitionTerm) -> str:
+    if term.transform == "identity":
+        return f"identity({term.column})"
+    if term.param is not None:
+        return f"{term.transform}({term.param}, {term.column})"
+    return f"{term.transform}({term.column})"
 
 
 def describe_partition_field(field: PartitionField, schema: Schema) -> str:

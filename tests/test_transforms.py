@@ -214,3 +214,22 @@ def test_binary_identity_partition_round_trips(any_lake: LakeEnv, tmp_path: Path
         list(zip(range(5), values, strict=True)) * 3
     )
     assert table.scan(row_filter="id == 0").to_arrow().column("b").to_pylist() == [b"\xff\xfe\x00"] * 3
+
+
+@pytest.mark.parametrize(
+    ("schema", "partition_by", "needle"),
+    [
+        ("x double", "bucket(4, x)", "bucket(4, x) cannot partition column x of type double"),
+        ("x boolean", "bucket(4, x)", "bucket(4, x) cannot partition column x of type boolean"),
+        ("x uuid", "truncate(4, x)", "needs an int, long, string, decimal or binary column"),
+        ("x struct<a: int>", "x", "identity(x) cannot partition column x of type struct"),
+    ],
+)
+def test_transforms_iceberg_does_not_define_are_refused_at_create(
+    local_lake: LakeEnv, run_cli, schema: str, partition_by: str, needle: str
+) -> None:
+    from conftest import one_line_error
+
+    result = run_cli(local_lake, "create", "t.bad", "--schema", schema, "--partition-by", partition_by)
+    assert needle in one_line_error(result)
+    assert local_lake.lake.tables() == []
