@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyiceberg.table import Table
+from pyiceberg.types import TimestamptzType
 
 from lakehouse.testing import LakeEnv
 
@@ -233,3 +234,23 @@ def test_transforms_iceberg_does_not_define_are_refused_at_create(
     result = run_cli(local_lake, "create", "t.bad", "--schema", schema, "--partition-by", partition_by)
     assert needle in one_line_error(result)
     assert local_lake.lake.tables() == []
+
+
+@pytest.mark.parametrize(
+    ("transform", "expected"),
+    [("year", "2017"), ("month", "2017-11"), ("day", "2017-11-16"), ("hour", "2017-11-16-02")],
+)
+def test_time_transforms_of_timestamptz_are_utc_in_any_session_zone(
+    local_lake: LakeEnv, transform: str, expected: str
+) -> None:
+    from pyiceberg.partitioning import PartitionField
+
+    from lakehouse.schemas import PartitionTerm
+    from lakehouse.writer import _partition_expression
+
+    pfield = PartitionField(1, 1000, PartitionTerm(transform, "c").iceberg_transform(), f"c_{transform}")
+    with local_lake.lake.engine(locked=False) as engine:
+        engine.con.execute("SET TimeZone = 'America/New_York'")
+        expr = _partition_expression(engine, pfield, "c", TimestamptzType())
+        sql = f"SELECT {expr} FROM (SELECT TIMESTAMPTZ '2017-11-16 02:31:08+00' AS c)"
+        assert engine.con.execute(sql).fetchall() == [(expected,)]
