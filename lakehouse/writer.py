@@ -106,6 +106,12 @@ def _partition_expression(
     """A DuckDB expression whose text is the partition value's folder text (see `lakehouse.hive`)."""
     col = quote_ident(source_name)
     transform = pfield.transform
+    if isinstance(source_type, TimestamptzType) and isinstance(
+        transform, (YearTransform, MonthTransform, DayTransform, HourTransform)
+    ):
+        col = (
+            f"timezone('UTC', {col})"  # Iceberg's day of an instant is its UTC day, whatever the session zone
+        )
     if isinstance(transform, YearTransform):
         return f"strftime({col}, '%Y')"
     if isinstance(transform, MonthTransform):
