@@ -301,7 +301,24 @@ def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> Partitio
         fields.append(
             PartitionField(source.field_id, 1000 + offset, term.iceberg_transform(), term.field_name())
         )
+    _check_avro_names(schema, fields)
     return PartitionSpec(*fields)
+
+
+def _check_avro_names(schema: Schema, fields: list[PartitionField]) -> None:
+    """pyiceberg 0.12 names the Avro type of every decimal(p,s) partition value `decimal_p_s` and of every
+    uuid `uuid_fixed`, and defines it again for a second such field: invalid Avro that DuckDB (which
+    aborts) and Java cannot read. Refuse the spec rather than write manifests nobody else can read."""
+    seen: dict[str, str] = {}
+    for pfield in fields:
+        result = pfield.transform.result_type(schema.find_field(pfield.source_id).field_type)
+        if isinstance(result, (DecimalType, UUIDType)):
+            if (other := seen.get(str(result))) is not None:
+                raise SchemaError(
+                    f"partition fields {other} and {pfield.name} are both {result}; pyiceberg writes manifests "
+                    "for that which other readers cannot read (a duplicate Avro type name): keep one of them"
+                )
+            seen[str(result)] = pfield.name
 
 
 def describe_term(term: PartitionTerm) -> str:
