@@ -109,9 +109,8 @@ def _partition_expression(
     if isinstance(source_type, TimestamptzType) and isinstance(
         transform, (YearTransform, MonthTransform, DayTransform, HourTransform)
     ):
-        col = (
-            f"timezone('UTC', {col})"  # Iceberg's day of an instant is its UTC day, whatever the session zone
-        )
+        # Iceberg's day of an instant is its UTC day, whatever the session's zone
+        col = f"timezone('UTC', {col})"
     if isinstance(transform, YearTransform):
         return f"strftime({col}, '%Y')"
     if isinstance(transform, MonthTransform):
@@ -166,8 +165,11 @@ def iceberg_arrow(values: pa.Array, source_type: IcebergType) -> pa.Array:
     hashes the UUID's 16 bytes and reads fixed[n] as fixed_size_binary(n).
     """
     if isinstance(source_type, UUIDType) and pa.types.is_string(values.type):
-        texts = pc.replace_substring(pc.fill_null(values, _ZERO_UUID), "-", "")
-        data = bytes.fromhex("".join(texts.to_pylist()))
+        hex_digits = pc.replace_substring(pc.fill_null(values, _ZERO_UUID), "-", "").cast(pa.binary(32))
+        start = hex_digits.offset * 32  # fixed-width: the digits lie back to back
+        data = bytes.fromhex(
+            hex_digits.buffers()[1].to_pybytes()[start : start + 32 * len(values)].decode("ascii")
+        )
         valid = values.is_valid().buffers()[1] if values.null_count else None
         return pa.FixedSizeBinaryArray.from_buffers(
             pa.binary(16), len(values), [valid, pa.py_buffer(data)], values.null_count
