@@ -364,3 +364,23 @@ def test_folder_text_is_what_duckdb_writes_so_files_are_written_in_place(
             ).fetchall()
             python = value if column != "u" else uuid.UUID(value)
             assert source_text(source_type, _to_partition_representation(source_type, python)) == duck
+
+
+def test_two_writes_with_one_write_id_never_share_a_file_path(local_lake: LakeEnv) -> None:
+    """`lake run` writes twice under one write id; files were `<write id>-<i>.parquet`, so the second
+    write overwrote the first one's files in the same partition."""
+    from lakehouse.writer import copy_to_data_files
+
+    lake = local_lake.lake
+    lake.create("t.twice", "id long, s string", partition_by="s")
+    table = lake.table("t.twice")
+    select = "SELECT * FROM (VALUES (1, 'a'), (2, NULL)) t(id, s)"
+    with lake.engine(locked=False) as engine:
+        first = copy_to_data_files(engine, table, select, write_id="feedfacefeedface")
+        second = copy_to_data_files(engine, table, select, write_id="feedfacefeedface")
+    assert len(first.paths) == len(second.paths) == 2
+    assert not set(first.paths) & set(second.paths)
+    for path in first.paths + second.paths:
+        assert path.rsplit("/", 1)[-1].startswith("feedfacefeedface-")  # failed writes are found by it
+        with table.io.new_input(path).open() as stream:
+            assert pq.read_metadata(stream).num_rows == 1
