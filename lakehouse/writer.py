@@ -121,6 +121,8 @@ def _partition_expression(
         return f"strftime({col}, '%Y-%m-%d-%H')"
     if isinstance(transform, IdentityTransform) and isinstance(source_type, (BinaryType, FixedType)):
         return f"to_base64({col})"  # DuckDB cannot name a folder after bytes that are not UTF-8
+    if isinstance(transform, IdentityTransform):
+        return col
     if isinstance(transform, (BucketTransform, TruncateTransform)):
         # Iceberg's exact murmur3 bucketing and truncation, from pyiceberg-core, as an Arrow UDF.
         fn_name = _udf_name(transform, source_type)
@@ -239,10 +241,10 @@ def copy_to_data_files(
 
 def partition_column(pfield: PartitionField, source_name: str, source_type: IcebergType) -> str:
     """The column DuckDB partitions by: the data column for identity, else a synthetic text column."""
-    if not isinstance(pfield.transform, IdentityTransform):
-        return pfield.name
+    if not isinstance(pfield.transform, IdentityTransform) or pfield.name.lower() != source_name.lower():
+        return pfield.name  # (an identity field named apart from its column, as other engines may, too)
     if isinstance(source_type, (BinaryType, FixedType)):
-        return f"lake_partition_{pfield.field_id}"
+        return f"lake_partition_{pfield.field_id}"  # named apart from the data column: moved after the write
     return source_name
 
 

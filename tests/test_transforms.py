@@ -384,3 +384,25 @@ def test_two_writes_with_one_write_id_never_share_a_file_path(local_lake: LakeEn
         assert path.rsplit("/", 1)[-1].startswith("feedfacefeedface-")  # failed writes are found by it
         with table.io.new_input(path).open() as stream:
             assert pq.read_metadata(stream).num_rows == 1
+
+
+def test_an_identity_field_named_apart_from_its_column_names_the_folder(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    """Other engines may name an identity partition field apart from its column (pyiceberg: any name)."""
+    from pyiceberg.transforms import IdentityTransform
+
+    lake = local_lake.lake
+    lake.create("t.named", "id long, s string, b binary")
+    with lake.table("t.named").update_spec() as update:
+        update.add_field("s", IdentityTransform(), "s_part")
+        update.add_field("b", IdentityTransform(), "b_part")
+    columns = {
+        "id": (pa.int64(), [1, 2]),
+        "s": (pa.string(), ["x y", None]),
+        "b": (pa.binary(), [b"\xff", b""]),
+    }
+    lake.ingest("t.named", _source(tmp_path, "named", columns))
+    folders = sorted("/".join(path.split("/")[-3:-1]) for path, _ in partitions(lake.table("t.named")))
+    assert folders == ["s_part=__HIVE_DEFAULT_PARTITION__/b_part=~", "s_part=x%20y/b_part=%2Fw%3D%3D"]
+    assert lake.table("t.named").scan(row_filter="s == 'x y'").to_arrow().column("id").to_pylist() == [1]
