@@ -1,8 +1,9 @@
 """Write Iceberg data files with DuckDB's COPY, once, and describe them as pyiceberg `DataFile`s.
 
 DuckDB streams the query into zstd Parquet (parallel, bounded memory), lays partitioned files out
-Hive-style under `<table>/data/<field>=<value>/`, and carries Iceberg field ids via FIELD_IDS. The files
-are written before any commit is attempted, so a retried commit never re-reads a source.
+Hive-style under `<table>/data/<field>=<value>/` (named by `lakehouse.hive`'s rule), and carries Iceberg
+field ids via FIELD_IDS. The files are written before any commit is attempted, so a retried commit never
+re-reads a source. Every file is named `<write id>-<uuid>.parquet`: no write reuses a path.
 """
 
 from __future__ import annotations
