@@ -286,15 +286,14 @@ def _bin_pack(files: list[DataFile], target: int, max_size: int) -> list[list[Da
 
 
 def _directory(table: Table, files: list[DataFile], spec_id: int, record: Record) -> str:
-    """Where a group's output goes: its inputs' partition directory, else the spec's Hive path."""
+    """Where a group's output goes: the partition's folder by `lakehouse.hive`'s rule, as ingest names it."""
+    from lakehouse.hive import partition_path
+
     base = data_location(table)
-    dirs = {f.file_path.rsplit("/", 1)[0] for f in files}
-    if len(dirs) == 1 and (only := dirs.pop()).startswith(base):
-        return only
     spec = table.specs()[spec_id]
     if not spec.fields:
         return base
-    return f"{base}/{spec.partition_to_path(record, table.schema())}"
+    return f"{base}/{partition_path(spec, table.schema(), record)}"
 
 
 def plan_compaction(

@@ -20,6 +20,7 @@ from pyiceberg.types import (
     DateType,
     DecimalType,
     DoubleType,
+    FixedType,
     FloatType,
     IcebergType,
     IntegerType,
@@ -33,11 +34,11 @@ from pyiceberg.types import (
 
 from lakehouse.commits import RetryPolicy, commit_with_retry, stage_append, stage_rewrite
 from lakehouse.engine import Engine, short_error
-from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError
+from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError, StorageError
 from lakehouse.hooks import checkpoint
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.sources import CsvGroup, SourceSet, csv_relation, diagnose_csv, hive_keys, read_expression
-from lakehouse.writer import WrittenFiles, copy_to_data_files, new_write_id
+from lakehouse.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
 
 if TYPE_CHECKING:
     from lakehouse.config import Profile
@@ -99,6 +100,8 @@ def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
 
 def compatible(source: IcebergType, target: IcebergType) -> str | None:
     """None when `source` values can be written into a `target` column without loss, else the reason."""
+    if isinstance(target, FixedType):
+        return "lake cannot write fixed[n]: DuckDB writes no fixed-length Parquet values; use binary"
     if source == target:
         return None
     numeric = (IntegerType, LongType)
@@ -301,7 +304,9 @@ def ingest(
         if isinstance(exc, LakehouseError):
             raise
         if isinstance(exc, Exception) and _is_duckdb_error(exc):
-            raise SourceError(explain_source_error(exc, sources)) from None
+            raise explain_write_error(exc, sources, table_name, data_location(table)) from None
+        if isinstance(exc, OSError):  # reading back or moving a file we wrote
+            raise StorageError(f"writing the data files of {table_name} failed: {exc}") from None
         raise
     snapshot = committed.current_snapshot()
     return IngestResult(
@@ -315,6 +320,18 @@ def ingest(
         seconds=round(time.perf_counter() - start, 3),
         evolved_columns=plan.new_columns,
     )
+
+
+def explain_write_error(exc: Exception, sources: SourceSet, table_name: str, location: str) -> LakehouseError:
+    """A failed COPY, blamed on what failed: the store refusing a file we write (an HTTP 403 on its
+    key, a full disk), the partition transform, or else the source."""
+    text, first = str(exc), short_error(exc)
+    if location in text or location.removeprefix("file://") in text:
+        refused = " (the store refused the key; check write permission there)" if "403" in text else ""
+        return StorageError(f"writing a data file of {table_name} failed: {first}{refused}")
+    if "executing the UDF" in text or "lake_partition" in text:
+        return LakehouseError(f"computing the partition values of {table_name} failed: {first}")
+    return SourceError(explain_source_error(exc, sources))
 
 
 def _is_duckdb_error(exc: Exception) -> bool:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.schema import Schema
+from pyiceberg.schema import Schema, index_by_id
 from pyiceberg.transforms import (
     BucketTransform,
     DayTransform,
@@ -257,7 +257,18 @@ _TIME_TRANSFORM_SOURCES = {
 }
 
 
+def check_writable(schema: Schema) -> None:
+    """Refuse, at create, a column type lake cannot write (it would fail at the first ingest)."""
+    for column in index_by_id(schema).values():  # nested fields too
+        if isinstance(column.field_type, FixedType):
+            raise SchemaError(
+                f"column {schema.find_column_name(column.field_id)} is {column.field_type}, which lake cannot "
+                "write (DuckDB writes no fixed-length Parquet values); use binary"
+            )
+
+
 def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> PartitionSpec:
+    check_writable(schema)  # every create builds its spec here
     fields = []
     names = {f.name.lower() for f in schema.fields}
     for offset, term in enumerate(terms):
@@ -278,6 +289,10 @@ def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> Partitio
             raise SchemaError(
                 f"truncate({term.param}, {term.column}) needs an int, long, string, decimal or binary column"
             )
+        if not term.iceberg_transform().can_transform(source.field_type):
+            raise SchemaError(
+                f"{describe_term(term)} cannot partition column {term.column} of type {source.field_type}"
+            )
         term = PartitionTerm(term.transform, source.name, term.param)
         if term.transform != "identity" and term.field_name().lower() in names:
             raise SchemaError(
@@ -286,7 +301,32 @@ def build_partition_spec(schema: Schema, terms: list[PartitionTerm]) -> Partitio
         fields.append(
             PartitionField(source.field_id, 1000 + offset, term.iceberg_transform(), term.field_name())
         )
+    _check_avro_names(schema, fields)
     return PartitionSpec(*fields)
+
+
+def _check_avro_names(schema: Schema, fields: list[PartitionField]) -> None:
+    """pyiceberg 0.12 names the Avro type of every decimal(p,s) partition value `decimal_p_s` and of every
+    uuid `uuid_fixed`, and defines it again for a second such field: invalid Avro that DuckDB (which
+    aborts) and Java cannot read. Refuse the spec rather than write manifests nobody else can read."""
+    seen: dict[str, str] = {}
+    for pfield in fields:
+        result = pfield.transform.result_type(schema.find_field(pfield.source_id).field_type)
+        if isinstance(result, (DecimalType, UUIDType)):
+            if (other := seen.get(str(result))) is not None:
+                raise SchemaError(
+                    f"partition fields {other} and {pfield.name} are both {result}; pyiceberg writes manifests "
+                    "for that which other readers cannot read (a duplicate Avro type name): keep one of them"
+                )
+            seen[str(result)] = pfield.name
+
+
+def describe_term(term: PartitionTerm) -> str:
+    if term.transform == "identity":
+        return f"identity({term.column})"
+    if term.param is not None:
+        return f"{term.transform}({term.param}, {term.column})"
+    return f"{term.transform}({term.column})"
 
 
 def describe_partition_field(field: PartitionField, schema: Schema) -> str:

@@ -1,12 +1,15 @@
 """Write Iceberg data files with DuckDB's COPY, once, and describe them as pyiceberg `DataFile`s.
 
 DuckDB streams the query into zstd Parquet (parallel, bounded memory), lays partitioned files out
-Hive-style under `<table>/data/<field>=<value>/`, and carries Iceberg field ids via FIELD_IDS. The files
-are written before any commit is attempted, so a retried commit never re-reads a source.
+Hive-style under `<table>/data/<field>=<value>/` (named by `lakehouse.hive`'s rule), and carries Iceberg
+field ids via FIELD_IDS. The files are written before any commit is attempted, so a retried commit never
+re-reads a source. Every file is named `<write id>-<uuid>.parquet`: no write reuses a path.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -14,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.io.pyarrow import (
     StatisticsCollector,
@@ -37,10 +41,12 @@ from pyiceberg.transforms import (
 )
 from pyiceberg.typedef import Record
 from pyiceberg.types import (
+    BinaryType,
     BooleanType,
     DateType,
     DecimalType,
     DoubleType,
+    FixedType,
     FloatType,
     IcebergType,
     IntegerType,
@@ -53,6 +59,7 @@ from pyiceberg.types import (
 )
 
 from lakehouse.engine import Engine
+from lakehouse.hive import partition_path
 from lakehouse.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
 from lakehouse.storage import is_s3, local_path, spelled_like
 
@@ -61,6 +68,7 @@ TARGET_SIZE_PROPERTY = "write.target-file-size-bytes"
 # Field ids for the partition columns DuckDB writes beside the data; far from any schema's ids.
 _SYNTHETIC_ID_BASE = 2_000_000_000
 _EPOCH = date(1970, 1, 1)
+_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass
@@ -97,9 +105,14 @@ def data_location(table: Table) -> str:
 def _partition_expression(
     engine: Engine, pfield: PartitionField, source_name: str, source_type: IcebergType
 ) -> str:
-    """A DuckDB expression whose text value is the Iceberg human partition value (used as the path)."""
+    """A DuckDB expression whose text is the partition value's folder text (see `lakehouse.hive`)."""
     col = quote_ident(source_name)
     transform = pfield.transform
+    if isinstance(source_type, TimestamptzType) and isinstance(
+        transform, (YearTransform, MonthTransform, DayTransform, HourTransform)
+    ):
+        # Iceberg's day of an instant is its UTC day, whatever the session's zone
+        col = f"timezone('UTC', {col})"
     if isinstance(transform, YearTransform):
         return f"strftime({col}, '%Y')"
     if isinstance(transform, MonthTransform):
@@ -108,27 +121,66 @@ def _partition_expression(
         return f"strftime({col}, '%Y-%m-%d')"
     if isinstance(transform, HourTransform):
         return f"strftime({col}, '%Y-%m-%d-%H')"
+    if isinstance(transform, IdentityTransform) and isinstance(source_type, (BinaryType, FixedType)):
+        return f"to_base64({col})"  # DuckDB cannot name a folder after bytes that are not UTF-8
+    if isinstance(transform, IdentityTransform):
+        return col
     if isinstance(transform, (BucketTransform, TruncateTransform)):
         # Iceberg's exact murmur3 bucketing and truncation, from pyiceberg-core, as an Arrow UDF.
-        fn_name = f"lake_{pfield.name}_{pfield.field_id}"
+        fn_name = _udf_name(transform, source_type)
         arrow_fn = transform.pyarrow_transform(source_type)
-        out_type = "INTEGER" if isinstance(transform, BucketTransform) else duckdb_type(source_type)
-        _register(engine, fn_name, arrow_fn, duckdb_type(source_type), out_type)
+        if isinstance(transform, BucketTransform):
+            out_type = "INTEGER"
+        elif isinstance(source_type, (BinaryType, FixedType)):
+            out_type = "BLOB"
+        else:
+            out_type = duckdb_type(source_type)
+        _register(engine, fn_name, arrow_fn, source_type, duckdb_type(source_type), out_type)
+        if out_type == "BLOB":
+            return f"to_base64({fn_name}({col}))"
         return f"{fn_name}({col})"
     raise ValueError(f"unsupported transform {transform}")
 
 
-def _register(engine: Engine, name: str, arrow_fn: Any, in_type: str, out_type: str) -> None:
+def _udf_name(transform: Any, source_type: IcebergType) -> str:
+    """One name per (transform, type): a connection may write several tables with different specs."""
+    return "lake_" + re.sub(r"[^a-z0-9]+", "_", f"{transform}_{source_type}".lower()).strip("_")
+
+
+def _register(
+    engine: Engine, name: str, arrow_fn: Any, source_type: IcebergType, in_type: str, out_type: str
+) -> None:
     def udf(values: pa.Array) -> pa.Array:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        return arrow_fn(values)
+        return arrow_fn(iceberg_arrow(values, source_type))
 
     try:
         engine.register_function(name, udf, [in_type], out_type)
     except Exception as exc:  # already registered on this connection
         if "already" not in str(exc).lower():
             raise
+
+
+def iceberg_arrow(values: pa.Array, source_type: IcebergType) -> pa.Array:
+    """DuckDB's Arrow form of a column as pyiceberg-core's transforms expect it.
+
+    DuckDB hands a UUID over as its 36-character text and fixed[n] as variable binary; Iceberg
+    hashes the UUID's 16 bytes and reads fixed[n] as fixed_size_binary(n).
+    """
+    if isinstance(source_type, UUIDType) and pa.types.is_string(values.type):
+        hex_digits = pc.replace_substring(pc.fill_null(values, _ZERO_UUID), "-", "").cast(pa.binary(32))
+        start = hex_digits.offset * 32  # fixed-width: the digits lie back to back
+        data = bytes.fromhex(
+            hex_digits.buffers()[1].to_pybytes()[start : start + 32 * len(values)].decode("ascii")
+        )
+        valid = values.is_valid().buffers()[1] if values.null_count else None
+        return pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(16), len(values), [valid, pa.py_buffer(data)], values.null_count
+        )
+    if isinstance(source_type, FixedType) and not pa.types.is_fixed_size_binary(values.type):
+        return values.cast(pa.binary(len(source_type)))
+    return values
 
 
 def copy_to_data_files(
@@ -153,13 +205,13 @@ def copy_to_data_files(
     extra_ids: dict[str, int] = {}
     for offset, pfield in enumerate(spec.fields):
         source = schema.find_field(pfield.source_id)
-        if isinstance(pfield.transform, IdentityTransform):
-            partition_columns.append(quote_ident(source.name))
-            continue
+        column = partition_column(pfield, source.name, source.field_type)
+        partition_columns.append(quote_ident(column))
+        if column == source.name:
+            continue  # identity: DuckDB partitions by the data column itself
         expr = _partition_expression(engine, pfield, source.name, source.field_type)
-        projections.append(f"{expr} AS {quote_ident(pfield.name)}")
-        partition_columns.append(quote_ident(pfield.name))
-        extra_ids[pfield.name] = _SYNTHETIC_ID_BASE + offset
+        projections.append(f"{expr} AS {quote_ident(column)}")
+        extra_ids[column] = _SYNTHETIC_ID_BASE + offset
     if extra_ids:
         field_ids = field_ids[:-1] + "".join(f", {quote_ident(n)}: {i}" for n, i in extra_ids.items()) + "}"
     options = [
@@ -167,7 +219,9 @@ def copy_to_data_files(
         "COMPRESSION zstd",
         f"FIELD_IDS {field_ids}",
         "RETURN_STATS true",
-        f"FILENAME_PATTERN {quote_literal(f'{write_id}-{{i}}')}",
+        # A UUID per file: two writes with one write id, or two partitions DuckDB would put in one
+        # folder (NULL and the text '__HIVE_DEFAULT_PARTITION__'), never share or overwrite a path.
+        f"FILENAME_PATTERN {quote_literal(f'{write_id}-{{uuid}}')}",
         "OVERWRITE_OR_IGNORE true",
     ]
     if partition_columns:
@@ -179,10 +233,54 @@ def copy_to_data_files(
         engine, select_sql, projections, data_location(table), options, on_progress
     ):
         partition = _partition_record(metadata, partition_keys)
+        if spec.fields:
+            path = _into_partition_folder(table, path, partition_path(spec, schema, partition))
         written.data_files.append(
             describe_data_file(table, metadata, path, partition, spec.spec_id, extra_ids)
         )
     return written
+
+
+def partition_column(pfield: PartitionField, source_name: str, source_type: IcebergType) -> str:
+    """The column DuckDB partitions by: the data column for identity, else a synthetic text column."""
+    if not isinstance(pfield.transform, IdentityTransform) or pfield.name.lower() != source_name.lower():
+        return pfield.name  # (an identity field named apart from its column, as other engines may, too)
+    if isinstance(source_type, (BinaryType, FixedType)):
+        return f"lake_partition_{pfield.field_id}"  # named apart from the data column: moved after the write
+    return source_name
+
+
+def _into_partition_folder(table: Table, path: str, folders: str) -> str:
+    """Move a file DuckDB named differently from `lakehouse.hive`'s rule into its folder.
+
+    DuckDB's names agree with the rule except for the empty string, the text
+    '__HIVE_DEFAULT_PARTITION__', texts starting with `~`, binary values, and some float texts.
+    """
+    parts = path.split("/")
+    depth = folders.count("/") + 1
+    if "/".join(parts[-depth - 1 : -1]) == folders:
+        return path
+    target = "/".join(parts[: -depth - 1]) + "/" + folders + "/" + parts[-1]
+    _move(table, path, target)
+    return target
+
+
+def _move(table: Table, source: str, target: str) -> None:
+    """Move a file we just wrote; never onto an existing file."""
+    import os
+    import shutil
+
+    from lakehouse.storage import is_s3, local_path
+
+    if not is_s3(source):
+        destination = local_path(target)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.link(local_path(source), destination)  # fails if the target exists
+        os.unlink(local_path(source))
+        return
+    with table.io.new_input(source).open() as reader, table.io.new_output(target).create() as writer:
+        shutil.copyfileobj(reader, writer, 8 * 1024 * 1024)
+    table.io.delete(source)
 
 
 def _table_projections(schema: Schema) -> list[str]:
@@ -210,7 +308,7 @@ def _partition_record(metadata: TableMetadata, partition_keys: dict[str, Any]) -
     values = []
     for pfield in metadata.spec().fields:
         source = schema.find_field(pfield.source_id)
-        key = source.name if isinstance(pfield.transform, IdentityTransform) else pfield.name
+        key = partition_column(pfield, source.name, source.field_type)
         values.append(partition_value(pfield, source.field_type, partition_keys.get(key)))
     return Record(*values)
 
@@ -277,6 +375,8 @@ def partition_value(pfield: PartitionField, source_type: IcebergType, text: str 
         return (date.fromisoformat(day_text) - _EPOCH).days * 24 + int(hour)
     if isinstance(transform, BucketTransform):
         return int(text)
+    if isinstance(source_type, (BinaryType, FixedType)):
+        return base64.b64decode(text)  # the folder text of bytes is base64 (`_partition_expression`)
     return _to_partition_representation(source_type, _typed(source_type, text))
 
 

@@ -9,7 +9,7 @@ upstream S3 server, unless a `Fault` rule matches it first:
         proxy.add(Fault("GET", r"metadata", action="slow", delay=0.5))
         proxy.add(Fault("PUT", r"/data/", action="hold"))  # wait; `proxy.held` is set; `release()`
 
-Actions: `500` (InternalError), `503` (SlowDown), `drop` (connection closed, no response), `slow`
+Actions: `500` (InternalError), `503` (SlowDown), `403` (AccessDenied: a refused key), `drop` (connection closed, no response), `slow`
 (forward after `delay` seconds), `hold` (block until `release()`, so a test can kill the client
 exactly while it is writing). `times=None` means persistent. `proxy.requests` records every request
 with the status it got (`None` for a dropped one). Threaded, with a bound on concurrent requests
@@ -33,6 +33,7 @@ MAX_CONCURRENT = 64
 _ERRORS = {
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "SlowDown", "Please reduce your request rate."),
+    "403": (403, "AccessDenied", "Access Denied"),
 }
 _HOP_BY_HOP = {
     "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "expect",

@@ -223,3 +223,43 @@ def test_json_output_and_summary(local_lake: LakeEnv, run_cli, tmp_path: Path) -
     described = cli_json(run_cli(local_lake, "describe", "b.e", "--json"))
     assert described["rows"] == 20 and described["snapshot"]["summary"]["lake.sources"] == str(src)
     assert json.dumps(described)  # serialisable
+
+
+def test_a_refused_data_write_names_the_store_and_key_not_the_source(
+    moto_s3, tmp_path: Path, run_cli
+) -> None:
+    """An HTTP 403 on a data file's key (SeaweedFS refuses an empty path segment, for example) was
+    reported as a problem "in <source file>"."""
+    from faultproxy import Fault, FaultProxy
+
+    from lakehouse.testing import make_lake_env, s3_properties
+
+    with FaultProxy(moto_s3.endpoint) as proxy:
+        env = make_lake_env(tmp_path, s3_properties(proxy.endpoint, tmp_path))
+        src = write_jsonl(tmp_path / "events.jsonl", events(20))
+        env.lake.create("bronze.events", "id long, ts timestamptz, country string, amount double, user_id long",
+                        partition_by="country")  # fmt: skip
+        proxy.add(Fault("PUT", r"/data/country(=|%3D)DE/", action="403", times=None))
+        line = one_line_error(run_cli(env, "ingest", "bronze.events", str(src)))
+        proxy.clear()
+        assert snapshot_count(env, "bronze.events") == 0
+    assert str(src) not in line and "events.jsonl" not in line, line
+    assert "403" in line and "country=DE" in line, line
+
+
+def test_a_failed_local_write_names_the_data_path_not_the_source(
+    local_lake: LakeEnv, tmp_path: Path, run_cli
+) -> None:
+    from lakehouse.storage import local_path
+    from lakehouse.writer import data_location
+
+    lake = local_lake.lake
+    lake.create("bronze.events", "id long, ts timestamptz, country string, amount double, user_id long",
+                partition_by="country")  # fmt: skip
+    blocker = local_path(data_location(lake.table("bronze.events"))) / "country=DE"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where a partition folder must go")
+    src = write_jsonl(tmp_path / "events.jsonl", events(20))
+    line = one_line_error(run_cli(local_lake, "ingest", "bronze.events", str(src)))
+    assert "events.jsonl" not in line and "country=DE" in line and "bronze.events" in line, line
+    assert snapshot_count(local_lake, "bronze.events") == 0
