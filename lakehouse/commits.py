@@ -30,6 +30,11 @@ from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 from lakehouse.errors import CommitError, StorageError
 from lakehouse.hooks import checkpoint
+from lakehouse.upstream import install as install_upstream_fixes
+
+# Every write of ours imports this module: pyiceberg must read double partition values exactly before
+# any manifest is read or rewritten (lakehouse/upstream.py).
+install_upstream_fixes()
 
 # pyiceberg's own inner retries are kept short; this loop adds the patient, jittered ones.
 INNER_RETRY_PROPERTIES = {

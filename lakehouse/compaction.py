@@ -29,17 +29,16 @@ from pyiceberg.typedef import Record
 from lakehouse.commits import RetryPolicy, commit_with_retry
 from lakehouse.errors import CommitError, LakehouseError
 from lakehouse.fieldids import read_by_field_id
+from lakehouse.hive import human_values
 from lakehouse.hooks import checkpoint
 from lakehouse.schemas import quote_ident, quote_literal
 from lakehouse.sizes import format_size, parse_size
-from lakehouse.upstream import install as install_upstream_fixes
 from lakehouse.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
 
 if TYPE_CHECKING:
     from lakehouse.config import Profile
     from lakehouse.engine import Engine
 
-install_upstream_fixes()  # pyiceberg must read double partition values exactly before we rewrite manifests
 
 MIN_TARGET = 128 * 1024**2
 MAX_TARGET = 1024**3
@@ -82,7 +81,7 @@ class FileGroup:
 class PartitionPlan:
     spec_id: int
     partition: Record
-    values: dict[str, str]
+    values: dict[str, str | None]
     files: int
     bytes: int
     candidates: int
@@ -246,12 +245,8 @@ def partition_key(data_file: DataFile) -> PartitionKey:
     return data_file.spec_id, tuple(record[i] for i in range(len(record)))
 
 
-def partition_values(table: Table, spec_id: int, record: Record) -> dict[str, str]:
-    spec = table.specs()[spec_id]
-    types = spec.partition_type(table.schema()).fields
-    return {
-        f.name: f.transform.to_human_string(types[i].field_type, record[i]) for i, f in enumerate(spec.fields)
-    }
+def partition_values(table: Table, spec_id: int, record: Record) -> dict[str, str | None]:
+    return human_values(table.specs()[spec_id], table.schema(), record)
 
 
 def _matching_partitions(table: Table, where: str, snapshot_id: int) -> set[PartitionKey]:

@@ -97,6 +97,16 @@ def partition_path(spec: PartitionSpec, schema: Schema, record: Record) -> str:
     return "/".join(parts)
 
 
+def human_values(spec: PartitionSpec, schema: Schema, record: Record) -> dict[str, str | None]:
+    """A partition as people read it: field name -> Iceberg's human string, None for NULL (pyiceberg's
+    `to_human_string` says "null", which a string partition may hold too)."""
+    types = spec.partition_type(schema).fields
+    return {
+        f.name: None if record[i] is None else f.transform.to_human_string(types[i].field_type, record[i])
+        for i, f in enumerate(spec.fields)
+    }
+
+
 def value_text(pfield: PartitionField, source_type: IcebergType, value: Any) -> str | None:
     """The text of a manifest partition value (its Iceberg representation), as named in the folder."""
     if value is None:

@@ -16,10 +16,8 @@ from lakehouse.catalog import check_namespace, split_identifier
 from lakehouse.commits import INNER_RETRY_PROPERTIES
 from lakehouse.deletes import deleted_positions, is_data, live_counts, live_entries
 from lakehouse.errors import NoSuchTableError, TableExistsError
+from lakehouse.hive import human_values
 from lakehouse.schemas import PartitionTerm, build_partition_spec, describe_partition_field, format_schema
-from lakehouse.upstream import install as install_upstream_fixes
-
-install_upstream_fixes()  # before any manifest is read: every Lakehouse loads this module
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -154,12 +152,7 @@ def snapshot_files(
     for entry in entries:
         data_file = entry.data_file
         spec = spec_by_id[data_file.spec_id]
-        partition = {
-            f.name: f.transform.to_human_string(
-                spec.partition_type(schema).fields[i].field_type, data_file.partition[i]
-            )
-            for i, f in enumerate(spec.fields)
-        }
+        partition = human_values(spec, schema, data_file.partition)
         row: dict[str, Any] = {
             "path": data_file.file_path,
             "content": CONTENT_NAMES.get(data_file.content, str(data_file.content)),

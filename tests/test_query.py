@@ -184,3 +184,34 @@ def test_json_outputs_are_valid_json_with_nan_and_infinity(
 
 def _no_constants(name: str) -> None:
     raise AssertionError(f"invalid JSON constant {name}")
+
+
+def test_binary_columns_print_as_hex_in_every_text_format(
+    local_lake: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    import json
+
+    import pyarrow as pa
+
+    src = tmp_path / "b.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "b": pa.array([b"\xff\x00ab", None], pa.binary())}), src)
+    assert run_cli(local_lake, "ingest", "s.b", str(src), "--create").exit_code == 0
+    sql = "SELECT * FROM s.b ORDER BY id"
+    csv = run_cli(local_lake, "query", sql, "--format", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    assert csv.stdout.splitlines() == ['"id","b"', '1,"ff006162"', "2,"]
+    assert json.loads(run_cli(local_lake, "query", sql, "--json").stdout)["rows"][0]["b"] == "ff006162"
+
+
+def test_files_shows_a_null_partition_as_null_not_the_string(
+    local_lake: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    src = write_jsonl(tmp_path / "p.jsonl", [{"id": 1, "country": None}, {"id": 2, "country": "null"}])
+    assert (
+        run_cli(local_lake, "ingest", "s.p", str(src), "--create", "--partition-by", "country").exit_code == 0
+    )
+    files = cli_json(run_cli(local_lake, "files", "s.p", "--json"))
+    assert sorted((f["partition"]["country"] is None, f["partition"]["country"]) for f in files) == [
+        (False, "null"),
+        (True, None),
+    ]

@@ -190,7 +190,9 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
             table.add_column(name, overflow="fold")
         for batch in shown:
             for row in batch.to_pylist():
-                table.add_row(*("" if v is None else str(v) for v in row.values()))
+                table.add_row(
+                    *("" if v is None else v.hex() if isinstance(v, bytes) else str(v) for v in row.values())
+                )
         console().print(table)
         if total > kept:
             note(f"showing {kept} of {total} rows; use --output for all")
@@ -207,9 +209,10 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
         elif fmt == "csv":
             import pyarrow.csv as pacsv
 
-            with pacsv.CSVWriter(sink, reader.schema) as writer:
+            schema = pa.schema([_hex_field(f) for f in reader.schema])
+            with pacsv.CSVWriter(sink, schema) as writer:
                 for batch in reader:
-                    writer.write_batch(batch)
+                    writer.write_batch(_binary_as_hex(batch, schema))
         elif fmt == "jsonl":
             for batch in reader:
                 for row in batch.to_pylist():
@@ -217,6 +220,29 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
         else:  # json: one array, streamed row by row
             _write_json_rows(reader, sink, "")
             sink.write(b"\n")
+
+
+def _hex_field(field):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    binary = pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
+    return field.with_type(pa.string()) if binary or pa.types.is_fixed_size_binary(field.type) else field
+
+
+def _binary_as_hex(batch, schema):  # type: ignore[no-untyped-def]
+    """CSV is text: binary values are written in hex, as JSON output writes them (raw bytes may not be
+    UTF-8, which pyarrow's CSV writer refuses)."""
+    import pyarrow as pa
+
+    if batch.schema.equals(schema):
+        return batch
+    columns = [
+        col
+        if col.type == field.type
+        else pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
+        for col, field in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 @contextmanager
