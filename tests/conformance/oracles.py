@@ -25,7 +25,7 @@ from pyiceberg.conversions import from_bytes
 from pyiceberg.partitioning import PartitionField
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
-from pyiceberg.transforms import IdentityTransform, TimeTransform
+from pyiceberg.transforms import IdentityTransform, TimeTransform, TruncateTransform
 from pyiceberg.types import (
     BinaryType,
     BooleanType,
@@ -161,6 +161,8 @@ def _check_partition(e: Entry, fields: list[PartitionField], schema: Schema, col
             continue
         for v in values:
             want = internal(fn(internal(v, source_type)), result_type)
+            if isinstance(pf.transform, TruncateTransform) and isinstance(want, int):
+                want = upstream.java_wrap(want, source_type)
             if not same(want, recorded):
                 problems.append(f"{pf.name}({v!r}) is {want!r} but {e.path.rsplit('/', 2)[-2:]} records {recorded!r}")
                 break

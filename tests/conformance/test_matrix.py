@@ -10,6 +10,8 @@ import pytest
 from conformance.conftest import failures_text
 from conformance.values import SEEDS, TYPE_BY_NAME, WIDE, cases, partition_by, rows, table_schema
 
+# the default run reads intermediate states with two readers and the final one with all five
+QUICK = ("pyiceberg", "duckdb", "polars", "strict", "lake") if WIDE else ("pyiceberg", "strict")
 PROPS = {"lake.compact.allow-any-target": "true", "commit.manifest-merge.enabled": "false"}
 
 
@@ -28,11 +30,13 @@ def test_type_transform(local_lake: Any, subject_factory: Any, type_name: str, t
     failures: dict[str, dict[str, list[str]]] = {}
     n = len(rows(ctype, seed, 0))
     s.ingest(rows(ctype, seed, 0))
-    failures["ingest"] = s.judge("ingest", snapshot_op="append")
+    failures["ingest"] = s.judge("ingest", snapshot_op="append", filters=WIDE, readers=QUICK)
     s.ingest(rows(ctype, seed, n))
-    failures["append"] = s.judge("append", snapshot_op="append", filters=False)
-    lake.compact(name, target_size="1KB", min_size="1KB", max_size="64MB", min_input_files=2)
-    failures["compact"] = s.judge("compact", filters=False)
+    if WIDE:
+        failures["append"] = s.judge("append", snapshot_op="append")
+    result = lake.compact(name, target_size="1MB", min_size="512KB", max_size="2MB", min_input_files=2)
+    assert result.snapshot_id is not None, "compaction found nothing to rewrite: the case tests nothing"
+    failures["compact"] = s.judge("compact", snapshot_op="replace", filters=WIDE, readers=QUICK)
     lake.rewrite_manifests(name)
     failures["rewrite-manifests"] = s.judge("rewrite-manifests")
     if WIDE:

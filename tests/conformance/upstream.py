@@ -24,7 +24,23 @@ UPSTREAM = {
         "(manifests.py reads the manifests itself)",
         "",
     ),
+    "pyiceberg-truncate-overflow": (
+        "pyiceberg 0.12 truncate[W] of an int/long near its minimum returns a value outside the type "
+        "(truncate[10](-2**31) = -2147483650); Iceberg Java computes in the type and wraps (2147483646). "
+        "Oracle (b) wraps pyiceberg's result the way Java does",
+        "",
+    ),
 }
+
+
+def java_wrap(value: int, source_type: IcebergType) -> int:
+    """An int/long result wrapped to the source type's width, as Iceberg Java's arithmetic does."""
+    from pyiceberg.types import IntegerType, LongType
+
+    bits = 32 if isinstance(source_type, IntegerType) else 64 if isinstance(source_type, LongType) else 0
+    if not bits:
+        return value
+    return (value + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1)
 
 
 def filter_reader(itype: IcebergType, spec: PartitionSpec, column_id_or_name: object) -> str:
