@@ -106,7 +106,8 @@ def render(results: dict[tuple[str, str, str], dict[str, list[str]]]) -> str:
     lines = [
         "# Conformance sweep",
         "",
-        f"Written by `make conformance` (LAKE_CONFORMANCE=wide) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"Written by the suite itself ({'wide sweep, `make conformance`' if WIDE else 'default run, LAKE_CONFORMANCE_REPORT set'}) "
+        f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"Python {platform.python_version()}. Each cell: `pass`, or the oracles that failed "
         "(a: rows by reader, b: partition tuples, c: folder names, d: bounds/counts, e: filtered scans, "
         "f: snapshots, paths: one path form, gc: orphan set, describe: lake's counts).",

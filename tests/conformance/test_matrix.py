@@ -19,9 +19,22 @@ def _name(type_name: str, transform: str) -> str:
     return "conf.t_" + type_name + "_" + transform.replace("[", "").replace("]", "")
 
 
+WAREHOUSES = ("local", "s3") if WIDE else ("local",)  # the default run has its S3 case in test_scenarios
+
+
+@pytest.fixture(params=WAREHOUSES)
+def lake_env(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    from lakehouse.testing import local_properties, make_lake_env, s3_properties
+
+    if request.param == "local":
+        return make_lake_env(tmp_path, local_properties(tmp_path))
+    return make_lake_env(tmp_path, s3_properties(request.getfixturevalue("moto_s3").endpoint, tmp_path))
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("type_name", "transform"), cases())
-def test_type_transform(local_lake: Any, subject_factory: Any, type_name: str, transform: str, seed: int) -> None:
+def test_type_transform(lake_env: Any, subject_factory: Any, type_name: str, transform: str, seed: int) -> None:
+    local_lake = lake_env
     ctype = TYPE_BY_NAME[type_name]
     lake = local_lake.lake
     name = _name(type_name, transform)
