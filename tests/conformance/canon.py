@@ -46,7 +46,7 @@ def canon(value: Any, itype: IcebergType) -> Any:
         return str(uuid.UUID(str(value)))
     if isinstance(itype, (TimestampType, TimestamptzType)):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value
     if isinstance(itype, StructType):
         return tuple(canon(value.get(f.name), f.field_type) for f in itype.fields)
@@ -55,7 +55,9 @@ def canon(value: Any, itype: IcebergType) -> Any:
     if isinstance(itype, MapType):
         pairs = value.items() if isinstance(value, dict) else value
         pairs = [(p["key"], p["value"]) if isinstance(p, dict) else p for p in pairs]
-        return tuple(sorted(((canon(k, itype.key_type), canon(v, itype.value_type)) for k, v in pairs), key=repr))
+        return tuple(
+            sorted(((canon(k, itype.key_type), canon(v, itype.value_type)) for k, v in pairs), key=repr)
+        )
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     return value
@@ -67,7 +69,7 @@ def table_rows(table: pa.Table, schema: Schema) -> list[Row]:
     for field in schema.fields:
         values = table.column(field.name).to_pylist()
         columns.append([canon(v, field.field_type) for v in values])
-    return list(zip(*columns)) if columns else []
+    return list(zip(*columns, strict=False)) if columns else []
 
 
 def checksum(rows: list[Row]) -> str:

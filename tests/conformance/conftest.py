@@ -16,11 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.testing import LakeEnv
-
 from conformance import oracles
 from conformance.canon import Row, canon
 from conformance.values import WIDE
+from lakehouse.testing import LakeEnv
 
 ALL_READERS = ("pyiceberg", "duckdb", "polars", "strict", "lake")
 # (type, transform, operation) -> {oracle: problems}
@@ -54,7 +53,9 @@ class Subject:
 
     def expected(self) -> list[Row]:
         schema = self.env.lake.table(self.name).schema()
-        return [tuple(canon(row.get(f.name), f.field_type) for f in schema.fields) for row in self.model.values()]
+        return [
+            tuple(canon(row.get(f.name), f.field_type) for f in schema.fields) for row in self.model.values()
+        ]
 
     def judge(
         self,
@@ -64,6 +65,7 @@ class Subject:
         filters: bool = True,
         readers: tuple[str, ...] = ALL_READERS,
         extra: dict[str, list[str]] | None = None,
+        extra_fn: Any = None,
     ) -> dict[str, list[str]]:
         """Run the oracles, record them under (type, transform, operation), return the failures."""
         verdict: dict[str, list[str]] = {}
@@ -74,12 +76,15 @@ class Subject:
             verdict.update(oracles.check_filters(self.env, self.name, self.model, 3 if not WIDE else 8))
         verdict["f_snapshots"] = oracles.check_snapshots(self.env, self.name, len(self.model), snapshot_op)
         verdict.update(extra or {})
+        verdict.update(extra_fn() if extra_fn else {})
         RESULTS[(self.type_name, self.transform, operation)] = verdict
         return {k: v for k, v in verdict.items() if v}
 
 
 def failures_text(failures: dict[str, dict[str, list[str]]]) -> str:
-    return "\n".join(f"after {op}: {oracle}: {p}" for op, f in failures.items() for oracle, ps in f.items() for p in ps[:3])
+    return "\n".join(
+        f"after {op}: {oracle}: {p}" for op, f in failures.items() for oracle, ps in f.items() for p in ps[:3]
+    )
 
 
 @pytest.fixture
@@ -101,7 +106,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def render(results: dict[tuple[str, str, str], dict[str, list[str]]]) -> str:
-    operations = sorted({op for _, _, op in results}, key=lambda o: (OP_ORDER.index(o) if o in OP_ORDER else 99, o))
+    operations = sorted(
+        {op for _, _, op in results}, key=lambda o: (OP_ORDER.index(o) if o in OP_ORDER else 99, o)
+    )
     rows = sorted({(t, tr) for t, tr, _ in results})
     lines = [
         "# Conformance sweep",
@@ -129,14 +136,30 @@ def render(results: dict[tuple[str, str, str], dict[str, list[str]]]) -> str:
         f"- {t} / {tr} / {op} / {k}: {v[0][:300]}"
         for (t, tr, op), verdict in sorted(results.items()) for k, v in sorted(verdict.items()) if v
     ]  # fmt: skip
-    lines += ["", f"{len(results)} states judged, {sum(1 for v in results.values() if not any(v.values()))} passed.", ""]
+    lines += [
+        "",
+        f"{len(results)} states judged, {sum(1 for v in results.values() if not any(v.values()))} passed.",
+        "",
+    ]
     if failures:
         lines += ["## First problem of each failing oracle", "", *failures, ""]
-    from conformance.upstream import UPSTREAM
+    from conformance.upstream import AFFECTS_LAKE, UPSTREAM
 
     lines += ["## Known upstream issues (worked around with another reader)", ""]
     lines += [f"- `{key}`: {text}" + (f" ({link})" if link else "") for key, (text, link) in UPSTREAM.items()]
+    lines += ["", "## Upstream issues that reach lake's own results (not worked around)", ""]
+    lines += [f"- `{key}`: {text} ({link})" for key, (text, link) in AFFECTS_LAKE.items()]
     return "\n".join(lines) + "\n"
 
 
-OP_ORDER = ["ingest", "append", "compact", "rewrite-manifests", "overwrite", "rollback", "tag", "expire", "gc"]
+OP_ORDER = [
+    "ingest",
+    "append",
+    "compact",
+    "rewrite-manifests",
+    "overwrite",
+    "rollback",
+    "tag",
+    "expire",
+    "gc",
+]

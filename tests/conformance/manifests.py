@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakehouse.config import Profile
-
 from conformance.storage import duck
+from lakehouse.config import Profile
 
 DATA, POSITION_DELETES, EQUALITY_DELETES = 0, 1, 2
 DELETED = 2  # manifest entry status

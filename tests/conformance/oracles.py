@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlparse
 
 import pyarrow as pa
+from pyiceberg.conversions import from_bytes
 from pyiceberg.expressions import (
     BooleanExpression,
     EqualTo,
@@ -21,7 +22,6 @@ from pyiceberg.expressions import (
     IsNaN,
     IsNull,
 )
-from pyiceberg.conversions import from_bytes
 from pyiceberg.partitioning import PartitionField
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -43,13 +43,12 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-from lakehouse.testing import LakeEnv
-
 from conformance import upstream
 from conformance.canon import Row, checksum, diff
 from conformance.manifests import DATA, POSITION_DELETES, Entry, live_entries
 from conformance.readers import read_rows
 from conformance.storage import duck, read_parquet
+from lakehouse.testing import LakeEnv
 
 EPOCH = dt.datetime(1970, 1, 1)
 Problems = list[str]
@@ -88,7 +87,7 @@ def internal(value: Any, itype: IcebergType) -> Any:
         return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
     if isinstance(itype, (TimestampType, TimestamptzType)) and isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return (value - EPOCH) // dt.timedelta(microseconds=1)
     if isinstance(itype, UUIDType):
         if isinstance(value, (bytes, bytearray)):
@@ -146,7 +145,9 @@ def _columns_by_id(data: pa.Table) -> dict[int, list[Any]]:
     return out
 
 
-def _check_partition(e: Entry, fields: list[PartitionField], schema: Schema, columns: dict[int, list[Any]]) -> Problems:
+def _check_partition(
+    e: Entry, fields: list[PartitionField], schema: Schema, columns: dict[int, list[Any]]
+) -> Problems:
     problems = []
     for pf in fields:
         if pf.field_id < 0:
@@ -164,7 +165,9 @@ def _check_partition(e: Entry, fields: list[PartitionField], schema: Schema, col
             if isinstance(pf.transform, TruncateTransform) and isinstance(want, int):
                 want = upstream.java_wrap(want, source_type)
             if not same(want, recorded):
-                problems.append(f"{pf.name}({v!r}) is {want!r} but {e.path.rsplit('/', 2)[-2:]} records {recorded!r}")
+                problems.append(
+                    f"{pf.name}({v!r}) is {want!r} but {e.path.rsplit('/', 2)[-2:]} records {recorded!r}"
+                )
                 break
     return problems
 
@@ -182,7 +185,12 @@ def _forms(value: Any, rtype: IcebergType, pf: PartitionField) -> set[str] | Non
     if isinstance(rtype, BooleanType):
         return {str(value).lower()}
     if isinstance(rtype, (BinaryType, FixedType)):
-        return {base64.b64encode(value).decode(), base64.urlsafe_b64encode(value).decode(), value.hex(), value.hex().upper()}
+        return {
+            base64.b64encode(value).decode(),
+            base64.urlsafe_b64encode(value).decode(),
+            value.hex(),
+            value.hex().upper(),
+        }
     if isinstance(rtype, DateType):
         return {(dt.date(1970, 1, 1) + dt.timedelta(days=value)).isoformat()}
     if isinstance(rtype, TimeType):
@@ -237,14 +245,16 @@ def _check_folders(table: Table, files: list[tuple[Entry, list[PartitionField]]]
                 failures[rule] = f"{e.path}: {len(segments)} folders for {len(live)} partition fields"
                 break
             problem = ""
-            for seg, pf in zip(segments, live):
+            for seg, pf in zip(segments, live, strict=False):
                 key, _, text = seg.partition("=")
                 rtype = _result_type(pf, schema)
                 value = internal(e.partition.get(pf.name), rtype)
                 if decode(key) != pf.name:
                     problem = f"folder {seg!r} is not named {pf.name}"
                 elif is_null(text):
-                    problem = "" if value is None else f"folder {seg!r} decodes to NULL, partition is {value!r}"
+                    problem = (
+                        "" if value is None else f"folder {seg!r} decodes to NULL, partition is {value!r}"
+                    )
                 elif value is None:
                     problem = f"folder {seg!r} holds a NULL partition"
                 elif not _matches(decode(text), value, rtype, pf):
@@ -288,8 +298,15 @@ def _check_stats(e: Entry, data: pa.Table, schema: Schema, columns: dict[int, li
         values = [internal(v, f.field_type) for v in columns[f.field_id]]
         nulls = sum(v is None for v in values)
         nans = sum(isinstance(v, float) and v != v for v in values)
-        present = [_ordered(v, f.field_type) for v in values if v is not None and not (isinstance(v, float) and v != v)]
-        counts = (("value_counts", e.value_counts, len(values)), ("null_value_counts", e.null_value_counts, nulls))
+        present = [
+            _ordered(v, f.field_type)
+            for v in values
+            if v is not None and not (isinstance(v, float) and v != v)
+        ]
+        counts = (
+            ("value_counts", e.value_counts, len(values)),
+            ("null_value_counts", e.null_value_counts, nulls),
+        )
         if isinstance(f.field_type, (FloatType, DoubleType)):
             counts += (("nan_value_counts", e.nan_value_counts, nans),)
         for label, recorded, actual in counts:
@@ -304,11 +321,15 @@ def _check_stats(e: Entry, data: pa.Table, schema: Schema, columns: dict[int, li
             if not present:
                 problems.append(f"{where}: {label} bound for {f.name}, which has no value")
                 continue
-            bound = _ordered(internal(from_bytes(f.field_type, bounds[f.field_id]), f.field_type), f.field_type)
+            bound = _ordered(
+                internal(from_bytes(f.field_type, bounds[f.field_id]), f.field_type), f.field_type
+            )
             if isinstance(f.field_type, (StringType, BinaryType)) and label == "lower":
                 ok = lambda b, v: b <= min(v)  # noqa: E731 (a truncated lower bound is a prefix: still <=)
             if not ok(bound, present):
-                problems.append(f"{where}: {label} bound of {f.name} is {bound!r}, data spans {min(present)!r}..{max(present)!r}")
+                problems.append(
+                    f"{where}: {label} bound of {f.name} is {bound!r}, data spans {min(present)!r}..{max(present)!r}"
+                )
     return problems
 
 
@@ -327,14 +348,16 @@ def _sql_literal(value: Any, itype: IcebergType) -> str:
     if isinstance(itype, UUIDType):
         return f"UUID '{value}'"
     if isinstance(itype, TimestamptzType):
-        return f"TIMESTAMPTZ '{value.astimezone(dt.timezone.utc).isoformat()}'"
+        return f"TIMESTAMPTZ '{value.astimezone(dt.UTC).isoformat()}'"
     kind = {DateType: "DATE", TimeType: "TIME", TimestampType: "TIMESTAMP"}.get(type(itype))
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     text = text.replace("'", "''")
     return f"{kind} '{text}'" if kind else (f"'{text}'" if isinstance(value, str) else text)
 
 
-def _predicates(column: str, itype: IcebergType, values: list[Any]) -> list[tuple[str, BooleanExpression, str, Any]]:
+def _predicates(
+    column: str, itype: IcebergType, values: list[Any]
+) -> list[tuple[str, BooleanExpression, str, Any]]:
     """(label, pyiceberg expression, DuckDB SQL predicate, python test) for each probe value."""
     out = []
     for v in values:
@@ -348,7 +371,9 @@ def _predicates(column: str, itype: IcebergType, values: list[Any]) -> list[tupl
             out.append((f"= {v!r}", EqualTo(column, lit), f"{column} = {_sql_literal(v, itype)}",
                         lambda x, v=v: x is not None and x == v))  # fmt: skip
     orderable = (DateType, TimeType, TimestampType, TimestamptzType, StringType, DecimalType)
-    present = sorted({v for v in values if v is not None}, key=lambda x: x) if isinstance(itype, orderable) else []
+    present = (
+        sorted({v for v in values if v is not None}, key=lambda x: x) if isinstance(itype, orderable) else []
+    )
     if present:
         pivot = present[len(present) // 2]
         out.append((f">= {pivot!r}", GreaterThanOrEqual(column, pivot), f"{column} >= {_sql_literal(pivot, itype)}",
@@ -356,11 +381,13 @@ def _predicates(column: str, itype: IcebergType, values: list[Any]) -> list[tupl
     return out
 
 
-def check_filters(env: LakeEnv, name: str, model: dict[int, dict[str, Any]], max_values: int = 5) -> dict[str, Problems]:
+def check_filters(
+    env: LakeEnv, name: str, model: dict[int, dict[str, Any]], max_values: int = 5
+) -> dict[str, Problems]:
     """(e) pyiceberg's and lake's filtered scans on every partition source column return exactly the rows."""
     table = env.lake.table(name)
     schema = table.schema()
-    out: dict[str, Problems] = {"e_filter_pyiceberg": [], "e_filter_lake": []}
+    out: dict[str, Problems] = {"e_filter_independent": [], "e_filter_lake": []}
     sources = {schema.find_field(pf.source_id).name for pf in table.spec().fields}
     for column in sorted(sources):
         itype = schema.find_type(column)
@@ -377,13 +404,19 @@ def check_filters(env: LakeEnv, name: str, model: dict[int, dict[str, Any]], max
             reader = upstream.filter_reader(itype, table.spec(), column)
             got = _filter_pyiceberg(table, expr) if reader == "pyiceberg" else _filter_duckdb(env, table, sql)
             if got != want:
-                out["e_filter_pyiceberg"].append(f"{reader} {column} {label}: ids {got[:8]} != expected {want[:8]}")
+                out["e_filter_independent"].append(
+                    f"{reader} {column} {label}: ids {got[:8]} != expected {want[:8]}"
+                )
             try:
-                lake_ids = sorted(env.lake.query(f"SELECT id FROM {name} WHERE {sql}").column("id").to_pylist())
+                lake_ids = sorted(
+                    env.lake.query(f"SELECT id FROM {name} WHERE {sql}").column("id").to_pylist()
+                )
             except Exception as exc:
                 lake_ids = [f"error {exc}"]  # type: ignore[list-item]
             if lake_ids != want:
-                out["e_filter_lake"].append(f"lake {column} {label}: ids {lake_ids[:8]} != expected {want[:8]}")
+                out["e_filter_lake"].append(
+                    f"lake {column} {label}: ids {lake_ids[:8]} != expected {want[:8]}"
+                )
     return out
 
 
@@ -423,19 +456,28 @@ def check_snapshots(env: LakeEnv, name: str, live_rows: int, operation: str | No
     while snap is not None:
         chain.append(snap)
         snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
-    for child, parent in zip(chain, chain[1:]):
+    for child, parent in zip(chain, chain[1:], strict=False):
         if not child.sequence_number > parent.sequence_number:
-            problems.append(f"snapshot {child.snapshot_id} seq {child.sequence_number} <= parent's {parent.sequence_number}")
+            problems.append(
+                f"snapshot {child.snapshot_id} seq {child.sequence_number} <= parent's {parent.sequence_number}"
+            )
         if child.timestamp_ms < parent.timestamp_ms:
             problems.append(f"snapshot {child.snapshot_id} is older than its parent")
     if current.sequence_number > table.metadata.last_sequence_number:
         problems.append("current sequence number exceeds last-sequence-number")
     entries = live_entries(env.profile, current.manifest_list)
     for e in entries:
-        if e.data_sequence_number > current.sequence_number or e.manifest_sequence_number > current.sequence_number:
-            problems.append(f"{e.path}: data sequence number {e.data_sequence_number} > snapshot's {current.sequence_number}")
+        if (
+            e.data_sequence_number > current.sequence_number
+            or e.manifest_sequence_number > current.sequence_number
+        ):
+            problems.append(
+                f"{e.path}: data sequence number {e.data_sequence_number} > snapshot's {current.sequence_number}"
+            )
         if e.file_sequence_number >= 0 and e.data_sequence_number > e.file_sequence_number:
-            problems.append(f"{e.path}: data sequence number {e.data_sequence_number} > file sequence number {e.file_sequence_number}")
+            problems.append(
+                f"{e.path}: data sequence number {e.data_sequence_number} > file sequence number {e.file_sequence_number}"
+            )
     data = [e for e in entries if e.content == DATA]
     deletes = [e for e in entries if e.content != DATA]
     summary = current.summary.additional_properties if current.summary else {}
@@ -460,7 +502,13 @@ def check_snapshots(env: LakeEnv, name: str, live_rows: int, operation: str | No
 def check_gc(env: LakeEnv, name: str) -> Problems:
     """A healthy table has no orphans: `lake gc --older-than 0s --dry-run` lists nothing."""
     plan = env.lake.gc(name, older_than="0s", dry_run=True).plan
-    return [f"gc would delete {len(plan.orphans)} files of a healthy table: {[o.path for o in plan.orphans][:3]}"] if plan.orphans else []
+    return (
+        [
+            f"gc would delete {len(plan.orphans)} files of a healthy table: {[o.path for o in plan.orphans][:3]}"
+        ]
+        if plan.orphans
+        else []
+    )
 
 
 def check_describe(env: LakeEnv, name: str, live_rows: int) -> Problems:

@@ -15,10 +15,9 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.typedef import Record
 
-from lakehouse.config import Profile
-
 from conformance.manifests import DATA, live_entries
 from conformance.storage import filesystem, read_parquet
+from lakehouse.config import Profile
 
 FILE_PATH_ID, POS_ID = 2147483546, 2147483545
 
@@ -36,7 +35,12 @@ def delete_rows(profile: Profile, table: Table, ids: set[int]) -> int:
     """Delete the rows with these ids through positional delete files; returns how many positions."""
     schema = pa.schema(
         [
-            pa.field("file_path", pa.string(), nullable=False, metadata={b"PARQUET:field_id": str(FILE_PATH_ID).encode()}),
+            pa.field(
+                "file_path",
+                pa.string(),
+                nullable=False,
+                metadata={b"PARQUET:field_id": str(FILE_PATH_ID).encode()},
+            ),
             pa.field("pos", pa.int64(), nullable=False, metadata={b"PARQUET:field_id": str(POS_ID).encode()}),
         ]
     )
@@ -66,7 +70,11 @@ def delete_rows(profile: Profile, table: Table, ids: set[int]) -> int:
         producer = tx.update_snapshot().fast_append()
         producer._operation = Operation.DELETE
         producer.new_manifest_writer = lambda spec: _DeleteManifestWriter(  # type: ignore[method-assign]
-            spec, producer.schema(), producer.new_manifest_output(), producer._snapshot_id, producer._compression
+            spec,
+            producer.schema(),
+            producer.new_manifest_output(),
+            producer._snapshot_id,
+            producer._compression,
         )
         with producer:
             for df in files:

@@ -13,11 +13,10 @@ import pyarrow as pa
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from lakehouse.testing import LakeEnv
-
 from conformance.canon import Row, canon, table_rows
 from conformance.manifests import DATA, POSITION_DELETES, live_entries
 from conformance.storage import duck, read_parquet
+from lakehouse.testing import LakeEnv
 
 FIELD_ID = b"PARQUET:field_id"
 
@@ -68,20 +67,26 @@ def strict_rows(env: LakeEnv, name: str, table: Table) -> list[Row]:
             continue
         data = read_parquet(env.profile, e.path)
         gone = set().union(*(pos for seq, pos in deletes.get(e.path, []) if seq >= e.data_sequence_number))
-        by_id = {int(f.metadata[FIELD_ID]): i for i, f in enumerate(data.schema) if f.metadata and FIELD_ID in f.metadata}
+        by_id = {
+            int(f.metadata[FIELD_ID]): i
+            for i, f in enumerate(data.schema)
+            if f.metadata and FIELD_ID in f.metadata
+        }
         columns = []
         for f in schema.fields:
             if f.field_id in by_id:
                 columns.append([canon(v, f.field_type) for v in data.column(by_id[f.field_id]).to_pylist()])
             else:  # a column added later reads as NULL (or its initial default)
                 columns.append([None] * data.num_rows)
-        rows.extend(r for i, r in enumerate(zip(*columns)) if i not in gone)
+        rows.extend(r for i, r in enumerate(zip(*columns, strict=False)) if i not in gone)
     return rows
 
 
 def _group_positions(deletes: pa.Table) -> dict[str, set[int]]:
     out: dict[str, set[int]] = defaultdict(set)
-    for path, pos in zip(deletes.column("file_path").to_pylist(), deletes.column("pos").to_pylist()):
+    for path, pos in zip(
+        deletes.column("file_path").to_pylist(), deletes.column("pos").to_pylist(), strict=False
+    ):
         out[path].add(pos)
     return out
 

@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from conformance.conftest import failures_text
+from conformance.conftest import RESULTS, failures_text
 from conformance.values import SEEDS, TYPE_BY_NAME, WIDE, cases, partition_by, rows, table_schema
 
 # the default run reads intermediate states with two readers and the final one with all five
-QUICK = ("pyiceberg", "duckdb", "polars", "strict", "lake") if WIDE else ("pyiceberg", "strict")
-PROPS = {"lake.compact.allow-any-target": "true", "commit.manifest-merge.enabled": "false"}
+ALL = ("pyiceberg", "duckdb", "polars", "strict", "lake")
+QUICK = ("pyiceberg", "strict")
+# manifest merging on, from two manifests: the append commit rewrites the first ingest's manifest
+PROPS = {
+    "lake.compact.allow-any-target": "true",
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "2",
+}
 
 
 def _name(type_name: str, transform: str) -> str:
@@ -33,42 +39,69 @@ def lake_env(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("type_name", "transform"), cases())
-def test_type_transform(lake_env: Any, subject_factory: Any, type_name: str, transform: str, seed: int) -> None:
-    local_lake = lake_env
+def test_type_transform(
+    lake_env: Any, subject_factory: Any, type_name: str, transform: str, seed: int
+) -> None:
     ctype = TYPE_BY_NAME[type_name]
-    lake = local_lake.lake
-    name = _name(type_name, transform)
+    lake, name = lake_env.lake, _name(type_name, transform)
     lake.create(name, table_schema(ctype), partition_by=partition_by(transform), properties=PROPS)
-    s = subject_factory(local_lake, name, type_name, transform)
-    failures: dict[str, dict[str, list[str]]] = {}
+    s = subject_factory(lake_env, name, type_name, transform)
     n = len(rows(ctype, seed, 0))
-    s.ingest(rows(ctype, seed, 0))
-    failures["ingest"] = s.judge("ingest", snapshot_op="append", filters=WIDE, readers=QUICK)
-    s.ingest(rows(ctype, seed, n))
+    wide = {"filters": True, "readers": ALL} if WIDE else {"filters": False, "readers": QUICK}
+
+    def compact() -> None:
+        result = lake.compact(name, target_size="1MB", min_size="512KB", max_size="2MB", min_input_files=2)
+        assert result.snapshot_id is not None, "compaction found nothing to rewrite: the case tests nothing"
+
+    steps: list[tuple[str, Any, dict[str, Any]]] = [
+        ("ingest", lambda: s.ingest(rows(ctype, seed, 0)), {"snapshot_op": "append", **wide}),
+        # manifest merging is on: this append rewrites the first ingest's manifest
+        ("append", lambda: s.ingest(rows(ctype, seed, n)), {"snapshot_op": "append", **wide}),
+        ("compact", compact, {"snapshot_op": "replace", **wide}),
+        ("rewrite-manifests", lambda: lake.rewrite_manifests(name), {}),
+    ]
     if WIDE:
-        failures["append"] = s.judge("append", snapshot_op="append")
-    result = lake.compact(name, target_size="1MB", min_size="512KB", max_size="2MB", min_input_files=2)
-    assert result.snapshot_id is not None, "compaction found nothing to rewrite: the case tests nothing"
-    failures["compact"] = s.judge("compact", snapshot_op="replace", filters=WIDE, readers=QUICK)
-    lake.rewrite_manifests(name)
-    failures["rewrite-manifests"] = s.judge("rewrite-manifests")
-    if WIDE:
-        _wide_sequence(s, ctype, seed, n, failures)
-    failures = {k: v for k, v in failures.items() if v}
+        steps += _wide_steps(s, ctype, seed, n)
+    failures = run_steps(s, steps)
     assert not failures, failures_text(failures)
 
 
-def _wide_sequence(s: Any, ctype: Any, seed: int, n: int, failures: dict[str, Any]) -> None:
+def run_steps(s: Any, steps: list[tuple[str, Any, dict[str, Any]]]) -> dict[str, dict[str, list[str]]]:
+    """Run each step and judge the state after it; a step that raises is recorded and ends the run."""
+    failures: dict[str, dict[str, list[str]]] = {}
+    for label, step, judge in steps:
+        try:
+            step()
+        except Exception as exc:
+            failures[label] = {"operation": [f"{label} failed: {type(exc).__name__}: {str(exc)[:300]}"]}
+            RESULTS[(s.type_name, s.transform, label)] = failures[label]
+            break
+        failures[label] = s.judge(label, **judge)
+    return {k: v for k, v in failures.items() if v}
+
+
+def _wide_steps(s: Any, ctype: Any, seed: int, n: int) -> list[tuple[str, Any, dict[str, Any]]]:
     from conformance import oracles
 
     lake, name = s.env.lake, s.name
-    lake.tag(name, "before-overwrite")
-    tagged = dict(s.model)
-    s.ingest(rows(ctype, seed + 100, 10 * n), mode="overwrite")
-    failures["overwrite"] = s.judge("overwrite", snapshot_op="overwrite")
-    lake.rollback(name, "before-overwrite")
-    s.model = tagged
-    failures["rollback"] = s.judge("rollback")
-    lake.expire(name, older_than="0s", retain_last=1)
-    failures["expire"] = s.judge("expire", filters=False)
-    failures["gc"] = s.judge("gc", filters=False, readers=("pyiceberg", "strict"), extra={"gc": oracles.check_gc(s.env, name)})
+    tagged: dict[int, Any] = {}
+
+    def tag() -> None:
+        lake.tag(name, "before-overwrite")
+        tagged.update(s.model)
+
+    def rollback() -> None:
+        lake.rollback(name, "before-overwrite")
+        s.model = dict(tagged)
+
+    return [
+        ("tag", tag, {"filters": False}),
+        (
+            "overwrite",
+            lambda: s.ingest(rows(ctype, seed + 100, 10 * n), mode="overwrite"),
+            {"snapshot_op": "overwrite"},
+        ),
+        ("rollback", rollback, {}),
+        ("expire", lambda: lake.expire(name, older_than="0s", retain_last=1), {"filters": False}),
+        ("gc", lambda: None, {"filters": False, "extra_fn": lambda: {"gc": oracles.check_gc(s.env, name)}}),
+    ]

@@ -39,7 +39,9 @@ def _all_types(seed: int, start: int, skip: tuple[str, ...] = ()) -> pa.Table:
 
 
 def _all_types_schema(skip: tuple[str, ...] = ()) -> str:
-    return ", ".join(["id long", *(f"c_{ct.name} {ct.schema}" for ct in TYPES if ct.name not in skip), NESTED_SCHEMA])
+    return ", ".join(
+        ["id long", *(f"c_{ct.name} {ct.schema}" for ct in TYPES if ct.name not in skip), NESTED_SCHEMA]
+    )
 
 
 def _run(s: Any, steps: list[tuple[str, Any]]) -> None:
@@ -68,16 +70,26 @@ def test_every_type_in_one_table(any_lake: Any, subject_factory: Any) -> None:
 def test_schema_evolution_then_compact(local_lake: Any, subject_factory: Any) -> None:
     """pyiceberg renames, adds, drops and widens columns; lake ingests again and compacts (defect 1)."""
     lake, name = local_lake.lake, "conf.evolve"
-    lake.create(name, f"id long, i int, f float, dec decimal(9,2), s string, gone string, {NESTED_SCHEMA}", properties=PROPS)
+    lake.create(
+        name,
+        f"id long, i int, f float, dec decimal(9,2), s string, gone string, {NESTED_SCHEMA}",
+        properties=PROPS,
+    )
     s = subject_factory(local_lake, name, "evolution", "none")
 
     def batch(start: int, new: bool) -> pa.Table:
         n = 12
         cols: dict[str, Any] = {
             "id": pa.array(range(start, start + n), pa.int64()),
-            "i": pa.array([None if k % 5 == 0 else k - 6 for k in range(n)], pa.int64() if new else pa.int32()),
-            "f": pa.array([None if k % 4 == 0 else k / 3 for k in range(n)], pa.float64() if new else pa.float32()),
-            "dec": pa.array([Decimal(k * 101).scaleb(-2) for k in range(n)], pa.decimal128(12 if new else 9, 2)),
+            "i": pa.array(
+                [None if k % 5 == 0 else k - 6 for k in range(n)], pa.int64() if new else pa.int32()
+            ),
+            "f": pa.array(
+                [None if k % 4 == 0 else k / 3 for k in range(n)], pa.float64() if new else pa.float32()
+            ),
+            "dec": pa.array(
+                [Decimal(k * 101).scaleb(-2) for k in range(n)], pa.decimal128(12 if new else 9, 2)
+            ),
             ("label" if new else "s"): pa.array([["a/b", "null", None, "é"][k % 4] for k in range(n)]),
             "n": rows(TYPES[0], 0, start, n).column("n"),
         }
@@ -112,7 +124,12 @@ def test_schema_evolution_then_compact(local_lake: Any, subject_factory: Any) ->
 def test_partition_evolution(local_lake: Any, subject_factory: Any) -> None:
     """bucket(4, id) evolved to day(ts) + identity(s) with pyiceberg's update_spec; files of both specs."""
     lake, name = local_lake.lake, "conf.spec_evolution"
-    lake.create(name, f"id long, ts timestamptz, s string, {NESTED_SCHEMA}", partition_by="bucket(4, id)", properties=PROPS)
+    lake.create(
+        name,
+        f"id long, ts timestamptz, s string, {NESTED_SCHEMA}",
+        partition_by="bucket(4, id)",
+        properties=PROPS,
+    )
     s = subject_factory(local_lake, name, "partition evolution", "bucket[4] -> day, identity")
     ts, st = TYPES[10], TYPES[11]
 
@@ -135,7 +152,9 @@ def test_partition_evolution(local_lake: Any, subject_factory: Any) -> None:
 
 
 @pytest.mark.parametrize("partition", [None, "s"])
-def test_delete_files_from_another_writer(local_lake: Any, subject_factory: Any, partition: str | None) -> None:
+def test_delete_files_from_another_writer(
+    local_lake: Any, subject_factory: Any, partition: str | None
+) -> None:
     """Positional deletes committed by pyiceberg; then describe, compact, rollback and overwrite (defect 6)."""
     lake, name = local_lake.lake, "conf.deletes"
     lake.create(name, f"id long, s string, {NESTED_SCHEMA}", partition_by=partition, properties=PROPS)
@@ -153,7 +172,11 @@ def test_delete_files_from_another_writer(local_lake: Any, subject_factory: Any,
     for i in gone:
         del s.model[i]
     deleted_at = lake.table(name).current_snapshot().snapshot_id
-    failures = {"delete": s.judge("delete", extra={"describe": oracles.check_describe(local_lake, name, len(s.model))})}
+    failures = {
+        "delete": s.judge(
+            "delete", extra={"describe": oracles.check_describe(local_lake, name, len(s.model))}
+        )
+    }
     s.ingest(batch(200))
     steps = [
         ("compact", lambda: lake.compact(name, **COMPACT)),
@@ -166,7 +189,9 @@ def test_delete_files_from_another_writer(local_lake: Any, subject_factory: Any,
         except Exception as exc:
             failures[label] = {"operation": [f"{type(exc).__name__}: {str(exc)[:300]}"]}
             break
-        failures[label] = s.judge(label, filters=False, extra={"describe": oracles.check_describe(local_lake, name, len(s.model))})
+        failures[label] = s.judge(
+            label, filters=False, extra={"describe": oracles.check_describe(local_lake, name, len(s.model))}
+        )
     failures = {k: v for k, v in failures.items() if v}
     assert not failures, failures_text(failures)
 
@@ -181,14 +206,18 @@ def test_expired_time_is_refused(local_lake: Any, subject_factory: Any) -> None:
     lake.tag(name, "first")
     time.sleep(0.05)
     s.ingest(rows(st, 0, 100))
-    inside = dt.datetime.now(dt.timezone.utc)
+    inside = dt.datetime.now(dt.UTC)
     time.sleep(0.05)
     s.ingest(rows(st, 0, 200))
     lake.expire(name, older_than="0s", retain_last=1)
     failures = {"expire": s.judge("expire", filters=False, extra={"gc": oracles.check_gc(local_lake, name)})}
     try:
         got = lake.query(f"SELECT count(*) AS n FROM {name}", as_of={name: inside.isoformat()})
-        failures["as-of"] = {"as_of": [f"--as-of {inside.isoformat()} (expired span) read {got.column('n')[0]} rows instead of an error"]}
+        failures["as-of"] = {
+            "as_of": [
+                f"--as-of {inside.isoformat()} (expired span) read {got.column('n')[0]} rows instead of an error"
+            ]
+        }
     except Exception as exc:
         if "expired" not in str(exc):
             failures["as-of"] = {"as_of": [f"error does not say the snapshot was expired: {exc}"]}
@@ -203,7 +232,7 @@ def test_queries_do_not_depend_on_the_machine_time_zone(local_lake: Any, subject
     local_lake.lake.create(name, f"id long, v timestamptz, s string, {NESTED_SCHEMA}", partition_by="day(v)")
     s = subject_factory(local_lake, name, "timestamptz", "day, TZ=America/New_York")
     data = pa.table({"id": pa.array(range(48), pa.int64()),
-                     "v": pa.array([dt.datetime(2026, 6, 1, h % 24, tzinfo=dt.timezone.utc) + dt.timedelta(days=h // 24) for h in range(48)], ts.arrow),
+                     "v": pa.array([dt.datetime(2026, 6, 1, h % 24, tzinfo=dt.UTC) + dt.timedelta(days=h // 24) for h in range(48)], ts.arrow),
                      "s": pa.array(["x"] * 48), "n": pa.array([None] * 48, NESTED_ARROW)})  # fmt: skip
     s.ingest(data)
     # DuckDB takes the machine's zone when the process starts: run `lake query` in a fresh process
@@ -214,4 +243,33 @@ def test_queries_do_not_depend_on_the_machine_time_zone(local_lake: Any, subject
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     got = [(r["day"], r["n"]) for r in (doc["rows"] if isinstance(doc, dict) else doc)]
-    assert got == [("2026-06-01", 24), ("2026-06-02", 24)], f"per CAST(v AS DATE) under TZ=America/New_York: {got}"
+    assert got == [("2026-06-01", 24), ("2026-06-02", 24)], (
+        f"per CAST(v AS DATE) under TZ=America/New_York: {got}"
+    )
+
+
+def test_files_another_engine_added_are_not_orphans(local_lake: Any, subject_factory: Any) -> None:
+    """A data file recorded as `file:/path` (one slash, as Spark writes) through pyiceberg's add_files:
+    every reader reads it, gc's orphan set stays empty, and compaction keeps the rows (defect 9)."""
+    import pyarrow.parquet as pq
+
+    lake, name = local_lake.lake, "conf.foreign"
+    st = TYPES[11]
+    lake.create(name, f"id long, v string, s string, {NESTED_SCHEMA}", properties=PROPS)
+    s = subject_factory(local_lake, name, "string", "files added as file:/ (Spark form)")
+    s.ingest(rows(st, 0, 0))
+    foreign = rows(st, 0, 100)
+    folder = local_lake.root / "warehouse" / "conf" / "foreign" / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(foreign, folder / "spark-00000.parquet")
+    lake.table(name).add_files([f"file:{folder / 'spark-00000.parquet'}"])
+    s.model.update({r["id"]: r for r in foreign.to_pylist()})
+    failures = {
+        "add_files": s.judge("add_files", filters=False, extra={"gc": oracles.check_gc(local_lake, name)})
+    }
+    failures = {k: {o: p for o, p in v.items() if o != "paths"} for k, v in failures.items()}  # not our write
+    s.ingest(rows(st, 0, 200))
+    lake.compact(name, **COMPACT)
+    failures["compact"] = s.judge("compact", filters=False, extra={"gc": oracles.check_gc(local_lake, name)})
+    failures = {k: v for k, v in failures.items() if v}
+    assert not failures, failures_text(failures)

@@ -20,7 +20,7 @@ import pyarrow as pa
 WIDE = os.environ.get("LAKE_CONFORMANCE") == "wide"
 SEEDS = (0, 1, 2) if WIDE else (0,)
 ROWS = 200 if WIDE else 16  # rows per ingest
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,9 @@ def _nested(rng: random.Random) -> dict[str, Any] | None:
     if rng.random() < 0.15:
         return None
     tags = None if rng.random() < 0.2 else [rng.choice([*STRINGS, None]) for _ in range(rng.randint(0, 3))]
-    attrs = None if rng.random() < 0.2 else [(f"k{i}", rng.choice([i, None])) for i in range(rng.randint(0, 2))]
+    attrs = (
+        None if rng.random() < 0.2 else [(f"k{i}", rng.choice([i, None])) for i in range(rng.randint(0, 2))]
+    )
     return {"a": rng.choice([None, 1, -(2**31)]), "tags": tags, "attrs": attrs}
 
 
