@@ -46,7 +46,7 @@ from pyiceberg.types import (
 from conformance import upstream
 from conformance.canon import Row, checksum, diff
 from conformance.manifests import DATA, POSITION_DELETES, Entry, live_entries
-from conformance.readers import read_rows
+from conformance.readers import columns_by_field_id, read_rows
 from conformance.storage import duck, read_parquet
 from lakehouse.testing import LakeEnv
 
@@ -128,7 +128,7 @@ def check_files(env: LakeEnv, name: str) -> dict[str, Problems]:
             continue
         spec = table.specs()[e.spec_id]
         data = read_parquet(env.profile, e.path)
-        columns = _columns_by_id(data)
+        columns = _columns_by_id(data, schema)
         out["b_partition"] += _check_partition(e, spec.fields, schema, columns)
         out["d_stats"] += _check_stats(e, data, schema, columns)
         folders.append((e, list(spec.fields)))
@@ -137,12 +137,8 @@ def check_files(env: LakeEnv, name: str) -> dict[str, Problems]:
     return out
 
 
-def _columns_by_id(data: pa.Table) -> dict[int, list[Any]]:
-    out = {}
-    for i, f in enumerate(data.schema):
-        if f.metadata and b"PARQUET:field_id" in f.metadata:
-            out[int(f.metadata[b"PARQUET:field_id"])] = data.column(i).to_pylist()
-    return out
+def _columns_by_id(data: pa.Table, schema: Schema) -> dict[int, list[Any]]:
+    return {fid: data.column(i).to_pylist() for fid, i in columns_by_field_id(data, schema).items()}
 
 
 def _check_partition(

@@ -67,11 +67,7 @@ def strict_rows(env: LakeEnv, name: str, table: Table) -> list[Row]:
             continue
         data = read_parquet(env.profile, e.path)
         gone = set().union(*(pos for seq, pos in deletes.get(e.path, []) if seq >= e.data_sequence_number))
-        by_id = {
-            int(f.metadata[FIELD_ID]): i
-            for i, f in enumerate(data.schema)
-            if f.metadata and FIELD_ID in f.metadata
-        }
+        by_id = columns_by_field_id(data, schema)
         columns = []
         for f in schema.fields:
             if f.field_id in by_id:
@@ -80,6 +76,20 @@ def strict_rows(env: LakeEnv, name: str, table: Table) -> list[Row]:
                 columns.append([None] * data.num_rows)
         rows.extend(r for i, r in enumerate(zip(*columns, strict=False)) if i not in gone)
     return rows
+
+
+def columns_by_field_id(data: pa.Table, schema: Schema) -> dict[int, int]:
+    """Column index per Iceberg field id; a file without field ids (pyiceberg add_files, a name-mapped
+    table) is matched by the current names, as the spec's name mapping does for unrenamed columns."""
+    by_id = {
+        int(f.metadata[FIELD_ID]): i
+        for i, f in enumerate(data.schema)
+        if f.metadata and FIELD_ID in f.metadata
+    }
+    if by_id:
+        return by_id
+    names = {f.name: i for i, f in enumerate(data.schema)}
+    return {f.field_id: names[f.name] for f in schema.fields if f.name in names}
 
 
 def _group_positions(deletes: pa.Table) -> dict[str, set[int]]:
