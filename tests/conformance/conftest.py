@@ -87,6 +87,20 @@ def failures_text(failures: dict[str, dict[str, list[str]]]) -> str:
     )
 
 
+def run_steps(s: Any, steps: list[tuple[str, Any, dict[str, Any]]]) -> dict[str, dict[str, list[str]]]:
+    """Run each step and judge the state after it; a step that raises is recorded and ends the run."""
+    failures: dict[str, dict[str, list[str]]] = {}
+    for label, step, judge in steps:
+        try:
+            step()
+        except Exception as exc:
+            failures[label] = {"operation": [f"{label} failed: {type(exc).__name__}: {str(exc)[:300]}"]}
+            RESULTS[(s.type_name, s.transform, label)] = failures[label]
+            break
+        failures[label] = s.judge(label, **judge)
+    return {k: v for k, v in failures.items() if v}
+
+
 @pytest.fixture
 def subject_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[Subject] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conformance.conftest import RESULTS, failures_text
+from conformance.conftest import failures_text, run_steps
 from conformance.values import SEEDS, TYPE_BY_NAME, WIDE, cases, partition_by, rows, table_schema
 
 # the default run reads intermediate states with two readers and the final one with all five
@@ -64,20 +64,6 @@ def test_type_transform(
         steps += _wide_steps(s, ctype, seed, n)
     failures = run_steps(s, steps)
     assert not failures, failures_text(failures)
-
-
-def run_steps(s: Any, steps: list[tuple[str, Any, dict[str, Any]]]) -> dict[str, dict[str, list[str]]]:
-    """Run each step and judge the state after it; a step that raises is recorded and ends the run."""
-    failures: dict[str, dict[str, list[str]]] = {}
-    for label, step, judge in steps:
-        try:
-            step()
-        except Exception as exc:
-            failures[label] = {"operation": [f"{label} failed: {type(exc).__name__}: {str(exc)[:300]}"]}
-            RESULTS[(s.type_name, s.transform, label)] = failures[label]
-            break
-        failures[label] = s.judge(label, **judge)
-    return {k: v for k, v in failures.items() if v}
 
 
 def _wide_steps(s: Any, ctype: Any, seed: int, n: int) -> list[tuple[str, Any, dict[str, Any]]]:
