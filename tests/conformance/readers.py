@@ -40,7 +40,20 @@ def polars_rows(env: LakeEnv, name: str, table: Table) -> pa.Table:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "install polars_iceberg": planning through pyiceberg is fine here
-        return pl.scan_iceberg(table).collect().to_arrow()
+        return pl.scan_iceberg(table, storage_options=_polars_storage(env)).collect().to_arrow()
+
+
+def _polars_storage(env: LakeEnv) -> dict[str, str] | None:
+    props = env.profile.properties
+    if not env.profile.warehouse.startswith("s3"):
+        return None
+    return {
+        "aws_endpoint_url": props["s3.endpoint"],
+        "aws_access_key_id": props["s3.access-key-id"],
+        "aws_secret_access_key": props["s3.secret-access-key"],
+        "aws_region": props.get("s3.region", "us-east-1"),
+        "aws_allow_http": "true",
+    }
 
 
 def lake_rows(env: LakeEnv, name: str, table: Table) -> pa.Table:
