@@ -116,10 +116,11 @@ def subject_factory(tmp_path: Path) -> Iterator[Any]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not RESULTS or not (WIDE or os.environ.get("LAKE_CONFORMANCE_REPORT")):
         return
-    REPORT.write_text(render(RESULTS))
+    args = " ".join(session.config.invocation_params.args)
+    REPORT.write_text(render(RESULTS, args))
 
 
-def render(results: dict[tuple[str, str, str], dict[str, list[str]]]) -> str:
+def render(results: dict[tuple[str, str, str], dict[str, list[str]]], args: str = "") -> str:
     operations = sorted(
         {op for _, _, op in results}, key=lambda o: (OP_ORDER.index(o) if o in OP_ORDER else 99, o)
     )
@@ -129,7 +130,7 @@ def render(results: dict[tuple[str, str, str], dict[str, list[str]]]) -> str:
         "",
         f"Written by the suite itself ({'wide sweep, `make conformance`' if WIDE else 'default run, LAKE_CONFORMANCE_REPORT set'}) "
         f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"Python {platform.python_version()}. Each cell: `pass`, or the oracles that failed "
+        f"Python {platform.python_version()}, `pytest {args}`. Each cell: `pass`, or the oracles that failed "
         "(a: rows by reader, b: partition tuples, c: folder names, d: bounds/counts, e: filtered scans, "
         "f: snapshots, paths: one path form, gc: orphan set, describe: lake's counts).",
         "",

@@ -48,6 +48,12 @@ AFFECTS_LAKE = {
         "polars and the strict reader keep (test_delete_files_from_another_writer[s])",
         "no upstream issue found",
     ),
+    "pyiceberg-decimal-partition-precision": (
+        "pyiceberg 0.12 refuses to serialize a truncate[W] partition value of a decimal(p,s) that needs "
+        "p+1 digits (truncate[10] of -9999999.99 in decimal(9,2) is -10000000.00), so `lake ingest` fails "
+        "with 'Cannot serialize value, precision of value is greater than precision of type'",
+        "no upstream issue found",
+    ),
 }
 
 
