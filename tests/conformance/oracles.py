@@ -397,7 +397,7 @@ def check_filters(
         ][:max_values]
         for label, expr, sql, test in _predicates(column, itype, probes):
             want = sorted(i for i, row in model.items() if test(_python(row[column], itype)))
-            reader = upstream.filter_reader(itype, table.spec(), column)
+            reader = upstream.filter_reader(itype, table.spec(), schema.find_field(column).field_id)
             got = _filter_pyiceberg(table, expr) if reader == "pyiceberg" else _filter_duckdb(env, table, sql)
             if got != want:
                 out["e_filter_independent"].append(

@@ -61,7 +61,7 @@ def test_every_type_in_one_table(any_lake: Any, subject_factory: Any) -> None:
     s = subject_factory(any_lake, name, "all types", "none")
     _run(s, [
         ("ingest", lambda: s.ingest(_all_types(0, 0))),
-        ("append", lambda: s.ingest(_all_types(0, 100))),
+        ("append", lambda: s.ingest(_all_types(0, 10_000))),
         ("compact", lambda: lake.compact(name, **COMPACT)),
         ("rewrite-manifests", lambda: lake.rewrite_manifests(name)),
     ])  # fmt: skip
@@ -144,8 +144,8 @@ def test_partition_evolution(local_lake: Any, subject_factory: Any) -> None:
         update.add_identity("s")
         update.remove_field("id_bucket")
     _run(s, [
-        ("ingest", lambda: s.ingest(batch(100))),
-        ("append", lambda: s.ingest(batch(200))),
+        ("ingest", lambda: s.ingest(batch(10_000))),
+        ("append", lambda: s.ingest(batch(20_000))),
         ("compact", lambda: lake.compact(name, **COMPACT)),
         ("rewrite-manifests", lambda: lake.rewrite_manifests(name)),
     ])  # fmt: skip
@@ -167,7 +167,7 @@ def test_delete_files_from_another_writer(
         return pa.table({"id": b.column("id"), "s": b.column("v"), "n": b.column("n")})
 
     s.ingest(batch(0))
-    s.ingest(batch(100))
+    s.ingest(batch(10_000))
     described = {"extra_fn": lambda: {"describe": oracles.check_describe(local_lake, name, len(s.model))}}
     at_delete: dict[int, Any] = {}
     deleted_at: list[int] = []
@@ -181,8 +181,8 @@ def test_delete_files_from_another_writer(
         deleted_at.append(lake.table(name).current_snapshot().snapshot_id)
 
     def copy_on_write_delete() -> None:  # pyiceberg rewrites the files that carry the positional deletes
-        lake.table(name).delete(In("id", [1, 101]))
-        s.model.pop(1, None), s.model.pop(101, None)
+        lake.table(name).delete(In("id", [1, 10_001]))
+        s.model.pop(1, None), s.model.pop(10_001, None)
 
     def rollback() -> None:  # across the copy-on-write rewrite: the deletes must apply to the restored files
         lake.rollback(name, deleted_at[0])
@@ -192,9 +192,9 @@ def test_delete_files_from_another_writer(
         ("delete", positional_delete, {"snapshot_op": "delete", **described}),
         ("cow-delete", copy_on_write_delete, {"filters": False, **described}),
         ("rollback", rollback, {"filters": False, **described}),
-        ("append", lambda: s.ingest(batch(200)), {"filters": False, **described}),
+        ("append", lambda: s.ingest(batch(20_000)), {"filters": False, **described}),
         ("compact", lambda: lake.compact(name, **COMPACT), {"filters": False, **described}),
-        ("overwrite", lambda: s.ingest(batch(300), mode="overwrite"), {"filters": False, **described}),
+        ("overwrite", lambda: s.ingest(batch(30_000), mode="overwrite"), {"filters": False, **described}),
     ]
     failures = run_steps(s, steps)
     failures = {k: v for k, v in failures.items() if v}
@@ -210,10 +210,10 @@ def test_expired_time_is_refused(local_lake: Any, subject_factory: Any) -> None:
     s.ingest(rows(st, 0, 0))
     lake.tag(name, "first")
     time.sleep(0.05)
-    s.ingest(rows(st, 0, 100))
+    s.ingest(rows(st, 0, 10_000))
     inside = dt.datetime.now(dt.UTC)
     time.sleep(0.05)
-    s.ingest(rows(st, 0, 200))
+    s.ingest(rows(st, 0, 20_000))
     lake.expire(name, older_than="0s", retain_last=1)
     failures = {"expire": s.judge("expire", filters=False, extra={"gc": oracles.check_gc(local_lake, name)})}
     try:
@@ -263,7 +263,7 @@ def test_files_another_engine_added_are_not_orphans(local_lake: Any, subject_fac
     lake.create(name, f"id long, v string, s string, {NESTED_SCHEMA}", properties=PROPS)
     s = subject_factory(local_lake, name, "string", "files added as file:/ (Spark form)")
     s.ingest(rows(st, 0, 0))
-    foreign = rows(st, 0, 100)
+    foreign = rows(st, 0, 10_000)
     folder = local_lake.root / "warehouse" / "conf" / "foreign" / "data"
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(foreign, folder / "spark-00000.parquet")
@@ -273,7 +273,7 @@ def test_files_another_engine_added_are_not_orphans(local_lake: Any, subject_fac
         "add_files": s.judge("add_files", filters=False, extra={"gc": oracles.check_gc(local_lake, name)})
     }
     failures = {k: {o: p for o, p in v.items() if o != "paths"} for k, v in failures.items()}  # not our write
-    s.ingest(rows(st, 0, 200))
+    s.ingest(rows(st, 0, 20_000))
     lake.compact(name, **COMPACT)
     failures["compact"] = s.judge("compact", filters=False, extra={"gc": oracles.check_gc(local_lake, name)})
     failures = {k: v for k, v in failures.items() if v}
