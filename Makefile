@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint bench clean venv
+.PHONY: help demo test lint bench conformance clean venv
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ lint: $(STAMP) ## ruff and mypy
 
 bench: $(STAMP) ## Run the benchmarks and write BENCHMARKS.md (minutes; not part of the tests)
 	$(BIN)/python -m benchmarks.run
+
+conformance: $(STAMP) ## Wide conformance sweep (seeds, bigger tables, S3 warehouse); writes CONFORMANCE.md
+	LAKE_CONFORMANCE=wide $(BIN)/pytest tests/conformance $(PYTEST_ARGS)
 
 clean: ## Remove .venv and the local lake under .lake/
 	rm -rf $(VENV) .lake
