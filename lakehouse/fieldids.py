@@ -155,8 +155,9 @@ def select_list(table: Table, data_file: DataFile, found: Schema) -> str:
     return ", ".join(columns)
 
 
-def read_by_field_id(table: Table, files: Iterable[DataFile]) -> str:
-    """One SQL relation over `files` in the table's current schema, each column matched by field id.
+def read_by_field_id(table: Table, files: Iterable[DataFile], *, with_filename: bool = False) -> str:
+    """One SQL relation over `files` in the table's current schema, each column matched by field id
+    (plus `lake_filename`, the file each row came from, when asked).
 
     Files that read the same way share one `read_parquet`; the rest are joined with UNION ALL.
     """
@@ -168,8 +169,10 @@ def read_by_field_id(table: Table, files: Iterable[DataFile]) -> str:
     groups: dict[tuple[str, str], list[str]] = {}
     for data_file, (found, layout) in zip(files, schemas, strict=True):
         groups.setdefault((select_list(table, data_file, found), layout), []).append(data_file.file_path)
+    extra, option = (", filename AS lake_filename", ", filename = true") if with_filename else ("", "")
     parts = [
-        f"SELECT {select} FROM read_parquet([{', '.join(quote_literal(p) for p in paths)}], hive_partitioning = false)"
+        f"SELECT {select}{extra} FROM read_parquet([{', '.join(quote_literal(p) for p in paths)}], "
+        f"hive_partitioning = false{option})"
         for (select, _), paths in groups.items()
     ]
     return " UNION ALL ".join(parts)

@@ -38,6 +38,7 @@ from lakehouse.errors import (
     NoSuchTableError,
     SchemaMismatchError,
 )
+from lakehouse.fieldids import read_by_field_id
 from lakehouse.hooks import checkpoint
 from lakehouse.models import sql_hash
 from lakehouse.project import Project
@@ -519,7 +520,6 @@ def _merge(
     engine: Engine, table: Table, parent_id: int | None, rewritten: str, keys: list[str], write_id: str
 ) -> tuple[list[DataFile], Any, int]:
     """Copy-on-write upsert: rewrite only the files that hold a key of the new rows."""
-    from lakehouse.schemas import quote_literal
     from lakehouse.storage import local_path
     from lakehouse.writer import copy_to_data_files
 
@@ -535,16 +535,15 @@ def _merge(
     on = " AND ".join(f"f.{quote_ident(k)} = n.{quote_ident(k)}" for k in keys)
     affected: list[DataFile] = []
     if live and new_rows:
-        files = "[" + ", ".join(quote_literal(p) for p in by_path) + "]"
+        # Old files are read by field id (a renamed column keeps its values), never by Hive folder names.
         hit = engine.con.execute(
-            f"SELECT DISTINCT f.filename FROM read_parquet({files}, filename = true, union_by_name = true) AS f "
+            f"SELECT DISTINCT f.lake_filename FROM ({read_by_field_id(table, live, with_filename=True)}) AS f "
             f"SEMI JOIN lake_new AS n ON {on}"
         ).fetchall()
         affected = [by_path[norm(row[0])] for row in hit]
     if affected:
-        files = "[" + ", ".join(quote_literal(norm(f.file_path)) for f in affected) + "]"
         select = (
-            f"SELECT {cols} FROM read_parquet({files}, union_by_name = true) AS f ANTI JOIN lake_new AS n ON {on} "
+            f"SELECT {cols} FROM ({read_by_field_id(table, affected)}) AS f ANTI JOIN lake_new AS n ON {on} "
             f"UNION ALL SELECT {cols} FROM lake_new"
         )
     else:

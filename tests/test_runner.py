@@ -184,3 +184,37 @@ def test_as_of_rebuilds_from_older_inputs(local_lake):
     assert env.lake.read("silver.n")["n"][0].as_py() < now_n
     node = env.lake.provenance("silver.n")
     assert node["inputs"][0]["snapshot_id"] == first
+
+
+def test_incremental_merge_reads_old_files_by_field_id_not_folder_names(local_lake, tmp_path):
+    """The merge re-reads the files holding a key: by field id (a column renamed with pyiceberg keeps its
+    values) and never through Hive folder names (the string 'NULL' in `country=NULL/` stays a string)."""
+    from conftest import write_jsonl
+
+    env = local_lake
+    rows = [
+        {"k": 1, "country": "NULL", "v": 1},
+        {"k": 2, "country": None, "v": 2},
+        {"k": 3, "country": "US", "v": 3},
+    ]
+    env.lake.ingest("bronze.src", str(write_jsonl(tmp_path / "a.jsonl", rows)), create=True)
+    model = (
+        "{{ config(materialized='incremental', unique_key='k', partition_by='country') }}\n"
+        "SELECT k, country, v FROM bronze.src"
+    )
+    project = write_project(env.root, {"silver.m": model}, sources="sources: {bronze.src: {}}")
+    assert env.lake.run(project).ok
+    with env.lake.table("silver.m").update_schema() as update:
+        update.rename_column("v", "value")
+    model2 = model.replace("SELECT k, country, v FROM", "SELECT k, country, v AS value FROM")
+    project = write_project(env.root, {"silver.m": model2}, sources="sources: {bronze.src: {}}")
+    more = [{"k": 4, "country": "NULL", "v": 4}, {"k": 3, "country": "US", "v": 30}]
+    env.lake.ingest("bronze.src", str(write_jsonl(tmp_path / "b.jsonl", more)), mode="overwrite")
+    assert env.lake.run(project).ok
+    got = env.lake.table("silver.m").scan().to_arrow().sort_by("k").to_pylist()
+    assert got == [
+        {"k": 1, "country": "NULL", "value": 1},
+        {"k": 2, "country": None, "value": 2},
+        {"k": 3, "country": "US", "value": 30},
+        {"k": 4, "country": "NULL", "value": 4},
+    ]
