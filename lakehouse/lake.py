@@ -16,7 +16,7 @@ from lakehouse.catalog import open_catalog, split_identifier
 from lakehouse.config import Profile, load_profile
 from lakehouse.engine import Engine, short_error
 from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
-from lakehouse.query import TableRead, rewrite
+from lakehouse.query import TableRead, current_projection, rewrite
 from lakehouse.schemas import duckdb_type, parse_partition_terms, parse_schema, quote_ident
 
 if TYPE_CHECKING:
@@ -226,12 +226,18 @@ class Lakehouse:
             table = self.table(identifier)
             snapshot = table.current_snapshot() if ref is None else asof.resolve(table, identifier, ref)
             schema = table.schema()
+            written = schema
             if snapshot is not None and snapshot.schema_id is not None:
-                schema = table.schemas().get(snapshot.schema_id, schema)
+                written = table.schemas().get(snapshot.schema_id, schema)
+            # The current state reads in the current schema (as Spark does); time travel in the
+            # schema the snapshot was written with.
+            if ref is not None:
+                schema = written
             columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
             return TableRead(
-                identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns
-            )
+                identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns,
+                current_projection(schema, written),
+            )  # fmt: skip
 
         return resolve
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlglot
+from pyiceberg.schema import Schema
+from pyiceberg.types import PrimitiveType
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
@@ -25,12 +27,36 @@ class TableRead:
     metadata_location: str
     snapshot_id: int | None
     columns: list[tuple[str, str]]  # (name, DuckDB type), for reading an empty table
+    # Select list mapping the snapshot's columns to the table's current ones, by field id, when a
+    # schema change (a rename, an added or dropped column) came after the snapshot being read.
+    projection: tuple[str, ...] = ()
 
     def scan_sql(self) -> str:
         if self.snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in self.columns)
             return f"(SELECT {cols} LIMIT 0)"
-        return f"iceberg_scan({quote_literal(self.metadata_location)}, snapshot_from_id = {int(self.snapshot_id)})"
+        scan = f"iceberg_scan({quote_literal(self.metadata_location)}, snapshot_from_id = {int(self.snapshot_id)})"
+        return f"(SELECT {', '.join(self.projection)} FROM {scan})" if self.projection else scan
+
+
+def current_projection(current: Schema, written: Schema) -> tuple[str, ...]:
+    """Read a snapshot written with `written` as the table's `current` schema: columns matched by field
+    id (a rename shows the new name), added columns NULL, dropped ones gone, primitives widened."""
+    if current.schema_id == written.schema_id:
+        return ()
+    out = []
+    for f in current.fields:
+        name = quote_ident(f.name)
+        try:
+            old = written.find_field(f.field_id)
+        except ValueError:
+            out.append(f"CAST(NULL AS {duckdb_type(f.field_type)}) AS {name}")
+            continue
+        if isinstance(f.field_type, PrimitiveType) and f.field_type != old.field_type:
+            out.append(f"CAST({quote_ident(old.name)} AS {duckdb_type(f.field_type)}) AS {name}")
+        else:
+            out.append(f"{quote_ident(old.name)} AS {name}")
+    return tuple(out)
 
 
 # The resolver maps (identifier, as-of reference or None) to a TableRead.

@@ -215,3 +215,18 @@ def test_files_shows_a_null_partition_as_null_not_the_string(
         (False, "null"),
         (True, None),
     ]
+
+
+def test_schema_changes_show_in_queries_before_the_next_write(local_lake: LakeEnv, tmp_path: Path) -> None:
+    """A column renamed (or added) with pyiceberg reads under its new name at once; time travel keeps
+    the schema the snapshot was written with."""
+    from pyiceberg.types import StringType
+
+    lake = local_lake.lake
+    lake.ingest("s.t", str(write_jsonl(tmp_path / "a.jsonl", [{"id": 1, "label": "x"}])), create=True)
+    first = lake.snapshot("s.t").snapshot_id  # type: ignore[union-attr]
+    with lake.table("s.t").update_schema() as update:
+        update.rename_column("label", "tag")
+        update.add_column("note", StringType())
+    assert lake.query("SELECT id, tag, note FROM s.t").to_pylist() == [{"id": 1, "tag": "x", "note": None}]
+    assert lake.read("s.t", as_of=first).column_names == ["id", "label"]

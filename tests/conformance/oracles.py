@@ -217,7 +217,16 @@ def _matches(text: str, value: Any, rtype: IcebergType, pf: PartitionField) -> b
         return False
 
 
+def _lake_decode(text: str) -> str:
+    """README "Supported types and transforms": percent-decode, then drop one leading `~` (which marks
+    '', the literal '__HIVE_DEFAULT_PARTITION__' and texts starting with `~`)."""
+    decoded = unquote(text)
+    return decoded[1:] if decoded.startswith("~") else decoded
+
+
 RULES = {
+    # lake's documented rule: Hive's percent-encoding and NULL marker, plus the `~` escape
+    "lake": (_lake_decode, lambda t: t == "__HIVE_DEFAULT_PARTITION__"),
     # Hive: percent-encoding, NULL is __HIVE_DEFAULT_PARTITION__
     "hive": (unquote, lambda t: t == "__HIVE_DEFAULT_PARTITION__"),
     # pyiceberg's PartitionKey.to_path: quote_plus, NULL is "null"

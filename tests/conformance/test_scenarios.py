@@ -21,13 +21,13 @@ from pyiceberg.types import DecimalType, DoubleType, LongType, StringType
 from conformance import oracles
 from conformance.conftest import failures_text, run_steps
 from conformance.other_writer import delete_rows
-from conformance.values import NESTED_ARROW, NESTED_SCHEMA, TYPES, rows
+from conformance.values import NESTED_ARROW, NESTED_SCHEMA, REFUSED, TYPES, rows
 
 PROPS = {"lake.compact.allow-any-target": "true"}
 COMPACT = {"target_size": "1MB", "min_size": "512KB", "max_size": "2MB", "min_input_files": 2}
 
 
-def _all_types(seed: int, start: int, skip: tuple[str, ...] = ()) -> pa.Table:
+def _all_types(seed: int, start: int, skip: tuple[str, ...] = tuple(REFUSED)) -> pa.Table:
     cols: dict[str, Any] = {}
     for ct in TYPES:
         if ct.name in skip:
@@ -39,7 +39,7 @@ def _all_types(seed: int, start: int, skip: tuple[str, ...] = ()) -> pa.Table:
     return pa.table(cols)
 
 
-def _all_types_schema(skip: tuple[str, ...] = ()) -> str:
+def _all_types_schema(skip: tuple[str, ...] = tuple(REFUSED)) -> str:
     return ", ".join(
         ["id long", *(f"c_{ct.name} {ct.schema}" for ct in TYPES if ct.name not in skip), NESTED_SCHEMA]
     )
