@@ -16,6 +16,7 @@ from lakehouse.catalog import open_catalog, split_identifier
 from lakehouse.config import Profile, load_profile
 from lakehouse.engine import Engine, short_error
 from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
+from lakehouse.pruning import duckdb_may_prune
 from lakehouse.query import TableRead, current_projection, rewrite
 from lakehouse.schemas import duckdb_type, parse_partition_terms, parse_schema, quote_ident
 
@@ -237,6 +238,7 @@ class Lakehouse:
             return TableRead(
                 identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns,
                 current_projection(schema, written),
+                snapshot is None or duckdb_may_prune(table, snapshot),
             )  # fmt: skip
 
         return resolve

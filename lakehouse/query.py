@@ -30,12 +30,16 @@ class TableRead:
     # Select list mapping the snapshot's columns to the table's current ones, by field id, when a
     # schema change (a rename, an added or dropped column) came after the snapshot being read.
     projection: tuple[str, ...] = ()
+    # False when DuckDB's partition pruning would drop matching rows (lakehouse/pruning.py).
+    pushdown: bool = True
 
     def scan_sql(self) -> str:
         if self.snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in self.columns)
             return f"(SELECT {cols} LIMIT 0)"
         scan = f"iceberg_scan({quote_literal(self.metadata_location)}, snapshot_from_id = {int(self.snapshot_id)})"
+        if not self.pushdown:  # OFFSET 0 keeps DuckDB from pushing filters into the scan's pruning
+            return f"(SELECT {', '.join(self.projection) or '*'} FROM {scan} OFFSET 0)"
         return f"(SELECT {', '.join(self.projection)} FROM {scan})" if self.projection else scan
 
 

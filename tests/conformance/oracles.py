@@ -407,7 +407,11 @@ def check_filters(
         for label, expr, sql, test in _predicates(column, itype, probes):
             want = sorted(i for i, row in model.items() if test(_python(row[column], itype)))
             reader = upstream.filter_reader(itype, table.spec(), schema.find_field(column).field_id)
-            got = _filter_pyiceberg(table, expr) if reader == "pyiceberg" else _filter_duckdb(env, table, sql)
+            got = (
+                _filter_pyiceberg(table, expr)
+                if reader == "pyiceberg"
+                else _filter_duckdb(env, table, sql, pushdown=reader == "duckdb")
+            )
             if got != want:
                 out["e_filter_independent"].append(
                     f"{reader} {column} {label}: ids {got[:8]} != expected {want[:8]}"
@@ -435,10 +439,13 @@ def _filter_pyiceberg(table: Table, expr: BooleanExpression) -> list[int]:
     return sorted(table.scan(row_filter=expr, selected_fields=("id",)).to_arrow().column("id").to_pylist())
 
 
-def _filter_duckdb(env: LakeEnv, table: Table, sql: str) -> list[int]:
+def _filter_duckdb(env: LakeEnv, table: Table, sql: str, pushdown: bool = True) -> list[int]:
     con = duck(env.profile)
+    scan = f"iceberg_scan('{table.metadata_location}')"
+    if not pushdown:  # OFFSET 0: DuckDB filters rows after the scan, pruning nothing
+        scan = f"(SELECT * FROM {scan} OFFSET 0)"
     try:
-        rel = con.execute(f"SELECT id FROM iceberg_scan('{table.metadata_location}') WHERE {sql}")
+        rel = con.execute(f"SELECT id FROM {scan} WHERE {sql}")
         return sorted(r[0] for r in rel.fetchall())
     finally:
         con.close()
