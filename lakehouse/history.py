@@ -24,6 +24,7 @@ from lakehouse.deletes import live_counts, live_entries
 from lakehouse.errors import CommitError, LakehouseError, RefError
 
 DAY_MS = 24 * 3600 * 1000
+MAX_RETAIN_DAYS = 36_600
 _REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -127,8 +128,11 @@ def create_ref(
             f"{identifier} already has a {existing.snapshot_ref_type.value} {name!r} "
             f"at snapshot {existing.snapshot_id}; delete it first with `lake tag {identifier} {name} --delete`"
         )
-    if retain_days is not None and retain_days <= 0:
-        raise RefError(f"--retain must be a positive number of days, not {retain_days}")
+    if retain_days is not None and not (0 < retain_days <= MAX_RETAIN_DAYS):  # also refuses nan
+        raise RefError(
+            f"--retain must be a positive number of days, at most {MAX_RETAIN_DAYS} (100 years), "
+            f"e.g. 90; got {retain_days}"
+        )
     max_age = None if retain_days is None else int(retain_days * DAY_MS)
     manage = table.manage_snapshots()
     if branch:
@@ -245,7 +249,7 @@ def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
             )
         stage(tx)
 
-    policy = RetryPolicy.from_properties(dict(table.properties))
+    policy = RetryPolicy.from_properties(dict(table.properties), f"table property of {plan.table}")
     committed = commit_with_retry(load, guarded, policy, f"rollback of {plan.table}")
     snapshot = committed.current_snapshot()
     return snapshot.snapshot_id if snapshot else None

@@ -675,7 +675,12 @@ class _RewriteManifests(ReplaceSummary, _SnapshotProducer["_RewriteManifests"]):
 
 
 def plan_manifests(table: Table, identifier: str) -> ManifestsPlan:
-    target = int(table.properties.get(MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET))
+    from lakehouse.config import whole_number
+
+    where = f"table property of {identifier}"
+    target = whole_number(
+        table.properties, MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET, where, unit=" of bytes"
+    )
     snapshot = table.current_snapshot()
     manifests = snapshot.manifests(table.io) if snapshot else []
     keep, merge = _packing(manifests, target)

@@ -140,3 +140,17 @@ def test_rollback_errors_change_nothing(shared, run_cli) -> None:
     )
     result = run_cli(env, "rollback", "silver.nope", "--to", "1")
     assert result.exit_code == 1 and "table silver.nope does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "1e308", "-1", "36601"])
+def test_tag_retain_out_of_range_is_one_line(local_lake: LakeEnv, run_cli, tmp_path: Path, days: str) -> None:
+    """`--retain nan|inf|1e308` gave a raw ValueError or OverflowError; no tag is made."""
+    build_history(local_lake, tmp_path)
+    line = fails_unchanged(
+        run_cli,
+        local_lake,
+        TABLE,
+        ["tag", TABLE, "v9", f"--retain={days}"],
+        "--retain must be a positive number",
+    )
+    assert "at most 36600" in line
