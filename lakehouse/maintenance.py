@@ -440,10 +440,11 @@ def expire(
     )
     cache = ManifestCache(before)
     gone = reach(before, before.metadata, done, cache)
-    stay = reachable(committed, cache).files
-    doomed = {
-        p: v for p, v in gone.files.items() if p not in stay and _under(committed.location(), p)
-    }  # decided again after the commit: a tag made meanwhile keeps its files
+    # Decided again against a reload after the commit: a tag, or a rollback that relinked files,
+    # committed meanwhile keeps them; a rollback committing later fails (its target is gone).
+    after = load()
+    stay = reachable(after, cache).files
+    doomed = {p: v for p, v in gone.files.items() if p not in stay and _under(after.location(), p)}
     doomed.update({p: v for p, v in plan.files.items() if v[0] == "metadata" and p not in stay})
     spelled = {**gone.spelled, **plan.listed}  # delete the file as written, not its comparison key
     result.deleted_files = delete_files(profile, sorted(spelled.get(p, p) for p in doomed))
