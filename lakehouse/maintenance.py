@@ -294,7 +294,7 @@ def counts_by_kind(files: dict[str, tuple[str, int]]) -> dict[str, dict[str, int
 MAX_REF_AGE_PROPERTY = "history.expire.max-ref-age-ms"  # Iceberg's default for refs without their own
 
 
-def expired_refs(metadata: TableMetadata, now_ms: int) -> dict[str, int]:
+def expired_refs(metadata: TableMetadata, now_ms: int, identifier: str = "the table") -> dict[str, int]:
     """Tags and branches (never `main`) whose snapshot is older than their max-ref-age-ms, or the
     table's `history.expire.max-ref-age-ms`: Iceberg's expire removes them, and their snapshots then
     expire as any other. Name -> the max age that applied."""
@@ -304,7 +304,8 @@ def expired_refs(metadata: TableMetadata, now_ms: int) -> dict[str, int]:
 
     default = None
     if MAX_REF_AGE_PROPERTY in metadata.properties:
-        default = whole_number(metadata.properties, MAX_REF_AGE_PROPERTY, 1, "table property", high=2**62)
+        where = f"table property of {identifier}"
+        default = whole_number(metadata.properties, MAX_REF_AGE_PROPERTY, 1, where, high=2**62, unit=" of ms")
     out = {}
     for name, ref in metadata.refs.items():
         max_age = ref.max_ref_age_ms or default
@@ -370,7 +371,7 @@ def plan_expire(
     age = parse_duration(older_than)
     cutoff = _now() - age
     metadata = table.metadata
-    aged = expired_refs(metadata, int(_now().timestamp() * 1000))
+    aged = expired_refs(metadata, int(_now().timestamp() * 1000), identifier)
     ids = expired_snapshot_ids(metadata, int(cutoff.timestamp() * 1000), retain_last, aged)
     plan = ExpirePlan(identifier, format_duration(age), cutoff.isoformat(timespec="seconds"), retain_last)
     plan.refs = [_ref_row(metadata, name, max_age) for name, max_age in sorted(aged.items())]
@@ -494,7 +495,7 @@ def expire(
     def stage(tx: Transaction) -> None:
         metadata = tx.table_metadata
         # a ref is removed only if it still points where the plan saw it and is still past its age
-        aged = expired_refs(metadata, now_ms)
+        aged = expired_refs(metadata, now_ms, plan.table)
         planned = {r["name"]: r["snapshot_id"] for r in plan.refs}
         names = [n for n in plan.ref_names if n in aged and metadata.refs[n].snapshot_id == planned[n]]
         protected = {ref.snapshot_id for name, ref in metadata.refs.items() if name not in names}

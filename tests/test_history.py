@@ -206,10 +206,10 @@ def _race(env: LakeEnv, tmp_path: Path, ids: list[int], expire_phase: str) -> tu
     return rc_rb, err_rb, rc_ex, err_ex
 
 
-def test_rollback_fails_when_expire_committed_first(local_lake: LakeEnv, tmp_path: Path) -> None:
+def test_rollback_fails_when_expire_committed_first(any_lake: LakeEnv, tmp_path: Path) -> None:
     """Expire has committed (ids[0] is gone) but not yet deleted when the held rollback commits: the
     catalog refuses the rollback, which says why; expire then deletes, and the table still reads."""
-    env = local_lake
+    env = any_lake
     ids = build_history(env, tmp_path)
     rc_rb, err_rb, rc_ex, err_ex = _race(env, tmp_path, ids, "after-commit")
     assert rc_ex == 0, err_ex
@@ -224,10 +224,10 @@ def test_rollback_fails_when_expire_committed_first(local_lake: LakeEnv, tmp_pat
     assert _read_by_others(env) == (10, 10)
 
 
-def test_rollback_fails_when_expire_deleted_its_files(local_lake: LakeEnv, tmp_path: Path) -> None:
+def test_rollback_fails_when_expire_deleted_its_files(any_lake: LakeEnv, tmp_path: Path) -> None:
     """Expire ran to the end while the rollback was held: no snapshot that names deleted files is
     committed (today it is, with exit 0, and the table no longer reads)."""
-    env = local_lake
+    env = any_lake
     ids = build_history(env, tmp_path)
     rc_rb, err_rb, rc_ex, err_ex = _race(env, tmp_path, ids, "end")
     assert rc_ex == 0, err_ex
