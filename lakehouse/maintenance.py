@@ -24,7 +24,11 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Operation, SnapshotLogEntry
-from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
+from pyiceberg.table.update import (
+    ValidatableTableRequirement,
+    _apply_table_update,
+    _TableMetadataUpdateContext,
+)
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.typedef import IcebergBaseModel
 
@@ -510,6 +514,8 @@ def expire(
         if not updates:
             return
         tx._apply(tuple(updates))
+        if ids and not isinstance(tx._table.catalog, RestCatalog):  # a REST server could not read it
+            tx._stage((), (AssertUnreferenced(snapshot_ids=ids, removed_refs=names),))  # type: ignore[call-arg,arg-type]
         if ids:
             properties = dict(metadata.properties)
             tx.set_properties(
@@ -539,6 +545,25 @@ def expire(
     result.snapshot_id = snapshot.snapshot_id if snapshot else None
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+class AssertUnreferenced(ValidatableTableRequirement):
+    """The catalog commits an expiry only while no tag or branch (other than those it removes) points
+    at a snapshot it removes. pyiceberg applies RemoveSnapshots to the catalog's current metadata and
+    silently drops such refs: a `lake tag` or `pin --tag` committed meanwhile would vanish with its
+    snapshot. This way the expiry fails its compare-and-swap, and its retry sees the tag."""
+
+    type: Literal["lake-assert-unreferenced"] = Field(default="lake-assert-unreferenced")
+    snapshot_ids: list[int] = Field(alias="snapshot-ids")
+    removed_refs: list[str] = Field(alias="removed-refs")
+
+    def validate(self, base_metadata: TableMetadata | None) -> None:  # type: ignore[override]
+        from pyiceberg.exceptions import CommitFailedException
+
+        refs = base_metadata.refs if base_metadata else {}
+        ids = set(self.snapshot_ids)
+        if taken := sorted(n for n, r in refs.items() if r.snapshot_id in ids and n not in self.removed_refs):
+            raise CommitFailedException(f"Requirement failed: {taken[0]} now points at a snapshot to expire")
 
 
 def _count_deleted(result: ExpireResult, files: dict[str, tuple[str, int]]) -> None:

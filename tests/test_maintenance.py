@@ -300,3 +300,34 @@ def test_expire_deletes_the_files_of_a_spark_spelled_table(local_lake: LakeEnv, 
     listed = {normalize(f.path) for f in list_files(local_lake.profile, f"file:{root}")}
     assert listed <= set(reachable(catalog.load_table("spark.t")).files)
     assert sorted(catalog.load_table("spark.t").scan().to_arrow()["id"].to_pylist()) == list(range(20, 30))
+
+
+def test_a_tag_made_while_expire_commits_keeps_its_snapshot(local_lake: LakeEnv, run_cli, tmp_path):
+    """Expire held right before its commit while `lake tag` names a snapshot it is removing: the
+    catalog refuses the expiry (pyiceberg would drop the new tag with the snapshot), and the retry
+    keeps the tagged snapshot, its files and the tag."""
+    import subprocess
+    import sys
+
+    from test_concurrency import hook_env, wait_for
+
+    env = local_lake
+    ids = _history(env, tmp_path)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    lake = str(Path(sys.executable).with_name("lake"))
+    proc = subprocess.Popen(
+        [lake, *env.cli_args(), "expire", "s.t", "--older-than", "0s", "--json"],
+        env=hook_env(hooks, "before-commit"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    wait_for(hooks / "before-commit.reached", proc)
+    cli_json(run_cli(env, "tag", "s.t", "keep", "--as-of", str(ids[0]), "--json"))
+    (hooks / "before-commit.go").write_text("")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    table = env.lake.table("s.t")
+    assert table.metadata.refs["keep"].snapshot_id == ids[0]
+    assert [s.snapshot_id for s in table.snapshots()] == [ids[0], ids[2]]
+    rows = env.lake.query("SELECT count(*) AS n FROM s.t", {"s.t": "keep"}).to_pylist()
+    assert rows == [{"n": 40}]
+    assert _read_by_others(env) == (40, 40)
