@@ -51,12 +51,14 @@ class RetryPolicy:
     max_delay: float = 2.0
 
     @classmethod
-    def from_properties(cls, props: dict[str, str]) -> RetryPolicy:
-        return cls(
-            attempts=int(props.get("lake.commit.attempts", cls.attempts)),
-            base_delay=float(props.get("lake.commit.base-delay-ms", cls.base_delay * 1000)) / 1000,
-            max_delay=float(props.get("lake.commit.max-delay-ms", cls.max_delay * 1000)) / 1000,
+    def from_properties(cls, props: dict[str, str], where: str = "lake settings") -> RetryPolicy:
+        """`lake.commit.*` of a profile or a table; a bad value is a one-line ConfigError naming it."""
+        from lakehouse.config import commit_settings
+
+        attempts, base_ms, max_ms = commit_settings(
+            props, where, (cls.attempts, cls.base_delay * 1000, cls.max_delay * 1000)
         )
+        return cls(attempts=attempts, base_delay=base_ms / 1000, max_delay=max_ms / 1000)
 
     def delay(self, attempt: int) -> float:
         """Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^attempt)]."""

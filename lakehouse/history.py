@@ -10,13 +10,18 @@ deleted, and rolling forward again is just another rollback.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import DataFile, ManifestEntry
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Operation, Snapshot
+from pyiceberg.table.update import ValidatableTableRequirement
 
 from lakehouse.asof import iso_ms, parse_timestamp, resolve
 from lakehouse.commits import RetryPolicy, commit_with_retry, stage_rewrite
@@ -24,6 +29,7 @@ from lakehouse.deletes import live_counts, live_entries
 from lakehouse.errors import CommitError, LakehouseError, RefError
 
 DAY_MS = 24 * 3600 * 1000
+MAX_RETAIN_DAYS = 36_600
 _REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -127,8 +133,11 @@ def create_ref(
             f"{identifier} already has a {existing.snapshot_ref_type.value} {name!r} "
             f"at snapshot {existing.snapshot_id}; delete it first with `lake tag {identifier} {name} --delete`"
         )
-    if retain_days is not None and retain_days <= 0:
-        raise RefError(f"--retain must be a positive number of days, not {retain_days}")
+    if retain_days is not None and not (0 < retain_days <= MAX_RETAIN_DAYS):  # also refuses nan
+        raise RefError(
+            f"--retain must be a positive number of days, at most {MAX_RETAIN_DAYS} (100 years), "
+            f"e.g. 90; got {retain_days}"
+        )
     max_age = None if retain_days is None else int(retain_days * DAY_MS)
     manage = table.manage_snapshots()
     if branch:
@@ -162,6 +171,38 @@ def _live_files(table: Table, snapshot: Snapshot | None) -> dict[tuple[str, int]
     """Live data and delete files by (path, data sequence number): the pair decides which deletes
     apply to which data files, so two snapshots with the same pairs hold the same rows."""
     return {(e.data_file.file_path, e.sequence_number or 0): e for e in live_entries(table, snapshot)}
+
+
+_EXPIRED_MEANWHILE = "was expired while rolling back; nothing was committed"
+
+
+class AssertSnapshotsLive(ValidatableTableRequirement):
+    """The catalog commits only while these snapshots are still in the table's metadata.
+
+    Rollback relinks a target snapshot's files; `lake expire` removes that snapshot in one commit and
+    then deletes files that only expired snapshots reach. The catalog checks this requirement against
+    the metadata it is about to replace, and its compare-and-swap makes the check and the swap one
+    step, so an expiry that commits first makes the rollback fail (then its retry says why), and a
+    rollback that commits first is seen by expire's post-commit reload, which keeps its files.
+    """
+
+    type: Literal["lake-assert-snapshots-live"] = Field(default="lake-assert-snapshots-live")
+    snapshot_ids: list[int] = Field(alias="snapshot-ids")
+
+    def validate(self, base_metadata: TableMetadata | None) -> None:  # type: ignore[override]
+        gone = [
+            i for i in self.snapshot_ids if base_metadata is None or base_metadata.snapshot_by_id(i) is None
+        ]
+        if gone:
+            raise CommitFailedException(f"Requirement failed: snapshot {gone[0]} was expired")
+
+
+def _missing_files(tx: Transaction, paths: list[str]) -> list[str]:
+    """Files that are gone from storage: one stat or HEAD each, eight at a time."""
+    io = tx._table.io
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        present = list(pool.map(lambda path: io.new_input(path).exists(), paths))
+    return [p for p, ok in zip(paths, present, strict=True) if not ok]
 
 
 @dataclass
@@ -230,6 +271,8 @@ def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
     """Commit the plan; returns the new snapshot id (None for a no-op). Fails if the table moved."""
     if plan.is_noop:
         return None
+    from pyiceberg.catalog.rest import RestCatalog
+
     summary = {"lake.operation": "rollback", "lake.rollback-to": str(plan.target_snapshot_id)}
     v2 = table.metadata.format_version >= 2  # v1 has no sequence numbers (and no delete files)
     keep = {e.data_file.file_path: e.sequence_number or 0 for e in plan._restore} if v2 else {}
@@ -237,15 +280,25 @@ def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
     stage = stage_rewrite(plan._unlink, restore, summary, Operation.OVERWRITE, keep_sequence=keep)
     expected = plan.current_snapshot_id
 
-    def guarded(tx: Any) -> None:
-        if tx.table_metadata.current_snapshot_id != expected:
+    def guarded(tx: Transaction) -> None:
+        metadata = tx.table_metadata
+        if metadata.current_snapshot_id != expected:
             raise CommitError(
                 f"{plan.table} changed while planning the rollback (now at "
-                f"{tx.table_metadata.current_snapshot_id}); run `lake rollback` again"
+                f"{metadata.current_snapshot_id}); run `lake rollback` again"
+            )
+        if metadata.snapshot_by_id(plan.target_snapshot_id) is None:
+            raise CommitError(f"{plan.table}: snapshot {plan.target_snapshot_id} {_EXPIRED_MEANWHILE}")
+        if missing := _missing_files(tx, plan.files_to_restore):
+            raise CommitError(
+                f"{plan.table}: {missing[0]}, a file of snapshot {plan.target_snapshot_id}, is gone from "
+                "storage (expired or deleted while rolling back); nothing was committed"
             )
         stage(tx)
+        if not isinstance(tx._table.catalog, RestCatalog):  # a REST server could not read our requirement
+            tx._stage((), (AssertSnapshotsLive(snapshot_ids=[plan.target_snapshot_id]),))  # type: ignore[call-arg,arg-type]
 
-    policy = RetryPolicy.from_properties(dict(table.properties))
+    policy = RetryPolicy.from_properties(dict(table.properties), f"table property of {plan.table}")
     committed = commit_with_retry(load, guarded, policy, f"rollback of {plan.table}")
     snapshot = committed.current_snapshot()
     return snapshot.snapshot_id if snapshot else None

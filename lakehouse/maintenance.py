@@ -24,7 +24,11 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Operation, SnapshotLogEntry
-from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
+from pyiceberg.table.update import (
+    ValidatableTableRequirement,
+    _apply_table_update,
+    _TableMetadataUpdateContext,
+)
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.typedef import IcebergBaseModel
 
@@ -217,18 +221,18 @@ class ExpirePlan:
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
     kept_outside: int = 0
     listed: dict[str, str] = field(default_factory=dict)  # normalized -> the listing's path
+    refs: list[dict[str, Any]] = field(default_factory=list)  # tags and branches past their max age
 
     @property
     def snapshot_ids(self) -> list[int]:
         return [s["snapshot_id"] for s in self.snapshots]
 
+    @property
+    def ref_names(self) -> list[str]:
+        return [r["name"] for r in self.refs]
+
     def counts(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for kind, size in self.files.values():
-            slot = out.setdefault(kind, {"files": 0, "bytes": 0})
-            slot["files"] += 1
-            slot["bytes"] += size
-        return out
+        return counts_by_kind(self.files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +241,7 @@ class ExpirePlan:
             "cutoff": self.cutoff,
             "retain_last": self.retain_last,
             "snapshots": self.snapshots,
+            "refs_removed": self.refs,
             "files": len(self.files),
             "bytes": sum(size for _, size in self.files.values()),
             "by_kind": self.counts(),
@@ -266,13 +271,69 @@ class DeleteResult:
         }
 
 
-def expired_snapshot_ids(metadata: TableMetadata, cutoff_ms: int, retain_last: int) -> list[int]:
+@dataclass
+class ExpireResult(DeleteResult):
+    """Also what expire removed: the tags and branches, and the deleted files by kind."""
+
+    removed_refs: list[str] = field(default_factory=list)
+    deleted_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "removed_refs": self.removed_refs,
+            "deleted_by_kind": self.deleted_by_kind,
+        }
+
+
+def counts_by_kind(files: dict[str, tuple[str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for kind, size in files.values():
+        slot = out.setdefault(kind, {"files": 0, "bytes": 0})
+        slot["files"] += 1
+        slot["bytes"] += size
+    return out
+
+
+MAX_REF_AGE_PROPERTY = "history.expire.max-ref-age-ms"  # Iceberg's default for refs without their own
+
+
+def expired_refs(metadata: TableMetadata, now_ms: int, identifier: str = "the table") -> dict[str, int]:
+    """Tags and branches (never `main`) whose snapshot is older than their max-ref-age-ms, or the
+    table's `history.expire.max-ref-age-ms`: Iceberg's expire removes them, and their snapshots then
+    expire as any other. Name -> the max age that applied."""
+    from pyiceberg.table.refs import MAIN_BRANCH
+
+    from lakehouse.config import whole_number
+
+    default = None
+    if MAX_REF_AGE_PROPERTY in metadata.properties:
+        where = f"table property of {identifier}"
+        default = whole_number(metadata.properties, MAX_REF_AGE_PROPERTY, 1, where, high=2**62, unit=" of ms")
+    out = {}
+    for name, ref in metadata.refs.items():
+        max_age = ref.max_ref_age_ms or default
+        snapshot = metadata.snapshot_by_id(ref.snapshot_id)
+        if name == MAIN_BRANCH or max_age is None or snapshot is None:
+            continue
+        if now_ms - snapshot.timestamp_ms > max_age:
+            out[name] = max_age
+    return out
+
+
+def expired_snapshot_ids(
+    metadata: TableMetadata, cutoff_ms: int, retain_last: int, removed_refs: Iterable[str] = ()
+) -> list[int]:
     """Snapshots older than the cutoff that no tag or branch protects.
 
     Protected: every ref's snapshot (tags, branches, `lake pin --tag`), and the last `retain_last`
-    ancestors of every branch (each branch's own min-snapshots-to-keep when it asks for more)."""
+    ancestors of every branch (each branch's own min-snapshots-to-keep when it asks for more); refs
+    that expire removes (`removed_refs`) protect nothing."""
     protected: set[int] = set()
-    for ref in metadata.refs.values():
+    gone = set(removed_refs)
+    for name, ref in metadata.refs.items():
+        if name in gone:
+            continue
         protected.add(ref.snapshot_id)
         if ref.snapshot_ref_type != SnapshotRefType.BRANCH:
             continue
@@ -314,8 +375,10 @@ def plan_expire(
     age = parse_duration(older_than)
     cutoff = _now() - age
     metadata = table.metadata
-    ids = expired_snapshot_ids(metadata, int(cutoff.timestamp() * 1000), retain_last)
+    aged = expired_refs(metadata, int(_now().timestamp() * 1000), identifier)
+    ids = expired_snapshot_ids(metadata, int(cutoff.timestamp() * 1000), retain_last, aged)
     plan = ExpirePlan(identifier, format_duration(age), cutoff.isoformat(timespec="seconds"), retain_last)
+    plan.refs = [_ref_row(metadata, name, max_age) for name, max_age in sorted(aged.items())]
     for snapshot_id in ids:
         snapshot = metadata.snapshot_by_id(snapshot_id)
         assert snapshot is not None
@@ -335,6 +398,20 @@ def plan_expire(
     plan.listed = {key: info.path for key, info in unreferenced.items()}
     _fill_sizes(profile, table, plan.files)
     return plan
+
+
+def _ref_row(metadata: TableMetadata, name: str, max_age_ms: int) -> dict[str, Any]:
+    ref = metadata.refs[name]
+    snapshot = metadata.snapshot_by_id(ref.snapshot_id)
+    assert snapshot is not None
+    return {
+        "name": name,
+        "type": ref.snapshot_ref_type.value,
+        "snapshot_id": ref.snapshot_id,
+        "committed_at": iso_ms(snapshot.timestamp_ms),
+        "max_ref_age_ms": max_age_ms,
+        "expired_at": iso_ms(snapshot.timestamp_ms + max_age_ms),
+    }
 
 
 def _doomed(
@@ -401,57 +478,99 @@ def _clear_snapshot_log(  # type: ignore[misc]
 
 def expire(
     profile: Profile, load: Callable[[], Table], plan: ExpirePlan, *, dry_run: bool = False
-) -> DeleteResult:
-    """Remove the plan's snapshots in one commit, then delete the files only they reached."""
+) -> ExpireResult:
+    """Remove the plan's aged tags and branches and its snapshots in one commit, then delete the
+    files only those snapshots reached."""
     from pyiceberg.catalog.rest import RestCatalog
-    from pyiceberg.table.update import RemoveSnapshotsUpdate
+    from pyiceberg.table.update import RemoveSnapshotRefUpdate, RemoveSnapshotsUpdate
 
     start = time.perf_counter()
-    result = DeleteResult(plan, dry_run)
-    if dry_run or not plan.snapshots:
-        result.deleted_files = len(plan.files) if dry_run else 0
-        result.deleted_bytes = sum(s for _, s in plan.files.values()) if dry_run else 0
+    result = ExpireResult(plan, dry_run)
+    if dry_run:
+        result.removed_refs = plan.ref_names
+        _count_deleted(result, plan.files)
+        return result
+    if not plan.snapshots and not plan.refs:
         return result
     before = load()
     done: list[int] = []
+    now_ms = int(_now().timestamp() * 1000)
 
     def stage(tx: Transaction) -> None:
         metadata = tx.table_metadata
-        protected = {ref.snapshot_id for ref in metadata.refs.values()}
+        # a ref is removed only if it still points where the plan saw it and is still past its age
+        aged = expired_refs(metadata, now_ms, plan.table)
+        planned = {r["name"]: r["snapshot_id"] for r in plan.refs}
+        names = [n for n in plan.ref_names if n in aged and metadata.refs[n].snapshot_id == planned[n]]
+        protected = {ref.snapshot_id for name, ref in metadata.refs.items() if name not in names}
         ids = [i for i in plan.snapshot_ids if metadata.snapshot_by_id(i) is not None and i not in protected]
         done[:] = ids
-        if not ids:
+        result.removed_refs = names
+        updates: list[Any] = [RemoveSnapshotRefUpdate(ref_name=n) for n in names]  # type: ignore[call-arg]
+        if ids:
+            if not isinstance(tx._table.catalog, RestCatalog):
+                updates.append(ClearSnapshotLogUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
+            updates.append(RemoveSnapshotsUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
+        if not updates:
             return
-        properties = dict(metadata.properties)
-        updates: list[Any] = []
-        if not isinstance(tx._table.catalog, RestCatalog):
-            updates.append(ClearSnapshotLogUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
-        updates.append(RemoveSnapshotsUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
         tx._apply(tuple(updates))
-        tx.set_properties(
-            {
-                EXPIRED_PROPERTY: _record_expired(properties, ids),
-                EXPIRED_LOG_PROPERTY: _record_cleared(properties, cleared_log(metadata, ids)),
-            }
-        )
+        if ids and not isinstance(tx._table.catalog, RestCatalog):  # a REST server could not read it
+            tx._stage((), (AssertUnreferenced(snapshot_ids=ids, removed_refs=names),))  # type: ignore[call-arg,arg-type]
+        if ids:
+            properties = dict(metadata.properties)
+            tx.set_properties(
+                {
+                    EXPIRED_PROPERTY: _record_expired(properties, ids),
+                    EXPIRED_LOG_PROPERTY: _record_cleared(properties, cleared_log(metadata, ids)),
+                }
+            )
 
     committed = commit_with_retry(
         load, stage, RetryPolicy.from_properties(profile.properties), f"expiring snapshots of {plan.table}"
     )
     cache = ManifestCache(before)
     gone = reach(before, before.metadata, done, cache)
-    stay = reachable(committed, cache).files
-    doomed = {
-        p: v for p, v in gone.files.items() if p not in stay and _under(committed.location(), p)
-    }  # decided again after the commit: a tag made meanwhile keeps its files
+    # Decided again against a reload after the commit: a tag, or a rollback that relinked files,
+    # committed meanwhile keeps them; a rollback committing later fails (its target is gone).
+    after = load()
+    stay = reachable(after, cache).files
+    doomed = {p: v for p, v in gone.files.items() if p not in stay and _under(after.location(), p)}
     doomed.update({p: v for p, v in plan.files.items() if v[0] == "metadata" and p not in stay})
+    doomed = {p: plan.files.get(p, v) for p, v in doomed.items()}  # sized as the plan sized them
+    _fill_sizes(profile, after, doomed)  # (the plan's own computation, for any it did not size)
     spelled = {**gone.spelled, **plan.listed}  # delete the file as written, not its comparison key
-    result.deleted_files = delete_files(profile, sorted(spelled.get(p, p) for p in doomed))
-    result.deleted_bytes = sum(size for _, size in doomed.values())
+    delete_files(profile, sorted(spelled.get(p, p) for p in doomed))
+    _count_deleted(result, doomed)
     snapshot = committed.current_snapshot()
     result.snapshot_id = snapshot.snapshot_id if snapshot else None
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+class AssertUnreferenced(ValidatableTableRequirement):
+    """The catalog commits an expiry only while no tag or branch (other than those it removes) points
+    at a snapshot it removes. pyiceberg applies RemoveSnapshots to the catalog's current metadata and
+    silently drops such refs: a `lake tag` or `pin --tag` committed meanwhile would vanish with its
+    snapshot. This way the expiry fails its compare-and-swap, and its retry sees the tag."""
+
+    type: Literal["lake-assert-unreferenced"] = Field(default="lake-assert-unreferenced")
+    snapshot_ids: list[int] = Field(alias="snapshot-ids")
+    removed_refs: list[str] = Field(alias="removed-refs")
+
+    def validate(self, base_metadata: TableMetadata | None) -> None:  # type: ignore[override]
+        from pyiceberg.exceptions import CommitFailedException
+
+        refs = base_metadata.refs if base_metadata else {}
+        ids = set(self.snapshot_ids)
+        if taken := sorted(n for n, r in refs.items() if r.snapshot_id in ids and n not in self.removed_refs):
+            raise CommitFailedException(f"Requirement failed: {taken[0]} now points at a snapshot to expire")
+
+
+def _count_deleted(result: ExpireResult, files: dict[str, tuple[str, int]]) -> None:
+    """Plan and result count and size files the same way (`_fill_sizes` gave manifest lists theirs)."""
+    result.deleted_by_kind = counts_by_kind(files)
+    result.deleted_files = len(files)
+    result.deleted_bytes = sum(size for _, size in files.values())
 
 
 # ------------------------------------------------------------------------------------ gc
@@ -675,7 +794,12 @@ class _RewriteManifests(ReplaceSummary, _SnapshotProducer["_RewriteManifests"]):
 
 
 def plan_manifests(table: Table, identifier: str) -> ManifestsPlan:
-    target = int(table.properties.get(MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET))
+    from lakehouse.config import whole_number
+
+    where = f"table property of {identifier}"
+    target = whole_number(
+        table.properties, MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET, where, unit=" of bytes"
+    )
     snapshot = table.current_snapshot()
     manifests = snapshot.manifests(table.io) if snapshot else []
     keep, merge = _packing(manifests, target)

@@ -47,6 +47,7 @@ from pyiceberg.table.snapshots import Snapshot
 from lakehouse.asof import iso_ms
 from lakehouse.deletes import live_counts
 from lakehouse.errors import LakehouseError, PinError
+from lakehouse.textfiles import read_text_file
 
 PIN_VERSION = 1
 
@@ -186,13 +187,15 @@ def write_pins(path: str | os.PathLike[str], pins: Iterable[Pin]) -> PinFile:
 def load_pins(path: str | os.PathLike[str]) -> PinFile:
     """Read a lock file written by `lake pin` (or `Lakehouse.pin`)."""
     where = str(path)
+    if not os.path.lexists(where):
+        raise PinError(f"pin file {where} does not exist; create it with `lake pin TABLE --output {where}`")
+    try:  # capped and regular files only: `--pins /dev/zero` would otherwise read until MemoryError
+        text = read_text_file(where, "pin file")
+    except LakehouseError as exc:
+        raise PinError(str(exc)) from None
     try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise PinError(
-            f"pin file {where} does not exist; create it with `lake pin TABLE --output {where}`"
-        ) from None
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise PinError(f"pin file {where} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("tables"), list):
         raise PinError(f'{where} is not a lake pin file (no "tables" list)')

@@ -91,7 +91,13 @@ class WrittenFiles:
 
 
 def target_file_size(table: Table) -> int:
-    return int(table.properties.get(TARGET_SIZE_PROPERTY, DEFAULT_TARGET_FILE_SIZE))
+    """The table's `write.target-file-size-bytes`; a value that is not a byte count is a one-line error."""
+    from lakehouse.config import whole_number
+
+    where = "table property of " + ".".join(table.name())
+    return whole_number(
+        table.properties, TARGET_SIZE_PROPERTY, DEFAULT_TARGET_FILE_SIZE, where, unit=" of bytes"
+    )
 
 
 def new_write_id() -> str:

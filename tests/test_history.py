@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from conftest import HISTORY_TABLE, build_history, cli_json, fails_unchanged, snapshot_count
+from test_concurrency import hook_env, wait_for
 
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env
 
@@ -140,3 +143,119 @@ def test_rollback_errors_change_nothing(shared, run_cli) -> None:
     )
     result = run_cli(env, "rollback", "silver.nope", "--to", "1")
     assert result.exit_code == 1 and "table silver.nope does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "1e308", "-1", "36601"])
+def test_tag_retain_out_of_range_is_one_line(local_lake: LakeEnv, run_cli, tmp_path: Path, days: str) -> None:
+    """`--retain nan|inf|1e308` gave a raw ValueError or OverflowError; no tag is made."""
+    build_history(local_lake, tmp_path)
+    line = fails_unchanged(
+        run_cli,
+        local_lake,
+        TABLE,
+        ["tag", TABLE, "v9", f"--retain={days}"],
+        "--retain must be a positive number",
+    )
+    assert "at most 36600" in line
+
+
+# ---------------------------------------------------------------- rollback racing expire (issue 10, #5)
+
+LAKE = str(Path(sys.executable).with_name("lake"))
+
+
+def _held(env: LakeEnv, hooks: Path, phase: str, *args: str) -> subprocess.Popen[bytes]:
+    """A real `lake` process that stops at `phase` (lakehouse/hooks.py) until `<phase>.go` exists."""
+    hooks.mkdir()
+    proc = subprocess.Popen(
+        [LAKE, *env.cli_args(), *args], env=hook_env(hooks, phase),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for(hooks / f"{phase}.reached", proc)
+    return proc
+
+
+def _finish(proc: subprocess.Popen[bytes], hooks: Path, phase: str) -> tuple[int, str]:
+    (hooks / f"{phase}.go").write_text("")
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err.decode()
+
+
+def _read_by_others(env: LakeEnv) -> tuple[int, int]:
+    """Rows of the current snapshot as pyiceberg and DuckDB's own iceberg_scan read them."""
+    table = env.lake.table(TABLE)
+    with env.lake.engine(locked=False) as engine:
+        scanned = engine.con.execute(
+            f"SELECT count(*) FROM iceberg_scan('{table.metadata_location}')"
+        ).fetchone()
+    return table.scan().to_arrow().num_rows, scanned[0] if scanned else -1
+
+
+def _race(env: LakeEnv, tmp_path: Path, ids: list[int], expire_phase: str) -> tuple[int, str, int, str]:
+    """`lake rollback --to ids[0]` held right before its commit while `lake expire` (which expires
+    ids[0] and deletes its files) runs to `expire_phase` or to the end; then the rollback goes on."""
+    rollback = _held(env, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
+    expire_args = ["expire", TABLE, "--older-than", "0s", "--retain-last", "1", "--json"]
+    if expire_phase == "end":
+        expired = subprocess.run([LAKE, *env.cli_args(), *expire_args], capture_output=True, timeout=120)
+        rc_rb, err_rb = _finish(rollback, tmp_path / "rb", "before-commit")
+        return rc_rb, err_rb, expired.returncode, expired.stderr.decode()
+    expire = _held(env, tmp_path / "ex", expire_phase, *expire_args)
+    rc_rb, err_rb = _finish(rollback, tmp_path / "rb", "before-commit")
+    rc_ex, err_ex = _finish(expire, tmp_path / "ex", expire_phase)
+    return rc_rb, err_rb, rc_ex, err_ex
+
+
+def test_rollback_fails_when_expire_committed_first(any_lake: LakeEnv, tmp_path: Path) -> None:
+    """Expire has committed (ids[0] is gone) but not yet deleted when the held rollback commits: the
+    catalog refuses the rollback, which says why; expire then deletes, and the table still reads."""
+    env = any_lake
+    ids = build_history(env, tmp_path)
+    rc_rb, err_rb, rc_ex, err_ex = _race(env, tmp_path, ids, "after-commit")
+    assert rc_ex == 0, err_ex
+    assert rc_rb == 1, err_rb
+    lines = err_rb.strip().splitlines()
+    assert lines == [
+        f"Error: {TABLE}: snapshot {ids[0]} was expired while rolling back; nothing was committed"
+    ], err_rb
+    table = env.lake.table(TABLE)
+    assert [s.snapshot_id for s in table.snapshots()] == [ids[2]]
+    assert dict(table.metadata.refs)["main"].snapshot_id == ids[2]
+    assert _read_by_others(env) == (10, 10)
+
+
+def test_rollback_fails_when_expire_deleted_its_files(any_lake: LakeEnv, tmp_path: Path) -> None:
+    """Expire ran to the end while the rollback was held: no snapshot that names deleted files is
+    committed (today it is, with exit 0, and the table no longer reads)."""
+    env = any_lake
+    ids = build_history(env, tmp_path)
+    rc_rb, err_rb, rc_ex, err_ex = _race(env, tmp_path, ids, "end")
+    assert rc_ex == 0, err_ex
+    assert rc_rb == 1, err_rb
+    lines = err_rb.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and TABLE in lines[0], err_rb
+    assert lines[0].endswith("nothing was committed"), err_rb
+    table = env.lake.table(TABLE)
+    assert [s.snapshot_id for s in table.snapshots()] == [ids[2]]
+    assert _read_by_others(env) == (10, 10)
+
+
+def test_rollback_that_commits_first_keeps_its_files_through_expire(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    """Expire held before its commit while the rollback commits: expire's deletion is decided after
+    its commit, so the relinked files stay, and the rolled-back table reads its 40 rows."""
+    env = local_lake
+    ids = build_history(env, tmp_path)
+    expire = _held(
+        env, tmp_path / "ex", "before-commit", "expire", TABLE, "--older-than", "0s", "--retain-last", "1"
+    )
+    rolled = subprocess.run(
+        [LAKE, *env.cli_args(), "rollback", TABLE, "--to", str(ids[0])], capture_output=True, timeout=120
+    )
+    assert rolled.returncode == 0, rolled.stderr.decode()
+    rc_ex, err_ex = _finish(expire, tmp_path / "ex", "before-commit")
+    assert rc_ex == 0, err_ex
+    table = env.lake.table(TABLE)
+    assert ids[0] not in [s.snapshot_id for s in table.snapshots()]
+    assert _read_by_others(env) == (40, 40)

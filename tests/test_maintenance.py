@@ -73,6 +73,90 @@ def test_expire_default_window_keeps_recent_snapshots(local_lake: LakeEnv, run_c
     assert res.exit_code == 1 and "--retain-last must be at least 1" in res.stderr
 
 
+def _history(env: LakeEnv, tmp_path: Path) -> list[int]:
+    """Three snapshots of s.t: append 40, append 40, overwrite with 40; ids oldest first."""
+    env.lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long")
+    ids = []
+    for start, mode in ((0, "append"), (100, "append"), (200, "overwrite")):
+        _ingest(env, tmp_path, "s.t", start, mode=mode)
+        ids.append(env.lake.snapshot("s.t").snapshot_id)
+    return ids
+
+
+def _read_by_others(env: LakeEnv) -> tuple[int, int]:
+    table = env.lake.table("s.t")
+    with env.lake.engine(locked=False) as engine:
+        found = engine.con.execute(
+            f"SELECT count(*) FROM iceberg_scan('{table.metadata_location}')"
+        ).fetchone()
+    return table.scan().to_arrow().num_rows, found[0] if found else -1
+
+
+def test_expire_removes_tags_past_their_retention_then_their_snapshots(any_lake: LakeEnv, run_cli, tmp_path):
+    """`tag --retain N` was never honoured (issue 10, #14): expire removes a tag or branch whose
+    snapshot is older than its max-ref-age-ms, as Iceberg does; the snapshot then expires as usual."""
+    env = any_lake
+    ids = _history(env, tmp_path)
+    first_list = env.lake.table("s.t").snapshot_by_id(ids[0]).manifest_list
+    for args in (["short", "--as-of", str(ids[0]), "--retain", "0.00001"],  # 0.864 s
+                 ["b-short", "--as-of", str(ids[0]), "--retain", "0.00001", "--branch"],
+                 ["month", "--as-of", str(ids[1]), "--retain", "30"],
+                 ["forever", "--as-of", str(ids[1])]):  # fmt: skip
+        cli_json(run_cli(env, "tag", "s.t", *args, "--json"))
+    time.sleep(1.0)
+    refs_before = dict(env.lake.table("s.t").metadata.refs)
+
+    dry = cli_json(run_cli(env, "expire", "s.t", "--dry-run", "--json"))  # default window: 5 days
+    assert [(r["name"], r["type"], r["snapshot_id"]) for r in dry["refs_removed"]] == [
+        ("b-short", "branch", ids[0]), ("short", "tag", ids[0])
+    ]  # fmt: skip
+    assert dry["refs_removed"][1]["max_ref_age_ms"] == 864 and dry["snapshots"] == []
+    assert dry["removed_refs"] == ["b-short", "short"]
+    text = run_cli(env, "expire", "s.t", "--dry-run").stdout
+    assert f"would remove tag short (snapshot {ids[0]}, committed " in text
+    assert dict(env.lake.table("s.t").metadata.refs) == refs_before  # a dry run changes nothing
+
+    out = cli_json(run_cli(env, "expire", "s.t", "--json"))
+    assert (
+        out["removed_refs"] == ["b-short", "short"] and out["snapshots"] == [] and out["deleted_files"] == 0
+    )
+    assert sorted(env.lake.table("s.t").metadata.refs) == ["forever", "main", "month"]
+    assert snapshot_count(env, "s.t") == 3
+
+    # without its tags, the first snapshot expires as any other; the tagged second one stays
+    out = cli_json(run_cli(env, "expire", "s.t", "--older-than", "0s", "--json"))
+    assert [s["snapshot_id"] for s in out["snapshots"]] == [ids[0]] and out["removed_refs"] == []
+    assert [s.snapshot_id for s in env.lake.table("s.t").snapshots()] == ids[1:]
+    assert not _exists(env, first_list)  # the files only it reached are deleted
+    assert _read_by_others(env) == (40, 40)
+    text = run_cli(env, "tags", "s.t").stdout
+    assert "short" not in text and "forever" in text and "month" in text
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_expire_result_sizes_files_as_its_plan_did(local_lake: LakeEnv, run_cli, tmp_path, as_json: bool):
+    """The result said 0 B for manifest lists the plan sized (issue 10, #24): one size computation."""
+    _history(local_lake, tmp_path)
+    args = ["expire", "s.t", "--older-than", "0s"]
+    dry = cli_json(run_cli(local_lake, *args, "--dry-run", "--json"))
+    assert dry["by_kind"]["manifest-list"]["bytes"] > 0
+    if as_json:
+        out = cli_json(run_cli(local_lake, *args, "--json"))
+        assert out["deleted_by_kind"] == dry["by_kind"] == dry["deleted_by_kind"]
+        assert (
+            out["deleted_bytes"] == dry["bytes"] == dry["deleted_bytes"]
+            and out["deleted_files"] == dry["files"]
+        )
+        return
+    would = run_cli(local_lake, *args, "--dry-run").stdout.splitlines()
+    did = run_cli(local_lake, *args).stdout.splitlines()
+    assert [line.replace("would delete", "deleted") for line in would if line.startswith("would delete")] == [
+        line for line in did if line.startswith("deleted ")
+    ]
+    kinds = [line for line in would if line.startswith("manifest-list\t")]
+    assert kinds and kinds == [line for line in did if line.startswith("manifest-list\t")]
+
+
 def test_gc_removes_old_orphans_keeps_fresh_ones_and_referenced_files(local_lake: LakeEnv, run_cli, tmp_path):
     local_lake.lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long",
                            partition_by="day(ts)")  # fmt: skip
@@ -216,3 +300,34 @@ def test_expire_deletes_the_files_of_a_spark_spelled_table(local_lake: LakeEnv, 
     listed = {normalize(f.path) for f in list_files(local_lake.profile, f"file:{root}")}
     assert listed <= set(reachable(catalog.load_table("spark.t")).files)
     assert sorted(catalog.load_table("spark.t").scan().to_arrow()["id"].to_pylist()) == list(range(20, 30))
+
+
+def test_a_tag_made_while_expire_commits_keeps_its_snapshot(local_lake: LakeEnv, run_cli, tmp_path):
+    """Expire held right before its commit while `lake tag` names a snapshot it is removing: the
+    catalog refuses the expiry (pyiceberg would drop the new tag with the snapshot), and the retry
+    keeps the tagged snapshot, its files and the tag."""
+    import subprocess
+    import sys
+
+    from test_concurrency import hook_env, wait_for
+
+    env = local_lake
+    ids = _history(env, tmp_path)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    lake = str(Path(sys.executable).with_name("lake"))
+    proc = subprocess.Popen(
+        [lake, *env.cli_args(), "expire", "s.t", "--older-than", "0s", "--json"],
+        env=hook_env(hooks, "before-commit"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    wait_for(hooks / "before-commit.reached", proc)
+    cli_json(run_cli(env, "tag", "s.t", "keep", "--as-of", str(ids[0]), "--json"))
+    (hooks / "before-commit.go").write_text("")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    table = env.lake.table("s.t")
+    assert table.metadata.refs["keep"].snapshot_id == ids[0]
+    assert [s.snapshot_id for s in table.snapshots()] == [ids[0], ids[2]]
+    rows = env.lake.query("SELECT count(*) AS n FROM s.t", {"s.t": "keep"}).to_pylist()
+    assert rows == [{"n": 40}]
+    assert _read_by_others(env) == (40, 40)

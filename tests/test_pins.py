@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import cli_json, events, snapshot_count, write_jsonl
+from conftest import cli_json, events, fails_unchanged, snapshot_count, write_jsonl
 
 import lakehouse
 from lakehouse.errors import PinError
@@ -191,3 +191,36 @@ def test_verify_failures_and_pin_errors(local_lake: LakeEnv, run_cli, tmp_path: 
     )
     with pytest.raises(PinError):
         lakehouse.load_pins(tmp_path / "bad.lock")
+
+
+def test_pin_files_that_never_end_are_refused(local_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+    """`/dev/zero` (or a FIFO) as a lock file read until MemoryError: only regular files up to 16 MB."""
+    ingest(local_lake, tmp_path, "a", events(5), create=True)
+    sql = f"SELECT count(*) AS n FROM {TABLE}"
+    fails_unchanged(
+        run_cli,
+        local_lake,
+        TABLE,
+        ["query", sql, "--pins", "/dev/zero"],
+        "pin file /dev/zero is not a regular file",
+    )
+    fails_unchanged(
+        run_cli,
+        local_lake,
+        TABLE,
+        ["pin", "--verify", "/dev/zero"],
+        "pin file /dev/zero is not a regular file",
+    )
+    fails_unchanged(
+        run_cli,
+        local_lake,
+        TABLE,
+        ["query", sql, "--as-of", "@/dev/zero"],
+        "pin file /dev/zero is not a regular file",
+    )
+    big = tmp_path / "big.lock"
+    with big.open("wb") as out:
+        out.truncate(17 * 1024 * 1024)
+    fails_unchanged(
+        run_cli, local_lake, TABLE, ["pin", "--verify", str(big)], f"pin file {big} is larger than 16 MB"
+    )

@@ -57,7 +57,7 @@ def snapshots(ctx: Context, table: str, as_json: bool) -> None:
     "retain_days",
     type=float,
     metavar="DAYS",
-    help="Let the tag expire DAYS after the snapshot's commit (default: never).",
+    help="Keep the tag DAYS after the snapshot's commit; then `lake expire` removes it (default: forever).",
 )
 @click.option("--branch", is_flag=True, help="Create a branch instead of a tag.")
 @click.option("--delete", is_flag=True, help="Remove the tag (or branch) NAME; its snapshot stays.")

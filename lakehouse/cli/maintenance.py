@@ -106,11 +106,16 @@ def _print_expire(data: dict[str, Any], dry_run: bool) -> None:
         f"{data['table']}: {verb} {len(data['snapshots'])} snapshots older than {data['older_than']} "
         f"(keeping the last {data['retain_last']} and every tagged or branch snapshot)"
     )
-    rows = [
-        {"kind": k, "files": v["files"], "bytes": human_bytes(v["bytes"])} for k, v in data["by_kind"].items()
-    ]
+    for ref in data["refs_removed"]:
+        verb = "would remove" if dry_run else ("removed" if ref["name"] in data["removed_refs"] else "kept")
+        click.echo(
+            f"{verb} {ref['type']} {ref['name']} (snapshot {ref['snapshot_id']}, committed "
+            f"{ref['committed_at']}; its retention ended {ref['expired_at']})"
+        )
+    by_kind = data["by_kind"] if dry_run else data["deleted_by_kind"]
+    rows = [{"kind": k, "files": v["files"], "bytes": human_bytes(v["bytes"])} for k, v in by_kind.items()]
     if rows:
-        print_table(rows, title="files only they reach")
+        print_table(rows, title="files only they reach" if dry_run else "deleted files")
     deleted = "would delete" if dry_run else "deleted"
     click.echo(f"{deleted} {data['deleted_files']} files, {human_bytes(data['deleted_bytes'])}")
 
@@ -130,8 +135,10 @@ def expire(ctx: Context, table: str, older_than: str, retain_last: int, dry_run:
     """Expire TABLE's old snapshots and delete the data, manifest, manifest-list and old metadata
     files that no retained snapshot, tag or branch reaches.
 
-    Snapshots a tag or branch points at (including `lake pin --tag`) are never expired. Time travel
-    to an expired snapshot then says it was expired.
+    Snapshots a tag or branch points at (including `lake pin --tag`) are never expired, unless the
+    tag's or branch's retention (`lake tag --retain`, Iceberg's max-ref-age-ms) has ended: expire
+    then removes the tag or branch first, as Iceberg does. Time travel to an expired snapshot then
+    says it was expired.
 
     \b
     Examples:
