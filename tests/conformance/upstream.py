@@ -77,6 +77,14 @@ AFFECTS_LAKE = {
 }
 
 
+# (type, transform) cases that fail because of an AFFECTS_LAKE bug lake cannot avoid yet: they run, and
+# are expected to fail (strictly: a pass means upstream was fixed, and the entry must go).
+KNOWN_FAILING = {
+    ("decimal", "truncate[10]"): "pyiceberg-decimal-partition-precision",
+    ("decimal38", "truncate[10]"): "pyiceberg-decimal-partition-precision",
+}
+
+
 def java_wrap(value: int, source_type: IcebergType) -> int:
     """An int/long result wrapped to the source type's width, as Iceberg Java's arithmetic does."""
     from pyiceberg.types import IntegerType, LongType
