@@ -41,15 +41,19 @@ from lakehouse.sources import (
     CsvGroup,
     SourceSet,
     csv_relation,
+    csv_text_relation,
     diagnose_csv,
     first_out_of_range,
     hive_keys,
     integer_text_sql,
     json_key_spellings_sql,
+    json_relation,
+    json_text_relation,
     mixed_line_endings,
     read_expression,
     unnamed_column,
 )
+from lakehouse.storage import FileInfo
 from lakehouse.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
 
 if TYPE_CHECKING:
@@ -266,6 +270,9 @@ _FILE = re.compile(
 )
 
 
+_OWN_ERROR = "not a whole number"
+
+
 def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -> str:
     """DuckDB's multi-line reader errors condensed to `what, in which file, at which line`."""
     text = str(exc)
@@ -284,6 +291,8 @@ def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -
 
 def _explain(text: str, exc: BaseException, file_hint: str | None) -> str:
     first = short_error(exc)
+    if _OWN_ERROR in first:  # raised by our own SQL (a whole-number check): it already names column and file
+        return first.split("Error: ", 1)[-1]
     line = _LINE.search(text)
     found = _FILE.search(text)
     file = found.group(1) if found else file_hint
@@ -430,10 +439,26 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
                     raise SourceError(f"malformed CSV in {info.path}: {problem}")
             raise SourceError(f"cannot read the CSV header of {group.files[0].path}: its dialect is unclear")
         types = {n: table_types.get(n.lower(), t) for n, t in sniffed if n.lower() not in hive}
-        sniffed_double = [n for n, t in sniffed if t == "DOUBLE" and n.lower() not in table_types]
-        return types | _wide_integers(engine, group, sniffed_double)
+        doubles = [n for n, t in types.items() if t == "DOUBLE" and n.lower() not in table_types]
+        return types | _wide_integers(engine, csv_text_relation(group), doubles, group.files[0].path)
 
-    return read_expression(sources, columns)
+    def json_columns(files: list[FileInfo], fmt: str) -> dict[str, str] | None:
+        """JSON is typed by DuckDB alone, unless integers too wide for BIGINT/HUGEINT were typed DOUBLE."""
+        try:
+            sniffed = engine.columns(json_relation(files, fmt, sources.hive))
+        except Exception:
+            return None  # the full read reports it, with its file and line
+        types = {n: t for n, t in sniffed if n.lower() not in hive}
+        doubles = [n for n, t in types.items() if t == "DOUBLE"]
+        # a decimal(20,0) / (38,0) column of the table: read its numbers as text, exactly, not as DOUBLE
+        widened = {
+            n: table_types[n.lower()] for n in doubles if table_types.get(n.lower(), "").startswith("DECIMAL")
+        }
+        new = [n for n in doubles if n.lower() not in table_types]
+        widened |= _wide_integers(engine, json_text_relation(files, fmt, new), new, files[0].path)
+        return types | widened if widened else None
+
+    return read_expression(sources, columns, json_columns)
 
 
 def _check_header(group: CsvGroup, hive: set[str]) -> None:
@@ -454,12 +479,13 @@ def _check_header(group: CsvGroup, hive: set[str]) -> None:
 _SNIFF_ROWS = 20480
 
 
-def _wide_integers(engine: Engine, group: CsvGroup, candidates: list[str]) -> dict[str, str]:
-    """The sniffer types integers beyond BIGINT as DOUBLE, which rounds them (2^53 + 1 becomes 2^53).
-    Integer-only columns become DECIMAL(20,0) (unsigned 64-bit fits) or DECIMAL(38,0); wider ones are refused."""
+def _wide_integers(engine: Engine, text_relation: str, candidates: list[str], where: str) -> dict[str, str]:
+    """The sniffers type integers too wide for BIGINT (CSV) or HUGEINT (JSON) as DOUBLE, which rounds them
+    (2^53 + 1 becomes 2^53). Integer-only columns become DECIMAL(20,0) (unsigned 64-bit fits) or
+    DECIMAL(38,0); wider ones are refused."""
     if not candidates:
         return {}
-    row = engine.con.execute(integer_text_sql(group, candidates, _SNIFF_ROWS)).fetchone()
+    row = engine.con.execute(integer_text_sql(text_relation, candidates, _SNIFF_ROWS)).fetchone()
     assert row is not None
     widened = {}
     for i, name in enumerate(candidates):
@@ -469,7 +495,7 @@ def _wide_integers(engine: Engine, group: CsvGroup, candidates: list[str]) -> di
         if digits > 38:
             shown = widest if len(widest) <= 60 else f"{widest[:30]}...{widest[-10:]} ({digits} digits)"
             raise SourceError(
-                f"column {name} of {group.files[0].path} holds the integer {shown}, wider than decimal(38,0) "
+                f"column {name} of {where} holds the integer {shown}, wider than decimal(38,0) "
                 "holds; load it into a string column (create the table with --schema)"
             )
         widened[name] = "DECIMAL(20,0)" if digits <= 20 else "DECIMAL(38,0)"

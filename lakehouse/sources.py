@@ -7,9 +7,11 @@ Globs and directories work locally and on S3. `key=value/` directories become co
 from __future__ import annotations
 
 import gzip
+import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from lakehouse.config import Profile
 from lakehouse.errors import SourceError
@@ -243,21 +245,24 @@ def csv_relation(group: CsvGroup, hive: bool, columns: dict[str, str] | None = N
         # A `timestamp` column is read as TIMESTAMPTZ, then cast back in the UTC session: text with an offset
         # becomes its UTC time (as Spark does for a timestamp without zone) rather than losing the offset.
         zoneless = [k for k, v in columns.items() if v == "TIMESTAMP"]
-        spec = ", ".join(
-            f"{quote_literal(k)}: {quote_literal('TIMESTAMPTZ' if k in zoneless else v)}"
-            for k, v in columns.items()
-        )
+        whole = [k for k, v in columns.items() if _WHOLE_DECIMAL.fullmatch(v)]
+        read = {
+            k: "TIMESTAMPTZ" if k in zoneless else "VARCHAR" if k in whole else v for k, v in columns.items()
+        }
+        spec = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in read.items())
         options += ["auto_detect = false", f"columns = {{{spec}}}"]
-        if zoneless:
-            casts = ", ".join(f"CAST({quote_ident(k)} AS TIMESTAMP) AS {quote_ident(k)}" for k in zoneless)
-            select = f"* REPLACE ({casts})"
+        casts = [f"CAST({quote_ident(k)} AS TIMESTAMP) AS {quote_ident(k)}" for k in zoneless]
+        casts += [_whole_number(k, columns[k], _where(group.files)) for k in whole]
+        if casts:
+            select = f"* REPLACE ({', '.join(casts)})"
     else:
         options.append("union_by_name = true")
     return f"SELECT {select} FROM read_csv({_paths(group.files)}, {', '.join(options)})"
 
 
-def integer_text_sql(group: CsvGroup, names: list[str], sample_rows: int) -> str:
-    """Per column, over the rows DuckDB's sniffer samples: are all values integer text, and the widest one."""
+def integer_text_sql(text_relation: str, names: list[str], sample_rows: int) -> str:
+    """Per column of a relation read as text, over the rows the sniffer samples: are all values integer
+    text, how many digits the widest has, and that value."""
     digits = "length(ltrim(trim({c}), '+-0'))"
     parts = []
     for name in names:
@@ -268,32 +273,84 @@ def integer_text_sql(group: CsvGroup, names: list[str], sample_rows: int) -> str
             f"max({digits.format(c=c)})",
             f"arg_max(trim({c}), {digits.format(c=c)})",
         ]
+    return f"SELECT {', '.join(parts)} FROM ({text_relation} LIMIT {sample_rows})"
+
+
+def csv_text_relation(group: CsvGroup) -> str:
     delim = f", delim = {quote_literal(group.delim)}" if group.delim != "auto" else ""
-    relation = f"SELECT * FROM read_csv({_paths(group.files)}, header = true, all_varchar = true{delim})"
-    return f"SELECT {', '.join(parts)} FROM ({relation} LIMIT {sample_rows})"
+    return f"SELECT * FROM read_csv({_paths(group.files)}, header = true, all_varchar = true{delim})"
+
+
+def json_text_relation(files: list[FileInfo], fmt: str, names: list[str]) -> str:
+    """JSON numbers read as VARCHAR keep their text, every digit of it."""
+    spec = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
+    return f"SELECT * FROM read_json({_paths(files)}, format = '{fmt}', columns = {{{spec}}})"
+
+
+# decimal(20,0) and decimal(38,0): the types of integers beyond long. DuckDB's readers round "1.5" into them.
+_WHOLE_DECIMAL = re.compile(r"DECIMAL\((19|[2-3][0-9]),\s*0\)")
+
+
+def is_whole_decimal(duckdb_type: str) -> bool:
+    return _WHOLE_DECIMAL.fullmatch(duckdb_type) is not None
+
+
+def _where(files: list[FileInfo]) -> str:
+    return files[0].path if len(files) == 1 else f"{files[0].path} (or one of {len(files) - 1} more)"
+
+
+def _whole_number(name: str, duckdb_type: str, where: str) -> str:
+    """Text cast to a whole-number decimal, refusing a fraction that the cast would round away."""
+    c = quote_ident(name)
+    message = f"{quote_literal(f'column {name} of {where} holds ')} || {c} || {quote_literal(', not a whole number')}"
+    whole = f"regexp_full_match(trim({c}), '[+-]?[0-9]+')"
+    return f"CAST(CASE WHEN {c} IS NULL OR {whole} THEN trim({c}) ELSE error({message}) END AS {duckdb_type}) AS {c}"
+
+
+def json_relation(files: list[FileInfo], fmt: str, hive: bool, columns: dict[str, str] | None = None) -> str:
+    typed, select = "", "*"
+    if columns:
+        whole = [k for k, v in columns.items() if _WHOLE_DECIMAL.fullmatch(v)]
+        read = {k: "VARCHAR" if k in whole else v for k, v in columns.items()}
+        typed = (
+            ", columns = {"
+            + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in read.items())
+            + "}"
+        )
+        if whole:
+            select = f"* REPLACE ({', '.join(_whole_number(k, columns[k], _where(files)) for k in whole)})"
+    return (
+        f"SELECT {select} FROM read_json({_paths(files)}, format = '{fmt}', union_by_name = true, "
+        f"maximum_object_size = 67108864, hive_partitioning = {'true' if hive else 'false'}{typed})"
+    )
 
 
 CsvColumns = Callable[[CsvGroup], "dict[str, str] | None"]
+JsonColumns = Callable[[list[FileInfo], str], "dict[str, str] | None"]
 
 
-def read_expression(sources: SourceSet, csv_columns: CsvColumns | None = None) -> str:
+def json_groups(sources: SourceSet) -> list[tuple[str, list[FileInfo]]]:
+    """(DuckDB format, files): a `.json` file may hold one top-level array of records (or one object), and
+    DuckDB's `auto` format reads an array's elements as rows, where `newline_delimited` makes it one row."""
+    jsonl = sources.files.get("jsonl", [])
+    groups = [
+        ("newline_delimited", [f for f in jsonl if not _is_json_document(f.path)]),
+        ("auto", [f for f in jsonl if _is_json_document(f.path)]),
+    ]
+    return [(fmt, files) for fmt, files in groups if files]
+
+
+def read_expression(
+    sources: SourceSet, csv_columns: CsvColumns | None = None, json_columns: JsonColumns | None = None
+) -> str:
     """One DuckDB relation over all sources; several formats or CSV headers are combined BY NAME."""
     parts = []
     hive = f", hive_partitioning = {'true' if sources.hive else 'false'}"
     for group in csv_groups(sources):
         parts.append(csv_relation(group, sources.hive, csv_columns(group) if csv_columns else None))
-    jsonl = sources.files.get("jsonl", [])
-    # A `.json` file may hold one top-level array of records (or one object): DuckDB's `auto` format reads
-    # an array's elements as rows, where `newline_delimited` would make it one row with a list column.
-    for fmt, files in (
-        ("newline_delimited", [f for f in jsonl if not _is_json_document(f.path)]),
-        ("auto", [f for f in jsonl if _is_json_document(f.path)]),
-    ):
-        if files:
-            parts.append(
-                f"SELECT * FROM read_json({_paths(files)}, format = '{fmt}', union_by_name = true, "
-                f"maximum_object_size = 67108864{hive})"
-            )
+    for fmt, json_files in json_groups(sources):
+        typed = json_columns(json_files, fmt) if json_columns else None
+        parts.append(json_relation(json_files, fmt, sources.hive, typed))
     if files := sources.files.get("parquet"):
         parts.append(f"SELECT * FROM read_parquet({_paths(files)}, union_by_name = true{hive})")
     return " UNION ALL BY NAME ".join(parts)
@@ -321,6 +378,7 @@ def first_out_of_range(
             continue
         opener = gzip.open if info.path.lower().endswith(".gz") else open
         with opener(local_path(info.path), "rt", encoding="utf-8-sig") as handle:  # type: ignore[operator]
+            rows: Iterable[tuple[int | None, Any]]
             if _is_json_document(info.path):
                 document = json.load(handle)
                 rows = [(None, r) for r in (document if isinstance(document, list) else [document])]

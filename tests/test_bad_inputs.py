@@ -279,3 +279,28 @@ def test_hive_key_that_is_also_a_column(lake: LakeEnv, run_cli, tmp_path: Path) 
     line = one_line_error(run_cli(lake, "ingest", "bronze.t", str(tmp_path / "landing"), "-q"))
     assert "column name" in line and "Hive partition key" in line and "x.csv" in line, line
     assert len(lake.lake.table("bronze.t").snapshots()) == before
+
+
+def test_json_integers_beyond_hugeint_keep_every_digit(local_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+    """#15 for JSON: DuckDB types integers beyond 2^64 as DOUBLE, rounding them; twice, into the same table."""
+    source = tmp_path / "big.jsonl"
+    source.write_text('{"id": 1, "v": 100000000000000000000000001}\n{"id": 2, "v": -5}\n')
+    for args in (["--create"], []):
+        assert run_cli(local_lake, "ingest", "bronze.bigj", str(source), "-q", *args).exit_code == 0
+    assert str(local_lake.lake.table("bronze.bigj").schema().find_field("v").field_type) == "decimal(38, 0)"
+    got = _scan(local_lake, "bronze.bigj").column("v").to_pylist()
+    assert got == [Decimal("100000000000000000000000001")] * 2 + [Decimal(-5)] * 2
+
+
+@pytest.mark.parametrize(
+    "name, text", [("frac.csv", "id,v\n1,5\n2,1.5\n"), ("frac.jsonl", '{"id":1,"v":1.5}\n')]
+)
+def test_fraction_into_whole_number_column_is_refused(local_lake, run_cli, tmp_path, name, text) -> None:
+    """A decimal(20,0) column (what wide integers become) must not round 1.5 to 2, as DuckDB's readers do."""
+    from conftest import fails_unchanged
+
+    local_lake.lake.create("bronze.whole", "id long, v decimal(20,0)")
+    source = tmp_path / name
+    source.write_text(text)
+    fails_unchanged(run_cli, local_lake, "bronze.whole", ["ingest", "bronze.whole", str(source), "-q"],
+                    "column v", name, "1.5")  # fmt: skip
