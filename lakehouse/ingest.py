@@ -50,6 +50,7 @@ from lakehouse.sources import (
     json_relation,
     json_text_relation,
     mixed_line_endings,
+    parquet_relation,
     read_expression,
     unnamed_column,
 )
@@ -444,6 +445,9 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
 
     def json_columns(files: list[FileInfo], fmt: str) -> dict[str, str] | None:
         """JSON is typed by DuckDB alone, unless integers too wide for BIGINT/HUGEINT were typed DOUBLE."""
+        if hive:
+            where = files[0].path if len(files) == 1 else f"{files[0].path} (or one of {len(files) - 1} more)"
+            _refuse_hive_clash(_file_columns(engine, json_relation(files, fmt, False)), hive, where)
         try:
             sniffed = engine.columns(json_relation(files, fmt, sources.hive))
         except Exception:
@@ -458,6 +462,11 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
         widened |= _wide_integers(engine, json_text_relation(files, fmt, new), new, files[0].path)
         return types | widened if widened else None
 
+    if hive and (parquet := sources.files.get("parquet")):
+        where = (
+            parquet[0].path if len(parquet) == 1 else f"{parquet[0].path} (or one of {len(parquet) - 1} more)"
+        )
+        _refuse_hive_clash(_file_columns(engine, parquet_relation(parquet, False)), hive, where)
     return read_expression(sources, columns, json_columns)
 
 
@@ -468,11 +477,24 @@ def _check_header(group: CsvGroup, hive: set[str]) -> None:
     path = group.files[0].path
     if problem := unnamed_column(group.header):
         raise SourceError(f"malformed CSV in {path}: {problem}")
-    if clash := [h.strip() for h in group.header if h.strip().lower() in hive]:
+    _refuse_hive_clash([h.strip() for h in group.header], hive, path)
+
+
+def _refuse_hive_clash(names: list[str], hive: set[str], where: str) -> None:
+    """A file column that is also a `key=value/` directory key: DuckDB would let the path's value win."""
+    if clash := [n for n in names if n.lower() in hive]:
         raise SourceError(
-            f"column {clash[0]} of {path} is also a Hive partition key ({clash[0]}=... in its path); "
+            f"column {clash[0]} of {where} is also a Hive partition key ({clash[0]}=... in its path); "
             "rename the column or the directory"
         )
+
+
+def _file_columns(engine: Engine, sql: str) -> list[str]:
+    """Column names of a read without Hive partitioning; none when it cannot bind (the real read says why)."""
+    try:
+        return [name for name, _ in engine.columns(sql)]
+    except Exception:
+        return []
 
 
 # DuckDB's CSV sniffer samples this many rows (its sample_size default).

@@ -340,19 +340,22 @@ def json_groups(sources: SourceSet) -> list[tuple[str, list[FileInfo]]]:
     return [(fmt, files) for fmt, files in groups if files]
 
 
+def parquet_relation(files: list[FileInfo], hive: bool) -> str:
+    return f"SELECT * FROM read_parquet({_paths(files)}, union_by_name = true, hive_partitioning = {'true' if hive else 'false'})"
+
+
 def read_expression(
     sources: SourceSet, csv_columns: CsvColumns | None = None, json_columns: JsonColumns | None = None
 ) -> str:
     """One DuckDB relation over all sources; several formats or CSV headers are combined BY NAME."""
     parts = []
-    hive = f", hive_partitioning = {'true' if sources.hive else 'false'}"
     for group in csv_groups(sources):
         parts.append(csv_relation(group, sources.hive, csv_columns(group) if csv_columns else None))
     for fmt, json_files in json_groups(sources):
         typed = json_columns(json_files, fmt) if json_columns else None
         parts.append(json_relation(json_files, fmt, sources.hive, typed))
     if files := sources.files.get("parquet"):
-        parts.append(f"SELECT * FROM read_parquet({_paths(files)}, union_by_name = true{hive})")
+        parts.append(parquet_relation(files, sources.hive))
     return " UNION ALL BY NAME ".join(parts)
 
 

@@ -304,3 +304,20 @@ def test_fraction_into_whole_number_column_is_refused(local_lake, run_cli, tmp_p
     source.write_text(text)
     fails_unchanged(run_cli, local_lake, "bronze.whole", ["ingest", "bronze.whole", str(source), "-q"],
                     "column v", name, "1.5")  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_hive_key_that_is_also_a_json_or_parquet_column(
+    lake: LakeEnv, run_cli, tmp_path: Path, kind: str
+) -> None:
+    """`name=a/x.jsonl` holding `"name": "b"` was loaded as `a`: the path's value silently won."""
+    folder = tmp_path / "landing" / "name=a"
+    folder.mkdir(parents=True)
+    if kind == "jsonl":
+        (folder / "x.jsonl").write_text('{"id": 2, "name": "b"}\n')
+    else:
+        pq.write_table(pa.table({"id": [2], "name": ["b"]}), folder / "x.parquet")
+    before = len(lake.lake.table("bronze.t").snapshots())
+    line = one_line_error(run_cli(lake, "ingest", "bronze.t", str(tmp_path / "landing"), "-q"))
+    assert "column name" in line and "Hive partition key" in line and f"x.{kind}" in line, line
+    assert len(lake.lake.table("bronze.t").snapshots()) == before
