@@ -168,6 +168,8 @@ def _check_file(info: FileInfo, kind: str) -> None:
         head = handle.read(_BLANK_MAX)
     if kind != "parquet" and len(head) == info.size and not head.strip():
         raise SourceError(f"{info.path} is empty (it holds only blank lines)")
+    if kind == "jsonl" and len(head) == info.size and b"".join(head.split()) == b"[]":
+        raise SourceError(f"{info.path} is empty (it holds an empty JSON array, no records)")
     head = head[:4]
     compressed_name = info.path.lower().endswith(_COMPRESSION)
     if head[:2] == b"\x1f\x8b" and not compressed_name:

@@ -162,6 +162,7 @@ VALUE_CASES = {
     "trailing_comma.csv": ["column 3", "trailing comma"],
     "mixed_line_endings.csv": ["line 2", "mixed line endings"],  # was `Error when sniffing file ""`
     "blank.jsonl": ["empty"],  # was "lacks columns: json"
+    "empty_array.json": ["empty", "array"],  # was a table with a column `json` and no rows
     "case_keys.jsonl": ["Id and id", "case"],  # was silently renamed to id_1
     "beyond_long.csv": ["line 3", "id", "9223372036854775808"],
     "beyond_long.jsonl": ["line 2", "id", "9223372036854775808", "beyond its range"],
@@ -176,7 +177,7 @@ def test_value_corpus_file_is_rejected(lake: LakeEnv, run_cli, tmp_path: Path, n
 
 
 @pytest.mark.parametrize("name", ["unnamed_column.csv", "trailing_comma.csv", "mixed_line_endings.csv",
-                                  "blank.jsonl", "case_keys.jsonl"])  # fmt: skip
+                                  "blank.jsonl", "case_keys.jsonl", "empty_array.json"])  # fmt: skip
 def test_value_corpus_file_creates_no_table(local_lake: LakeEnv, run_cli, tmp_path: Path, name: str) -> None:
     source = tmp_path / name
     shutil.copy(CORPUS / name, source)
