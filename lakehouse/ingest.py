@@ -42,10 +42,12 @@ from lakehouse.sources import (
     SourceSet,
     csv_relation,
     csv_text_relation,
+    describe_files,
     diagnose_csv,
     first_out_of_range,
     hive_keys,
     integer_text_sql,
+    is_whole_decimal,
     json_key_spellings_sql,
     json_relation,
     json_text_relation,
@@ -446,8 +448,9 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
     def json_columns(files: list[FileInfo], fmt: str) -> dict[str, str] | None:
         """JSON is typed by DuckDB alone, unless integers too wide for BIGINT/HUGEINT were typed DOUBLE."""
         if hive:
-            where = files[0].path if len(files) == 1 else f"{files[0].path} (or one of {len(files) - 1} more)"
-            _refuse_hive_clash(_file_columns(engine, json_relation(files, fmt, False)), hive, where)
+            _refuse_hive_clash(
+                _file_columns(engine, json_relation(files, fmt, False)), hive, describe_files(files)
+            )
         try:
             sniffed = engine.columns(json_relation(files, fmt, sources.hive))
         except Exception:
@@ -456,17 +459,16 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
         doubles = [n for n, t in types.items() if t == "DOUBLE"]
         # a decimal(20,0) / (38,0) column of the table: read its numbers as text, exactly, not as DOUBLE
         widened = {
-            n: table_types[n.lower()] for n in doubles if table_types.get(n.lower(), "").startswith("DECIMAL")
+            n: table_types[n.lower()] for n in doubles if is_whole_decimal(table_types.get(n.lower(), ""))
         }
         new = [n for n in doubles if n.lower() not in table_types]
         widened |= _wide_integers(engine, json_text_relation(files, fmt, new), new, files[0].path)
         return types | widened if widened else None
 
     if hive and (parquet := sources.files.get("parquet")):
-        where = (
-            parquet[0].path if len(parquet) == 1 else f"{parquet[0].path} (or one of {len(parquet) - 1} more)"
+        _refuse_hive_clash(
+            _file_columns(engine, parquet_relation(parquet, False)), hive, describe_files(parquet)
         )
-        _refuse_hive_clash(_file_columns(engine, parquet_relation(parquet, False)), hive, where)
     return read_expression(sources, columns, json_columns)
 
 

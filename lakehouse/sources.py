@@ -254,7 +254,7 @@ def csv_relation(group: CsvGroup, hive: bool, columns: dict[str, str] | None = N
         spec = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in read.items())
         options += ["auto_detect = false", f"columns = {{{spec}}}"]
         casts = [f"CAST({quote_ident(k)} AS TIMESTAMP) AS {quote_ident(k)}" for k in zoneless]
-        casts += [_whole_number(k, columns[k], _where(group.files)) for k in whole]
+        casts += [_whole_number(k, columns[k], describe_files(group.files)) for k in whole]
         if casts:
             select = f"* REPLACE ({', '.join(casts)})"
     else:
@@ -297,7 +297,7 @@ def is_whole_decimal(duckdb_type: str) -> bool:
     return _WHOLE_DECIMAL.fullmatch(duckdb_type) is not None
 
 
-def _where(files: list[FileInfo]) -> str:
+def describe_files(files: list[FileInfo]) -> str:
     return files[0].path if len(files) == 1 else f"{files[0].path} (or one of {len(files) - 1} more)"
 
 
@@ -320,7 +320,9 @@ def json_relation(files: list[FileInfo], fmt: str, hive: bool, columns: dict[str
             + "}"
         )
         if whole:
-            select = f"* REPLACE ({', '.join(_whole_number(k, columns[k], _where(files)) for k in whole)})"
+            select = (
+                f"* REPLACE ({', '.join(_whole_number(k, columns[k], describe_files(files)) for k in whole)})"
+            )
     return (
         f"SELECT {select} FROM read_json({_paths(files)}, format = '{fmt}', union_by_name = true, "
         f"maximum_object_size = 67108864, hive_partitioning = {'true' if hive else 'false'}{typed})"

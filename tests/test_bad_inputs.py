@@ -322,3 +322,15 @@ def test_hive_key_that_is_also_a_json_or_parquet_column(
     line = one_line_error(run_cli(lake, "ingest", "bronze.t", str(tmp_path / "landing"), "-q"))
     assert "column name" in line and "Hive partition key" in line and f"x.{kind}" in line, line
     assert len(lake.lake.table("bronze.t").snapshots()) == before
+
+
+def test_fractional_json_into_decimal_column_is_still_refused(local_lake, run_cli, tmp_path) -> None:
+    """Guard: only whole-number decimal columns read JSON numbers as text; 1.255 never rounds into decimal(10,2)."""
+    from conftest import fails_unchanged
+
+    local_lake.lake.create("bronze.price", "id long, p decimal(10,2)")
+    source = tmp_path / "p.jsonl"
+    source.write_text('{"id": 1, "p": 1.255}\n')
+    fails_unchanged(
+        run_cli, local_lake, "bronze.price", ["ingest", "bronze.price", str(source), "-q"], "column p"
+    )
