@@ -37,7 +37,26 @@ from lakehouse.engine import Engine, short_error
 from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError, StorageError
 from lakehouse.hooks import checkpoint
 from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
-from lakehouse.sources import CsvGroup, SourceSet, csv_relation, diagnose_csv, hive_keys, read_expression
+from lakehouse.sources import (
+    CsvGroup,
+    SourceSet,
+    csv_relation,
+    csv_text_relation,
+    describe_files,
+    diagnose_csv,
+    first_out_of_range,
+    hive_keys,
+    integer_text_sql,
+    is_whole_decimal,
+    json_key_spellings_sql,
+    json_relation,
+    json_text_relation,
+    mixed_line_endings,
+    parquet_relation,
+    read_expression,
+    unnamed_column,
+)
+from lakehouse.storage import FileInfo
 from lakehouse.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
 
 if TYPE_CHECKING:
@@ -71,7 +90,30 @@ def source_schema(engine: Engine, relation_sql: str, sources: SourceSet) -> pa.S
     names = [n.lower() for n in schema.names]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         raise SchemaMismatchError(f"duplicate column names in {sources.paths[0]}: {', '.join(dupes)}")
+    _check_json_key_case(engine, sources, schema.names)
     return schema
+
+
+_RENAMED = re.compile(r"(.+)_\d+")
+
+
+def _check_json_key_case(engine: Engine, sources: SourceSet, names: list[str]) -> None:
+    """DuckDB renames the second of two keys that differ only in case (`Id`, `id` -> `Id`, `id_1`); column
+    names are case-insensitive here, so refuse rather than invent a column. Scans only when a name looks renamed."""
+    if not sources.files.get("jsonl"):
+        return
+    lower = {n.lower() for n in names}
+    for name in names:
+        match = _RENAMED.fullmatch(name)
+        if match is None or match.group(1).lower() not in lower:
+            continue
+        row = engine.con.execute(json_key_spellings_sql(sources, match.group(1))).fetchone()
+        if row is not None:
+            keys = " and ".join(row[1][:2])
+            raise SchemaMismatchError(
+                f"JSON keys {keys} in {row[0]} differ only in case, and column names are case-insensitive; "
+                "rename one of them"
+            )
 
 
 def untyped_columns(engine: Engine, relation_sql: str) -> set[str]:
@@ -140,6 +182,7 @@ def plan_columns(
     evolve: bool,
     paths: list[str],
     untyped: set[str] = frozenset(),  # type: ignore[assignment]
+    sources: SourceSet | None = None,
 ) -> IngestPlan:
     source_schema_iceberg = iceberg_schema_from_arrow(source)
     by_name = {f.name.lower(): f for f in source_schema_iceberg.fields}
@@ -169,12 +212,17 @@ def plan_columns(
             )
             continue
         reason = None if src.name.lower() in untyped else compatible(src.field_type, target.field_type)
+        if reason and sources is not None and _whole_decimal(src.field_type):
+            _refuse_out_of_range(sources, table_name, target.name, target.field_type)
         if reason:
             raise SchemaMismatchError(
                 f"column {target.name}: table {table_name} has {target.field_type}, source {where} has "
                 f"{src.field_type} ({reason})"
             )
         expr = quote_ident(src.name)
+        if isinstance(target.field_type, TimestampType) and isinstance(src.field_type, StringType):
+            # text with an offset is converted to UTC (the session zone), never stripped of its offset
+            expr = f"CAST(CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
         if target.required:
             message = quote_literal(
                 f"column {target.name} is NOT NULL in {table_name} but {where} has a null"
@@ -183,6 +231,29 @@ def plan_columns(
         projections.append(f"CAST({expr} AS {duckdb_type(target.field_type)}) AS {quote_ident(target.name)}")
     sql = f"SELECT {', '.join(projections)} FROM ({relation_sql}) AS lake_in"
     return IngestPlan(sql, extra, evolved)
+
+
+_INTEGER_RANGES = {IntegerType: (-(2**31), 2**31 - 1), LongType: (-(2**63), 2**63 - 1)}
+
+
+def _whole_decimal(source: IcebergType) -> bool:
+    """DuckDB types JSON integers beyond BIGINT as HUGEINT, which arrives as decimal(38,0)."""
+    return isinstance(source, DecimalType) and source.scale == 0
+
+
+def _refuse_out_of_range(sources: SourceSet, table_name: str, column: str, target: IcebergType) -> None:
+    """An int/long column and a source integer beyond its range: name the column, the value, file and line."""
+    bounds = next((b for cls, b in _INTEGER_RANGES.items() if isinstance(target, cls)), None)
+    if bounds is None:
+        return
+    found = first_out_of_range(sources, column, *bounds)
+    if found is None:
+        return
+    path, line, value = found
+    at = f" at line {line}" if line is not None else ""
+    raise SchemaMismatchError(
+        f"column {column} of {table_name} is {target}, but {path}{at} holds {value}, beyond its range"
+    )
 
 
 def _union_schema(schema: Schema, new_fields: list[Any]) -> Schema:
@@ -202,6 +273,9 @@ _FILE = re.compile(
 )
 
 
+_OWN_ERROR = "not a whole number"
+
+
 def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -> str:
     """DuckDB's multi-line reader errors condensed to `what, in which file, at which line`."""
     text = str(exc)
@@ -210,12 +284,18 @@ def explain_source_error(exc: BaseException, sources: SourceSet | None = None) -
             delim = "\t" if info.path.lower().removesuffix(".gz").endswith(".tsv") else ","
             if problem := diagnose_csv(info.path, delim):
                 return f"malformed CSV in {info.path}: {problem}"
+        if "sniffing file" in text:  # DuckDB names no cause (and often no file) for these
+            for info in sources.files.get("csv", []):
+                if problem := mixed_line_endings(info.path):
+                    return f"malformed CSV in {info.path}: {problem}"
     hint = sources.paths[0] if sources is not None and len(sources.paths) == 1 else None
     return _explain(text, exc, hint)
 
 
 def _explain(text: str, exc: BaseException, file_hint: str | None) -> str:
     first = short_error(exc)
+    if _OWN_ERROR in first:  # raised by our own SQL (a whole-number check): it already names column and file
+        return first.split("Error: ", 1)[-1]
     line = _LINE.search(text)
     found = _FILE.search(text)
     file = found.group(1) if found else file_hint
@@ -271,7 +351,9 @@ def ingest(
     relation = source_relation(engine, sources, table.schema())
     arrow_schema = source_schema(engine, relation, sources)
     untyped = untyped_columns(engine, relation)
-    plan = plan_columns(table_name, table.schema(), arrow_schema, relation, evolve, sources.paths, untyped)
+    plan = plan_columns(
+        table_name, table.schema(), arrow_schema, relation, evolve, sources.paths, untyped, sources=sources
+    )
     metadata = table.metadata
     if plan.evolved_schema is not None:
         metadata = metadata.model_copy(
@@ -345,6 +427,8 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
     table_types = {f.name.lower(): duckdb_type(f.field_type) for f in (schema.fields if schema else [])}
 
     def columns(group: CsvGroup) -> dict[str, str] | None:
+        if group.header is not None:
+            _check_header(group, hive)
         try:
             sniffed = engine.columns(csv_relation(group, sources.hive))
         except Exception as exc:
@@ -357,9 +441,89 @@ def source_relation(engine: Engine, sources: SourceSet, schema: Schema | None = 
                 if problem := diagnose_csv(info.path, group.delim):
                     raise SourceError(f"malformed CSV in {info.path}: {problem}")
             raise SourceError(f"cannot read the CSV header of {group.files[0].path}: its dialect is unclear")
-        return {n: table_types.get(n.lower(), t) for n, t in sniffed if n.lower() not in hive}
+        types = {n: table_types.get(n.lower(), t) for n, t in sniffed if n.lower() not in hive}
+        doubles = [n for n, t in types.items() if t == "DOUBLE" and n.lower() not in table_types]
+        return types | _wide_integers(engine, csv_text_relation(group), doubles, group.files[0].path)
 
-    return read_expression(sources, columns)
+    def json_columns(files: list[FileInfo], fmt: str) -> dict[str, str] | None:
+        """JSON is typed by DuckDB alone, unless integers too wide for BIGINT/HUGEINT were typed DOUBLE."""
+        if hive:
+            _refuse_hive_clash(
+                _file_columns(engine, json_relation(files, fmt, False)), hive, describe_files(files)
+            )
+        try:
+            sniffed = engine.columns(json_relation(files, fmt, sources.hive))
+        except Exception:
+            return None  # the full read reports it, with its file and line
+        types = {n: t for n, t in sniffed if n.lower() not in hive}
+        doubles = [n for n, t in types.items() if t == "DOUBLE"]
+        # a decimal(20,0) / (38,0) column of the table: read its numbers as text, exactly, not as DOUBLE
+        widened = {
+            n: table_types[n.lower()] for n in doubles if is_whole_decimal(table_types.get(n.lower(), ""))
+        }
+        new = [n for n in doubles if n.lower() not in table_types]
+        widened |= _wide_integers(engine, json_text_relation(files, fmt, new), new, files[0].path)
+        return types | widened if widened else None
+
+    if hive and (parquet := sources.files.get("parquet")):
+        _refuse_hive_clash(
+            _file_columns(engine, parquet_relation(parquet, False)), hive, describe_files(parquet)
+        )
+    return read_expression(sources, columns, json_columns)
+
+
+def _check_header(group: CsvGroup, hive: set[str]) -> None:
+    """Header faults DuckDB would paper over (an unnamed column becomes `column2`) or report as a sniffing
+    failure: an empty name, a trailing comma, a name that is also a `key=value/` directory key."""
+    assert group.header is not None
+    path = group.files[0].path
+    if problem := unnamed_column(group.header):
+        raise SourceError(f"malformed CSV in {path}: {problem}")
+    _refuse_hive_clash([h.strip() for h in group.header], hive, path)
+
+
+def _refuse_hive_clash(names: list[str], hive: set[str], where: str) -> None:
+    """A file column that is also a `key=value/` directory key: DuckDB would let the path's value win."""
+    if clash := [n for n in names if n.lower() in hive]:
+        raise SourceError(
+            f"column {clash[0]} of {where} is also a Hive partition key ({clash[0]}=... in its path); "
+            "rename the column or the directory"
+        )
+
+
+def _file_columns(engine: Engine, sql: str) -> list[str]:
+    """Column names of a read without Hive partitioning; none when it cannot bind (the real read says why)."""
+    try:
+        return [name for name, _ in engine.columns(sql)]
+    except Exception:
+        return []
+
+
+# DuckDB's CSV sniffer samples this many rows (its sample_size default).
+_SNIFF_ROWS = 20480
+
+
+def _wide_integers(engine: Engine, text_relation: str, candidates: list[str], where: str) -> dict[str, str]:
+    """The sniffers type integers too wide for BIGINT (CSV) or HUGEINT (JSON) as DOUBLE, which rounds them
+    (2^53 + 1 becomes 2^53). Integer-only columns become DECIMAL(20,0) (unsigned 64-bit fits) or
+    DECIMAL(38,0); wider ones are refused."""
+    if not candidates:
+        return {}
+    row = engine.con.execute(integer_text_sql(text_relation, candidates, _SNIFF_ROWS)).fetchone()
+    assert row is not None
+    widened = {}
+    for i, name in enumerate(candidates):
+        integers, digits, widest = row[3 * i : 3 * i + 3]
+        if not integers:
+            continue  # real fractions: a double column
+        if digits > 38:
+            shown = widest if len(widest) <= 60 else f"{widest[:30]}...{widest[-10:]} ({digits} digits)"
+            raise SourceError(
+                f"column {name} of {where} holds the integer {shown}, wider than decimal(38,0) "
+                "holds; load it into a string column (create the table with --schema)"
+            )
+        widened[name] = "DECIMAL(20,0)" if digits <= 20 else "DECIMAL(38,0)"
+    return widened
 
 
 def _sources_summary(paths: list[str]) -> str:
