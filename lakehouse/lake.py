@@ -365,11 +365,12 @@ class Lakehouse:
         plan = maintenance.plan_expire(self.profile, self.table(name), name, older_than, retain_last)
         return maintenance.expire(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
 
-    def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False) -> Any:
-        """Delete files under the table's location that no metadata reaches and are older than the window."""
+    def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False, force: bool = False) -> Any:
+        """Delete files under the table's location that no metadata reaches and are older than the window
+        (3 days at least, unless `force`: a shorter window can take the files of a write in flight)."""
         from lakehouse import maintenance
 
-        plan = maintenance.plan_gc(self.profile, self.table(name), name, older_than)
+        plan = maintenance.plan_gc(self.profile, self.table(name), name, older_than, force=force)
         return maintenance.gc(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
 
     def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 DEFAULT_EXPIRE_AGE = "5d"  # Iceberg history.expire.max-snapshot-age-ms
 DEFAULT_RETAIN_LAST = 1  # Iceberg history.expire.min-snapshots-to-keep
 DEFAULT_GC_AGE = "3d"  # Spark remove_orphan_files older_than
+# A write's files exist before its commit references them: a shorter gc window can take a write in
+# flight. Iceberg's remove_orphan_files defaults to 3 days; going below needs `force`.
+GC_FLOOR = timedelta(days=3)
 EXPIRED_IDS_KEPT = 1000
 MANIFEST_TARGET_PROPERTY = "commit.manifest.target-size-bytes"
 DEFAULT_MANIFEST_TARGET = 8 * 1024 * 1024
@@ -612,6 +615,7 @@ class GcPlan:
     recent_orphans: int = 0
     reachable_files: int = 0
     abandoned_branches: dict[str, list[int]] = field(default_factory=dict)
+    warning: str | None = None  # set when `force` allowed a window below the floor
 
     @property
     def abandoned_snapshots(self) -> list[int]:
@@ -631,14 +635,38 @@ class GcPlan:
             "kept_recent_orphans": self.recent_orphans,
             "reachable_files": self.reachable_files,
             "abandoned_audit_branches": self.abandoned_branches,
+            "warning": self.warning,
         }
 
 
-def plan_gc(
-    profile: Profile, table: Table, identifier: str, older_than: str | timedelta = DEFAULT_GC_AGE
-) -> GcPlan:
-    """Files under the table's location that no metadata reaches and that are older than the window."""
+def gc_window(older_than: str | timedelta, identifier: str, force: bool) -> tuple[timedelta, str | None]:
+    """The window and, below the floor with `force`, the warning to show; below it without, an error."""
     age = parse_duration(older_than)
+    if age >= GC_FLOOR:
+        return age, None
+    floor = format_duration(GC_FLOOR)
+    if not force:
+        raise LakehouseError(
+            f"gc of {identifier}: --older-than {format_duration(age)} is below the {floor} floor; files of a "
+            "write in flight could be deleted before it commits. Pass --force if no write is running"
+        )
+    return age, (
+        f"gc of {identifier} with --older-than {format_duration(age)}, below the {floor} floor: files of a "
+        "write in flight may be deleted (that write then fails)"
+    )
+
+
+def plan_gc(
+    profile: Profile,
+    table: Table,
+    identifier: str,
+    older_than: str | timedelta = DEFAULT_GC_AGE,
+    *,
+    force: bool = False,
+) -> GcPlan:
+    """Files under the table's location that no metadata reaches and that are older than the window
+    (at least GC_FLOOR unless `force`)."""
+    age, warning = gc_window(older_than, identifier, force)
     cutoff = _now() - age
     # List first, then read the metadata: a file committed in between is then known to be reachable.
     if storage_root(table.location()) is None:
@@ -651,6 +679,7 @@ def plan_gc(
     known = found.files
     plan = GcPlan(identifier, table.location(), format_duration(age), cutoff.isoformat(timespec="seconds"))
     plan.abandoned_branches = abandoned
+    plan.warning = warning
     plan.reachable_files = len(known)
     for info in sorted(listed, key=lambda f: f.path):
         if _live(info.path, known, table.location()):

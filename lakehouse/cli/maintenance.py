@@ -155,11 +155,13 @@ def expire(ctx: Context, table: str, older_than: str, retain_last: int, dry_run:
 @cli.command()
 @click.argument("table")
 @click.option("--older-than", default="3d", show_default=True,
-              help="Only files older than this: a write in flight is never touched.")  # fmt: skip
+              help="Only files older than this: a write in flight is never touched. At least 3d without --force.")  # fmt: skip
+@click.option("--force", is_flag=True,
+              help="Allow --older-than below 3d (only when no write to TABLE is running); warns on stderr.")  # fmt: skip
 @dry_run_option
 @json_option
 @pass_ctx
-def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) -> None:
+def gc(ctx: Context, table: str, older_than: str, force: bool, dry_run: bool, as_json: bool) -> None:
     """Delete orphan files under TABLE's location: files no metadata references, such as the
     leftovers of failed or killed writes. Works on S3 (list and batch delete) and local files.
 
@@ -170,9 +172,12 @@ def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) 
     Examples:
       lake gc silver.events --dry-run
       lake gc silver.events --older-than 7d --json
+      lake gc scratch.tmp --older-than 0s --force    # nothing writes to scratch.tmp now
     """
-    result = ctx.lake.gc(table, older_than=older_than, dry_run=dry_run)
+    result = ctx.lake.gc(table, older_than=older_than, dry_run=dry_run, force=force)
     data = result.to_dict()
+    if data["warning"]:
+        click.echo(f"Warning: {data['warning']}", err=True)
     if as_json:
         emit_json(data)
         return
