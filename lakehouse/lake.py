@@ -167,9 +167,10 @@ class Lakehouse:
         snapshot = table.current_snapshot() if as_of is None else asof.resolve(table, name, as_of)
         return tables.snapshot_files(table, snapshot)
 
-    def drop(self, name: str, purge: bool = False) -> dict[str, Any]:
-        table = tables.drop_table(self.catalog, name, purge)
-        return {"table": name, "purged": purge, "location": table.location()}
+    def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
+        """Drop a table; `purge` deletes only files under its own location that no other catalog
+        entry reaches, and lists the others as kept."""
+        return tables.drop_table(self.catalog, name, purge, dry_run=dry_run, profile=self.profile)
 
     # ---------------------------------------------------------------- ingest
 
@@ -370,8 +371,20 @@ class Lakehouse:
         (3 days at least, unless `force`: a shorter window can take the files of a write in flight)."""
         from lakehouse import maintenance
 
-        plan = maintenance.plan_gc(self.profile, self.table(name), name, older_than, force=force)
-        return maintenance.gc(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+        table = self.table(name)
+        plan = maintenance.plan_gc(
+            self.profile, table, name, older_than, force=force, claims=self._claims(name, table.location())
+        )
+        return maintenance.gc(
+            self.profile, lambda: self.table(name), plan, dry_run=dry_run,
+            claims=lambda: self._claims(name, table.location()),
+        )  # fmt: skip
+
+    def _claims(self, name: str, location: str) -> list[Any]:
+        """Other catalog entries keeping files under `location` (another profile on this database)."""
+        from lakehouse.claims import claims
+
+        return claims(self.catalog, name, location)
 
     def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Merge small manifests into few (a `replace` snapshot) so planning stays fast."""
@@ -395,7 +408,7 @@ class Lakehouse:
         with self.engine(locked=False) as engine:
             return maintenance.maintain(
                 self.profile, engine, lambda: self.table(name), name, plan=plan, dry_run=dry_run,
-                on_progress=on_progress,
+                on_progress=on_progress, claims=lambda: self._claims(name, self.table(name).location()),
             )  # fmt: skip
 
     # ---------------------------------------------------------------- history (lakehouse.history, .pins)

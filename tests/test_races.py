@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import one_line_error
+import pyarrow.parquet as pq
+from conftest import cli_json, events, one_line_error, write_jsonl
 from test_concurrency import wait_for
 from test_crash import age, seeded, start, table_files
 
-from lakehouse.testing import LakeEnv, gc_orphans
+from lakehouse.testing import LakeEnv, gc_orphans, make_lake_env
 
 
 def rows(env: LakeEnv, name: str) -> tuple[int, int]:
@@ -84,3 +85,91 @@ def test_commit_refuses_when_gc_took_its_new_files(local_lake: LakeEnv, run_cli,
     # what the failed commit left (its manifests) is an orphan for a later gc, and the table still reads
     assert run_cli(env, "gc", "bronze.events", "--older-than", "0s", "--force").exit_code == 0
     assert gc_orphans(env, "bronze.events") == [] and rows(env, "bronze.events") == (40, sum(range(40)))
+
+
+# ------------------------------------------------------------------ 8: drop --purge and shared files
+
+
+def test_purge_keeps_files_outside_the_table_location(local_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+    """`s.b` references a file of `s.a` and a loose Parquet file (pyiceberg `add_files`): purging
+    `s.b` deletes its own files only, lists the two others as kept, and `s.a` still reads."""
+    env = local_lake
+    env.lake.ingest("s.a", str(write_jsonl(tmp_path / "a.jsonl", events(20))), create=True)
+    env.lake.ingest("s.b", str(write_jsonl(tmp_path / "b.jsonl", events(10, start=100))), create=True)
+    loose = tmp_path / "loose" / "x.parquet"
+    loose.parent.mkdir()
+    pq.write_table(env.lake.table("s.b").scan().to_arrow().slice(0, 3), loose)
+    a_file = env.lake.files("s.a")[0]["path"]
+    env.lake.table("s.b").add_files([a_file, f"file://{loose}"])
+    assert rows(env, "s.b")[0] == 10 + 20 + 3
+    b_location = env.lake.table("s.b").location()
+    own = {p for p in table_files(env, "s.b")}
+    a_before = table_files(env, "s.a")
+
+    dry = cli_json(run_cli(env, "drop", "s.b", "--purge", "--dry-run", "--json"))
+    assert sorted(dry["kept_outside_location"]) == sorted([a_file, f"file://{loose}"])
+    assert dry["dry_run"] is True and env.lake.tables() == ["s.a", "s.b"] and table_files(env, "s.b") == own
+
+    result = run_cli(env, "drop", "s.b", "--purge")
+    assert result.exit_code == 0, result.output
+    assert "kept 2 files" in result.stdout and a_file in result.stdout and str(loose) in result.stdout
+    assert env.lake.tables() == ["s.a"]
+    assert not any(Path(p).exists() for p in own if "/metadata/" in p or "/data/" in p)
+    assert Path(b_location.removeprefix("file://")).exists() is False or not any(
+        Path(b_location.removeprefix("file://")).rglob("*.parquet")
+    )
+    assert loose.exists() and table_files(env, "s.a") == a_before
+    assert rows(env, "s.a") == (20, sum(range(20)))
+    assert gc_orphans(env, "s.a") == []
+
+
+# ------------------------------------------------------------------ 9: two profiles, one catalog database
+
+
+def twins(env: LakeEnv, tmp_path: Path) -> tuple[LakeEnv, LakeEnv]:
+    """Two profiles, `alpha` and `beta`, on the same catalog database and warehouse as `env`."""
+    props = dict(env.profile.properties)
+    return (
+        make_lake_env(tmp_path / "alpha", props, name="alpha"),
+        make_lake_env(tmp_path / "beta", props, name="beta"),
+    )
+
+
+def test_a_location_another_catalog_name_uses_is_refused(any_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+    env, other = twins(any_lake, tmp_path)
+    src = write_jsonl(tmp_path / "t.jsonl", events(20))
+    assert run_cli(env, "ingest", "s.t", str(src), "--create", "-q").exit_code == 0
+    line = one_line_error(run_cli(other, "create", "s.t", "--schema", "id long"))
+    assert "cannot create s.t" in line and "table s.t of catalog 'alpha'" in line, line
+    line = one_line_error(run_cli(other, "ingest", "s.t", str(src), "--create", "-q"))
+    assert "table s.t of catalog 'alpha'" in line, line
+    assert other.lake.tables() == [] and env.lake.tables() == ["s.t"]
+    assert rows(env, "s.t") == (20, sum(range(20)))
+    assert gc_orphans(env, "s.t") == []
+
+
+def test_gc_and_purge_keep_what_another_catalog_name_reaches(
+    any_lake: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    """Twins made before the check (straight through pyiceberg): gc of either, with a 0s window,
+    deletes nothing the other reaches, and names it; a purge of one leaves the other readable."""
+    env, other = twins(any_lake, tmp_path)
+    env.lake.ingest("s.t", str(write_jsonl(tmp_path / "a.jsonl", events(20))), create=True)
+    schema = env.lake.table("s.t").schema()
+    other.lake.catalog.create_namespace("s")
+    other.lake.catalog.create_table("s.t", schema=schema)
+    other.lake.table("s.t").append(env.lake.table("s.t").scan().to_arrow().slice(0, 5))
+    assert env.lake.table("s.t").location() == other.lake.table("s.t").location()
+    for lake, name in ((env, "beta"), (other, "alpha")):
+        out = cli_json(run_cli(lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
+        assert out["shared_with"] == [f"table s.t of catalog {name!r}"]
+        assert out["deleted_files"] == 0, out["orphans"]
+        assert rows(env, "s.t") == (20, sum(range(20))) and rows(other, "s.t") == (5, sum(range(5)))
+
+    result = run_cli(other, "drop", "s.t", "--purge", "--json")
+    assert result.exit_code == 0, result.output
+    assert other.lake.tables() == [] and rows(env, "s.t") == (20, sum(range(20)))
+    assert gc_orphans(env, "s.t") == []  # the purge took beta's own files, none of alpha's
+    out = cli_json(run_cli(env, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
+    assert out["shared_with"] == [] and out["deleted_files"] == 0
+    assert rows(env, "s.t") == (20, sum(range(20)))
