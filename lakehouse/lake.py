@@ -363,7 +363,9 @@ class Lakehouse:
         """Expire old snapshots (never a tagged or branch one) and delete the files only they reached."""
         from lakehouse import maintenance
 
-        plan = maintenance.plan_expire(self.profile, self.table(name), name, older_than, retain_last)
+        table = self.table(name)
+        claims = self._claims(name, table.location())  # another profile's table at the same path
+        plan = maintenance.plan_expire(self.profile, table, name, older_than, retain_last, claims=claims)
         return maintenance.expire(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
 
     def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False, force: bool = False) -> Any:

@@ -396,7 +396,9 @@ def plan_expire(
     identifier: str,
     older_than: str | timedelta = DEFAULT_EXPIRE_AGE,
     retain_last: int = DEFAULT_RETAIN_LAST,
+    claims: Sequence[Claim] = (),
 ) -> ExpirePlan:
+    """`claims`: other catalog entries under the location; old metadata files they reach stay."""
     if retain_last < 1:
         raise LakehouseError(f"--retain-last must be at least 1 (the current snapshot), got {retain_last}")
     age = parse_duration(older_than)
@@ -419,7 +421,7 @@ def plan_expire(
     cache = ManifestCache(table)
     kept = {s.snapshot_id for s in metadata.snapshots} - set(ids)
     plan.files, plan.kept_outside = _doomed(table, metadata, ids, kept, cache)
-    known = set(reachable(table, cache).files)
+    known = set(reachable(table, cache).files) | set(claimed_reach(table, claims, identifier).files)
     unreferenced = _unreferenced_metadata(profile, table, cutoff, known)
     plan.files.update({key: ("metadata", info.size) for key, info in unreferenced.items()})
     plan.listed = {key: info.path for key, info in unreferenced.items()}
@@ -1012,7 +1014,7 @@ def plan_maintenance(
         identifier,
         plan_compaction(table, identifier),
         plan_manifests(table, identifier),
-        plan_expire(profile, table, identifier),
+        plan_expire(profile, table, identifier, claims=claims),
         plan_gc(profile, table, identifier, claims=claims),
     )
 

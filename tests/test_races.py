@@ -151,8 +151,8 @@ def test_a_location_another_catalog_name_uses_is_refused(any_lake: LakeEnv, run_
 def test_gc_and_purge_keep_what_another_catalog_name_reaches(
     any_lake: LakeEnv, run_cli, tmp_path: Path
 ) -> None:
-    """Twins made before the check (straight through pyiceberg): gc of either, with a 0s window,
-    deletes nothing the other reaches, and names it; a purge of one leaves the other readable."""
+    """Twins made before the check (straight through pyiceberg): expire and gc of either, with a 0s
+    window, delete nothing the other reaches (gc names it); a purge of one leaves the other readable."""
     env, other = twins(any_lake, tmp_path)
     env.lake.ingest("s.t", str(write_jsonl(tmp_path / "a.jsonl", events(20))), create=True)
     schema = env.lake.table("s.t").schema()
@@ -160,16 +160,21 @@ def test_gc_and_purge_keep_what_another_catalog_name_reaches(
     other.lake.catalog.create_table("s.t", schema=schema)
     other.lake.table("s.t").append(env.lake.table("s.t").scan().to_arrow().slice(0, 5))
     assert env.lake.table("s.t").location() == other.lake.table("s.t").location()
+    # expiry's sweep of old metadata files spares the twin's (its current one included)
+    env.lake.ingest("s.t", str(write_jsonl(tmp_path / "b.jsonl", events(5, start=20))))
+    out = cli_json(run_cli(env, "expire", "s.t", "--older-than", "0s", "--json"))
+    assert len(out["snapshots"]) == 1 and rows(other, "s.t") == (5, sum(range(5)))
+    assert rows(env, "s.t") == (25, sum(range(25)))
     for lake, name in ((env, "beta"), (other, "alpha")):
         out = cli_json(run_cli(lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
         assert out["shared_with"] == [f"table s.t of catalog {name!r}"]
         assert out["deleted_files"] == 0, out["orphans"]
-        assert rows(env, "s.t") == (20, sum(range(20))) and rows(other, "s.t") == (5, sum(range(5)))
+        assert rows(env, "s.t") == (25, sum(range(25))) and rows(other, "s.t") == (5, sum(range(5)))
 
     result = run_cli(other, "drop", "s.t", "--purge", "--json")
     assert result.exit_code == 0, result.output
-    assert other.lake.tables() == [] and rows(env, "s.t") == (20, sum(range(20)))
+    assert other.lake.tables() == [] and rows(env, "s.t") == (25, sum(range(25)))
     assert gc_orphans(env, "s.t") == []  # the purge took beta's own files, none of alpha's
     out = cli_json(run_cli(env, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
     assert out["shared_with"] == [] and out["deleted_files"] == 0
-    assert rows(env, "s.t") == (20, sum(range(20)))
+    assert rows(env, "s.t") == (25, sum(range(25)))
