@@ -129,8 +129,9 @@ def require_new_files(tx: Transaction, what: str) -> None:
             continue
         snapshot = update.snapshot
         require([snapshot.manifest_list])
-        manifests = [m for m in snapshot.manifests(io) if m.added_snapshot_id == snapshot.snapshot_id]
-        require([m.manifest_path for m in manifests])
+        new = [m for m in snapshot.manifests(io) if m.added_snapshot_id == snapshot.snapshot_id]
+        manifests = [m for m in new if m.has_added_files()]
+        require([m.manifest_path for m in new])
         require(
             [
                 e.data_file.file_path
