@@ -171,6 +171,8 @@ def test_gc_and_purge_keep_what_another_catalog_name_reaches(
         assert out["deleted_files"] == 0, out["orphans"]
         assert rows(env, "s.t") == (25, sum(range(25))) and rows(other, "s.t") == (5, sum(range(5)))
 
+    text = run_cli(env, "gc", "s.t", "--older-than", "0s", "--force").stdout
+    assert "kept every file of table s.t of catalog 'beta'" in text, text
     result = run_cli(other, "drop", "s.t", "--purge", "--json")
     assert result.exit_code == 0, result.output
     assert other.lake.tables() == [] and rows(env, "s.t") == (25, sum(range(25)))

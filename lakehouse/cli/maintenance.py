@@ -189,6 +189,10 @@ def gc(ctx: Context, table: str, older_than: str, force: bool, dry_run: bool, as
         f"{table}: {verb} {data['deleted_files']} orphan files, {human_bytes(data['deleted_bytes'])}; "
         f"kept {data['kept_recent_orphans']} unreferenced files newer than {data['older_than']}"
     )
+    if shared := data["shared_with"]:
+        click.echo(
+            f"{table}: kept every file of {', '.join(shared)}, which keeps its metadata in the same location"
+        )
     if branches := data.get("abandoned_audit_branches"):
         click.echo(
             f"{table}: {'would drop' if dry_run else 'dropped'} abandoned audit branches {', '.join(branches)}"
