@@ -364,7 +364,7 @@ class Lakehouse:
         from lakehouse import maintenance
 
         table = self.table(name)
-        claims = self._claims(name, table.location())  # another profile's table at the same path
+        claims = self._claims(table)  # another profile's table at the same path
         plan = maintenance.plan_expire(self.profile, table, name, older_than, retain_last, claims=claims)
         return maintenance.expire(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
 
@@ -375,18 +375,19 @@ class Lakehouse:
 
         table = self.table(name)
         plan = maintenance.plan_gc(
-            self.profile, table, name, older_than, force=force, claims=self._claims(name, table.location())
+            self.profile, table, name, older_than, force=force, claims=self._claims(table)
         )
         return maintenance.gc(
             self.profile, lambda: self.table(name), plan, dry_run=dry_run,
-            claims=lambda: self._claims(name, table.location()),
+            claims=lambda: self._claims(table),
         )  # fmt: skip
 
-    def _claims(self, name: str, location: str) -> list[Any]:
-        """Other catalog entries keeping files under `location` (another profile on this database)."""
+    def _claims(self, table: Table) -> list[Any]:
+        """Other catalog entries keeping files under the table's location (another profile on this
+        database, or another table given the same location)."""
         from lakehouse.claims import claims
 
-        return claims(self.catalog, name, location)
+        return claims(self.catalog, ".".join(table.name()), table.location())
 
     def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Merge small manifests into few (a `replace` snapshot) so planning stays fast."""
@@ -410,7 +411,7 @@ class Lakehouse:
         with self.engine(locked=False) as engine:
             return maintenance.maintain(
                 self.profile, engine, lambda: self.table(name), name, plan=plan, dry_run=dry_run,
-                on_progress=on_progress, claims=lambda: self._claims(name, self.table(name).location()),
+                on_progress=on_progress, claims=lambda: self._claims(self.table(name)),
             )  # fmt: skip
 
     # ---------------------------------------------------------------- history (lakehouse.history, .pins)

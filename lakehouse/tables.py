@@ -129,11 +129,13 @@ def drop_table(
     result: dict[str, Any] = {"table": identifier, "purged": purge, "location": table.location()}
     plan = None
     if purge:
-        plan = maintenance.plan_purge(table, identifier, claims(catalog, identifier, table.location()))
+        plan = maintenance.plan_purge(
+            table, identifier, claims(catalog, ".".join(table.name()), table.location())
+        )
         result.update(plan.to_dict())
     if dry_run:
         return {**result, "dry_run": True}
-    catalog.drop_table(identifier)
+    catalog.drop_table(table.name())  # as the catalog spells it (names match case-insensitively)
     if plan is not None:
         result["deleted_files"] = maintenance.purge(table, plan, profile)
     return result

@@ -165,8 +165,8 @@ def test_gc_and_purge_keep_what_another_catalog_name_reaches(
     out = cli_json(run_cli(env, "expire", "s.t", "--older-than", "0s", "--json"))
     assert len(out["snapshots"]) == 1 and rows(other, "s.t") == (5, sum(range(5)))
     assert rows(env, "s.t") == (25, sum(range(25)))
-    for lake, name in ((env, "beta"), (other, "alpha")):
-        out = cli_json(run_cli(lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
+    for lake, spelled, name in ((env, "S.T", "beta"), (other, "s.t", "alpha")):  # names: any case
+        out = cli_json(run_cli(lake, "gc", spelled, "--older-than", "0s", "--force", "--json"))
         assert out["shared_with"] == [f"table s.t of catalog {name!r}"]
         assert out["deleted_files"] == 0, out["orphans"]
         assert rows(env, "s.t") == (25, sum(range(25))) and rows(other, "s.t") == (5, sum(range(5)))
