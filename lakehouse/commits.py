@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
@@ -26,6 +27,7 @@ from pyiceberg.manifest import (
 )
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update import AddSnapshotUpdate
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 from lakehouse.errors import CommitError, StorageError
@@ -81,6 +83,7 @@ def commit_with_retry(
         try:
             stage(tx)
             checkpoint("before-commit")
+            require_new_files(tx, what)
             committed = tx.commit_transaction()
             checkpoint("after-commit")
             return committed
@@ -103,6 +106,40 @@ def commit_with_retry(
                 continue
             raise
     raise CommitError(f"{what} failed after {policy.attempts} attempts: {last}")
+
+
+def require_new_files(tx: Transaction, what: str) -> None:
+    """Refuse to swap in a snapshot whose new files are gone (e.g. `lake gc --force` with a short window
+    took a write in flight): the commit would succeed and leave the table unreadable. One stat or HEAD
+    per added file, after the new manifest list and manifests are checked and read."""
+    io = tx._table.io
+
+    def require(paths: list[str]) -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            present = list(pool.map(lambda path: io.new_input(path).exists(), paths))
+        if missing := [p for p, ok in zip(paths, present, strict=True) if not ok]:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise CommitError(
+                f"{what}: its new file {missing[0]}{more} is gone (deleted by `lake gc --force`?); "
+                "nothing was committed"
+            )
+
+    for update in tx._updates:
+        if not isinstance(update, AddSnapshotUpdate):
+            continue
+        snapshot = update.snapshot
+        require([snapshot.manifest_list])
+        new = [m for m in snapshot.manifests(io) if m.added_snapshot_id == snapshot.snapshot_id]
+        manifests = [m for m in new if m.has_added_files()]
+        require([m.manifest_path for m in new])
+        require(
+            [
+                e.data_file.file_path
+                for m in manifests
+                for e in m.fetch_manifest_entry(io, discard_deleted=True)
+                if e.status == ManifestEntryStatus.ADDED
+            ]
+        )
 
 
 def _is_transient_catalog_error(exc: Exception) -> bool:

@@ -167,9 +167,10 @@ class Lakehouse:
         snapshot = table.current_snapshot() if as_of is None else asof.resolve(table, name, as_of)
         return tables.snapshot_files(table, snapshot)
 
-    def drop(self, name: str, purge: bool = False) -> dict[str, Any]:
-        table = tables.drop_table(self.catalog, name, purge)
-        return {"table": name, "purged": purge, "location": table.location()}
+    def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
+        """Drop a table; `purge` deletes only files under its own location that no other catalog
+        entry reaches, and lists the others as kept."""
+        return tables.drop_table(self.catalog, name, purge, dry_run=dry_run, profile=self.profile)
 
     # ---------------------------------------------------------------- ingest
 
@@ -362,15 +363,31 @@ class Lakehouse:
         """Expire old snapshots (never a tagged or branch one) and delete the files only they reached."""
         from lakehouse import maintenance
 
-        plan = maintenance.plan_expire(self.profile, self.table(name), name, older_than, retain_last)
+        table = self.table(name)
+        claims = self._claims(table)  # another profile's table at the same path
+        plan = maintenance.plan_expire(self.profile, table, name, older_than, retain_last, claims=claims)
         return maintenance.expire(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
 
-    def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False) -> Any:
-        """Delete files under the table's location that no metadata reaches and are older than the window."""
+    def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False, force: bool = False) -> Any:
+        """Delete files under the table's location that no metadata reaches and are older than the window
+        (3 days at least, unless `force`: a shorter window can take the files of a write in flight)."""
         from lakehouse import maintenance
 
-        plan = maintenance.plan_gc(self.profile, self.table(name), name, older_than)
-        return maintenance.gc(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+        table = self.table(name)
+        plan = maintenance.plan_gc(
+            self.profile, table, name, older_than, force=force, claims=self._claims(table)
+        )
+        return maintenance.gc(
+            self.profile, lambda: self.table(name), plan, dry_run=dry_run,
+            claims=lambda: self._claims(table),
+        )  # fmt: skip
+
+    def _claims(self, table: Table) -> list[Any]:
+        """Other catalog entries keeping files under the table's location (another profile on this
+        database, or another table given the same location)."""
+        from lakehouse.claims import claims
+
+        return claims(self.catalog, ".".join(table.name()), table.location())
 
     def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Merge small manifests into few (a `replace` snapshot) so planning stays fast."""
@@ -394,7 +411,7 @@ class Lakehouse:
         with self.engine(locked=False) as engine:
             return maintenance.maintain(
                 self.profile, engine, lambda: self.table(name), name, plan=plan, dry_run=dry_run,
-                on_progress=on_progress,
+                on_progress=on_progress, claims=lambda: self._claims(self.table(name)),
             )  # fmt: skip
 
     # ---------------------------------------------------------------- history (lakehouse.history, .pins)

@@ -40,12 +40,18 @@ from lakehouse.sizes import format_duration, parse_duration
 from lakehouse.storage import FileInfo, abort_multipart_uploads, delete_files, list_files
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lakehouse.claims import Claim
     from lakehouse.compaction import CompactionPlan, CompactionResult
     from lakehouse.config import Profile
 
 DEFAULT_EXPIRE_AGE = "5d"  # Iceberg history.expire.max-snapshot-age-ms
 DEFAULT_RETAIN_LAST = 1  # Iceberg history.expire.min-snapshots-to-keep
 DEFAULT_GC_AGE = "3d"  # Spark remove_orphan_files older_than
+# A write's files exist before its commit references them: a shorter gc window can take a write in
+# flight. Iceberg's remove_orphan_files defaults to 3 days; going below needs `force`.
+GC_FLOOR = timedelta(days=3)
 EXPIRED_IDS_KEPT = 1000
 MANIFEST_TARGET_PROPERTY = "commit.manifest.target-size-bytes"
 DEFAULT_MANIFEST_TARGET = 8 * 1024 * 1024
@@ -188,6 +194,27 @@ def refuse_foreign(found: Reach, location: str, identifier: str) -> None:
             f"cannot gc {identifier}: its metadata names {foreign[0]}{more}, which a listing of {location} "
             "cannot be matched with (another scheme or bucket, or a relative path); nothing was deleted"
         )
+
+
+def claimed_reach(table: Table, claims: Sequence[Claim], identifier: str) -> Reach:
+    """Everything other catalog entries keeping metadata under this table's location reach (another
+    profile's table at the same path): never to be deleted. An unreadable one stops the step."""
+    from pyiceberg.table import StaticTable
+
+    found = Reach()
+    for claim in claims:
+        try:
+            other = StaticTable.from_metadata(claim.metadata_location, properties=table.io.properties)
+            part = reachable(other)
+        except Exception as exc:  # pyiceberg/pyarrow/fsspec raise many kinds: stop, delete nothing
+            raise LakehouseError(
+                f"{identifier} shares {table.location()} with {claim}, whose metadata "
+                f"{claim.metadata_location} cannot be read ({type(exc).__name__}); nothing was deleted"
+            ) from None
+        found.files.update(part.files)
+        for key, path in part.spelled.items():
+            found.spelled.setdefault(key, path)
+    return found
 
 
 # Hadoop's checksum of `<name>` is `.<name>.crc` beside it; Spark writes one for every file.
@@ -369,7 +396,9 @@ def plan_expire(
     identifier: str,
     older_than: str | timedelta = DEFAULT_EXPIRE_AGE,
     retain_last: int = DEFAULT_RETAIN_LAST,
+    claims: Sequence[Claim] = (),
 ) -> ExpirePlan:
+    """`claims`: other catalog entries under the location; old metadata files they reach stay."""
     if retain_last < 1:
         raise LakehouseError(f"--retain-last must be at least 1 (the current snapshot), got {retain_last}")
     age = parse_duration(older_than)
@@ -392,7 +421,7 @@ def plan_expire(
     cache = ManifestCache(table)
     kept = {s.snapshot_id for s in metadata.snapshots} - set(ids)
     plan.files, plan.kept_outside = _doomed(table, metadata, ids, kept, cache)
-    known = set(reachable(table, cache).files)
+    known = set(reachable(table, cache).files) | set(claimed_reach(table, claims, identifier).files)
     unreferenced = _unreferenced_metadata(profile, table, cutoff, known)
     plan.files.update({key: ("metadata", info.size) for key, info in unreferenced.items()})
     plan.listed = {key: info.path for key, info in unreferenced.items()}
@@ -612,6 +641,8 @@ class GcPlan:
     recent_orphans: int = 0
     reachable_files: int = 0
     abandoned_branches: dict[str, list[int]] = field(default_factory=dict)
+    warning: str | None = None  # set when `force` allowed a window below the floor
+    shared_with: list[Claim] = field(default_factory=list)  # other catalog entries under the location
 
     @property
     def abandoned_snapshots(self) -> list[int]:
@@ -631,14 +662,41 @@ class GcPlan:
             "kept_recent_orphans": self.recent_orphans,
             "reachable_files": self.reachable_files,
             "abandoned_audit_branches": self.abandoned_branches,
+            "warning": self.warning,
+            "shared_with": [str(c) for c in self.shared_with],
         }
 
 
-def plan_gc(
-    profile: Profile, table: Table, identifier: str, older_than: str | timedelta = DEFAULT_GC_AGE
-) -> GcPlan:
-    """Files under the table's location that no metadata reaches and that are older than the window."""
+def gc_window(older_than: str | timedelta, identifier: str, force: bool) -> tuple[timedelta, str | None]:
+    """The window and, below the floor with `force`, the warning to show; below it without, an error."""
     age = parse_duration(older_than)
+    if age >= GC_FLOOR:
+        return age, None
+    floor = format_duration(GC_FLOOR)
+    if not force:
+        raise LakehouseError(
+            f"gc of {identifier}: --older-than {format_duration(age)} is below the {floor} floor; files of a "
+            "write in flight could be deleted before it commits. Pass --force if no write is running"
+        )
+    return age, (
+        f"gc of {identifier} with --older-than {format_duration(age)}, below the {floor} floor: files of a "
+        "write in flight may be deleted (that write then fails)"
+    )
+
+
+def plan_gc(
+    profile: Profile,
+    table: Table,
+    identifier: str,
+    older_than: str | timedelta = DEFAULT_GC_AGE,
+    *,
+    force: bool = False,
+    claims: Sequence[Claim] = (),
+) -> GcPlan:
+    """Files under the table's location that no metadata reaches and that are older than the window
+    (at least GC_FLOOR unless `force`). `claims`: other catalog entries under the location, whose
+    files count as reachable."""
+    age, warning = gc_window(older_than, identifier, force)
     cutoff = _now() - age
     # List first, then read the metadata: a file committed in between is then known to be reachable.
     if storage_root(table.location()) is None:
@@ -648,9 +706,11 @@ def plan_gc(
     abandoned = abandoned_audits(table.metadata, int(cutoff.timestamp() * 1000))
     found = reachable(table, excluding=[i for ids in abandoned.values() for i in ids])
     refuse_foreign(found, table.location(), identifier)
-    known = found.files
+    known = {**claimed_reach(table, claims, identifier).files, **found.files}
     plan = GcPlan(identifier, table.location(), format_duration(age), cutoff.isoformat(timespec="seconds"))
     plan.abandoned_branches = abandoned
+    plan.warning = warning
+    plan.shared_with = list(claims)
     plan.reachable_files = len(known)
     for info in sorted(listed, key=lambda f: f.path):
         if _live(info.path, known, table.location()):
@@ -662,7 +722,16 @@ def plan_gc(
     return plan
 
 
-def gc(profile: Profile, load: Callable[[], Table], plan: GcPlan, *, dry_run: bool = False) -> DeleteResult:
+def gc(
+    profile: Profile,
+    load: Callable[[], Table],
+    plan: GcPlan,
+    *,
+    dry_run: bool = False,
+    claims: Callable[[], Sequence[Claim]] | None = None,
+) -> DeleteResult:
+    """Delete the plan's orphans that are still unreachable, by this table's metadata and by every
+    catalog entry `claims` reports (re-read now: the plan's if not given)."""
     start = time.perf_counter()
     result = DeleteResult(plan, dry_run)
     if dry_run:
@@ -674,7 +743,9 @@ def gc(profile: Profile, load: Callable[[], Table], plan: GcPlan, *, dry_run: bo
     table = load()
     found = reachable(table)  # checked again right before deleting
     refuse_foreign(found, plan.location, plan.table)
-    doomed = [o for o in plan.orphans if not _live(o.path, found.files, table.location())]
+    shared = claimed_reach(table, claims() if claims else plan.shared_with, plan.table)
+    known = {**shared.files, **found.files}
+    doomed = [o for o in plan.orphans if not _live(o.path, known, table.location())]
     result.deleted_files = delete_files(profile, [o.path for o in doomed])
     result.deleted_bytes = sum(o.size for o in doomed)
     cutoff = datetime.fromisoformat(plan.cutoff)
@@ -699,6 +770,68 @@ def _drop_abandoned(profile: Profile, load: Callable[[], Table], plan: GcPlan) -
             tx._apply(tuple(updates))
 
     commit_with_retry(load, stage, RetryPolicy.from_properties(profile.properties), f"gc of {plan.table}")
+
+
+# ------------------------------------------------------------------------------------ purge
+
+
+@dataclass
+class PurgePlan:
+    """What `drop --purge` deletes: the files the table's metadata reaches under its own location.
+    Files it references elsewhere (`add_files` of another table's file) and files another catalog
+    entry under the same location reaches are kept and listed."""
+
+    table: str
+    location: str
+    files: list[str] = field(default_factory=list)  # as the metadata spells them
+    kept_outside: list[str] = field(default_factory=list)
+    kept_shared: list[str] = field(default_factory=list)
+    shared_with: list[Claim] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": len(self.files),
+            "kept_outside_location": self.kept_outside,
+            "kept_shared": self.kept_shared,
+            "shared_with": [str(c) for c in self.shared_with],
+        }
+
+
+def plan_purge(table: Table, identifier: str, claims: Sequence[Claim] = ()) -> PurgePlan:
+    found = reachable(table)
+    shared = claimed_reach(table, claims, identifier).files
+    plan = PurgePlan(identifier, table.location(), shared_with=list(claims))
+    for key, path in sorted(found.spelled.items()):
+        if not _under(table.location(), path):
+            plan.kept_outside.append(path)
+        elif key in shared:
+            plan.kept_shared.append(path)
+        else:
+            plan.files.append(path)
+    return plan
+
+
+def purge(table: Table, plan: PurgePlan, profile: Profile | None = None) -> int:
+    """Delete the plan's files (the table is already dropped): in batches through `storage` given
+    the profile, else through the table's FileIO. A file already gone is not an error."""
+    from lakehouse.errors import StorageError
+
+    if profile is not None:
+        try:
+            return delete_files(profile, plan.files)
+        except StorageError as exc:
+            raise StorageError(f"dropped {plan.table}, but {exc}; delete what is left by hand") from None
+    deleted = 0
+    for path in plan.files:
+        try:
+            table.io.delete(path)
+            deleted += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StorageError(f"dropped {plan.table}, but cannot delete {path}: {first}") from None
+    return deleted
 
 
 # ------------------------------------------------------------------------------------ manifests
@@ -872,15 +1005,17 @@ class MaintenanceResult:
         }
 
 
-def plan_maintenance(profile: Profile, table: Table, identifier: str) -> MaintenancePlan:
+def plan_maintenance(
+    profile: Profile, table: Table, identifier: str, claims: Sequence[Claim] = ()
+) -> MaintenancePlan:
     from lakehouse.compaction import plan_compaction
 
     return MaintenancePlan(
         identifier,
         plan_compaction(table, identifier),
         plan_manifests(table, identifier),
-        plan_expire(profile, table, identifier),
-        plan_gc(profile, table, identifier),
+        plan_expire(profile, table, identifier, claims=claims),
+        plan_gc(profile, table, identifier, claims=claims),
     )
 
 
@@ -893,16 +1028,17 @@ def maintain(
     plan: MaintenancePlan | None = None,
     dry_run: bool = False,
     on_progress: Callable[[float], None] | None = None,
+    claims: Callable[[], Sequence[Claim]] = tuple,
 ) -> MaintenanceResult:
     """Compact, rewrite manifests, expire, gc: in that order, so expiry and gc see the new snapshots."""
     from lakehouse.compaction import compact
 
-    plan = plan or plan_maintenance(profile, load(), identifier)
+    plan = plan or plan_maintenance(profile, load(), identifier, claims())
     result = MaintenanceResult(plan, dry_run)
     if dry_run:
         return result
     result.compact = compact(profile, engine, load, plan.compaction, on_progress=on_progress)
     result.manifests = rewrite_manifests(profile, load, plan_manifests(load(), identifier))
     result.expire = expire(profile, load, plan.expire)
-    result.gc = gc(profile, load, plan.gc)
+    result.gc = gc(profile, load, plan.gc, claims=claims)
     return result

@@ -13,6 +13,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from lakehouse.catalog import check_namespace, split_identifier
+from lakehouse.claims import refuse_claimed
 from lakehouse.commits import INNER_RETRY_PROPERTIES
 from lakehouse.deletes import deleted_positions, is_data, live_counts, live_entries
 from lakehouse.errors import NoSuchTableError, TableExistsError
@@ -22,6 +23,8 @@ from lakehouse.schemas import PartitionTerm, build_partition_spec, describe_part
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table.snapshots import Snapshot
+
+    from lakehouse.config import Profile
 
 # Defaults for tables lake creates. Manifest merging keeps planning fast after thousands of appends
 # (400 fast appends: 740 ms to plan; merged: 26 ms). Files are sized on disk by our writer.
@@ -51,6 +54,7 @@ def create_table(
     spec = build_partition_spec(schema, partition_terms)
     _refuse_case_twin(catalog, identifier)
     ensure_namespace(catalog, namespace)
+    refuse_claimed(catalog, identifier)  # another profile's table at the same path: see lakehouse.claims
     props = {**DEFAULT_TABLE_PROPERTIES, **(properties or {})}
     try:
         return catalog.create_table(identifier, schema=schema, partition_spec=spec, properties=props)
@@ -112,13 +116,29 @@ def _unknown_table_message(catalog: Catalog, identifier: str) -> str:
     return f"table {identifier} does not exist{hint}"
 
 
-def drop_table(catalog: Catalog, identifier: str, purge: bool) -> Table:
+def drop_table(
+    catalog: Catalog, identifier: str, purge: bool, *, dry_run: bool = False, profile: Profile | None = None
+) -> dict[str, Any]:
+    """Drop from the catalog; with `purge`, then delete the files the table reaches under its own
+    location, except those another catalog entry there reaches (listed, with those outside, as kept).
+    With `profile`, files are deleted in batches through `storage`, else through the table's FileIO."""
+    from lakehouse import maintenance
+    from lakehouse.claims import claims
+
     table = load_table(catalog, identifier)
+    result: dict[str, Any] = {"table": identifier, "purged": purge, "location": table.location()}
+    plan = None
     if purge:
-        catalog.purge_table(identifier)
-    else:
-        catalog.drop_table(identifier)
-    return table
+        plan = maintenance.plan_purge(
+            table, identifier, claims(catalog, ".".join(table.name()), table.location())
+        )
+        result.update(plan.to_dict())
+    if dry_run:
+        return {**result, "dry_run": True}
+    catalog.drop_table(table.name())  # as the catalog spells it (names match case-insensitively)
+    if plan is not None:
+        result["deleted_files"] = maintenance.purge(table, plan, profile)
+    return result
 
 
 def drop_if_empty(catalog: Catalog, identifier: str) -> bool:

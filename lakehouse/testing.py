@@ -141,5 +141,5 @@ def gc_orphans(env: LakeEnv, table: str) -> list[str]:
 
     from lakehouse.maintenance import plan_gc
 
-    plan = plan_gc(env.profile, env.lake.table(table), table, timedelta(days=-1))
+    plan = plan_gc(env.profile, env.lake.table(table), table, timedelta(days=-1), force=True)
     return [o.path for o in plan.orphans]

@@ -79,7 +79,7 @@ def assert_gc_cleans(env: LakeEnv, run_cli, before_kill: set[str], name: str = "
     assert table_files(env, name) == live
     leftovers = live - before_kill
     age(live)
-    gc(env, run_cli, "--older-than", "1h", name=name)
+    gc(env, run_cli, "--older-than", "1h", "--force", name=name)
     after = table_files(env, name)
     assert not (after & leftovers - _referenced(env, name)), "gc left the killed write's files"
     assert state(env, name) == expected_state
@@ -154,7 +154,7 @@ def test_kill_ingest_while_writing_to_s3(moto_s3: MotoS3, run_cli, tmp_path: Pat
         gc(env, run_cli)  # default window: too young to touch
         data = {f.path for f in list_files(env.profile, env.lake.table("bronze.events").location() + "/data")}
         assert data - committed
-        result = cli_json(run_cli(env, "gc", "bronze.events", "--older-than", "0s", "--json"))
+        result = cli_json(run_cli(env, "gc", "bronze.events", "--older-than", "0s", "--force", "--json"))
         assert result is not None
         data = {f.path for f in list_files(env.profile, env.lake.table("bronze.events").location() + "/data")}
         assert data == committed
@@ -276,7 +276,7 @@ def test_kill_run_at_each_phase(local_lake: LakeEnv, run_cli, tmp_path: Path, ph
     assert staged_files <= table_files(env, first)
     if phase == "after-commit":
         # ...and once the branch is older than the window, gc drops it and deletes what only it reached.
-        gc(env, run_cli, "--older-than", "0s", name=first)
+        gc(env, run_cli, "--older-than", "0s", "--force", name=first)
         assert [r for r in env.lake.table(first).metadata.refs] == ["main"]
         assert not staged_files & table_files(env, first)
         assert state(env, first) == old[first]

@@ -290,7 +290,7 @@ def test_query_and_maintenance_keep_the_live_rows(deleted, run_cli) -> None:
         ["compact", TABLE, "--target-size", "1MB"],
         ["rewrite-manifests", TABLE],
         ["expire", TABLE, "--older-than", "0s"],
-        ["gc", TABLE, "--older-than", "0s"],
+        ["gc", TABLE, "--older-than", "0s", "--force"],
     ):
         result = run_cli(env, *args)
         assert result.exit_code == 0 or result.stderr.count("\n") == 1, (args, result.output)

@@ -125,13 +125,15 @@ def test_gc_keeps_every_file_of_a_spark_spelled_table(local_lake: LakeEnv, run_c
     listed = {f.path for f in list_files(local_lake.profile, f"file:{root}")}
     assert len(listed) >= 20  # data, manifests, manifest lists, metadata.json and their checksums
 
-    dry = cli_json(run_cli(local_lake, "gc", "spark.t", "--older-than", "0s", "--dry-run", "--json"))
+    dry = cli_json(
+        run_cli(local_lake, "gc", "spark.t", "--older-than", "0s", "--force", "--dry-run", "--json")
+    )
     assert sorted(o["path"] for o in dry["orphans"]) == [
         str(orphan.parent / ".killed-write.parquet.crc"),
         str(orphan),
     ]
     assert gc_orphans(local_lake, "spark.t") == [o["path"] for o in dry["orphans"]]
-    out = cli_json(run_cli(local_lake, "gc", "spark.t", "--older-than", "0s", "--json"))
+    out = cli_json(run_cli(local_lake, "gc", "spark.t", "--older-than", "0s", "--force", "--json"))
     assert out["deleted_files"] == 2 and not orphan.exists()
     assert {f.path for f in list_files(local_lake.profile, f"file:{root}")} == listed - {
         str(orphan),
@@ -157,9 +159,9 @@ def test_gc_keeps_spark_appends_to_a_lake_table(local_lake: LakeEnv, run_cli, tm
     assert any(f["path"] == f"file:{spark_file}" for f in lake.files("s.t"))
     _hadoop_checksums(root)
     _age_everything(root)
-    dry = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--dry-run", "--json"))
+    dry = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--force", "--dry-run", "--json"))
     assert dry["orphans"] == [] and dry["kept_recent_orphans"] == 0
-    out = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--json"))
+    out = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
     assert out["deleted_files"] == 0 and spark_file.exists()
     extra = pq.read_metadata(ours).num_rows
     assert lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 40 + extra}]
@@ -179,7 +181,7 @@ def test_gc_matches_percent_encoded_paths(local_lake: LakeEnv, run_cli, tmp_path
     spaced.write_bytes(local_path(first).read_bytes())
     _commit(table, [_described(table, first, "file://" + quote(str(spaced)))])
     _age_everything(root)
-    dry = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--dry-run", "--json"))
+    dry = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--force", "--dry-run", "--json"))
     assert dry["orphans"] == [] and spaced.exists()
 
 
@@ -199,7 +201,7 @@ def test_gc_refuses_a_table_whose_metadata_it_cannot_compare(local_lake: LakeEnv
     _age_everything(root)
     before = {f.path for f in list_files(local_lake.profile, table.location())}
     for args in (["--dry-run", "--json"], ["--json"]):
-        result = run_cli(local_lake, "gc", "s.t", "--older-than", "0s", *args)
+        result = run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--force", *args)
         line = one_line_error(result)
         assert "s.t" in line and foreign in line and "nothing was deleted" in line
         assert result.stdout == ""
@@ -222,9 +224,9 @@ def test_gc_keeps_s3a_and_s3n_spelled_files(s3_lake: LakeEnv, run_cli, tmp_path)
     orphan = table.location() + "/data/0123abcd-0.parquet"
     with table.io.new_output(orphan).create() as stream:
         stream.write(b"left behind by a killed ingest")
-    dry = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--dry-run", "--json"))
+    dry = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--force", "--dry-run", "--json"))
     assert [o["path"] for o in dry["orphans"]] == [orphan]
-    out = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--json"))
+    out = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
     assert out["deleted_files"] == 1 and gc_orphans(s3_lake, "s.t") == []
     assert lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 60}]
 

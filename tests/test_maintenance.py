@@ -187,7 +187,7 @@ def test_gc_on_s3_uses_the_window(s3_lake: LakeEnv, run_cli, tmp_path):
         stream.write(b"left behind by a killed ingest")
     out = cli_json(run_cli(s3_lake, "gc", "s.t", "--json"))
     assert out["deleted_files"] == 0 and out["kept_recent_orphans"] == 1 and _exists(s3_lake, orphan)
-    out = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--json"))
+    out = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
     assert out["deleted_files"] == 1 and not _exists(s3_lake, orphan)
     assert s3_lake.lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 40}]
 
@@ -205,7 +205,7 @@ def test_after_expire_and_gc_the_location_holds_only_reachable_files(s3_lake: La
     with table.io.new_output(table.location() + "/data/ts_day=2026-06-01/feedface-0.parquet").create() as s:
         s.write(b"interrupted ingest")
     cli_json(run_cli(s3_lake, "expire", "s.t", "--older-than", "0s", "--json"))
-    cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--json"))
+    cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
     table = lake.table("s.t")
     known = set(reachable(table).files)
     listed = _listing(s3_lake, "s.t")
@@ -269,7 +269,7 @@ def test_a_healthy_table_has_no_orphans_after_any_operation(any_lake: LakeEnv, t
         ("rewrite-manifests", lambda: lake.rewrite_manifests("s.t")),
         ("overwrite", lambda: _ingest(any_lake, tmp_path, "s.t", 200, mode="overwrite")),
         ("expire", lambda: lake.expire("s.t", older_than="0s")),
-        ("gc", lambda: lake.gc("s.t", older_than="0s")),
+        ("gc", lambda: lake.gc("s.t", older_than="0s", force=True)),
     ]  # fmt: skip
     for name, step in steps:
         step()

@@ -155,11 +155,13 @@ def expire(ctx: Context, table: str, older_than: str, retain_last: int, dry_run:
 @cli.command()
 @click.argument("table")
 @click.option("--older-than", default="3d", show_default=True,
-              help="Only files older than this: a write in flight is never touched.")  # fmt: skip
+              help="Only files older than this: a write in flight is never touched. At least 3d without --force.")  # fmt: skip
+@click.option("--force", is_flag=True,
+              help="Allow --older-than below 3d (only when no write to TABLE is running); warns on stderr.")  # fmt: skip
 @dry_run_option
 @json_option
 @pass_ctx
-def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) -> None:
+def gc(ctx: Context, table: str, older_than: str, force: bool, dry_run: bool, as_json: bool) -> None:
     """Delete orphan files under TABLE's location: files no metadata references, such as the
     leftovers of failed or killed writes. Works on S3 (list and batch delete) and local files.
 
@@ -170,9 +172,12 @@ def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) 
     Examples:
       lake gc silver.events --dry-run
       lake gc silver.events --older-than 7d --json
+      lake gc scratch.tmp --older-than 0s --force    # nothing writes to scratch.tmp now
     """
-    result = ctx.lake.gc(table, older_than=older_than, dry_run=dry_run)
+    result = ctx.lake.gc(table, older_than=older_than, dry_run=dry_run, force=force)
     data = result.to_dict()
+    if data["warning"]:
+        click.echo(f"Warning: {data['warning']}", err=True)
     if as_json:
         emit_json(data)
         return
@@ -184,6 +189,10 @@ def gc(ctx: Context, table: str, older_than: str, dry_run: bool, as_json: bool) 
         f"{table}: {verb} {data['deleted_files']} orphan files, {human_bytes(data['deleted_bytes'])}; "
         f"kept {data['kept_recent_orphans']} unreferenced files newer than {data['older_than']}"
     )
+    if shared := data["shared_with"]:
+        click.echo(
+            f"{table}: kept every file of {', '.join(shared)}, which keeps its metadata in the same location"
+        )
     if branches := data.get("abandoned_audit_branches"):
         click.echo(
             f"{table}: {'would drop' if dry_run else 'dropped'} abandoned audit branches {', '.join(branches)}"

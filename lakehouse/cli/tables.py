@@ -154,31 +154,39 @@ def files(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("table")
-@click.option("--purge", is_flag=True, help="Also delete the table's data and metadata files.")
+@click.option("--purge", is_flag=True,
+              help="Also delete the data and metadata files the table reaches under its own location.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Say what would be dropped; change nothing.")
 @json_option
 @pass_ctx
 def drop(ctx: Context, table: str, purge: bool, dry_run: bool, as_json: bool) -> None:
     """Drop a table from the catalog (files stay unless --purge).
 
+    --purge never deletes a file outside the table's location (one another table owns, added with
+    add_files) nor one another catalog entry at the same location reaches: those are listed as kept.
+
     \b
     Example:
+      lake drop scratch.tmp --purge --dry-run
       lake drop scratch.tmp --purge
     """
+    result = ctx.lake.drop(table, purge, dry_run=dry_run)
     if dry_run:
         info = ctx.lake.describe(table)
-        result = {
-            "table": table,
-            "purged": purge,
-            "location": info["location"],
-            "dry_run": True,
-            "data_files": info["data_files"],
-            "data_bytes": info["data_bytes"],
-        }
-    else:
-        result = ctx.lake.drop(table, purge)
+        result.update(data_files=info["data_files"], data_bytes=info["data_bytes"])
     if as_json:
         emit_json(result)
-    else:
-        verb = "would drop" if dry_run else "dropped"
-        click.echo(f"{verb} {table}" + (" and deleted its files" if purge else ""))
+        return
+    verb = "would drop" if dry_run else "dropped"
+    if not purge:
+        click.echo(f"{verb} {table}")
+        return
+    deleted = result["files"] if dry_run else result["deleted_files"]
+    click.echo(f"{verb} {table} and {'would delete' if dry_run else 'deleted'} {deleted} of its files")
+    kept = [*result["kept_outside_location"], *result["kept_shared"]]
+    if kept:
+        click.echo(
+            f"kept {len(kept)} files it references that are outside {result['location']} or another table uses:"
+        )
+        for path in kept:
+            click.echo(f"  {path}")
