@@ -191,15 +191,20 @@ def _forms(value: Any, rtype: IcebergType, pf: PartitionField) -> set[str] | Non
         return {(dt.date(1970, 1, 1) + dt.timedelta(days=value)).isoformat()}
     if isinstance(rtype, TimeType):
         t = (EPOCH + dt.timedelta(microseconds=value)).time()
-        return {t.isoformat(), t.isoformat(timespec="microseconds")}
+        return _trimmed({t.isoformat(), t.isoformat(timespec="microseconds")})
     if isinstance(rtype, (TimestampType, TimestamptzType)):
         ts = EPOCH + dt.timedelta(microseconds=value)
-        forms = {ts.isoformat(), ts.isoformat(sep=" "), ts.isoformat(timespec="microseconds"),
-                 ts.isoformat(sep=" ", timespec="microseconds")}  # fmt: skip
+        forms = _trimmed({ts.isoformat(), ts.isoformat(sep=" "), ts.isoformat(timespec="microseconds"),
+                          ts.isoformat(sep=" ", timespec="microseconds")})  # fmt: skip
         if isinstance(rtype, TimestamptzType):
             forms |= {f + z for f in forms for z in ("+00:00", "Z", "+00")}
         return forms
     return {str(value)}
+
+
+def _trimmed(forms: set[str]) -> set[str]:
+    """Also each form with its fraction's trailing zeros dropped (`10:08:21.7959`), as DuckDB prints."""
+    return forms | {f.rstrip("0") for f in forms if "." in f}
 
 
 def _matches(text: str, value: Any, rtype: IcebergType, pf: PartitionField) -> bool:

@@ -40,11 +40,11 @@ def lake_env(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
 
 
 def _cases() -> list[Any]:
-    from conformance.upstream import AFFECTS_LAKE, KNOWN_FAILING
+    from conformance.upstream import AFFECTS_LAKE, KNOWN_FAILING, KNOWN_FAILING_WIDE
 
     out = []
     for case in cases():
-        known = KNOWN_FAILING.get(case)
+        known = KNOWN_FAILING.get(case) or (KNOWN_FAILING_WIDE.get(case) if WIDE else None)
         marks = [pytest.mark.xfail(strict=True, reason=AFFECTS_LAKE[known][0])] if known else []
         out.append(pytest.param(*case, marks=marks))
     return out

@@ -81,7 +81,12 @@ AFFECTS_LAKE = {
 # are expected to fail (strictly: a pass means upstream was fixed, and the entry must go).
 KNOWN_FAILING = {
     ("decimal", "truncate[10]"): "pyiceberg-decimal-partition-precision",
-    ("decimal38", "truncate[10]"): "pyiceberg-decimal-partition-precision",
+}
+# The same, for the wide sweep only: its 200-row files make DuckDB dictionary-encode float columns
+# (double columns, whose values repeat less, pass).
+KNOWN_FAILING_WIDE = {
+    ("float", "none"): "duckdb-parquet-signed-zero",
+    ("float", "identity"): "duckdb-parquet-signed-zero",
 }
 
 
