@@ -56,10 +56,29 @@ def create_table(
     ensure_namespace(catalog, namespace)
     refuse_claimed(catalog, identifier)  # another profile's table at the same path: see lakehouse.claims
     props = {**DEFAULT_TABLE_PROPERTIES, **(properties or {})}
+    check_table_properties(identifier, props)
     try:
         return catalog.create_table(identifier, schema=schema, partition_spec=spec, properties=props)
     except TableAlreadyExistsError:
         raise TableExistsError(f"table {identifier} already exists") from None
+
+
+def check_table_properties(identifier: str, props: dict[str, str]) -> None:
+    """Refuse, before the table exists, a property value lake could not read later (each reader
+    validates the same way when it reads the property)."""
+    from lakehouse.compaction import ALLOW_ANY_TARGET_PROPERTY
+    from lakehouse.config import commit_settings, whole_number
+    from lakehouse.errors import ConfigError
+    from lakehouse.maintenance import DEFAULT_MANIFEST_TARGET, MANIFEST_TARGET_PROPERTY, MAX_REF_AGE_PROPERTY
+    from lakehouse.writer import DEFAULT_TARGET_FILE_SIZE, TARGET_SIZE_PROPERTY
+
+    where = f"table property of {identifier}"
+    whole_number(props, TARGET_SIZE_PROPERTY, DEFAULT_TARGET_FILE_SIZE, where, unit=" of bytes")
+    whole_number(props, MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET, where, unit=" of bytes")
+    whole_number(props, MAX_REF_AGE_PROPERTY, 1, where, high=2**62, unit=" of ms")
+    commit_settings(props, where)
+    if props.get(ALLOW_ANY_TARGET_PROPERTY, "false").strip().lower() not in ("true", "false"):
+        raise ConfigError(f"{where}: {ALLOW_ANY_TARGET_PROPERTY} must be true or false")
 
 
 def _refuse_case_twin(catalog: Catalog, identifier: str) -> None:

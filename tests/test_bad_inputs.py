@@ -334,3 +334,20 @@ def test_fractional_json_into_decimal_column_is_still_refused(local_lake, run_cl
     fails_unchanged(
         run_cli, local_lake, "bronze.price", ["ingest", "bronze.price", str(source), "-q"], "column p"
     )
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [
+        "write.target-file-size-bytes=abc",
+        "commit.manifest.target-size-bytes=-5",
+        "lake.commit.attempts=nan",
+        "history.expire.max-ref-age-ms=1e308",
+        "lake.compact.allow-any-target=yes",
+    ],
+)
+def test_bad_table_properties_are_refused_at_create(local_lake, run_cli, prop) -> None:
+    """Refused before the table exists, not at the first write that reads them."""
+    line = one_line_error(run_cli(local_lake, "create", "s.t", "--schema", "id long", "--property", prop))
+    assert prop.split("=")[0] in line
+    assert local_lake.lake.tables() == []
