@@ -5,7 +5,8 @@ gets some wrong, so a filtered `lake query` would silently miss rows (found by t
 tests/conformance/upstream.py has the links):
 
 - year/month/day/hour of values before 1970 (negative partition values);
-- bucket of uuid and binary values, and truncate of decimals.
+- any partition of a binary value (identity, bucket, truncate), bucket of uuid values, and truncate
+  of decimals.
 
 For a table whose partitions hit one of these, lake reads the snapshot without filter pushdown into
 the scan: DuckDB then filters rows after reading them (still skipping no file it should read). Tables
@@ -40,9 +41,9 @@ def duckdb_may_prune(table: Table, snapshot: Snapshot) -> bool:
             except ValueError:
                 continue
             transform = pfield.transform
-            if isinstance(transform, BucketTransform) and isinstance(
-                source, (UUIDType, BinaryType, FixedType)
-            ):
+            if isinstance(source, (BinaryType, FixedType)):
+                return False
+            if isinstance(transform, BucketTransform) and isinstance(source, UUIDType):
                 return False
             if isinstance(transform, TruncateTransform) and isinstance(source, DecimalType):
                 return False

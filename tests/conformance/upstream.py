@@ -70,8 +70,9 @@ AFFECTS_LAKE = {
     ),
     "duckdb-iceberg-pruning-binary-decimal": (
         "suspected, not yet filed: DuckDB iceberg 1.5.5 prunes away the matching files for "
-        "`v = <value>` on bucket[N](binary) and truncate[W](decimal(38,s)) partitions although the "
-        "partition values agree with pyiceberg (oracle b passes), so `lake query` misses rows",
+        "`v = <value>` on identity, bucket[N] and truncate[W] partitions of binary columns and "
+        "truncate[W](decimal(38,s)) although the partition values agree with pyiceberg (oracle b "
+        "passes), so an unguarded `lake query` would miss rows",
         "no upstream issue found",
     ),
 }
