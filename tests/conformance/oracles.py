@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -239,44 +240,47 @@ RULES = {
 }
 
 
+_LAKE_FILE = re.compile(r"^[0-9a-f]{16}-")  # lake names every data file `<write id>-...`
+
+
+def _folder_problem(rule: str, e: Entry, fields: list[PartitionField], schema: Schema, location: str) -> str:
+    """Why `e`'s folders do not decode to its partition values under `rule` ('' when they do)."""
+    decode, is_null = RULES[rule]
+    path = urlparse(e.path).path
+    if not path.startswith(location):
+        return f"{e.path} is not under {location}"
+    segments = path[len(location) :].split("/")[:-1]
+    if len(segments) != len(fields):
+        return f"{e.path}: {len(segments)} folders for {len(fields)} partition fields"
+    for seg, pf in zip(segments, fields, strict=False):
+        key, _, text = seg.partition("=")
+        rtype = _result_type(pf, schema)
+        value = internal(e.partition.get(pf.name), rtype)
+        if decode(key) != pf.name:
+            return f"folder {seg!r} is not named {pf.name}"
+        if is_null(text):
+            if value is not None:
+                return f"folder {seg!r} decodes to NULL, partition is {value!r}"
+        elif value is None:
+            return f"folder {seg!r} holds a NULL partition"
+        elif not _matches(decode(text), value, rtype, pf):
+            return f"folder {seg!r} does not decode to {value!r}"
+    return ""
+
+
 def _check_folders(table: Table, files: list[tuple[Entry, list[PartitionField]]], schema: Schema) -> Problems:
-    """One decoding rule must turn every folder into its file's partition values (so none collide)."""
+    """Every file lake wrote decodes under lake's one documented rule (so none collide); a file another
+    writer added (pyiceberg, Spark) decodes under some known rule."""
     location = urlparse(table.location()).path.rstrip("/") + "/data/"
-    failures: dict[str, str] = {}
-    for rule, (decode, is_null) in RULES.items():
-        for e, fields in files:
-            path = urlparse(e.path).path
-            if not path.startswith(location):
-                failures[rule] = f"{e.path} is not under {location}"
-                break
-            segments = path[len(location) :].split("/")[:-1]
-            live = [pf for pf in fields]
-            if len(segments) != len(live):
-                failures[rule] = f"{e.path}: {len(segments)} folders for {len(live)} partition fields"
-                break
-            problem = ""
-            for seg, pf in zip(segments, live, strict=False):
-                key, _, text = seg.partition("=")
-                rtype = _result_type(pf, schema)
-                value = internal(e.partition.get(pf.name), rtype)
-                if decode(key) != pf.name:
-                    problem = f"folder {seg!r} is not named {pf.name}"
-                elif is_null(text):
-                    problem = (
-                        "" if value is None else f"folder {seg!r} decodes to NULL, partition is {value!r}"
-                    )
-                elif value is None:
-                    problem = f"folder {seg!r} holds a NULL partition"
-                elif not _matches(decode(text), value, rtype, pf):
-                    problem = f"folder {seg!r} does not decode to {value!r}"
-                if problem:
-                    break
-            if problem:
-                failures[rule] = problem
-                break
-        if rule not in failures:
-            return []
-    return [f"no single folder naming fits every file: {failures}"]
+    problems = []
+    for e, fields in files:
+        if _LAKE_FILE.match(e.path.rsplit("/", 1)[-1]):
+            if problem := _folder_problem("lake", e, fields, schema, location):
+                problems.append(f"lake-written {problem}")
+        elif all(_folder_problem(rule, e, fields, schema, location) for rule in RULES):
+            tried = {rule: _folder_problem(rule, e, fields, schema, location) for rule in RULES}
+            problems.append(f"no folder naming fits {e.path}: {tried}")
+    return problems[:4]
 
 
 def _check_paths(table: Table, entries: list[Entry], manifest_list: str) -> Problems:

@@ -21,7 +21,8 @@ from pyiceberg.types import DecimalType, DoubleType, LongType, StringType
 from conformance import oracles
 from conformance.conftest import failures_text, run_steps
 from conformance.other_writer import delete_rows
-from conformance.values import NESTED_ARROW, NESTED_SCHEMA, REFUSED, TYPES, rows
+from conformance.upstream import AFFECTS_LAKE
+from conformance.values import NESTED_ARROW, NESTED_SCHEMA, REFUSED, TYPES, WIDE, rows
 
 PROPS = {"lake.compact.allow-any-target": "true"}
 COMPACT = {"target_size": "1MB", "min_size": "512KB", "max_size": "2MB", "min_input_files": 2}
@@ -54,6 +55,7 @@ def _run(s: Any, steps: list[tuple[str, Any]]) -> None:
     assert not failures, failures_text(failures)
 
 
+@pytest.mark.xfail(WIDE, strict=True, reason=AFFECTS_LAKE["duckdb-parquet-signed-zero"][0])
 def test_every_type_in_one_table(any_lake: Any, subject_factory: Any) -> None:
     """All primitive types and struct/list/map, unpartitioned: ingest, append, compact, rewrite-manifests, gc."""
     lake, name = any_lake.lake, "conf.all_types"
