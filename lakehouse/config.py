@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 import yaml
 
 from lakehouse.errors import ConfigError
+from lakehouse.sizes import shown
 
 CONFIG_RELPATH = Path("catalog") / "lake.yaml"
 _ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
@@ -210,11 +211,6 @@ _NUMBER = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
 _MEMORY = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,3})?\s*([kmgt]i?b)$", re.IGNORECASE)  # DuckDB's units
 
 
-def _shown(value: object) -> str:
-    text = repr(str(value))
-    return text if len(text) <= 40 else text[:37] + "...'"
-
-
 def whole_number(
     props: Mapping[str, str],
     key: str,
@@ -233,7 +229,7 @@ def whole_number(
     if not _WHOLE.match(text) or not low <= int(text) <= high:
         raise ConfigError(
             f"{where}: {key} must be a whole number{unit} from {low} to {high}, e.g. {max(low, default)}; "
-            f"got {_shown(value)}"
+            f"got {shown(value)}"
         )
     return int(text)
 
@@ -248,7 +244,7 @@ def decimal_number(
     text = str(value).strip()
     if not _NUMBER.match(text) or not math.isfinite(float(text)) or float(text) > high:
         raise ConfigError(
-            f"{where}: {key} must be a number{unit} from 0 to {high:g}, e.g. {default:g}; got {_shown(value)}"
+            f"{where}: {key} must be a number{unit} from 0 to {high:g}, e.g. {default:g}; got {shown(value)}"
         )
     return float(text)
 
@@ -260,7 +256,7 @@ def memory_limit(props: Mapping[str, str], key: str, where: str) -> str | None:
         return None
     if not _MEMORY.match(str(value).strip()):
         raise ConfigError(
-            f"{where}: {key} must be a size with KB, MB, GB or TB (or KiB..TiB), e.g. 4GB; got {_shown(value)}"
+            f"{where}: {key} must be a size with KB, MB, GB or TB (or KiB..TiB), e.g. 4GB; got {shown(value)}"
         )
     return str(value).strip()
 

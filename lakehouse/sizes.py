@@ -27,7 +27,7 @@ MAX_SIZE = 2**50  # 1 PB: beyond any file, memory or manifest size lake would ev
 MAX_DURATION = timedelta(days=100 * 366)
 
 
-def _shown(text: object) -> str:
+def shown(text: object) -> str:
     """The value as typed, cut short: an error line must stay one readable line."""
     value = repr(str(text))
     return value if len(value) <= 40 else value[:37] + "...'"
@@ -41,11 +41,11 @@ def parse_size(text: str | int, what: str = "size") -> int:
     unit = match.group(2).lower() if match else ""
     if not match or unit not in _UNITS:
         raise LakehouseError(
-            f"invalid {what} {_shown(text)}: use bytes or a number with KB, MB, GB or TB, e.g. 512MB"
+            f"invalid {what} {shown(text)}: use bytes or a number with KB, MB, GB or TB, e.g. 512MB"
         )
     value = float(match.group(1)) * _UNITS[unit]
     if value > MAX_SIZE:
-        raise LakehouseError(f"invalid {what} {_shown(text)}: at most {format_size(MAX_SIZE)}")
+        raise LakehouseError(f"invalid {what} {shown(text)}: at most {format_size(MAX_SIZE)}")
     return int(value)
 
 
@@ -69,11 +69,11 @@ def parse_duration(text: str | timedelta, what: str = "--older-than") -> timedel
     match = _DURATION.match(str(text).lower())
     if not match or match.group(2) not in _DURATION_UNITS:
         raise LakehouseError(
-            f"invalid {what} {_shown(text)}: use a number with s, m, h, d or w, e.g. 5d or 12h"
+            f"invalid {what} {shown(text)}: use a number with s, m, h, d or w, e.g. 5d or 12h"
         )
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
     if seconds > MAX_DURATION.total_seconds():
-        raise LakehouseError(f"invalid {what} {_shown(text)}: at most 100 years")
+        raise LakehouseError(f"invalid {what} {shown(text)}: at most 100 years")
     return timedelta(seconds=seconds)
 
 
