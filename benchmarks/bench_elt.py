@@ -18,8 +18,8 @@ TOPIC = "elt"
 def _baseline(lake, project, workdir: Path) -> float:  # type: ignore[no-untyped-def]
     import sqlglot
 
-    from lakehouse.query import lake_tables
-    from lakehouse.schemas import quote_literal
+    from lakehouse.core.schemas import quote_literal
+    from lakehouse.read.query import lake_tables
 
     out = workdir / "baseline"
     out.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,7 @@ def _baseline(lake, project, workdir: Path) -> float:  # type: ignore[no-untyped
 
 
 def _plan_200(workdir: Path) -> float:
-    from lakehouse.project import Project
+    from lakehouse.elt.project import Project
 
     root = workdir / "p200"
     (root / "silver").mkdir(parents=True)
@@ -80,8 +80,8 @@ def _plan_200(workdir: Path) -> float:
 
 
 def run(ctx: BenchContext) -> list[Figure]:
-    from lakehouse import datagen
-    from lakehouse.project import Project
+    from lakehouse.dev import datagen
+    from lakehouse.elt.project import Project
     from lakehouse.testing import local_properties, make_lake_env
 
     rows = ctx.rows(5_000_000)

@@ -14,9 +14,9 @@ import time
 import duckdb
 
 from benchmarks.common import BenchContext, Figure, best_of
-from lakehouse.engine import Engine
+from lakehouse.core.schemas import duckdb_type
+from lakehouse.io.engine import Engine
 from lakehouse.lake import Lakehouse
-from lakehouse.schemas import duckdb_type
 from lakehouse.testing import local_properties, make_lake_env
 
 GROUP_BY = "SELECT country, count(*) AS n, round(sum(amount), 2) AS total, round(avg(amount), 6) AS mean FROM {t} GROUP BY country ORDER BY country"

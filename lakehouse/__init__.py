@@ -14,7 +14,7 @@ _LAZY = {
     "Lakehouse": "lakehouse.lake",
     "QueryResult": "lakehouse.lake",
     "connect": "lakehouse.lake",
-    "load_pins": "lakehouse.pins",
+    "load_pins": "lakehouse.table.pins",
 }
 
 __all__ = ["LakehouseError", *_LAZY]

@@ -53,7 +53,7 @@ def run_demo(
     say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Generate, ingest, run, query and pin; returns what happened (the CLI-ish `main` prints it)."""
-    from lakehouse import datagen
+    from lakehouse.dev import datagen
 
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -110,8 +110,8 @@ def _print_table(title: str, table: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lakehouse import dev
-    from lakehouse.config import load_profile
+    from lakehouse.core.config import load_profile
+    from lakehouse.dev import server as dev
     from lakehouse.errors import LakehouseError
 
     rows = int(os.environ.get("LAKE_DEMO_ROWS", DEFAULT_ROWS))

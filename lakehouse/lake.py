@@ -11,23 +11,23 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
-from lakehouse import asof, tables
-from lakehouse.catalog import open_catalog, split_identifier
-from lakehouse.config import Profile, load_profile
-from lakehouse.engine import Engine, short_error
+from lakehouse.core.config import Profile, load_profile
+from lakehouse.core.schemas import duckdb_type, parse_partition_terms, parse_schema, quote_ident
 from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
-from lakehouse.pruning import duckdb_may_prune
-from lakehouse.query import TableRead, current_projection, rewrite
-from lakehouse.schemas import duckdb_type, parse_partition_terms, parse_schema, quote_ident
+from lakehouse.io.engine import Engine, short_error
+from lakehouse.read.pruning import duckdb_may_prune
+from lakehouse.read.query import TableRead, current_projection, rewrite
+from lakehouse.table import asof, tables
+from lakehouse.table.catalog import open_catalog, split_identifier
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
-    from lakehouse.history import RollbackPlan
-    from lakehouse.ingest import IngestResult
-    from lakehouse.pins import PinFile, PinReport
+    from lakehouse.ops.ingest import IngestResult
+    from lakehouse.table.history import RollbackPlan
+    from lakehouse.table.pins import PinFile, PinReport
 
 AsOf = str | int | dict[str, str] | list[str] | tuple[str, ...] | None
 PinsArg: TypeAlias = "str | os.PathLike[str] | PinFile | None"
@@ -147,12 +147,12 @@ class Lakehouse:
         return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
 
     def _schema_of_sources(self, sources: list[str], fmt: str = "auto") -> Any:
-        from lakehouse.sources import resolve_sources
+        from lakehouse.io.sources import resolve_sources
 
         return self._schema_of(resolve_sources(self.profile, sources, fmt))
 
     def _schema_of(self, found: Any) -> Any:
-        from lakehouse.ingest import iceberg_schema_from_arrow, source_relation, source_schema
+        from lakehouse.ops.ingest import iceberg_schema_from_arrow, source_relation, source_schema
 
         with self.engine(locked=False) as engine:
             return iceberg_schema_from_arrow(source_schema(engine, source_relation(engine, found), found))
@@ -187,8 +187,8 @@ class Lakehouse:
         properties: dict[str, str] | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> IngestResult:
-        from lakehouse.ingest import ingest
-        from lakehouse.sources import resolve_sources
+        from lakehouse.io.sources import resolve_sources
+        from lakehouse.ops.ingest import ingest
 
         split_identifier(name)
         paths = [sources] if isinstance(sources, str) else list(sources)
@@ -324,11 +324,11 @@ class Lakehouse:
         finally:
             result.close()
 
-    # ---------------------------------------------------------------- maintenance (lakehouse.compaction, .maintenance)
+    # ---------------------------------------------------------------- maintenance (lakehouse.ops.compaction, .maintenance)
 
     def plan_compaction(self, name: str, **options: Any) -> Any:
         """A `CompactionPlan` (see `compact` for the options); nothing is written."""
-        from lakehouse.compaction import plan_compaction
+        from lakehouse.ops.compaction import plan_compaction
 
         return plan_compaction(self.table(name), name, **options)
 
@@ -346,7 +346,7 @@ class Lakehouse:
         on_progress: Callable[[float], None] | None = None,
     ) -> Any:
         """Rewrite small files into target-sized ones as one `replace` snapshot; a `CompactionResult`."""
-        from lakehouse.compaction import compact
+        from lakehouse.ops.compaction import compact
 
         plan = self.plan_compaction(
             name, target_size=target_size, min_size=min_size, max_size=max_size,
@@ -361,7 +361,7 @@ class Lakehouse:
         self, name: str, *, older_than: str = "5d", retain_last: int = 1, dry_run: bool = False
     ) -> Any:
         """Expire old snapshots (never a tagged or branch one) and delete the files only they reached."""
-        from lakehouse import maintenance
+        from lakehouse.ops import maintenance
 
         table = self.table(name)
         claims = self._claims(table)  # another profile's table at the same path
@@ -371,7 +371,7 @@ class Lakehouse:
     def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False, force: bool = False) -> Any:
         """Delete files under the table's location that no metadata reaches and are older than the window
         (3 days at least, unless `force`: a shorter window can take the files of a write in flight)."""
-        from lakehouse import maintenance
+        from lakehouse.ops import maintenance
 
         table = self.table(name)
         plan = maintenance.plan_gc(
@@ -385,13 +385,13 @@ class Lakehouse:
     def _claims(self, table: Table) -> list[Any]:
         """Other catalog entries keeping files under the table's location (another profile on this
         database, or another table given the same location)."""
-        from lakehouse.claims import claims
+        from lakehouse.table.claims import claims
 
         return claims(self.catalog, ".".join(table.name()), table.location())
 
     def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Merge small manifests into few (a `replace` snapshot) so planning stays fast."""
-        from lakehouse import maintenance
+        from lakehouse.ops import maintenance
 
         plan = maintenance.plan_manifests(self.table(name), name)
         return maintenance.rewrite_manifests(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
@@ -406,7 +406,7 @@ class Lakehouse:
     ) -> Any:
         """Compact, rewrite manifests, expire and gc with the defaults; `dry_run` returns the preview
         (a `MaintenanceResult` whose `.plan` can be passed back to execute exactly that plan)."""
-        from lakehouse import maintenance
+        from lakehouse.ops import maintenance
 
         with self.engine(locked=False) as engine:
             return maintenance.maintain(
@@ -414,17 +414,17 @@ class Lakehouse:
                 on_progress=on_progress, claims=lambda: self._claims(self.table(name)),
             )  # fmt: skip
 
-    # ---------------------------------------------------------------- history (lakehouse.history, .pins)
+    # ---------------------------------------------------------------- history (lakehouse.table.history, .pins)
 
     def snapshots(self, name: str) -> list[dict[str, Any]]:
         """Every snapshot of a table, oldest first, with its operation, row counts and refs."""
-        from lakehouse.history import list_snapshots
+        from lakehouse.table.history import list_snapshots
 
         return list_snapshots(self.table(name))
 
     def tags(self, name: str) -> list[dict[str, Any]]:
         """The table's tags and branches (including `main`)."""
-        from lakehouse.history import list_refs
+        from lakehouse.table.history import list_refs
 
         return list_refs(self.table(name))
 
@@ -439,7 +439,7 @@ class Lakehouse:
         delete: bool = False,
     ) -> dict[str, Any]:
         """Tag (or branch) the current snapshot, or the one `as_of` names; `delete=True` removes it."""
-        from lakehouse.history import create_ref, delete_ref
+        from lakehouse.table.history import create_ref, delete_ref
 
         table = self.table(name)
         if delete:
@@ -448,13 +448,13 @@ class Lakehouse:
         return create_ref(table, name, tag, snapshot, retain_days=retain_days, branch=branch)
 
     def plan_rollback(self, name: str, to: str | int) -> RollbackPlan:
-        from lakehouse.history import plan_rollback
+        from lakehouse.table.history import plan_rollback
 
         return plan_rollback(self.table(name), name, to)
 
     def rollback(self, name: str, to: str | int | RollbackPlan) -> dict[str, Any]:
         """Make snapshot `to` current again as a new snapshot with its files; deletes nothing."""
-        from lakehouse.history import execute_rollback
+        from lakehouse.table.history import execute_rollback
 
         plan = self.plan_rollback(name, to) if isinstance(to, (str, int)) else to
         new_id = execute_rollback(self.table(name), lambda: self.table(name), plan)
@@ -469,8 +469,8 @@ class Lakehouse:
         tag: str | None = None,
     ) -> PinFile:
         """Record each table's snapshot (current, or `as_of`) in a lock file; `tag` also tags each one."""
-        from lakehouse.history import check_ref_name, create_ref
-        from lakehouse.pins import make_pin, write_pins
+        from lakehouse.table.history import check_ref_name, create_ref
+        from lakehouse.table.pins import make_pin, write_pins
 
         names = [names] if isinstance(names, str) else list(names)
         if not names:
@@ -503,7 +503,7 @@ class Lakehouse:
 
     def verify_pins(self, path: str | os.PathLike[str], *, check_files: bool = True) -> PinReport:
         """Check that every pinned snapshot still exists, matches its fingerprint and has its files."""
-        from lakehouse.pins import PinReport, load_pins, verify_pin
+        from lakehouse.table.pins import PinReport, load_pins, verify_pin
 
         pin_file = load_pins(path)
         report = PinReport(str(path))
@@ -513,15 +513,15 @@ class Lakehouse:
             )
         return report
 
-    # ---------------------------------------------------------------- ELT models (lakehouse.runner, .lineage)
+    # ---------------------------------------------------------------- ELT models (lakehouse.elt.runner, .lineage)
 
     def plan_run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None,
     ) -> Any:  # fmt: skip
         """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot."""
-        from lakehouse.project import Project
-        from lakehouse.runner import plan_run
+        from lakehouse.elt.project import Project
+        from lakehouse.elt.runner import plan_run
 
         return plan_run(self, Project.load(project), select, full_refresh=full_refresh, as_of=as_of)
 
@@ -530,8 +530,8 @@ class Lakehouse:
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[Any], None] | None = None,
     ) -> Any:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`)."""
-        from lakehouse.project import Project
-        from lakehouse.runner import execute, plan_run
+        from lakehouse.elt.project import Project
+        from lakehouse.elt.runner import execute, plan_run
 
         loaded = Project.load(project)
         plan = plan_run(self, loaded, select, full_refresh=full_refresh, as_of=as_of)
@@ -539,8 +539,8 @@ class Lakehouse:
 
     def test(self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None) -> Any:
         """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
-        from lakehouse.project import Project
-        from lakehouse.runner import check_project
+        from lakehouse.elt.project import Project
+        from lakehouse.elt.runner import check_project
 
         return check_project(self, Project.load(project), select, as_of)
 
@@ -548,14 +548,14 @@ class Lakehouse:
         self, project: str | os.PathLike[str] = "sql", model: str | None = None, *, columns: bool = False
     ) -> Any:
         """The table DAG (and with `columns=True` the column lineage) of a project, as a `Lineage`."""
-        from lakehouse.lineage import build_lineage
-        from lakehouse.project import Project
+        from lakehouse.elt.lineage import build_lineage
+        from lakehouse.elt.project import Project
 
         return build_lineage(Project.load(project), model, columns=columns, lake=self)
 
     def provenance(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         """The snapshot of `name` and, recursively, the input snapshots `lake run` built it from."""
-        from lakehouse.provenance import provenance
+        from lakehouse.elt.provenance import provenance
 
         return provenance(self.table, name, as_of)
 

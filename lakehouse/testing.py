@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lakehouse.config import Profile, load_profile
+from lakehouse.core.config import Profile, load_profile
 from lakehouse.lake import Lakehouse
 
 TEST_KEY = "testing"
@@ -81,7 +81,7 @@ def make_lake_env(root: Path, properties: dict[str, str], name: str = "test") ->
 
 def s3_properties(endpoint: str, root: Path, catalog_uri: str | None = None) -> dict[str, str]:
     """Properties for a fresh bucket on `endpoint` with a SQLite catalog under `root`."""
-    from lakehouse.storage import ensure_bucket
+    from lakehouse.io.storage import ensure_bucket
 
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     props = {
@@ -139,7 +139,7 @@ def gc_orphans(env: LakeEnv, table: str) -> list[str]:
     (the window is set in the future). A healthy table has none: no live file looks unreachable."""
     from datetime import timedelta
 
-    from lakehouse.maintenance import plan_gc
+    from lakehouse.ops.maintenance import plan_gc
 
     plan = plan_gc(env.profile, env.lake.table(table), table, timedelta(days=-1), force=True)
     return [o.path for o in plan.orphans]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 def _timed_commits(sink: list[float]) -> None:
     """Measure how long each commit (with its retries) takes; the commit itself is untouched."""
-    import lakehouse.ingest as ingest_module
+    import lakehouse.ops.ingest as ingest_module
 
     real = ingest_module.commit_with_retry
 
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     import lakehouse.cli  # noqa: F401 - import once, before forking
-    import lakehouse.ingest  # noqa: F401
+    import lakehouse.ops.ingest  # noqa: F401
 
     read_end, write_end = os.pipe()
     pids = []

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import one_line_error
 
-from lakehouse.storage import list_files
+from lakehouse.io.storage import list_files
 from lakehouse.testing import LakeEnv
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import catalog_props, cli_json, events, snapshot_count, write_jsonl
 
-from lakehouse.catalog import catalog_properties
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
 from lakehouse.errors import ConfigError, NoSuchTableError, TableExistsError
+from lakehouse.table.catalog import catalog_properties
 from lakehouse.testing import LakeEnv, make_lake_env, s3_properties
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import write_jsonl
 
-from lakehouse.checks import CheckSpecError, parse_checks
-from lakehouse.project import Project
-from lakehouse.runner import check_project
+from lakehouse.elt.checks import CheckSpecError, parse_checks
+from lakehouse.elt.project import Project
+from lakehouse.elt.runner import check_project
 
 NOW = datetime.now(UTC)
 

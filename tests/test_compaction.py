@@ -6,12 +6,12 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import cli_json, events, snapshot_count, write_jsonl
 
-from lakehouse import compaction
-from lakehouse.engine import Engine
+from lakehouse.core.sizes import format_size, parse_duration, parse_size
 from lakehouse.errors import CommitError, LakehouseError
+from lakehouse.io.engine import Engine
+from lakehouse.io.storage import list_files
 from lakehouse.lake import Lakehouse
-from lakehouse.sizes import format_size, parse_duration, parse_size
-from lakehouse.storage import list_files
+from lakehouse.ops import compaction
 from lakehouse.testing import LakeEnv
 
 SMALL = {"lake.compact.allow-any-target": "true"}

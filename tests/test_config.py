@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from conftest import events, fails_unchanged, write_jsonl
 
-from lakehouse.config import load_profile, redact_uri
+from lakehouse.core.config import load_profile, redact_uri
 from lakehouse.errors import ConfigError
 from lakehouse.testing import LakeEnv, write_config
 

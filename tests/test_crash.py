@@ -1,5 +1,5 @@
 """`kill -9` of real `lake ingest` / `lake compact` / `lake run` processes at exact phases (tests:
-lakehouse/hooks.py checkpoints, and a held S3 PUT in our fault proxy for "while writing"). Every table
+lakehouse/core/hooks.py checkpoints, and a held S3 PUT in our fault proxy for "while writing"). Every table
 is always at its old or its new snapshot and reads correctly; `lake gc` removes what the killed process
 left behind once it is older than gc's window, and never a file the table uses."""
 
@@ -17,7 +17,7 @@ from conftest import cli_json, events, write_jsonl, write_project
 from faultproxy import Fault, FaultProxy
 from test_concurrency import hook_env, wait_for
 
-from lakehouse.storage import list_files
+from lakehouse.io.storage import list_files
 from lakehouse.testing import LakeEnv, MotoS3, make_lake_env, s3_properties
 
 LAKE = str(Path(sys.executable).with_name("lake"))

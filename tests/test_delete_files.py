@@ -182,7 +182,7 @@ def duckdb_ids(table: Table) -> list[int]:
     """Standalone DuckDB (not our engine): iceberg_scan on the metadata file the catalog reports."""
     import duckdb
 
-    from lakehouse.engine import extension_path
+    from lakehouse.io.engine import extension_path
 
     con = duckdb.connect()
     for name in ("avro", "iceberg"):

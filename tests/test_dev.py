@@ -16,12 +16,12 @@ import yaml
 from click.testing import CliRunner
 from conftest import events, write_jsonl
 
-from lakehouse import dev
 from lakehouse.cli import cli
-from lakehouse.config import Profile, load_profile
+from lakehouse.core.config import Profile, load_profile
+from lakehouse.dev import server as dev
 from lakehouse.errors import DevServerError
+from lakehouse.io.storage import list_files
 from lakehouse.lake import Lakehouse
-from lakehouse.storage import list_files
 from lakehouse.testing import write_config
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "catalog" / "lake.yaml"
@@ -227,7 +227,7 @@ def _assert_consistent(proj: DevProject) -> None:
 def test_keys_longer_than_a_file_name_are_saved_and_restored(project: DevProject) -> None:
     """A key segment over 255 bytes used to fail the save ("could not save", exit 0), and the next
     `up` lost every table created since the last save."""
-    from lakehouse.storage import s3_client
+    from lakehouse.io.storage import s3_client
 
     profile = project.profile()
     dev.up(profile)
@@ -260,7 +260,7 @@ def test_a_failing_save_exits_1_keeps_the_server_and_the_previous_save(project: 
     assert dev.down(profile)["save"]["mode"] == "saved"
     dev.up(profile)
     _ingest(project, 2, start=10)
-    from lakehouse.storage import s3_client
+    from lakehouse.io.storage import s3_client
 
     s3_client(profile).put_object(Bucket="lake-dev", Key="big.bin", Body=b"x" * 200_000)
     saved = project.root / ".lake" / "dev" / "s3"

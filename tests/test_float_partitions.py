@@ -1,7 +1,7 @@
 """Identity partitions on double columns keep their exact values through every manifest rewrite.
 
 pyiceberg 0.12 reads Avro doubles as float32 (https://github.com/apache/iceberg-python/pull/3808);
-lakehouse.upstream works around it. The stored values are judged with DuckDB's own `read_avro` of the
+lakehouse.table.upstream works around it. The stored values are judged with DuckDB's own `read_avro` of the
 raw manifests, and the rows with pyiceberg's scan and DuckDB's standalone `iceberg_scan`.
 """
 
@@ -21,8 +21,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DoubleType, FloatType, LongType, NestedField
 
-from lakehouse import upstream
-from lakehouse.engine import extension_path
+from lakehouse.io.engine import extension_path
+from lakehouse.table import upstream
 from lakehouse.testing import LakeEnv
 
 # none of these survives a trip through float32; 0.3 and 0.30000000000000004 must stay two partitions

@@ -165,7 +165,7 @@ LAKE = str(Path(sys.executable).with_name("lake"))
 
 
 def _held(env: LakeEnv, hooks: Path, phase: str, *args: str) -> subprocess.Popen[bytes]:
-    """A real `lake` process that stops at `phase` (lakehouse/hooks.py) until `<phase>.go` exists."""
+    """A real `lake` process that stops at `phase` (lakehouse/core/hooks.py) until `<phase>.go` exists."""
     hooks.mkdir()
     proc = subprocess.Popen(
         [LAKE, *env.cli_args(), *args], env=hook_env(hooks, phase),

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import cli_json, events, one_line_error, snapshot_count, write_jsonl
 
-from lakehouse.storage import list_files
+from lakehouse.io.storage import list_files
 from lakehouse.testing import LakeEnv
 
 
@@ -250,8 +250,8 @@ def test_a_refused_data_write_names_the_store_and_key_not_the_source(
 def test_a_failed_local_write_names_the_data_path_not_the_source(
     local_lake: LakeEnv, tmp_path: Path, run_cli
 ) -> None:
-    from lakehouse.storage import local_path
-    from lakehouse.writer import data_location
+    from lakehouse.io.storage import local_path
+    from lakehouse.io.writer import data_location
 
     lake = local_lake.lake
     lake.create("bronze.events", "id long, ts timestamptz, country string, amount double, user_id long",

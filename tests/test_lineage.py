@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lakehouse.lineage import build_lineage
-from lakehouse.project import Project
+from lakehouse.elt.lineage import build_lineage
+from lakehouse.elt.project import Project
 
 REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
 

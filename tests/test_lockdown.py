@@ -9,7 +9,7 @@ import pytest
 from conftest import events, one_line_error, write_jsonl
 
 from lakehouse.errors import LakehouseError
-from lakehouse.storage import ensure_bucket
+from lakehouse.io.storage import ensure_bucket
 from lakehouse.testing import LakeEnv
 
 
@@ -105,7 +105,7 @@ def test_memory_and_thread_limits_come_from_the_profile(tmp_path: Path) -> None:
 def test_query_cannot_reach_another_bucket(s3_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
     """Paths never reach DuckDB from user SQL: `..` (normalised by DuckDB after its own allowed-path
     check), path-style and virtual-host URLs, and even the lake's own files are refused."""
-    from lakehouse.storage import s3_client
+    from lakehouse.io.storage import s3_client
 
     src = write_jsonl(tmp_path / "e.jsonl", events(5))
     s3_lake.lake.ingest("bronze.events", str(src), create=True)

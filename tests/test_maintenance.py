@@ -8,8 +8,8 @@ import pytest
 from conftest import cli_json, events, snapshot_count, write_jsonl
 
 from lakehouse.errors import SnapshotNotFoundError
-from lakehouse.maintenance import normalize, reachable
-from lakehouse.storage import list_files, local_path
+from lakehouse.io.storage import list_files, local_path
+from lakehouse.ops.maintenance import normalize, reachable
 from lakehouse.testing import LakeEnv, gc_orphans
 
 SMALL = {"lake.compact.allow-any-target": "true"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import write_project
 
-from lakehouse.models import ModelError, render
-from lakehouse.project import Project
+from lakehouse.elt.models import ModelError, render
+from lakehouse.elt.project import Project
 
 REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
 

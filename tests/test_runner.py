@@ -12,8 +12,8 @@ import pyarrow.compute as pc
 import pytest
 from conftest import snapshot_count, write_project
 
-from lakehouse import datagen
-from lakehouse.provenance import leaves
+from lakehouse.dev import datagen
+from lakehouse.elt.provenance import leaves
 
 REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
 END = datetime.now(UTC).replace(microsecond=0)

@@ -15,8 +15,8 @@ import pytest
 from conftest import events, one_line_error, snapshot_count, write_jsonl
 from faultproxy import Fault, FaultProxy
 
-from lakehouse.config import Profile
-from lakehouse.storage import abort_multipart_uploads, list_files, s3_client, split_s3
+from lakehouse.core.config import Profile
+from lakehouse.io.storage import abort_multipart_uploads, list_files, s3_client, split_s3
 from lakehouse.testing import LakeEnv, MotoS3, make_lake_env, s3_properties
 
 

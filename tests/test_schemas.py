@@ -1,8 +1,8 @@
 import pytest
 from pyiceberg.types import DecimalType, ListType, LongType, StructType, TimestamptzType
 
+from lakehouse.core.schemas import build_partition_spec, parse_partition_terms, parse_schema
 from lakehouse.errors import SchemaError
-from lakehouse.schemas import build_partition_spec, parse_partition_terms, parse_schema
 
 
 def test_schema_string_with_nested_types() -> None:

@@ -19,8 +19,8 @@ from conftest import (
     write_jsonl,
 )
 
-from lakehouse.asof import EXPIRED_PROPERTY
 from lakehouse.errors import SnapshotNotFoundError
+from lakehouse.table.asof import EXPIRED_PROPERTY
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, s3_properties
 
 TABLE = HISTORY_TABLE

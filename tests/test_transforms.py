@@ -107,8 +107,8 @@ def test_bucket_udf_in_duckdb_matches_the_spec_hash(
     from pyiceberg.partitioning import PartitionField
     from pyiceberg.transforms import BucketTransform
 
-    from lakehouse.schemas import duckdb_type, parse_schema
-    from lakehouse.writer import _partition_expression
+    from lakehouse.core.schemas import duckdb_type, parse_schema
+    from lakehouse.io.writer import _partition_expression
 
     source_type = parse_schema(f"c {iceberg_type}").fields[0].field_type
     if literal is None:
@@ -133,7 +133,7 @@ def test_fixed_is_refused_at_create_in_one_line(local_lake: LakeEnv, run_cli) ->
     assert local_lake.lake.tables() == []
 
 
-# ---------------------------------------------------------------- Hive folder names (lakehouse.hive)
+# ---------------------------------------------------------------- Hive folder names (lakehouse.core.hive)
 
 AWKWARD = [None, "null", "NULL", "__HIVE_DEFAULT_PARTITION__", "", "~", "~x", "/", "a/b", "=", "%", "%20",
            "+", " ", "sp ace", "ü", "日本", ".", "..", "?#&", "x"]  # fmt: skip
@@ -141,7 +141,7 @@ AWKWARD = [None, "null", "NULL", "__HIVE_DEFAULT_PARTITION__", "", "~", "~x", "/
 
 def _folder_values(table: Table) -> list[tuple[str, tuple[Any, ...], list[tuple[str, str | None]]]]:
     """(path, manifest partition tuple, decoded folder segments) of every live data file."""
-    from lakehouse.hive import decode_segment
+    from lakehouse.core.hive import decode_segment
 
     depth = len(table.spec().fields)
     out = []
@@ -267,8 +267,8 @@ def test_time_transforms_of_timestamptz_are_utc_in_any_session_zone(
 ) -> None:
     from pyiceberg.partitioning import PartitionField
 
-    from lakehouse.schemas import PartitionTerm
-    from lakehouse.writer import _partition_expression
+    from lakehouse.core.schemas import PartitionTerm
+    from lakehouse.io.writer import _partition_expression
 
     pfield = PartitionField(1, 1000, PartitionTerm(transform, "c").iceberg_transform(), f"c_{transform}")
     with local_lake.lake.engine(locked=False) as engine:
@@ -307,8 +307,8 @@ def test_every_type_and_transform_folder_decodes_to_the_manifest_value_pyiceberg
     and each folder name decodes to it."""
     from pyiceberg.partitioning import _to_partition_representation
 
-    from lakehouse.hive import decode_segment
-    from lakehouse.writer import partition_value
+    from lakehouse.core.hive import decode_segment
+    from lakehouse.io.writer import partition_value
 
     lake = local_lake.lake
     lake.create("t.every", EVERY_TYPE, partition_by=EVERY_SPEC)
@@ -350,8 +350,8 @@ def test_folder_text_is_what_duckdb_writes_so_files_are_written_in_place(
     """Where our text and DuckDB's CAST(v AS VARCHAR) differ, ingest moves the file: correct but slower."""
     from pyiceberg.partitioning import _to_partition_representation
 
-    from lakehouse.hive import source_text
-    from lakehouse.schemas import duckdb_type, parse_schema
+    from lakehouse.core.hive import source_text
+    from lakehouse.core.schemas import duckdb_type, parse_schema
 
     arrow_type, values = EVERY_ROWS[column]
     source_type = parse_schema(EVERY_TYPE).find_field(column).field_type
@@ -369,7 +369,7 @@ def test_folder_text_is_what_duckdb_writes_so_files_are_written_in_place(
 def test_two_writes_with_one_write_id_never_share_a_file_path(local_lake: LakeEnv) -> None:
     """`lake run` writes twice under one write id; files were `<write id>-<i>.parquet`, so the second
     write overwrote the first one's files in the same partition."""
-    from lakehouse.writer import copy_to_data_files
+    from lakehouse.io.writer import copy_to_data_files
 
     lake = local_lake.lake
     lake.create("t.twice", "id long, s string", partition_by="s")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lakehouse.config import Profile
+    from lakehouse.core.config import Profile
     from lakehouse.lake import Lakehouse
 
 
@@ -64,7 +64,7 @@ class LakeGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
-    from lakehouse.config import redact_uri
+    from lakehouse.core.config import redact_uri
 
     obj = ctx.find_object(Context)
     if obj is not None and obj.debug:
@@ -76,7 +76,7 @@ def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
 
 def _redact(obj: Context | None, text: str) -> str:
     """Mask any credential value of the profile that slipped into a message or traceback."""
-    from lakehouse.config import mask_secrets
+    from lakehouse.core.config import mask_secrets
 
     if obj is None or obj._lake is None:
         return text

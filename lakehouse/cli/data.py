@@ -135,7 +135,7 @@ def query(
 
     if (sql is None) == (sql_file is None):
         raise click.UsageError("give the SQL as an argument or with --file, not both")
-    from lakehouse.textfiles import read_text_file
+    from lakehouse.core.textfiles import read_text_file
 
     text = read_text_file(sql_file, "SQL file") if sql_file else (sql or "")
     result = ctx.lake.query_reader(text, list(as_of) or None, pins=pins)
@@ -151,8 +151,8 @@ def query(
     except (LakehouseError, click.UsageError):
         raise
     except Exception as exc:
-        from lakehouse.engine import short_error
         from lakehouse.errors import QueryError
+        from lakehouse.io.engine import short_error
 
         raise QueryError(short_error(exc)) from None
     finally:

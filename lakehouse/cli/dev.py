@@ -10,7 +10,7 @@ from lakehouse.cli.base import Context, cli
 from lakehouse.cli.output import emit_json, human_bytes, json_option
 
 if TYPE_CHECKING:
-    from lakehouse.config import Profile
+    from lakehouse.core.config import Profile
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -19,7 +19,7 @@ DEV_PROFILE = "dev"
 
 def dev_profile(ctx: Context) -> Profile:
     """The `dev` profile unless `lake --profile NAME` was given on the command line."""
-    from lakehouse.config import load_profile
+    from lakehouse.core.config import load_profile
 
     root = click.get_current_context().find_root()
     source = root.get_parameter_source("profile")
@@ -64,7 +64,7 @@ def up(ctx: Context, port: int | None, as_json: bool) -> None:
       lake dev up
       LAKE_DEV_PORT=9800 lake dev up
     """
-    from lakehouse import dev as devserver
+    from lakehouse.dev import server as devserver
 
     result = devserver.up(dev_profile(ctx), port)
     if as_json:
@@ -95,7 +95,7 @@ def down(ctx: Context, as_json: bool) -> None:
     Example:
       lake dev down
     """
-    from lakehouse import dev as devserver
+    from lakehouse.dev import server as devserver
 
     result = devserver.down(dev_profile(ctx))
     if as_json:
@@ -124,7 +124,7 @@ def status(ctx: Context, as_json: bool) -> None:
     Example:
       lake dev status --json
     """
-    from lakehouse import dev as devserver
+    from lakehouse.dev import server as devserver
 
     result = devserver.status(dev_profile(ctx))
     if as_json:

@@ -215,7 +215,7 @@ def provenance(ctx: Context, table: str, as_of: str | None, as_json: bool) -> No
       lake provenance gold.training_set
       lake provenance gold.training_set --as-of v1 --json
     """
-    from lakehouse.provenance import format_tree
+    from lakehouse.elt.provenance import format_tree
 
     node = ctx.lake.provenance(table, as_of)
     if as_json:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.storage import duck
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
 
 DATA, POSITION_DELETES, EQUALITY_DELETES = 0, 1, 2
 DELETED = 2  # manifest entry status

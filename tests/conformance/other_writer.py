@@ -17,7 +17,7 @@ from pyiceberg.typedef import Record
 
 from conformance.manifests import DATA, live_entries
 from conformance.storage import filesystem, read_parquet
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
 
 FILE_PATH_ID, POS_ID = 2147483546, 2147483545
 

@@ -13,8 +13,8 @@ import duckdb
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from lakehouse.config import Profile
-from lakehouse.engine import extension_path
+from lakehouse.core.config import Profile
+from lakehouse.io.engine import extension_path
 
 
 def is_s3(profile: Profile) -> bool:

@@ -35,7 +35,7 @@ UPSTREAM = {
 
 # Upstream bugs that reach lake's own results. The suite does not work around these: the oracle
 # fails until lake avoids them (the failure message names the case). lake avoids the DuckDB pruning
-# bugs by reading such tables without filter pushdown (lakehouse/pruning.py).
+# bugs by reading such tables without filter pushdown (lakehouse/read/pruning.py).
 AFFECTS_LAKE = {
     "duckdb-iceberg-pre-epoch-transforms": (
         "DuckDB iceberg 1.5.5 computes day/month (and for DATE, month by 30-day division) of pre-1970 "

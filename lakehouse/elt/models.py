@@ -36,8 +36,8 @@ from typing import Any
 
 import yaml
 
+from lakehouse.core.textfiles import read_text_file
 from lakehouse.errors import LakehouseError
-from lakehouse.textfiles import read_text_file
 
 MATERIALIZATIONS = ("table", "incremental")
 CONFIG_KEYS = {
@@ -239,8 +239,8 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
 
 
 def load_model(path: Path, layer: str) -> Model:
-    from lakehouse.catalog import split_identifier
-    from lakehouse.query import lake_tables, parse_single
+    from lakehouse.read.query import lake_tables, parse_single
+    from lakehouse.table.catalog import split_identifier
 
     name = f"{layer}.{path.stem}"
     try:
@@ -251,7 +251,7 @@ def load_model(path: Path, layer: str) -> Model:
     sql, raw = render(template, name)
     cfg = parse_config(name, raw)
     if cfg.columns:
-        from lakehouse.schemas import parse_schema
+        from lakehouse.core.schemas import parse_schema
 
         try:
             parse_schema(cfg.contract_schema_text() or "")

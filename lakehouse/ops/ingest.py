@@ -32,12 +32,11 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-from lakehouse.commits import RetryPolicy, commit_with_retry, stage_append, stage_rewrite
-from lakehouse.engine import Engine, short_error
+from lakehouse.core.hooks import checkpoint
+from lakehouse.core.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.errors import LakehouseError, SchemaMismatchError, SourceError, StorageError
-from lakehouse.hooks import checkpoint
-from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
-from lakehouse.sources import (
+from lakehouse.io.engine import Engine, short_error
+from lakehouse.io.sources import (
     CsvGroup,
     SourceSet,
     csv_relation,
@@ -56,11 +55,12 @@ from lakehouse.sources import (
     read_expression,
     unnamed_column,
 )
-from lakehouse.storage import FileInfo
-from lakehouse.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
+from lakehouse.io.storage import FileInfo
+from lakehouse.io.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
+from lakehouse.table.commits import RetryPolicy, commit_with_retry, stage_append, stage_rewrite
 
 if TYPE_CHECKING:
-    from lakehouse.config import Profile
+    from lakehouse.core.config import Profile
 
 MODES = ("append", "overwrite")
 _SUMMARY_SOURCES_MAX = 4000
@@ -342,7 +342,7 @@ def ingest(
 ) -> IngestResult:
     import time
 
-    from lakehouse.cleanup import remove_write
+    from lakehouse.io.cleanup import remove_write
 
     if mode not in MODES:
         raise LakehouseError(f"unknown mode {mode!r}; use append or overwrite")

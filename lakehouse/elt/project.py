@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.models import Model, ModelError, Source, discover
+from lakehouse.elt.models import Model, ModelError, Source, discover
 
 
 @dataclass

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lakehouse.catalog import split_identifier
 from lakehouse.errors import LakehouseError
+from lakehouse.table.catalog import split_identifier
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -34,7 +34,7 @@ class Claim:
 def claims(catalog: Catalog, identifier: str, location: str) -> list[Claim]:
     """Entries of the catalog's database, other than `identifier` in this catalog, whose metadata
     location falls under `location` (or is `location`'s own metadata folder)."""
-    from lakehouse.maintenance import canonical
+    from lakehouse.ops.maintenance import canonical
 
     engine = getattr(catalog, "engine", None)  # pyiceberg's SqlCatalog: a SQLAlchemy engine
     inside = canonical(location)

@@ -6,7 +6,7 @@ Three steps, each usable on its own (tests race an append between the second and
    per partition, the bin-packed groups of candidate files (smaller than `min_size` or larger than
    `max_size`), with input files, bytes and expected output files. `--dry-run` prints this plan.
 2. `write_compaction` streams each group through DuckDB (`read_parquet` of the group's files, every
-   column, nested fields too, matched by Iceberg field id or the name mapping: lakehouse.fieldids)
+   column, nested fields too, matched by Iceberg field id or the name mapping: lakehouse.io.fieldids)
    into that partition's directory. Memory is bounded by DuckDB's limit, not by the group.
 3. `commit_compaction` removes the inputs and adds the outputs in one `replace` snapshot, retried on
    top of concurrent appends. If an input file was deleted or replaced meanwhile it fails, saying so.
@@ -26,18 +26,18 @@ from pyiceberg.table.snapshots import Operation, Snapshot, Summary
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 from pyiceberg.typedef import Record
 
-from lakehouse.commits import RetryPolicy, commit_with_retry
+from lakehouse.core.hive import human_values
+from lakehouse.core.hooks import checkpoint
+from lakehouse.core.schemas import quote_ident, quote_literal
+from lakehouse.core.sizes import format_size, parse_size
 from lakehouse.errors import CommitError, LakehouseError
-from lakehouse.fieldids import read_by_field_id
-from lakehouse.hive import human_values
-from lakehouse.hooks import checkpoint
-from lakehouse.schemas import quote_ident, quote_literal
-from lakehouse.sizes import format_size, parse_size
-from lakehouse.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
+from lakehouse.io.fieldids import read_by_field_id
+from lakehouse.io.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
+from lakehouse.table.commits import RetryPolicy, commit_with_retry
 
 if TYPE_CHECKING:
-    from lakehouse.config import Profile
-    from lakehouse.engine import Engine
+    from lakehouse.core.config import Profile
+    from lakehouse.io.engine import Engine
 
 
 MIN_TARGET = 128 * 1024**2
@@ -281,8 +281,8 @@ def _bin_pack(files: list[DataFile], target: int, max_size: int) -> list[list[Da
 
 
 def _directory(table: Table, files: list[DataFile], spec_id: int, record: Record) -> str:
-    """Where a group's output goes: the partition's folder by `lakehouse.hive`'s rule, as ingest names it."""
-    from lakehouse.hive import partition_path
+    """Where a group's output goes: the partition's folder by `lakehouse.core.hive`'s rule, as ingest names it."""
+    from lakehouse.core.hive import partition_path
 
     base = data_location(table)
     spec = table.specs()[spec_id]
@@ -404,7 +404,7 @@ def write_compaction(
     on_progress: Callable[[float], None] | None = None,
 ) -> CompactionWrite:
     """Write every group's output files; nothing is committed. Removes what it wrote if it fails."""
-    from lakehouse.cleanup import remove_write
+    from lakehouse.io.cleanup import remove_write
 
     write = CompactionWrite(new_write_id())
     total = max(1, plan.input_bytes)
@@ -545,7 +545,7 @@ def commit_compaction(
     profile: Profile, load: Callable[[], Table], plan: CompactionPlan, write: CompactionWrite
 ) -> Table:
     """Commit a written compaction as one `replace` snapshot; on failure its files are removed."""
-    from lakehouse.cleanup import remove_write
+    from lakehouse.io.cleanup import remove_write
 
     added = write.data_files
     summary = {

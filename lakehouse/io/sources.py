@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
+from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.errors import SourceError
-from lakehouse.schemas import quote_ident, quote_literal
-from lakehouse.storage import FileInfo, expand, is_s3, local_path
+from lakehouse.io.storage import FileInfo, expand, is_s3, local_path
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {

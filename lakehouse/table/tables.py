@@ -12,19 +12,24 @@ from pyiceberg.manifest import DataFileContent, ManifestEntry
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from lakehouse.catalog import check_namespace, split_identifier
-from lakehouse.claims import refuse_claimed
-from lakehouse.commits import INNER_RETRY_PROPERTIES
-from lakehouse.deletes import deleted_positions, is_data, live_counts, live_entries
+from lakehouse.core.hive import human_values
+from lakehouse.core.schemas import (
+    PartitionTerm,
+    build_partition_spec,
+    describe_partition_field,
+    format_schema,
+)
 from lakehouse.errors import NoSuchTableError, TableExistsError
-from lakehouse.hive import human_values
-from lakehouse.schemas import PartitionTerm, build_partition_spec, describe_partition_field, format_schema
+from lakehouse.table.catalog import check_namespace, split_identifier
+from lakehouse.table.claims import refuse_claimed
+from lakehouse.table.commits import INNER_RETRY_PROPERTIES
+from lakehouse.table.deletes import deleted_positions, is_data, live_counts, live_entries
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table.snapshots import Snapshot
 
-    from lakehouse.config import Profile
+    from lakehouse.core.config import Profile
 
 # Defaults for tables lake creates. Manifest merging keeps planning fast after thousands of appends
 # (400 fast appends: 740 ms to plan; merged: 26 ms). Files are sized on disk by our writer.
@@ -54,7 +59,9 @@ def create_table(
     spec = build_partition_spec(schema, partition_terms)
     _refuse_case_twin(catalog, identifier)
     ensure_namespace(catalog, namespace)
-    refuse_claimed(catalog, identifier)  # another profile's table at the same path: see lakehouse.claims
+    refuse_claimed(
+        catalog, identifier
+    )  # another profile's table at the same path: see lakehouse.table.claims
     props = {**DEFAULT_TABLE_PROPERTIES, **(properties or {})}
     check_table_properties(identifier, props)
     try:
@@ -66,11 +73,15 @@ def create_table(
 def check_table_properties(identifier: str, props: dict[str, str]) -> None:
     """Refuse, before the table exists, a property value lake could not read later (each reader
     validates the same way when it reads the property)."""
-    from lakehouse.compaction import ALLOW_ANY_TARGET_PROPERTY
-    from lakehouse.config import commit_settings, whole_number
+    from lakehouse.core.config import commit_settings, whole_number
     from lakehouse.errors import ConfigError
-    from lakehouse.maintenance import DEFAULT_MANIFEST_TARGET, MANIFEST_TARGET_PROPERTY, MAX_REF_AGE_PROPERTY
-    from lakehouse.writer import DEFAULT_TARGET_FILE_SIZE, TARGET_SIZE_PROPERTY
+    from lakehouse.io.writer import DEFAULT_TARGET_FILE_SIZE, TARGET_SIZE_PROPERTY
+    from lakehouse.ops.compaction import ALLOW_ANY_TARGET_PROPERTY
+    from lakehouse.ops.maintenance import (
+        DEFAULT_MANIFEST_TARGET,
+        MANIFEST_TARGET_PROPERTY,
+        MAX_REF_AGE_PROPERTY,
+    )
 
     where = f"table property of {identifier}"
     whole_number(props, TARGET_SIZE_PROPERTY, DEFAULT_TARGET_FILE_SIZE, where, unit=" of bytes")
@@ -141,8 +152,8 @@ def drop_table(
     """Drop from the catalog; with `purge`, then delete the files the table reaches under its own
     location, except those another catalog entry there reaches (listed, with those outside, as kept).
     With `profile`, files are deleted in batches through `storage`, else through the table's FileIO."""
-    from lakehouse import maintenance
-    from lakehouse.claims import claims
+    from lakehouse.ops import maintenance
+    from lakehouse.table.claims import claims
 
     table = load_table(catalog, identifier)
     result: dict[str, Any] = {"table": identifier, "purged": purge, "location": table.location()}

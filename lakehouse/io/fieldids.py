@@ -35,8 +35,8 @@ from pyiceberg.types import (
     StructType,
 )
 
+from lakehouse.core.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.errors import LakehouseError
-from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 
 FOOTER_READERS = 8
 

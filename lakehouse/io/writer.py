@@ -1,7 +1,7 @@
 """Write Iceberg data files with DuckDB's COPY, once, and describe them as pyiceberg `DataFile`s.
 
 DuckDB streams the query into zstd Parquet (parallel, bounded memory), lays partitioned files out
-Hive-style under `<table>/data/<field>=<value>/` (named by `lakehouse.hive`'s rule), and carries Iceberg
+Hive-style under `<table>/data/<field>=<value>/` (named by `lakehouse.core.hive`'s rule), and carries Iceberg
 field ids via FIELD_IDS. The files are written before any commit is attempted, so a retried commit never
 re-reads a source. Every file is named `<write id>-<uuid>.parquet`: no write reuses a path.
 """
@@ -58,10 +58,10 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-from lakehouse.engine import Engine
-from lakehouse.hive import partition_path
-from lakehouse.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
-from lakehouse.storage import is_s3, local_path, spelled_like
+from lakehouse.core.hive import partition_path
+from lakehouse.core.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
+from lakehouse.io.engine import Engine
+from lakehouse.io.storage import is_s3, local_path, spelled_like
 
 DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024
 TARGET_SIZE_PROPERTY = "write.target-file-size-bytes"
@@ -92,7 +92,7 @@ class WrittenFiles:
 
 def target_file_size(table: Table) -> int:
     """The table's `write.target-file-size-bytes`; a value that is not a byte count is a one-line error."""
-    from lakehouse.config import whole_number
+    from lakehouse.core.config import whole_number
 
     where = "table property of " + ".".join(table.name())
     return whole_number(
@@ -111,7 +111,7 @@ def data_location(table: Table) -> str:
 def _partition_expression(
     engine: Engine, pfield: PartitionField, source_name: str, source_type: IcebergType
 ) -> str:
-    """A DuckDB expression whose text is the partition value's folder text (see `lakehouse.hive`)."""
+    """A DuckDB expression whose text is the partition value's folder text (see `lakehouse.core.hive`)."""
     col = quote_ident(source_name)
     transform = pfield.transform
     if isinstance(source_type, TimestamptzType) and isinstance(
@@ -257,7 +257,7 @@ def partition_column(pfield: PartitionField, source_name: str, source_type: Iceb
 
 
 def _into_partition_folder(table: Table, path: str, folders: str) -> str:
-    """Move a file DuckDB named differently from `lakehouse.hive`'s rule into its folder.
+    """Move a file DuckDB named differently from `lakehouse.core.hive`'s rule into its folder.
 
     DuckDB's names agree with the rule except for the empty string, the text
     '__HIVE_DEFAULT_PARTITION__', texts starting with `~`, binary values, and some float texts.
@@ -276,7 +276,7 @@ def _move(table: Table, source: str, target: str) -> None:
     import os
     import shutil
 
-    from lakehouse.storage import is_s3, local_path
+    from lakehouse.io.storage import is_s3, local_path
 
     if not is_s3(source):
         destination = local_path(target)

@@ -85,7 +85,7 @@ def by_id(table: Table, identifier: str, snapshot_id: int) -> Snapshot:
 
 def by_pin_file(table: Table, identifier: str, path: str) -> Snapshot:
     """`@training.lock`: the snapshot a lock file pins for this table (a table it lacks is an error)."""
-    from lakehouse.pins import load_pins
+    from lakehouse.table.pins import load_pins
 
     pins = load_pins(path)
     pin = pins.get(identifier)

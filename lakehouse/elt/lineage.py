@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.project import Project
+from lakehouse.elt.project import Project
 
 if TYPE_CHECKING:
     from lakehouse.lake import Lakehouse
@@ -118,8 +118,8 @@ def _schemas(
     project: Project, names: list[str], lake: Lakehouse | None
 ) -> dict[str, dict[str, dict[str, str]]]:
     """sqlglot's nested schema {db: {table: {column: type}}} for every table the models read."""
+    from lakehouse.core.schemas import duckdb_type, parse_schema
     from lakehouse.errors import LakehouseError
-    from lakehouse.schemas import duckdb_type, parse_schema
 
     schema: dict[str, dict[str, dict[str, str]]] = {}
     wanted = sorted({d for n in names for d in project.models[n].depends_on})

@@ -44,10 +44,10 @@ from typing import Any
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from lakehouse.asof import iso_ms
-from lakehouse.deletes import live_counts
+from lakehouse.core.textfiles import read_text_file
 from lakehouse.errors import LakehouseError, PinError
-from lakehouse.textfiles import read_text_file
+from lakehouse.table.asof import iso_ms
+from lakehouse.table.deletes import live_counts
 
 PIN_VERSION = 1
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
 from lakehouse.errors import DevServerError, LakehouseError
 
 DEFAULT_PORT = 9753
@@ -181,7 +181,7 @@ def status(profile: Profile) -> dict[str, Any]:
     if state is not None and not running:
         result["stale_pid"] = state["pid"]
     if running and state:
-        from lakehouse.storage import list_files
+        from lakehouse.io.storage import list_files
 
         try:
             result["objects"] = sum(
@@ -359,7 +359,7 @@ def _log_tail(paths: DevPaths) -> str:
 
 def _save(profile: Profile, paths: DevPaths, server: Profile) -> dict[str, Any]:
     """Catalog first, then objects (so every object the saved catalog names is in the save)."""
-    from lakehouse.storage import download_file, list_buckets, list_files
+    from lakehouse.io.storage import download_file, list_buckets, list_files
 
     shutil.rmtree(paths.saving, ignore_errors=True)
     paths.saving.mkdir(parents=True)
@@ -395,7 +395,7 @@ def _save(profile: Profile, paths: DevPaths, server: Profile) -> dict[str, Any]:
 
 
 def _restore_or_reset(profile: Profile, paths: DevPaths, server: Profile) -> dict[str, Any]:
-    from lakehouse.storage import ensure_bucket, upload_file
+    from lakehouse.io.storage import ensure_bucket, upload_file
 
     db = _catalog_db(profile)
     ensure_bucket(server, _bucket(profile))
@@ -426,7 +426,7 @@ def _restore_or_reset(profile: Profile, paths: DevPaths, server: Profile) -> dic
 
 def _reset(profile: Profile, paths: DevPaths, server: Profile, reason: str) -> dict[str, Any]:
     """Empty the buckets, delete the catalog database and the save: a clean, consistent start."""
-    from lakehouse.storage import delete_files, list_buckets, list_files
+    from lakehouse.io.storage import delete_files, list_buckets, list_files
 
     _remove_sqlite(_catalog_db(profile))
     for directory in (paths.saved, paths.saving, paths.discarded):

@@ -30,12 +30,12 @@ from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update import AddSnapshotUpdate
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 
+from lakehouse.core.hooks import checkpoint
 from lakehouse.errors import CommitError, StorageError
-from lakehouse.hooks import checkpoint
-from lakehouse.upstream import install as install_upstream_fixes
+from lakehouse.table.upstream import install as install_upstream_fixes
 
 # Every write of ours imports this module: pyiceberg must read double partition values exactly before
-# any manifest is read or rewritten (lakehouse/upstream.py).
+# any manifest is read or rewritten (lakehouse/table/upstream.py).
 install_upstream_fixes()
 
 # pyiceberg's own inner retries are kept short; this loop adds the patient, jittered ones.
@@ -55,7 +55,7 @@ class RetryPolicy:
     @classmethod
     def from_properties(cls, props: dict[str, str], where: str = "lake settings") -> RetryPolicy:
         """`lake.commit.*` of a profile or a table; a bad value is a one-line ConfigError naming it."""
-        from lakehouse.config import commit_settings
+        from lakehouse.core.config import commit_settings
 
         attempts, base_ms, max_ms = commit_settings(
             props, where, (cls.attempts, cls.base_delay * 1000, cls.max_delay * 1000)

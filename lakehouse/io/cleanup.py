@@ -6,9 +6,9 @@ import logging
 
 from pyiceberg.table import Table
 
-from lakehouse.config import Profile
-from lakehouse.storage import abort_multipart_uploads, delete_files, list_files
-from lakehouse.writer import data_location
+from lakehouse.core.config import Profile
+from lakehouse.io.storage import abort_multipart_uploads, delete_files, list_files
+from lakehouse.io.writer import data_location
 
 log = logging.getLogger(__name__)
 

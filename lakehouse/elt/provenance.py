@@ -15,8 +15,8 @@ from typing import Any
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from lakehouse.asof import iso_ms, resolve
 from lakehouse.errors import SnapshotNotFoundError
+from lakehouse.table.asof import iso_ms, resolve
 
 MAX_DEPTH = 32
 

@@ -23,10 +23,10 @@ from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Operation, Snapshot
 from pyiceberg.table.update import ValidatableTableRequirement
 
-from lakehouse.asof import iso_ms, parse_timestamp, resolve
-from lakehouse.commits import RetryPolicy, commit_with_retry, stage_rewrite
-from lakehouse.deletes import live_counts, live_entries
 from lakehouse.errors import CommitError, LakehouseError, RefError
+from lakehouse.table.asof import iso_ms, parse_timestamp, resolve
+from lakehouse.table.commits import RetryPolicy, commit_with_retry, stage_rewrite
+from lakehouse.table.deletes import live_counts, live_entries
 
 DAY_MS = 24 * 3600 * 1000
 MAX_RETAIN_DAYS = 36_600

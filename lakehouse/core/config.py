@@ -18,8 +18,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
+from lakehouse.core.sizes import shown
 from lakehouse.errors import ConfigError
-from lakehouse.sizes import shown
 
 CONFIG_RELPATH = Path("catalog") / "lake.yaml"
 _ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")

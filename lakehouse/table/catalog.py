@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from lakehouse.config import Profile, with_encoded_password
+from lakehouse.core.config import Profile, with_encoded_password
 from lakehouse.errors import ConfigError, InvalidIdentifierError
 
 if TYPE_CHECKING:
@@ -79,6 +79,6 @@ def _prepare_local(props: dict[str, str]) -> None:
 
 
 def _first_line_without_secrets(text: str, profile: Profile) -> str:
-    from lakehouse.config import mask_secrets, redact_uri
+    from lakehouse.core.config import mask_secrets, redact_uri
 
     return mask_secrets(redact_uri(text.strip().splitlines()[0] if text.strip() else ""), profile.secrets())

@@ -30,7 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakehouse.checks import Check, CheckResult, parse_checks, run_checks
+from lakehouse.core.hooks import checkpoint
+from lakehouse.core.schemas import quote_ident
+from lakehouse.elt.checks import Check, CheckResult, parse_checks, run_checks
+from lakehouse.elt.models import sql_hash
+from lakehouse.elt.project import Project
 from lakehouse.errors import (
     CheckFailedError,
     CommitError,
@@ -38,17 +42,13 @@ from lakehouse.errors import (
     NoSuchTableError,
     SchemaMismatchError,
 )
-from lakehouse.fieldids import read_by_field_id
-from lakehouse.hooks import checkpoint
-from lakehouse.models import sql_hash
-from lakehouse.project import Project
-from lakehouse.schemas import quote_ident
+from lakehouse.io.fieldids import read_by_field_id
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table, Transaction
 
-    from lakehouse.engine import Engine
+    from lakehouse.io.engine import Engine
     from lakehouse.lake import Lakehouse
 
 AUDIT_BRANCH_PREFIX = "lake-audit-"
@@ -183,8 +183,8 @@ def plan_run(
     as_of: Any = None,
 ) -> RunPlan:
     """Order the selected models and pin every input to one snapshot id, now."""
-    from lakehouse import asof
     from lakehouse.lake import split_as_of
+    from lakehouse.table import asof
 
     names = project.select(select)
     default, per_table = split_as_of(as_of)
@@ -275,7 +275,7 @@ def _as_of(pinned: dict[str, int | None]) -> dict[str, str]:
 def _run_model(
     lake: Lakehouse, project: Project, plan: RunPlan, step: Step, pinned: dict[str, int | None]
 ) -> ModelResult:
-    from lakehouse.engine import short_error
+    from lakehouse.io.engine import short_error
 
     start = time.perf_counter()
     model = project.models[step.model]
@@ -312,9 +312,9 @@ def _output_schema(engine: Engine, sql: str) -> pa.Schema:
 
 
 def _ensure_table(lake: Lakehouse, model: Any, output: pa.Schema) -> Table:
-    from lakehouse import tables
-    from lakehouse.ingest import iceberg_schema_from_arrow
-    from lakehouse.schemas import parse_partition_terms, parse_schema
+    from lakehouse.core.schemas import parse_partition_terms, parse_schema
+    from lakehouse.ops.ingest import iceberg_schema_from_arrow
+    from lakehouse.table import tables
 
     try:
         return lake.table(model.name)
@@ -331,8 +331,8 @@ def _ensure_table(lake: Lakehouse, model: Any, output: pa.Schema) -> Table:
 
 def _check_contract(name: str, columns: dict[str, str], table: Table | None, output: pa.Schema) -> None:
     """Names and types of the SELECT against the declared contract and the table, before any write."""
-    from lakehouse.ingest import compatible, iceberg_schema_from_arrow
-    from lakehouse.schemas import parse_schema
+    from lakehouse.core.schemas import parse_schema
+    from lakehouse.ops.ingest import compatible, iceberg_schema_from_arrow
 
     got = {f.name.lower(): f for f in iceberg_schema_from_arrow(output).fields}
     problems = []
@@ -400,9 +400,9 @@ def _write_audit_publish(
 ) -> tuple[int | None, int, bool]:
     from pyiceberg.table.snapshots import Operation
 
-    from lakehouse.cleanup import remove_write
-    from lakehouse.commits import RetryPolicy, commit_with_retry, stage_rewrite
-    from lakehouse.writer import WrittenFiles, copy_to_data_files, new_write_id
+    from lakehouse.io.cleanup import remove_write
+    from lakehouse.io.writer import WrittenFiles, copy_to_data_files, new_write_id
+    from lakehouse.table.commits import RetryPolicy, commit_with_retry, stage_rewrite
 
     name = step.model
     policy = RetryPolicy.from_properties(lake.profile.properties)
@@ -503,8 +503,8 @@ def _stage_empty(run_id: str, name: str) -> Callable[[Transaction], None]:
 
 
 def _query_fn(lake: Lakehouse, engine: Engine, pins: dict[str, str]) -> Callable[[str], pa.Table]:
-    from lakehouse.engine import short_error
     from lakehouse.errors import QueryError
+    from lakehouse.io.engine import short_error
 
     def query(sql: str) -> pa.Table:
         rewritten, _ = lake.plan_query(sql, pins)
@@ -520,8 +520,8 @@ def _merge(
     engine: Engine, table: Table, parent_id: int | None, rewritten: str, keys: list[str], write_id: str
 ) -> tuple[list[DataFile], Any, int]:
     """Copy-on-write upsert: rewrite only the files that hold a key of the new rows."""
-    from lakehouse.storage import local_path
-    from lakehouse.writer import copy_to_data_files
+    from lakehouse.io.storage import local_path
+    from lakehouse.io.writer import copy_to_data_files
 
     engine.con.execute(f"CREATE OR REPLACE TEMP TABLE lake_new AS {rewritten}")
     new_rows = int(engine.con.execute("SELECT count(*) FROM lake_new").fetchone()[0])  # type: ignore[index]
@@ -560,7 +560,7 @@ def _publish(
     from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRefType
     from pyiceberg.table.update import RemoveSnapshotRefUpdate
 
-    from lakehouse.commits import commit_with_retry
+    from lakehouse.table.commits import commit_with_retry
 
     def stage(tx: Transaction) -> None:
         if tx.table_metadata.current_snapshot_id != parent_id:
@@ -579,7 +579,7 @@ def _publish(
 def _drop_branch(load: Callable[[], Table], branch: str, policy: Any, name: str) -> None:
     from pyiceberg.table.update import RemoveSnapshotRefUpdate
 
-    from lakehouse.commits import commit_with_retry
+    from lakehouse.table.commits import commit_with_retry
 
     def stage(tx: Transaction) -> None:
         if branch in tx.table_metadata.refs:
@@ -595,8 +595,8 @@ def check_project(
     lake: Lakehouse, project: Project, select: Any = None, as_of: Any = None
 ) -> list[CheckResult]:
     """Run the checks of the selected models (and of every source when nothing is selected)."""
-    from lakehouse import asof
     from lakehouse.lake import split_as_of
+    from lakehouse.table import asof
 
     default, per_table = split_as_of(as_of)
     owners: list[tuple[str, list[Check]]] = []

@@ -17,7 +17,7 @@ import boto3  # noqa: TID251 - this module is the boto3 boundary
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
 from lakehouse.errors import StorageError
 
 _GLOB_CHARS = set("*?[")

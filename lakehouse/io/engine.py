@@ -18,10 +18,10 @@ from typing import Any
 
 import duckdb
 
-from lakehouse.config import Profile
+from lakehouse.core.config import Profile
+from lakehouse.core.schemas import quote_literal
 from lakehouse.errors import LakehouseError
-from lakehouse.schemas import quote_literal
-from lakehouse.storage import credentials, is_s3, local_path
+from lakehouse.io.storage import credentials, is_s3, local_path
 
 EXTENSIONS = ("avro", "httpfs", "iceberg")
 # DuckDB defaults to 80% of RAM; a bounded default keeps big ingests from crowding out the machine.
@@ -50,7 +50,7 @@ def flush_threshold(memory_limit: str) -> int:
     DuckDB's default (524,288 rows across all partitions) writes several small files per partition in
     one ingest: 5M rows into 240 partitions gave 1,269 files, against 337 with 10M rows buffered.
     """
-    from lakehouse.sizes import parse_size
+    from lakehouse.core.sizes import parse_size
 
     try:
         limit = parse_size(memory_limit)

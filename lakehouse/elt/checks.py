@@ -23,8 +23,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.errors import LakehouseError
-from lakehouse.schemas import quote_ident, quote_literal
 
 KINDS = ("not_null", "unique", "accepted_values", "range", "row_count", "relationships", "freshness", "sql")
 SAMPLE_ROWS = 5
@@ -231,7 +231,7 @@ def _freshness(table: str, p: dict[str, Any]) -> str:
 
 
 def _custom(table: str, p: dict[str, Any]) -> str:
-    from lakehouse.models import render
+    from lakehouse.elt.models import render
 
     return render(p["sql"], table)[0]
 

@@ -32,19 +32,19 @@ from pyiceberg.table.update import (
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.typedef import IcebergBaseModel
 
-from lakehouse.asof import EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
-from lakehouse.commits import RetryPolicy, commit_with_retry
-from lakehouse.compaction import ReplaceSummary
+from lakehouse.core.sizes import format_duration, parse_duration
 from lakehouse.errors import LakehouseError
-from lakehouse.sizes import format_duration, parse_duration
-from lakehouse.storage import FileInfo, abort_multipart_uploads, delete_files, list_files
+from lakehouse.io.storage import FileInfo, abort_multipart_uploads, delete_files, list_files
+from lakehouse.ops.compaction import ReplaceSummary
+from lakehouse.table.asof import EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
+from lakehouse.table.commits import RetryPolicy, commit_with_retry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from lakehouse.claims import Claim
-    from lakehouse.compaction import CompactionPlan, CompactionResult
-    from lakehouse.config import Profile
+    from lakehouse.core.config import Profile
+    from lakehouse.ops.compaction import CompactionPlan, CompactionResult
+    from lakehouse.table.claims import Claim
 
 DEFAULT_EXPIRE_AGE = "5d"  # Iceberg history.expire.max-snapshot-age-ms
 DEFAULT_RETAIN_LAST = 1  # Iceberg history.expire.min-snapshots-to-keep
@@ -331,7 +331,7 @@ def expired_refs(metadata: TableMetadata, now_ms: int, identifier: str = "the ta
     expire as any other. Name -> the max age that applied."""
     from pyiceberg.table.refs import MAIN_BRANCH
 
-    from lakehouse.config import whole_number
+    from lakehouse.core.config import whole_number
 
     default = None
     if MAX_REF_AGE_PROPERTY in metadata.properties:
@@ -927,7 +927,7 @@ class _RewriteManifests(ReplaceSummary, _SnapshotProducer["_RewriteManifests"]):
 
 
 def plan_manifests(table: Table, identifier: str) -> ManifestsPlan:
-    from lakehouse.config import whole_number
+    from lakehouse.core.config import whole_number
 
     where = f"table property of {identifier}"
     target = whole_number(
@@ -1008,7 +1008,7 @@ class MaintenanceResult:
 def plan_maintenance(
     profile: Profile, table: Table, identifier: str, claims: Sequence[Claim] = ()
 ) -> MaintenancePlan:
-    from lakehouse.compaction import plan_compaction
+    from lakehouse.ops.compaction import plan_compaction
 
     return MaintenancePlan(
         identifier,
@@ -1031,7 +1031,7 @@ def maintain(
     claims: Callable[[], Sequence[Claim]] = tuple,
 ) -> MaintenanceResult:
     """Compact, rewrite manifests, expire, gc: in that order, so expiry and gc see the new snapshots."""
-    from lakehouse.compaction import compact
+    from lakehouse.ops.compaction import compact
 
     plan = plan or plan_maintenance(profile, load(), identifier, claims())
     result = MaintenanceResult(plan, dry_run)

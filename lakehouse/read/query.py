@@ -15,8 +15,8 @@ from pyiceberg.types import PrimitiveType
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from lakehouse.core.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.errors import QueryError
-from lakehouse.schemas import duckdb_type, quote_ident, quote_literal
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class TableRead:
     # Select list mapping the snapshot's columns to the table's current ones, by field id, when a
     # schema change (a rename, an added or dropped column) came after the snapshot being read.
     projection: tuple[str, ...] = ()
-    # False when DuckDB's partition pruning would drop matching rows (lakehouse/pruning.py).
+    # False when DuckDB's partition pruning would drop matching rows (lakehouse/read/pruning.py).
     pushdown: bool = True
 
     def scan_sql(self) -> str:

@@ -1,0 +1,1 @@
+"""ELT projects: model files, plans, runs with write-audit-publish, checks, lineage, provenance."""

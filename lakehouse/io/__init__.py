@@ -1,0 +1,1 @@
+"""Bytes and engines: object storage, the DuckDB engine, source files, Parquet writing."""

@@ -1,0 +1,1 @@
+"""Operations that write tables: ingest, compaction, maintenance."""

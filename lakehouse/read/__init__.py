@@ -1,0 +1,1 @@
+"""Reading tables: SQL rewriting of table names to snapshot scans, and pushdown rules."""

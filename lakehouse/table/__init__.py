@@ -1,0 +1,1 @@
+"""Iceberg tables: catalogs, tables, snapshots and refs, commits, history and pins."""
