@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from pyiceberg.table import Table
 
 from benchmarks.common import BenchContext, Figure, best_of
-from lakehouse.table import asof
+from lakehouse.table import snapshots as asof
 from lakehouse.testing import local_properties, make_lake_env
 
 TOPIC = "timetravel"

@@ -17,7 +17,8 @@ from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
 from lakehouse.io.engine import Engine, short_error
 from lakehouse.read.pruning import duckdb_may_prune
 from lakehouse.read.query import TableRead, current_projection, rewrite
-from lakehouse.table import asof, tables
+from lakehouse.table import snapshots as asof
+from lakehouse.table import tables
 from lakehouse.table.catalog import open_catalog, split_identifier
 
 if TYPE_CHECKING:
@@ -255,7 +256,7 @@ class Lakehouse:
         rewritten, reads = self.plan_query(sql, as_of, pins)
         engine = self.engine(locked=True)
         try:
-            reader = engine.con.execute(rewritten).fetch_record_batch(batch_size)
+            reader = engine.reader(rewritten, batch_size)
         except Exception as exc:
             engine.close()
             if isinstance(exc, LakehouseError):

@@ -49,7 +49,8 @@ def start_moto(port: int = 0) -> MotoS3:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    real_port = server._server.server_port  # type: ignore[union-attr]
+    # moto exposes the bound port (we asked for port 0) only on its private server object.
+    real_port = server._server.server_port  # type: ignore[union-attr]  # noqa: SLF001
     return MotoS3(server, f"http://127.0.0.1:{real_port}")
 
 

@@ -20,7 +20,7 @@ from conftest import (
 )
 
 from lakehouse.errors import SnapshotNotFoundError
-from lakehouse.table.asof import EXPIRED_PROPERTY
+from lakehouse.table.snapshots import EXPIRED_PROPERTY
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, s3_properties
 
 TABLE = HISTORY_TABLE

@@ -78,9 +78,9 @@ def _redact(obj: Context | None, text: str) -> str:
     """Mask any credential value of the profile that slipped into a message or traceback."""
     from lakehouse.core.config import mask_secrets
 
-    if obj is None or obj._lake is None:
+    if obj is None or obj._lake is None:  # noqa: SLF001
         return text
-    return mask_secrets(text, obj._lake.profile.secrets())
+    return mask_secrets(text, obj._lake.profile.secrets())  # noqa: SLF001
 
 
 @click.group(

@@ -16,7 +16,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from lakehouse.errors import SnapshotNotFoundError
-from lakehouse.table.asof import iso_ms, resolve
+from lakehouse.table.snapshots import iso_ms, resolve
 
 MAX_DEPTH = 32
 

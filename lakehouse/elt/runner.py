@@ -184,7 +184,7 @@ def plan_run(
 ) -> RunPlan:
     """Order the selected models and pin every input to one snapshot id, now."""
     from lakehouse.lake import split_as_of
-    from lakehouse.table import asof
+    from lakehouse.table import snapshots as asof
 
     names = project.select(select)
     default, per_table = split_as_of(as_of)
@@ -308,7 +308,7 @@ def _run_model(
 
 
 def _output_schema(engine: Engine, sql: str) -> pa.Schema:
-    return engine.con.execute(f"SELECT * FROM ({sql}) AS lake_model LIMIT 0").fetch_arrow_table().schema
+    return engine.schema(sql)
 
 
 def _ensure_table(lake: Lakehouse, model: Any, output: pa.Schema) -> Table:
@@ -402,7 +402,8 @@ def _write_audit_publish(
 
     from lakehouse.io.cleanup import remove_write
     from lakehouse.io.writer import WrittenFiles, copy_to_data_files, new_write_id
-    from lakehouse.table.commits import RetryPolicy, commit_with_retry, stage_rewrite
+    from lakehouse.table.commits import RetryPolicy, commit_with_retry
+    from lakehouse.table.producers import point_branch, stage_rewrite
 
     name = step.model
     policy = RetryPolicy.from_properties(lake.profile.properties)
@@ -453,15 +454,7 @@ def _write_audit_publish(
         def stage(tx: Transaction) -> None:
             if tx.table_metadata.current_snapshot_id != parent_id:
                 raise CommitError(f"{name} changed while the run was writing it; run again")
-            from pyiceberg.table.refs import SnapshotRefType
-
-            tx._stage(
-                *tx._set_ref_snapshot(
-                    snapshot_id=parent_id,  # type: ignore[arg-type]
-                    ref_name=branch,
-                    type=SnapshotRefType.BRANCH,
-                )
-            )
+            point_branch(tx, branch, parent_id)
             write(tx)
 
         staged = commit_with_retry(load, stage, policy, f"staging {name}")
@@ -509,7 +502,7 @@ def _query_fn(lake: Lakehouse, engine: Engine, pins: dict[str, str]) -> Callable
     def query(sql: str) -> pa.Table:
         rewritten, _ = lake.plan_query(sql, pins)
         try:
-            return engine.con.execute(rewritten).fetch_arrow_table()
+            return engine.arrow(rewritten)
         except Exception as exc:
             raise QueryError(short_error(exc)) from None
 
@@ -520,11 +513,18 @@ def _merge(
     engine: Engine, table: Table, parent_id: int | None, rewritten: str, keys: list[str], write_id: str
 ) -> tuple[list[DataFile], Any, int]:
     """Copy-on-write upsert: rewrite only the files that hold a key of the new rows."""
+
+    with engine.temp_table("lake_new", rewritten):
+        return _merge_into(engine, table, parent_id, keys, write_id)
+
+
+def _merge_into(
+    engine: Engine, table: Table, parent_id: int | None, keys: list[str], write_id: str
+) -> tuple[list[DataFile], Any, int]:
     from lakehouse.io.storage import local_path
     from lakehouse.io.writer import copy_to_data_files
 
-    engine.con.execute(f"CREATE OR REPLACE TEMP TABLE lake_new AS {rewritten}")
-    new_rows = int(engine.con.execute("SELECT count(*) FROM lake_new").fetchone()[0])  # type: ignore[index]
+    new_rows = int(engine.value("SELECT count(*) FROM lake_new"))
     live = _live_files(table, parent_id)
 
     def norm(path: str) -> str:
@@ -536,10 +536,10 @@ def _merge(
     affected: list[DataFile] = []
     if live and new_rows:
         # Old files are read by field id (a renamed column keeps its values), never by Hive folder names.
-        hit = engine.con.execute(
+        hit = engine.rows(
             f"SELECT DISTINCT f.lake_filename FROM ({read_by_field_id(table, live, with_filename=True)}) AS f "
             f"SEMI JOIN lake_new AS n ON {on}"
-        ).fetchall()
+        )
         affected = [by_path[norm(row[0])] for row in hit]
     if affected:
         select = (
@@ -549,7 +549,6 @@ def _merge(
     else:
         select = f"SELECT {cols} FROM lake_new"
     written = copy_to_data_files(engine, table, select, write_id=write_id)
-    engine.con.execute("DROP TABLE lake_new")
     return affected, written, new_rows
 
 
@@ -557,10 +556,10 @@ def _publish(
     load: Callable[[], Table], branch: str, staged_id: int, parent_id: int | None, policy: Any, name: str
 ) -> None:
     """Fast-forward `main` to the audited snapshot, only if `main` is still where the write started."""
-    from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRefType
-    from pyiceberg.table.update import RemoveSnapshotRefUpdate
+    from pyiceberg.table.refs import MAIN_BRANCH
 
     from lakehouse.table.commits import commit_with_retry
+    from lakehouse.table.producers import point_branch, remove_ref
 
     def stage(tx: Transaction) -> None:
         if tx.table_metadata.current_snapshot_id != parent_id:
@@ -568,22 +567,20 @@ def _publish(
                 f"{name} changed while it was audited (now at {tx.table_metadata.current_snapshot_id}, "
                 f"expected {parent_id}); nothing was published, run again"
             )
-        tx._stage(
-            *tx._set_ref_snapshot(snapshot_id=staged_id, ref_name=MAIN_BRANCH, type=SnapshotRefType.BRANCH)
-        )
-        tx._stage((RemoveSnapshotRefUpdate(ref_name=branch),))  # type: ignore[call-arg]
+        point_branch(tx, MAIN_BRANCH, staged_id)
+        remove_ref(tx, branch)
 
     commit_with_retry(load, stage, policy, f"publishing {name}")
 
 
 def _drop_branch(load: Callable[[], Table], branch: str, policy: Any, name: str) -> None:
-    from pyiceberg.table.update import RemoveSnapshotRefUpdate
 
     from lakehouse.table.commits import commit_with_retry
+    from lakehouse.table.producers import remove_ref
 
     def stage(tx: Transaction) -> None:
         if branch in tx.table_metadata.refs:
-            tx._stage((RemoveSnapshotRefUpdate(ref_name=branch),))  # type: ignore[call-arg]
+            remove_ref(tx, branch)
 
     commit_with_retry(load, stage, policy, f"discarding the audit branch of {name}")
 
@@ -596,7 +593,7 @@ def check_project(
 ) -> list[CheckResult]:
     """Run the checks of the selected models (and of every source when nothing is selected)."""
     from lakehouse.lake import split_as_of
-    from lakehouse.table import asof
+    from lakehouse.table import snapshots as asof
 
     default, per_table = split_as_of(as_of)
     owners: list[tuple[str, list[Check]]] = []

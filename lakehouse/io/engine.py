@@ -12,11 +12,13 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lakehouse.core.config import Profile
 from lakehouse.core.schemas import quote_literal
@@ -121,13 +123,77 @@ class Engine:
         relation = self.con.sql(sql)
         return list(zip(relation.columns, (str(t) for t in relation.types), strict=True))
 
+    def arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its whole result (for small results: plans, checks, samples)."""
+        return self.con.execute(sql).fetch_arrow_table()
+
+    def reader(self, sql: str, batch_size: int = 1_000_000) -> pa.RecordBatchReader:
+        """Run a query and stream its result in record batches, with bounded memory."""
+        return self.con.execute(sql).fetch_record_batch(batch_size)
+
+    def schema(self, sql: str) -> pa.Schema:
+        """The Arrow schema of a query's result; reads no rows."""
+        return self.con.execute(f"SELECT * FROM ({sql}) AS lake_schema LIMIT 0").fetch_arrow_table().schema
+
+    def one(self, sql: str) -> tuple[Any, ...] | None:
+        """The first row of a query's result, or None."""
+        return self.con.execute(sql).fetchone()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Every row of a query's result as tuples (for small results)."""
+        return self.con.execute(sql).fetchall()
+
+    def value(self, sql: str) -> Any:
+        """The single value of a one-row, one-column query."""
+        row = self.con.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str) -> None:
+        """Run a statement whose result nobody reads (DDL, COPY without RETURN_STATS)."""
+        self.con.execute(sql)
+
+    @contextmanager
+    def temp_table(self, name: str, sql: str) -> Iterator[str]:
+        """A temporary table holding a query's result, dropped on exit."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        try:
+            yield name
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def setting(self, name: str) -> str:
+        return str(self.value(f"SELECT current_setting({quote_literal(name)})"))
+
+    @contextmanager
+    def settings(self, **values: str | int | bool) -> Iterator[None]:
+        """Change settings for a block and restore them after, so one operation's tuning (compaction's
+        memory bound, a single writer thread) never leaks into the next one on this connection."""
+        before = {name: self.setting(name) for name in values}
+        try:
+            self.set(**values)
+            yield
+        finally:
+            self.set(**before)
+
+    def set(self, **values: str | int | bool) -> None:
+        for name, value in values.items():
+            if isinstance(value, bool):
+                literal = "true" if value else "false"
+            elif isinstance(value, int):
+                literal = str(value)
+            else:
+                literal = quote_literal(value)
+            self.con.execute(f"SET {name} = {literal}")
+
     def register_function(self, name: str, fn: Callable[..., Any], params: list[str], returns: str) -> None:
         self.con.create_function(name, fn, params, returns, type="arrow")  # type: ignore[call-overload]
 
-    def run_with_progress(self, sql: str, on_progress: Callable[[float], None] | None = None) -> Any:
-        """Execute, reporting DuckDB's own progress (0..100) from a watcher thread."""
+    def run_with_progress(
+        self, sql: str, on_progress: Callable[[float], None] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Execute and return every row, reporting DuckDB's own progress (0..100) from a watcher thread."""
         if on_progress is None:
-            return self.con.execute(sql)
+            return self.con.execute(sql).fetchall()
         done = threading.Event()
 
         def watch() -> None:
@@ -142,9 +208,9 @@ class Engine:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            result = self.con.execute(sql)
+            rows = self.con.execute(sql).fetchall()
             on_progress(100.0)
-            return result
+            return rows
         finally:
             done.set()
             watcher.join(timeout=1)

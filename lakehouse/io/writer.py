@@ -26,7 +26,7 @@ from pyiceberg.io.pyarrow import (
     parquet_path_to_id_mapping,
 )
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
-from pyiceberg.partitioning import PartitionField, _to_partition_representation
+from pyiceberg.partitioning import PartitionField, partition_record_value
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
@@ -51,6 +51,7 @@ from pyiceberg.types import (
     IcebergType,
     IntegerType,
     LongType,
+    NestedField,
     StringType,
     TimestampType,
     TimestamptzType,
@@ -305,7 +306,7 @@ def _run_copy(
         f"COPY (SELECT {', '.join(projections)} FROM ({select_sql}) AS lake_src) "
         f"TO {quote_literal(target)} ({', '.join(options)})"
     )
-    rows = engine.run_with_progress(sql, on_progress).fetchall()
+    rows = engine.run_with_progress(sql, on_progress)
     return [(spelled_like(row[0], target), row[5] or {}) for row in rows if row[1] != 0]
 
 
@@ -383,7 +384,9 @@ def partition_value(pfield: PartitionField, source_type: IcebergType, text: str 
         return int(text)
     if isinstance(source_type, (BinaryType, FixedType)):
         return base64.b64decode(text)  # the folder text of bytes is base64 (`_partition_expression`)
-    return _to_partition_representation(source_type, _typed(source_type, text))
+    # pyiceberg's public converter looks the source type up in a schema; one field is enough.
+    schema = Schema(NestedField(pfield.source_id, "value", source_type, required=False))
+    return partition_record_value(pfield, _typed(source_type, text), schema)
 
 
 def _typed(source_type: IcebergType, text: str) -> Any:

@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table, Transaction
-from pyiceberg.table.snapshots import Operation, Snapshot, Summary
-from pyiceberg.table.update.snapshot import _OverwriteFiles
+from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Record
 
 from lakehouse.core.hive import human_values
 from lakehouse.core.hooks import checkpoint
-from lakehouse.core.schemas import quote_ident, quote_literal
+from lakehouse.core.schemas import quote_ident
 from lakehouse.core.sizes import format_size, parse_size
 from lakehouse.errors import CommitError, LakehouseError
 from lakehouse.io.fieldids import read_by_field_id
 from lakehouse.io.writer import WrittenFiles, copy_to_partition, data_location, new_write_id, target_file_size
 from lakehouse.table.commits import RetryPolicy, commit_with_retry
+from lakehouse.table.producers import ReplaceFiles, table_io
 
 if TYPE_CHECKING:
     from lakehouse.core.config import Profile
@@ -386,14 +386,13 @@ def group_select(table: Table, group: FileGroup, sort_by: list[str]) -> str:
     return f"SELECT {columns} FROM ({read_by_field_id(table, group.files)}) AS lake_group{order}"
 
 
-def prepare_engine(engine: Engine, profile: Profile, sorted_output: bool) -> None:
-    """Bound DuckDB's memory by the group: spill to disk, and keep insertion order only when sorting."""
-    import tempfile
-
+def engine_settings(profile: Profile, sorted_output: bool) -> dict[str, str | bool]:
+    """Bound DuckDB's memory by the group (spilling to the engine's own temp directory), and keep insertion
+    order only when sorting. Applied for the compaction only; the engine's own settings come back after."""
+    settings: dict[str, str | bool] = {"preserve_insertion_order": sorted_output}
     if not profile.get("lake.duckdb.memory-limit"):
-        engine.con.execute(f"SET memory_limit = {quote_literal(DEFAULT_MEMORY_LIMIT)}")
-    engine.con.execute(f"SET temp_directory = {quote_literal(tempfile.gettempdir() + '/lake-duckdb-spill')}")
-    engine.con.execute(f"SET preserve_insertion_order = {'true' if sorted_output else 'false'}")
+        settings["memory_limit"] = DEFAULT_MEMORY_LIMIT
+    return settings
 
 
 def write_compaction(
@@ -407,80 +406,54 @@ def write_compaction(
     from lakehouse.io.cleanup import remove_write
 
     write = CompactionWrite(new_write_id())
-    total = max(1, plan.input_bytes)
-    done = 0
-    prepare_engine(engine, profile, bool(plan.sort_by))
-    threads = engine.con.execute("SELECT current_setting('threads')").fetchone()[0]  # type: ignore[index]
+    threads = int(engine.setting("threads"))
     try:
-        checkpoint("before-write")
-        for index, group in enumerate(plan.groups):
-            rotate = group.expected_outputs > 1
-            # Parallel writers interleave rows across rotated files; one thread keeps each file sorted.
-            engine.con.execute(f"SET threads = {1 if rotate and plan.sort_by else threads}")
-
-            def report(percent: float, base: int = done, size: int = group.input_bytes) -> None:
-                if on_progress is not None:
-                    on_progress(100.0 * (base + size * percent / 100.0) / total)
-
-            written = copy_to_partition(
-                engine, table, group_select(table, group, plan.sort_by),
-                directory=group.directory, partition=group.files[0].partition, spec_id=group.files[0].spec_id,
-                file_name=f"{write.write_id}-{index:05d}",
-                max_file_size=int(plan.target_size * ROTATION_MARGIN) if rotate else None,
-                on_progress=report if on_progress else None,
-            )  # fmt: skip
-            write.outputs.append(written)
-            checkpoint("after-write")  # after the first group: with several groups, mid-write
-            if written.rows != group.input_rows:
-                raise LakehouseError(
-                    f"compaction of {plan.table} read {written.rows} rows from a group of "
-                    f"{group.input_rows}; nothing was committed"
-                )
-            done += group.input_bytes
+        with engine.settings(**engine_settings(profile, bool(plan.sort_by)), threads=threads):
+            _write_groups(engine, table, plan, write, threads, on_progress)
     except BaseException:
         remove_write(profile, table, write.write_id, write.paths)
         raise
-    finally:
-        engine.con.execute(f"SET threads = {threads}")
     return write
 
 
+def _write_groups(
+    engine: Engine,
+    table: Table,
+    plan: CompactionPlan,
+    write: CompactionWrite,
+    threads: int,
+    on_progress: Callable[[float], None] | None,
+) -> None:
+    total = max(1, plan.input_bytes)
+    done = 0
+    checkpoint("before-write")
+    for index, group in enumerate(plan.groups):
+        rotate = group.expected_outputs > 1
+        # Parallel writers interleave rows across rotated files; one thread keeps each file sorted.
+        engine.set(threads=1 if rotate and plan.sort_by else threads)
+
+        def report(percent: float, base: int = done, size: int = group.input_bytes) -> None:
+            if on_progress is not None:
+                on_progress(100.0 * (base + size * percent / 100.0) / total)
+
+        written = copy_to_partition(
+            engine, table, group_select(table, group, plan.sort_by),
+            directory=group.directory, partition=group.files[0].partition, spec_id=group.files[0].spec_id,
+            file_name=f"{write.write_id}-{index:05d}",
+            max_file_size=int(plan.target_size * ROTATION_MARGIN) if rotate else None,
+            on_progress=report if on_progress else None,
+        )  # fmt: skip
+        write.outputs.append(written)
+        checkpoint("after-write")  # after the first group: with several groups, mid-write
+        if written.rows != group.input_rows:
+            raise LakehouseError(
+                f"compaction of {plan.table} read {written.rows} rows from a group of "
+                f"{group.input_rows}; nothing was committed"
+            )
+        done += group.input_bytes
+
+
 # ------------------------------------------------------------------------------------------ commit
-
-
-class ReplaceSummary:
-    """Records a snapshot as `replace`: pyiceberg 0.12 builds summaries for append/overwrite/delete only."""
-
-    _operation: Operation
-
-    def _summary(self, snapshot_properties: dict[str, str] = {}) -> Summary:  # noqa: B006 - as pyiceberg
-        self._operation = Operation.OVERWRITE
-        try:
-            summary = super()._summary(snapshot_properties)  # type: ignore[misc]
-        finally:
-            self._operation = Operation.REPLACE
-        return Summary(operation=Operation.REPLACE, **summary.additional_properties)
-
-
-class _ReplaceFiles(ReplaceSummary, _OverwriteFiles):
-    """Remove the inputs and add the outputs; a conflict is what `check` says about the new head."""
-
-    def __init__(
-        self, tx: Transaction, summary: dict[str, str], check: Callable[[Transaction, Snapshot | None], None]
-    ):
-        super().__init__(
-            operation=Operation.REPLACE,
-            transaction=tx,
-            io=tx._table.io,
-            branch="main",
-            snapshot_properties=summary,
-        )
-        self._check = check
-
-    def _validate_concurrency(self) -> None:
-        # pyiceberg's own retry: a concurrent append is fine, a removed input file or new deletes are not.
-        if self._commit_window is not None and not self._commit_window.is_empty():
-            self._check(self._transaction, self._commit_window.head)
 
 
 def _conflict(plan: CompactionPlan, tx: Transaction, head: Snapshot | None) -> None:
@@ -489,7 +462,7 @@ def _conflict(plan: CompactionPlan, tx: Transaction, head: Snapshot | None) -> N
     partitions = {partition_key(f) for f in plan.input_files}
     live: set[str] = set()
     new_deletes = 0
-    io = tx._table.io
+    io = table_io(tx)
     if head is not None:
         for manifest in head.manifests(io):
             for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
@@ -521,7 +494,7 @@ def _stage(
 
     def stage(tx: Transaction) -> None:
         check(tx, tx.table_metadata.current_snapshot())
-        with _ReplaceFiles(tx, summary, check) as rewrite:
+        with ReplaceFiles(tx, summary, check) as rewrite:
             for data_file in plan.input_files:
                 rewrite.delete_data_file(data_file)
             for data_file in write.data_files:

@@ -57,7 +57,9 @@ from lakehouse.io.sources import (
 )
 from lakehouse.io.storage import FileInfo
 from lakehouse.io.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
-from lakehouse.table.commits import RetryPolicy, commit_with_retry, stage_append, stage_rewrite
+from lakehouse.table.commits import RetryPolicy, commit_with_retry
+from lakehouse.table.producers import iceberg_schema, stage_append, stage_rewrite, table_io
+from lakehouse.table.snapshots import live_files
 
 if TYPE_CHECKING:
     from lakehouse.core.config import Profile
@@ -84,7 +86,7 @@ class IngestResult:
 
 def source_schema(engine: Engine, relation_sql: str, sources: SourceSet) -> pa.Schema:
     try:
-        schema = engine.con.execute(f"SELECT * FROM ({relation_sql}) LIMIT 0").arrow().schema
+        schema = engine.schema(relation_sql)
     except Exception as exc:
         raise SourceError(explain_source_error(exc, sources)) from None
     names = [n.lower() for n in schema.names]
@@ -107,7 +109,7 @@ def _check_json_key_case(engine: Engine, sources: SourceSet, names: list[str]) -
         match = _RENAMED.fullmatch(name)
         if match is None or match.group(1).lower() not in lower:
             continue
-        row = engine.con.execute(json_key_spellings_sql(sources, match.group(1))).fetchone()
+        row = engine.one(json_key_spellings_sql(sources, match.group(1)))
         if row is not None:
             keys = " and ".join(row[1][:2])
             raise SchemaMismatchError(
@@ -122,20 +124,18 @@ def untyped_columns(engine: Engine, relation_sql: str) -> set[str]:
 
 
 def iceberg_schema_from_arrow(arrow_schema: pa.Schema) -> Schema:
-    from pyiceberg.catalog import Catalog
 
     names = [n.lower() for n in arrow_schema.names]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SchemaMismatchError(f"duplicate column names in source: {', '.join(dupes)}")
-    from pyiceberg.schema import assign_fresh_schema_ids
 
     # An all-null column (e.g. a JSON key that is always null) has no type yet: take it as string.
     arrow_schema = pa.schema(
         [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow_schema]
     )
     try:
-        return assign_fresh_schema_ids(Catalog._convert_schema_if_needed(arrow_schema))  # type: ignore[arg-type]
+        return iceberg_schema(arrow_schema)
     except Exception as exc:
         raise SchemaMismatchError(f"cannot map source schema to Iceberg types: {exc}") from None
 
@@ -509,7 +509,7 @@ def _wide_integers(engine: Engine, text_relation: str, candidates: list[str], wh
     DECIMAL(38,0); wider ones are refused."""
     if not candidates:
         return {}
-    row = engine.con.execute(integer_text_sql(text_relation, candidates, _SNIFF_ROWS)).fetchone()
+    row = engine.one(integer_text_sql(text_relation, candidates, _SNIFF_ROWS))
     assert row is not None
     widened = {}
     for i, name in enumerate(candidates):
@@ -543,12 +543,7 @@ def _stage(
             stage_append(written.data_files, summary)(tx)
             return
         snapshot = tx.table_metadata.current_snapshot()
-        current = []
-        if snapshot is not None:
-            for manifest in snapshot.manifests(tx._table.io):
-                current += [
-                    e.data_file for e in manifest.fetch_manifest_entry(tx._table.io, discard_deleted=True)
-                ]
+        current = live_files(table_io(tx), snapshot)
         operation = Operation.OVERWRITE if snapshot is not None else Operation.APPEND
         stage_rewrite(current, written.data_files, summary, operation)(tx)
 

@@ -15,29 +15,29 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from pydantic import Field
-from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestFile
+from pyiceberg.manifest import ManifestContent, ManifestFile
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
-from pyiceberg.table.snapshots import Operation, SnapshotLogEntry
-from pyiceberg.table.update import (
-    ValidatableTableRequirement,
-    _apply_table_update,
-    _TableMetadataUpdateContext,
-)
-from pyiceberg.table.update.snapshot import _SnapshotProducer
-from pyiceberg.typedef import IcebergBaseModel
+from pyiceberg.table.snapshots import SnapshotLogEntry
 
 from lakehouse.core.sizes import format_duration, parse_duration
 from lakehouse.errors import LakehouseError
 from lakehouse.io.storage import FileInfo, abort_multipart_uploads, delete_files, list_files
-from lakehouse.ops.compaction import ReplaceSummary
-from lakehouse.table.asof import EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
 from lakehouse.table.commits import RetryPolicy, commit_with_retry
+from lakehouse.table.producers import (
+    AssertUnreferenced,
+    ClearSnapshotLogUpdate,
+    RewriteManifests,
+    apply_updates,
+    cleared_log,
+    require,
+    understands_custom_updates,
+)
+from lakehouse.table.snapshots import EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -471,38 +471,10 @@ def _record_expired(properties: dict[str, str], ids: list[int]) -> str:
     return ",".join(known[-EXPIRED_IDS_KEPT:])
 
 
-def cleared_log(metadata: TableMetadata, ids: Iterable[int]) -> list[SnapshotLogEntry]:
-    """The snapshot-log entries Iceberg Java's RemoveSnapshots drops: every entry up to the last one
-    whose snapshot is removed (or already gone), since the history before it is no longer whole."""
-    gone = set(ids) | {
-        e.snapshot_id for e in metadata.snapshot_log if metadata.snapshot_by_id(e.snapshot_id) is None
-    }
-    last = max((i for i, e in enumerate(metadata.snapshot_log) if e.snapshot_id in gone), default=-1)
-    return list(metadata.snapshot_log[: last + 1])
-
-
 def _record_cleared(properties: dict[str, str], cleared: list[SnapshotLogEntry]) -> str:
     known = [x for x in properties.get(EXPIRED_LOG_PROPERTY, "").split(",") if x]
     known += [f"{e.snapshot_id}:{e.timestamp_ms}" for e in cleared]
     return ",".join(known[-EXPIRED_IDS_KEPT:])
-
-
-class ClearSnapshotLogUpdate(IcebergBaseModel):
-    """Java's RemoveSnapshots history rule, which pyiceberg lacks: it keeps the entries before an
-    expired snapshot, and a time in that snapshot's span then reads the older one. Applied by the
-    catalog in this process; a REST catalog gets only RemoveSnapshots (Java servers clear it there)."""
-
-    action: Literal["lake-clear-snapshot-log"] = Field(default="lake-clear-snapshot-log")
-    snapshot_ids: list[int] = Field(alias="snapshot-ids")
-
-
-@_apply_table_update.register(ClearSnapshotLogUpdate)
-def _clear_snapshot_log(  # type: ignore[misc]
-    update: ClearSnapshotLogUpdate, base_metadata: TableMetadata, context: _TableMetadataUpdateContext
-) -> TableMetadata:
-    cleared = len(cleared_log(base_metadata, update.snapshot_ids))
-    context.add_update(update)  # type: ignore[arg-type]
-    return base_metadata.model_copy(update={"snapshot_log": base_metadata.snapshot_log[cleared:]})
 
 
 def expire(
@@ -510,7 +482,6 @@ def expire(
 ) -> ExpireResult:
     """Remove the plan's aged tags and branches and its snapshots in one commit, then delete the
     files only those snapshots reached."""
-    from pyiceberg.catalog.rest import RestCatalog
     from pyiceberg.table.update import RemoveSnapshotRefUpdate, RemoveSnapshotsUpdate
 
     start = time.perf_counter()
@@ -537,14 +508,14 @@ def expire(
         result.removed_refs = names
         updates: list[Any] = [RemoveSnapshotRefUpdate(ref_name=n) for n in names]  # type: ignore[call-arg]
         if ids:
-            if not isinstance(tx._table.catalog, RestCatalog):
+            if understands_custom_updates(tx):
                 updates.append(ClearSnapshotLogUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
             updates.append(RemoveSnapshotsUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
         if not updates:
             return
-        tx._apply(tuple(updates))
-        if ids and not isinstance(tx._table.catalog, RestCatalog):  # a REST server could not read it
-            tx._stage((), (AssertUnreferenced(snapshot_ids=ids, removed_refs=names),))  # type: ignore[call-arg,arg-type]
+        apply_updates(tx, updates)
+        if ids:
+            require(tx, AssertUnreferenced(snapshot_ids=ids, removed_refs=names))  # type: ignore[call-arg]
         if ids:
             properties = dict(metadata.properties)
             tx.set_properties(
@@ -574,25 +545,6 @@ def expire(
     result.snapshot_id = snapshot.snapshot_id if snapshot else None
     result.seconds = round(time.perf_counter() - start, 3)
     return result
-
-
-class AssertUnreferenced(ValidatableTableRequirement):
-    """The catalog commits an expiry only while no tag or branch (other than those it removes) points
-    at a snapshot it removes. pyiceberg applies RemoveSnapshots to the catalog's current metadata and
-    silently drops such refs: a `lake tag` or `pin --tag` committed meanwhile would vanish with its
-    snapshot. This way the expiry fails its compare-and-swap, and its retry sees the tag."""
-
-    type: Literal["lake-assert-unreferenced"] = Field(default="lake-assert-unreferenced")
-    snapshot_ids: list[int] = Field(alias="snapshot-ids")
-    removed_refs: list[str] = Field(alias="removed-refs")
-
-    def validate(self, base_metadata: TableMetadata | None) -> None:  # type: ignore[override]
-        from pyiceberg.exceptions import CommitFailedException
-
-        refs = base_metadata.refs if base_metadata else {}
-        ids = set(self.snapshot_ids)
-        if taken := sorted(n for n, r in refs.items() if r.snapshot_id in ids and n not in self.removed_refs):
-            raise CommitFailedException(f"Requirement failed: {taken[0]} now points at a snapshot to expire")
 
 
 def _count_deleted(result: ExpireResult, files: dict[str, tuple[str, int]]) -> None:
@@ -767,7 +719,7 @@ def _drop_abandoned(profile: Profile, load: Callable[[], Table], plan: GcPlan) -
         if ids:
             updates.append(RemoveSnapshotsUpdate(snapshot_ids=ids))  # type: ignore[call-arg]
         if updates:
-            tx._apply(tuple(updates))
+            apply_updates(tx, updates)
 
     commit_with_retry(load, stage, RetryPolicy.from_properties(profile.properties), f"gc of {plan.table}")
 
@@ -891,41 +843,6 @@ def _packing(
     return keep, merge
 
 
-class _RewriteManifests(ReplaceSummary, _SnapshotProducer["_RewriteManifests"]):
-    """A `replace` snapshot with the same live files in fewer, larger manifests."""
-
-    def __init__(self, tx: Transaction, summary: dict[str, str], target: int) -> None:
-        super().__init__(Operation.REPLACE, tx, tx._table.io, snapshot_properties=summary, branch="main")
-        self._target = target
-
-    def _deleted_entries(self) -> list[ManifestEntry]:
-        return []
-
-    def _validate_concurrency(self) -> None:
-        """Nothing to validate: each attempt rebuilds from the current head, so concurrent appends stay."""
-
-    def _existing_manifests(self) -> list[ManifestFile]:
-        snapshot = self._transaction.table_metadata.snapshot_by_name(self._target_branch)
-        if snapshot is None:
-            return []
-        keep, merge = _packing(snapshot.manifests(self._io), self._target)
-        for group in merge:
-            with self.new_manifest_writer(self.spec(group[0].partition_spec_id)) as writer:
-                for manifest in group:
-                    for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True):
-                        writer.add_entry(
-                            ManifestEntry.from_args(
-                                status=ManifestEntryStatus.EXISTING,
-                                snapshot_id=entry.snapshot_id,
-                                sequence_number=entry.sequence_number,
-                                file_sequence_number=entry.file_sequence_number,
-                                data_file=entry.data_file,
-                            )
-                        )
-            keep.append(writer.to_manifest_file())
-        return keep
-
-
 def plan_manifests(table: Table, identifier: str) -> ManifestsPlan:
     from lakehouse.core.config import whole_number
 
@@ -948,7 +865,7 @@ def rewrite_manifests(
     summary = {"lake.operation": "rewrite-manifests", "lake.manifests-before": str(plan.manifests_before)}
 
     def stage(tx: Transaction) -> None:
-        with _RewriteManifests(tx, summary, plan.target_bytes):
+        with RewriteManifests(tx, summary, plan.target_bytes, _packing):
             pass
 
     committed = commit_with_retry(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse.errors import LakehouseError
 from lakehouse.table.catalog import split_identifier
+from lakehouse.table.producers import default_location
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -67,7 +68,7 @@ def refuse_claimed(catalog: Catalog, identifier: str) -> None:
     if getattr(catalog, "engine", None) is None:
         return
     namespace, name = split_identifier(identifier)
-    location = catalog._resolve_table_location(None, namespace, name)  # type: ignore[attr-defined]
+    location = default_location(catalog, namespace, name)
     if found := claims(catalog, identifier, location):
         raise LakehouseError(
             f"cannot create {identifier} at {location}: {found[0]} already keeps its files there "

@@ -17,6 +17,8 @@ from pyiceberg.manifest import DataFileContent, FileFormat, ManifestEntry
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
+from lakehouse.table.snapshots import live_entries
+
 POSITIONAL_PATH_ID = 2147483546  # spec: reserved field ids of a positional delete file
 POSITIONAL_POS_ID = 2147483545
 
@@ -28,17 +30,6 @@ class LiveCounts:
     data_rows: int  # rows in the data files, deleted ones included
     rows: int  # live rows: data rows minus those the delete files remove
     exact: bool  # False when equality deletes (or unreadable deletes) leave `rows` an upper bound
-
-
-def live_entries(table: Table, snapshot: Snapshot | None) -> list[ManifestEntry]:
-    """Every live manifest entry (data and delete files) with its data sequence number."""
-    if snapshot is None:
-        return []
-    return [
-        entry
-        for manifest in snapshot.manifests(table.io)
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-    ]
 
 
 def is_data(entry: ManifestEntry) -> bool:
@@ -84,7 +75,7 @@ def _read_positions(table: Table, path: str) -> dict[str, list[int]]:
 def live_counts(
     table: Table, snapshot: Snapshot | None, entries: list[ManifestEntry] | None = None
 ) -> LiveCounts:
-    entries = live_entries(table, snapshot) if entries is None else entries
+    entries = live_entries(table.io, snapshot) if entries is None else entries
     data = [e for e in entries if is_data(e)]
     deletes = [e for e in entries if not is_data(e)]
     data_rows = sum(e.data_file.record_count for e in data)

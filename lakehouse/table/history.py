@@ -12,21 +12,18 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import DataFile, ManifestEntry
 from pyiceberg.table import Table, Transaction
-from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Operation, Snapshot
-from pyiceberg.table.update import ValidatableTableRequirement
 
 from lakehouse.errors import CommitError, LakehouseError, RefError
-from lakehouse.table.asof import iso_ms, parse_timestamp, resolve
-from lakehouse.table.commits import RetryPolicy, commit_with_retry, stage_rewrite
-from lakehouse.table.deletes import live_counts, live_entries
+from lakehouse.table.commits import RetryPolicy, commit_with_retry
+from lakehouse.table.deletes import live_counts
+from lakehouse.table.producers import AssertSnapshotsLive, require, stage_rewrite, table_io
+from lakehouse.table.snapshots import iso_ms, live_entries, parse_timestamp, resolve
 
 DAY_MS = 24 * 3600 * 1000
 MAX_RETAIN_DAYS = 36_600
@@ -170,36 +167,15 @@ def delete_ref(table: Table, identifier: str, name: str) -> dict[str, Any]:
 def _live_files(table: Table, snapshot: Snapshot | None) -> dict[tuple[str, int], ManifestEntry]:
     """Live data and delete files by (path, data sequence number): the pair decides which deletes
     apply to which data files, so two snapshots with the same pairs hold the same rows."""
-    return {(e.data_file.file_path, e.sequence_number or 0): e for e in live_entries(table, snapshot)}
+    return {(e.data_file.file_path, e.sequence_number or 0): e for e in live_entries(table.io, snapshot)}
 
 
 _EXPIRED_MEANWHILE = "was expired while rolling back; nothing was committed"
 
 
-class AssertSnapshotsLive(ValidatableTableRequirement):
-    """The catalog commits only while these snapshots are still in the table's metadata.
-
-    Rollback relinks a target snapshot's files; `lake expire` removes that snapshot in one commit and
-    then deletes files that only expired snapshots reach. The catalog checks this requirement against
-    the metadata it is about to replace, and its compare-and-swap makes the check and the swap one
-    step, so an expiry that commits first makes the rollback fail (then its retry says why), and a
-    rollback that commits first is seen by expire's post-commit reload, which keeps its files.
-    """
-
-    type: Literal["lake-assert-snapshots-live"] = Field(default="lake-assert-snapshots-live")
-    snapshot_ids: list[int] = Field(alias="snapshot-ids")
-
-    def validate(self, base_metadata: TableMetadata | None) -> None:  # type: ignore[override]
-        gone = [
-            i for i in self.snapshot_ids if base_metadata is None or base_metadata.snapshot_by_id(i) is None
-        ]
-        if gone:
-            raise CommitFailedException(f"Requirement failed: snapshot {gone[0]} was expired")
-
-
 def _missing_files(tx: Transaction, paths: list[str]) -> list[str]:
     """Files that are gone from storage: one stat or HEAD each, eight at a time."""
-    io = tx._table.io
+    io = table_io(tx)
     with ThreadPoolExecutor(max_workers=8) as pool:
         present = list(pool.map(lambda path: io.new_input(path).exists(), paths))
     return [p for p, ok in zip(paths, present, strict=True) if not ok]
@@ -217,15 +193,16 @@ class RollbackPlan:
     rows_after: int
     files_to_restore: list[str] = field(default_factory=list)
     files_to_unlink: list[str] = field(default_factory=list)
-    _restore: list[ManifestEntry] = field(default_factory=list, repr=False)
-    _unlink: list[DataFile] = field(default_factory=list, repr=False)
+    # The manifest entries and files behind the two lists above (not shown: `to_dict` omits them).
+    restore_entries: list[ManifestEntry] = field(default_factory=list, repr=False)
+    unlink_files: list[DataFile] = field(default_factory=list, repr=False)
 
     @property
     def is_noop(self) -> bool:
         return not self.files_to_restore and not self.files_to_unlink
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        data = {k: v for k, v in asdict(self).items() if k not in ("restore_entries", "unlink_files")}
         data["noop"] = self.is_noop
         return data
 
@@ -262,8 +239,8 @@ def plan_rollback(table: Table, identifier: str, ref: str | int) -> RollbackPlan
         rows_after=live_counts(table, target, list(then.values())).rows,
         files_to_restore=[e.data_file.file_path for e in restore],
         files_to_unlink=[f.file_path for f in unlink],
-        _restore=restore,
-        _unlink=unlink,
+        restore_entries=restore,
+        unlink_files=unlink,
     )
 
 
@@ -271,13 +248,12 @@ def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
     """Commit the plan; returns the new snapshot id (None for a no-op). Fails if the table moved."""
     if plan.is_noop:
         return None
-    from pyiceberg.catalog.rest import RestCatalog
 
     summary = {"lake.operation": "rollback", "lake.rollback-to": str(plan.target_snapshot_id)}
     v2 = table.metadata.format_version >= 2  # v1 has no sequence numbers (and no delete files)
-    keep = {e.data_file.file_path: e.sequence_number or 0 for e in plan._restore} if v2 else {}
-    restore = [e.data_file for e in plan._restore]
-    stage = stage_rewrite(plan._unlink, restore, summary, Operation.OVERWRITE, keep_sequence=keep)
+    keep = {e.data_file.file_path: e.sequence_number or 0 for e in plan.restore_entries} if v2 else {}
+    restore = [e.data_file for e in plan.restore_entries]
+    stage = stage_rewrite(plan.unlink_files, restore, summary, Operation.OVERWRITE, keep_sequence=keep)
     expected = plan.current_snapshot_id
 
     def guarded(tx: Transaction) -> None:
@@ -295,8 +271,7 @@ def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
                 "storage (expired or deleted while rolling back); nothing was committed"
             )
         stage(tx)
-        if not isinstance(tx._table.catalog, RestCatalog):  # a REST server could not read our requirement
-            tx._stage((), (AssertSnapshotsLive(snapshot_ids=[plan.target_snapshot_id]),))  # type: ignore[call-arg,arg-type]
+        require(tx, AssertSnapshotsLive(snapshot_ids=[plan.target_snapshot_id]))  # type: ignore[call-arg]
 
     policy = RetryPolicy.from_properties(dict(table.properties), f"table property of {plan.table}")
     committed = commit_with_retry(load, guarded, policy, f"rollback of {plan.table}")

@@ -46,8 +46,8 @@ from pyiceberg.table.snapshots import Snapshot
 
 from lakehouse.core.textfiles import read_text_file
 from lakehouse.errors import LakehouseError, PinError
-from lakehouse.table.asof import iso_ms
 from lakehouse.table.deletes import live_counts
+from lakehouse.table.snapshots import iso_ms
 
 PIN_VERSION = 1
 

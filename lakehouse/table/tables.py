@@ -23,7 +23,8 @@ from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.table.catalog import check_namespace, split_identifier
 from lakehouse.table.claims import refuse_claimed
 from lakehouse.table.commits import INNER_RETRY_PROPERTIES
-from lakehouse.table.deletes import deleted_positions, is_data, live_counts, live_entries
+from lakehouse.table.deletes import deleted_positions, is_data, live_counts
+from lakehouse.table.snapshots import live_entries
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -194,7 +195,7 @@ def snapshot_files(
     """One row per live file of a snapshot: path, content (data or a kind of delete file), partition,
     rows (records in the file: for a delete file, the rows it deletes), bytes on disk. A data file
     that positional deletes apply to also says how many of its rows they remove."""
-    entries = live_entries(table, snapshot) if entries is None else entries
+    entries = live_entries(table.io, snapshot) if entries is None else entries
     spec_by_id = table.specs()
     schema = table.schema()
     removed = deleted_positions(table, entries) if any(not is_data(e) for e in entries) else {}
@@ -222,7 +223,7 @@ def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[s
         if snapshot is None or snapshot.schema_id is None
         else table.schemas()[snapshot.schema_id]
     )
-    entries = live_entries(table, snapshot)
+    entries = live_entries(table.io, snapshot)
     files = snapshot_files(table, snapshot, entries)
     counts = live_counts(table, snapshot, entries)
     return {

@@ -1,7 +1,7 @@
-"""Resolve `--as-of` references to one snapshot: a snapshot id, an ISO-8601 time, or a tag/branch name.
+"""Snapshots: choose one (current, or an `--as-of` reference), list its live files, print its times.
 
-Never falls back to the current snapshot: a reference that does not resolve is an error that says
-what the table does have.
+A reference is a snapshot id, an ISO-8601 time, or a tag/branch name. Resolution never falls back to
+the current snapshot: a reference that does not resolve is an error that says what the table does have.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
@@ -42,6 +44,32 @@ def parse_timestamp(text: str) -> datetime | None:
 
 def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def live_entries(io: FileIO, snapshot: Snapshot | None) -> list[ManifestEntry]:
+    """Every live manifest entry of a snapshot (data and delete files), with its data sequence number."""
+    if snapshot is None:
+        return []
+    return [
+        entry
+        for manifest in snapshot.manifests(io)
+        for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)
+    ]
+
+
+def live_files(io: FileIO, snapshot: Snapshot | None) -> list[DataFile]:
+    """The live data and delete files of a snapshot."""
+    return [entry.data_file for entry in live_entries(io, snapshot)]
+
+
+def data_files(io: FileIO, snapshot: Snapshot | None) -> list[DataFile]:
+    """The live data files of a snapshot (no delete files)."""
+    return [f for f in live_files(io, snapshot) if f.content == DataFileContent.DATA]
+
+
+def choose(table: Table, identifier: str, ref: str | int | None) -> Snapshot | None:
+    """The current snapshot (None for an empty table) when `ref` is None, else the one `ref` names."""
+    return table.current_snapshot() if ref is None else resolve(table, identifier, ref)
 
 
 def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
