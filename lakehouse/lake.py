@@ -7,17 +7,16 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from lakehouse.core.config import Profile, load_profile
-from lakehouse.core.schemas import duckdb_type, parse_partition_terms, parse_schema, quote_ident
+from lakehouse.core.schemas import parse_partition_terms, parse_schema, quote_ident
 from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
 from lakehouse.io.engine import Engine, short_error
-from lakehouse.read.pruning import duckdb_may_prune
-from lakehouse.read.query import TableRead, current_projection, rewrite
-from lakehouse.table import snapshots as asof
+from lakehouse.read.plan import AsOf, PinsArg, ReadPlan, table_read
+from lakehouse.read.query import TableRead, rewrite
 from lakehouse.table import tables
 from lakehouse.table.catalog import open_catalog, split_identifier
 
@@ -29,9 +28,6 @@ if TYPE_CHECKING:
     from lakehouse.ops.ingest import IngestResult
     from lakehouse.table.history import RollbackPlan
     from lakehouse.table.pins import PinFile, PinReport
-
-AsOf = str | int | dict[str, str] | list[str] | tuple[str, ...] | None
-PinsArg: TypeAlias = "str | os.PathLike[str] | PinFile | None"
 
 
 @dataclass
@@ -53,42 +49,6 @@ class QueryResult:
 
     def snapshots(self) -> dict[str, int | None]:
         return {r.identifier: r.snapshot_id for r in self.reads}
-
-
-def split_as_of(as_of: AsOf) -> tuple[str | None, dict[str, str]]:
-    """`"2026-01-15"` applies to every table; `"silver.events=123"` (repeatable) to one table."""
-    if as_of is None:
-        return None, {}
-    if isinstance(as_of, dict):
-        return None, {k.lower(): str(v) for k, v in as_of.items()}
-    items = [str(as_of)] if isinstance(as_of, (str, int)) else [str(a) for a in as_of]
-    default: str | None = None
-    per_table: dict[str, str] = {}
-    for item in items:
-        name, sep, ref = item.partition("=")
-        if sep and not item.startswith("@") and "." in name and " " not in name and ":" not in name:
-            split_identifier(name.strip())
-            per_table[name.strip().lower()] = ref.strip()
-        elif default is not None:
-            raise LakehouseError(
-                f"two --as-of values for every table ({default!r}, {item!r}); use TABLE=REF for one table"
-            )
-        else:
-            default = item
-    return default, per_table
-
-
-def _with_pins(as_of: AsOf, pins: PinsArg) -> AsOf:
-    """`pins=path` is `--as-of @path` for every table, under any per-table `as_of` overrides."""
-    if pins is None:
-        return as_of
-    path = getattr(pins, "path", None) if not isinstance(pins, (str, os.PathLike)) else os.fspath(pins)
-    if not path:
-        raise LakehouseError("pins must be the path of a lock file written by `lake pin`")
-    default, per_table = split_as_of(as_of)
-    if default is not None:
-        raise LakehouseError(f"give pins or one --as-of for every table ({default!r}), not both")
-    return [f"@{path}", *(f"{name}={ref}" for name, ref in per_table.items())]
 
 
 class Lakehouse:
@@ -121,10 +81,7 @@ class Lakehouse:
         return tables.load_table(self.catalog, name)
 
     def snapshot(self, name: str, as_of: str | int | None = None) -> Snapshot | None:
-        table = self.table(name)
-        if as_of is None:
-            return table.current_snapshot()
-        return asof.resolve(table, name, as_of)
+        return ReadPlan.at(name, as_of).snapshot(self.table(name), name)
 
     # ---------------------------------------------------------------- tables
 
@@ -160,13 +117,11 @@ class Lakehouse:
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         table = self.table(name)
-        snapshot = table.current_snapshot() if as_of is None else asof.resolve(table, name, as_of)
-        return tables.describe(table, name, snapshot)
+        return tables.describe(table, name, ReadPlan.at(name, as_of).snapshot(table, name))
 
     def files(self, name: str, as_of: str | int | None = None) -> list[dict[str, Any]]:
         table = self.table(name)
-        snapshot = table.current_snapshot() if as_of is None else asof.resolve(table, name, as_of)
-        return tables.snapshot_files(table, snapshot)
+        return tables.snapshot_files(table, ReadPlan.at(name, as_of).snapshot(table, name))
 
     def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
         """Drop a table; `purge` deletes only files under its own location that no other catalog
@@ -224,30 +179,19 @@ class Lakehouse:
 
     # ---------------------------------------------------------------- reads
 
-    def _resolver(self) -> Callable[[str, str | None], TableRead]:
-        def resolve(identifier: str, ref: str | None) -> TableRead:
-            table = self.table(identifier)
-            snapshot = table.current_snapshot() if ref is None else asof.resolve(table, identifier, ref)
-            schema = table.schema()
-            written = schema
-            if snapshot is not None and snapshot.schema_id is not None:
-                written = table.schemas().get(snapshot.schema_id, schema)
-            # The current state reads in the current schema (as Spark does); time travel in the
-            # schema the snapshot was written with.
-            if ref is not None:
-                schema = written
-            columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
-            return TableRead(
-                identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns,
-                current_projection(schema, written),
-                snapshot is None or duckdb_may_prune(table, snapshot),
-            )  # fmt: skip
-
-        return resolve
-
     def plan_query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> tuple[str, list[TableRead]]:
-        default, per_table = split_as_of(_with_pins(as_of, pins))
-        return rewrite(sql, self._resolver(), lambda ident: per_table.get(ident.lower(), default))
+        """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
+        plan = ReadPlan.parse(as_of, pins)
+
+        def read(identifier: str, sql_ref: str | None) -> TableRead:
+            table = self.table(identifier)  # first: a missing table says so before any pin is looked up
+            # `FOR ... AS OF` in the SQL names its own reference (a `@lockfile` too); else the plan's.
+            ref = (
+                plan.ref(identifier) if sql_ref is None else ReadPlan.at(identifier, sql_ref).ref(identifier)
+            )
+            return table_read(table, identifier, ref)
+
+        return rewrite(sql, read)
 
     def query_reader(
         self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None
@@ -451,7 +395,7 @@ class Lakehouse:
     def plan_rollback(self, name: str, to: str | int) -> RollbackPlan:
         from lakehouse.table.history import plan_rollback
 
-        return plan_rollback(self.table(name), name, to)
+        return plan_rollback(self.table(name), name, ReadPlan.at(name, to).ref(name) or to)
 
     def rollback(self, name: str, to: str | int | RollbackPlan) -> dict[str, Any]:
         """Make snapshot `to` current again as a new snapshot with its files; deletes nothing."""
@@ -476,13 +420,13 @@ class Lakehouse:
         names = [names] if isinstance(names, str) else list(names)
         if not names:
             raise LakehouseError("name at least one table to pin")
-        default, per_table = split_as_of(as_of)
+        reads = ReadPlan.parse(as_of)
         chosen = []
         for name in names:
             table = self.table(name)
             if tag is not None:
                 check_ref_name(name, tag)
-            chosen.append((table, name, self._snapshot_of(table, name, per_table.get(name.lower(), default))))
+            chosen.append((table, name, self._snapshot_of(table, name, reads.ref(name))))
         if tag is not None:
             for table, name, snapshot in chosen:
                 existing = table.metadata.refs.get(tag)
@@ -505,13 +449,12 @@ class Lakehouse:
     def verify_pins(self, path: str | os.PathLike[str], *, check_files: bool = True) -> PinReport:
         """Check that every pinned snapshot still exists, matches its fingerprint and has its files."""
         from lakehouse.table.pins import PinReport, load_pins, verify_pin
+        from lakehouse.table.snapshots import resolve
 
         pin_file = load_pins(path)
         report = PinReport(str(path))
         for pin in pin_file.pins:
-            report.checks.append(
-                verify_pin(pin, self.table, asof.resolve, self.profile.warehouse, check_files)
-            )
+            report.checks.append(verify_pin(pin, self.table, resolve, self.profile.warehouse, check_files))
         return report
 
     # ---------------------------------------------------------------- ELT models (lakehouse.elt.runner, .lineage)
@@ -558,10 +501,10 @@ class Lakehouse:
         """The snapshot of `name` and, recursively, the input snapshots `lake run` built it from."""
         from lakehouse.elt.provenance import provenance
 
-        return provenance(self.table, name, as_of)
+        return provenance(self.table, name, ReadPlan.at(name, as_of).ref(name))
 
     def _snapshot_of(self, table: Table, name: str, ref: str | int | None) -> Snapshot:
-        snapshot = table.current_snapshot() if ref is None else asof.resolve(table, name, ref)
+        snapshot = ReadPlan.at(name, ref).snapshot(table, name)
         if snapshot is None:
             from lakehouse.errors import SnapshotNotFoundError
 

@@ -183,11 +183,10 @@ def plan_run(
     as_of: Any = None,
 ) -> RunPlan:
     """Order the selected models and pin every input to one snapshot id, now."""
-    from lakehouse.lake import split_as_of
-    from lakehouse.table import snapshots as asof
+    from lakehouse.read.plan import ReadPlan
 
     names = project.select(select)
-    default, per_table = split_as_of(as_of)
+    reads = ReadPlan.parse(as_of)
     rebuild = full_refresh or as_of is not None  # older inputs cannot be merged into today's table
     inputs: dict[str, int | None] = {}
     for ident in project.inputs(names):
@@ -201,8 +200,7 @@ def plan_run(
                 else f"build it with `lake run --select {ident}`"
             )
             raise NoSuchTableError(f"{ident} ({kind}) does not exist yet; {how}") from None
-        ref = per_table.get(ident, default)
-        snapshot = table.current_snapshot() if ref is None else asof.resolve(table, ident, ref)
+        snapshot = reads.snapshot(table, ident)
         inputs[ident] = snapshot.snapshot_id if snapshot else None
     steps = []
     for name in names:
@@ -592,10 +590,9 @@ def check_project(
     lake: Lakehouse, project: Project, select: Any = None, as_of: Any = None
 ) -> list[CheckResult]:
     """Run the checks of the selected models (and of every source when nothing is selected)."""
-    from lakehouse.lake import split_as_of
-    from lakehouse.table import snapshots as asof
+    from lakehouse.read.plan import ReadPlan
 
-    default, per_table = split_as_of(as_of)
+    reads = ReadPlan.parse(as_of)
     owners: list[tuple[str, list[Check]]] = []
     if not select:
         owners += [(s.name, parse_checks(s.name, s.checks)) for s in project.sources.values()]
@@ -610,8 +607,7 @@ def check_project(
     snapshots: dict[str, int | None] = {}
     for ident in sorted(needed):
         table = lake.table(ident)
-        ref = per_table.get(ident, default)
-        snap = table.current_snapshot() if ref is None else asof.resolve(table, ident, ref)
+        snap = reads.snapshot(table, ident)
         snapshots[ident] = snap.snapshot_id if snap else None
         if snap is not None:
             pins[ident] = str(snap.snapshot_id)

@@ -149,10 +149,11 @@ def lake_tables(tree: exp.Expr) -> list[exp.Table]:
     return found
 
 
-def rewrite(
-    sql: str, resolve: Resolver, default_ref: Callable[[str], str | None]
-) -> tuple[str, list[TableRead]]:
-    """Return DuckDB SQL reading pinned snapshots, and the reads it makes (for reporting and pinning)."""
+def rewrite(sql: str, resolve: Resolver) -> tuple[str, list[TableRead]]:
+    """Return DuckDB SQL reading pinned snapshots, and the reads it makes (for reporting and pinning).
+
+    `resolve(identifier, ref)` gets the reference the SQL names (`FOR TIMESTAMP AS OF ...`) or None,
+    once per distinct pair."""
     tree = parse_single(sql)
     if not isinstance(tree, _READ_ONLY):
         raise QueryError(
@@ -163,8 +164,6 @@ def rewrite(
     for table in lake_tables(tree):
         identifier = f"{table.db}.{table.name}"
         ref = version_ref(table)
-        if ref is None:
-            ref = default_ref(identifier)
         key = (identifier, ref)  # exact: `s.t` and a legacy `s.T` are different tables
         if key not in reads:
             reads[key] = resolve(identifier, ref)
@@ -178,7 +177,3 @@ def rewrite(
         )
         table.replace(new_table)
     return tree.sql(dialect="duckdb"), list(reads.values())
-
-
-def empty_columns(schema_fields: list[tuple[str, object]]) -> list[tuple[str, str]]:
-    return [(name, duckdb_type(t)) for name, t in schema_fields]  # type: ignore[arg-type]

@@ -79,8 +79,6 @@ def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
         raise SnapshotNotFoundError(f"empty --as-of for {identifier}")
     if _INT.match(text):
         return by_id(table, identifier, int(text))
-    if text.startswith("@"):
-        return by_pin_file(table, identifier, text[1:])
     when = parse_timestamp(text)
     if when is not None:
         return by_time(table, identifier, when)
@@ -109,20 +107,6 @@ def by_id(table: Table, identifier: str, snapshot_id: int) -> Snapshot:
     raise SnapshotNotFoundError(
         f"snapshot {snapshot_id} does not exist in {identifier}; its current snapshot is {current or 'none (empty table)'}"
     )
-
-
-def by_pin_file(table: Table, identifier: str, path: str) -> Snapshot:
-    """`@training.lock`: the snapshot a lock file pins for this table (a table it lacks is an error)."""
-    from lakehouse.table.pins import load_pins
-
-    pins = load_pins(path)
-    pin = pins.get(identifier)
-    if pin is None:
-        listed = ", ".join(p.table for p in pins.pins) or "none"
-        raise SnapshotNotFoundError(
-            f"{identifier} is not pinned in {path} (it pins {listed}); pin it too or read it without the pins"
-        )
-    return by_id(table, identifier, pin.snapshot_id)
 
 
 def full_log(table: Table) -> list[tuple[int, int]]:

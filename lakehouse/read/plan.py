@@ -1,0 +1,139 @@
+"""One read planner: which snapshot every table is read at.
+
+`--as-of` values, `pins=` and `@lockfile` references are parsed once into a `ReadPlan`; the plan then
+names one reference per table (a snapshot id, an ISO time, a tag or branch, or none for the current
+snapshot), and `table_read` resolves it once to the snapshot and schema a query scans. Query, read,
+batches, pin, run and test all go through it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
+
+from lakehouse.core.schemas import duckdb_type
+from lakehouse.errors import LakehouseError, SnapshotNotFoundError
+from lakehouse.read.pruning import duckdb_may_prune
+from lakehouse.read.query import TableRead, current_projection
+from lakehouse.table.catalog import split_identifier
+from lakehouse.table.pins import PinFile, load_pins
+from lakehouse.table.snapshots import choose
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
+
+AsOf: TypeAlias = "str | int | Mapping[str, str | int] | list[str] | tuple[str, ...] | None"
+PinsArg: TypeAlias = "str | os.PathLike[str] | PinFile | None"
+Ref: TypeAlias = "str | int | None"
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """The snapshot reference of every table a read names: a per-table one first, then the lock
+    file's pin (a table the file does not pin is an error), then the one for every table."""
+
+    default: str | None = None
+    per_table: Mapping[str, str | int] = field(default_factory=dict)  # lower-case identifier -> ref
+    pins: PinFile | None = None
+
+    @classmethod
+    def parse(cls, as_of: AsOf = None, pins: PinsArg = None) -> ReadPlan:
+        """`"2026-01-15"` or `"@training.lock"` applies to every table; `"silver.events=123"`
+        (repeatable) to one table; a mapping gives one reference per table."""
+        default, per_table = _split(as_of)
+        pin_file = _pin_file(pins) if pins is not None else None
+        if pin_file is not None and default is not None:
+            raise LakehouseError(f"give pins or one --as-of for every table ({default!r}), not both")
+        if default is not None and default.startswith("@"):
+            pin_file, default = load_pins(default[1:]), None
+        for name, ref in per_table.items():
+            if isinstance(ref, str) and ref.startswith("@"):  # `TABLE=@file`: that table's pin, read once
+                per_table[name] = _pinned(load_pins(ref[1:]), name, ref[1:])
+        return cls(default, per_table, pin_file)
+
+    @classmethod
+    def at(cls, identifier: str, ref: Ref) -> ReadPlan:
+        """One table at one reference (None: its current snapshot)."""
+        return cls.parse(None if ref is None else {identifier: ref})
+
+    def ref(self, identifier: str) -> Ref:
+        key = identifier.lower()
+        if key in self.per_table:
+            return self.per_table[key]
+        if self.pins is not None:
+            return _pinned(self.pins, identifier, self.pins.path or "the pins")
+        return self.default
+
+    def snapshot(self, table: Table, identifier: str) -> Snapshot | None:
+        return choose(table, identifier, self.ref(identifier))
+
+    def snapshot_ids(self, load: Callable[[str], Table], identifiers: list[str]) -> dict[str, int | None]:
+        """Each table's snapshot id under this plan (None for an empty table), resolved once."""
+        ids = {}
+        for identifier in identifiers:
+            snapshot = self.snapshot(load(identifier), identifier)
+            ids[identifier] = snapshot.snapshot_id if snapshot else None
+        return ids
+
+
+def table_read(table: Table, identifier: str, ref: Ref) -> TableRead:
+    """How a query scans `table` at `ref`: the current state in the current schema (as Spark does),
+    time travel in the schema the snapshot was written with."""
+    snapshot = choose(table, identifier, ref)
+    schema = table.schema()
+    written = schema
+    if snapshot is not None and snapshot.schema_id is not None:
+        written = table.schemas().get(snapshot.schema_id, schema)
+    if ref is not None:
+        schema = written
+    columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
+    return TableRead(
+        identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns,
+        current_projection(schema, written),
+        snapshot is None or duckdb_may_prune(table, snapshot),
+    )  # fmt: skip
+
+
+def _split(as_of: AsOf) -> tuple[str | None, dict[str, str | int]]:
+    if as_of is None:
+        return None, {}
+    if isinstance(as_of, Mapping):
+        return None, {k.lower(): v if isinstance(v, int) else str(v) for k, v in as_of.items()}
+    items = [str(as_of)] if isinstance(as_of, (str, int)) else [str(a) for a in as_of]
+    default: str | None = None
+    per_table: dict[str, str | int] = {}
+    for item in items:
+        name, sep, ref = item.partition("=")
+        if sep and not item.startswith("@") and "." in name and " " not in name and ":" not in name:
+            split_identifier(name.strip())
+            per_table[name.strip().lower()] = ref.strip()
+        elif default is not None:
+            raise LakehouseError(
+                f"two --as-of values for every table ({default!r}, {item!r}); use TABLE=REF for one table"
+            )
+        else:
+            default = item
+    return default, per_table
+
+
+def _pin_file(pins: str | os.PathLike[str] | PinFile) -> PinFile:
+    if isinstance(pins, PinFile):
+        if not pins.path:
+            raise LakehouseError("pins must be the path of a lock file written by `lake pin`")
+        return pins
+    if not os.fspath(pins):
+        raise LakehouseError("pins must be the path of a lock file written by `lake pin`")
+    return load_pins(pins)
+
+
+def _pinned(pins: PinFile, identifier: str, where: str) -> int:
+    pin = pins.get(identifier)
+    if pin is None:
+        listed = ", ".join(p.table for p in pins.pins) or "none"
+        raise SnapshotNotFoundError(
+            f"{identifier} is not pinned in {where} (it pins {listed}); pin it too or read it without the pins"
+        )
+    return pin.snapshot_id
