@@ -43,6 +43,7 @@ from lakehouse.errors import (
     SchemaMismatchError,
 )
 from lakehouse.io.fieldids import read_by_field_id
+from lakehouse.table.snapshots import AUDIT_BRANCH_PREFIX
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
 
     from lakehouse.io.engine import Engine
     from lakehouse.lake import Lakehouse
-
-AUDIT_BRANCH_PREFIX = "lake-audit-"
 
 
 @dataclass

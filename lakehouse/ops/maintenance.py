@@ -37,7 +37,7 @@ from lakehouse.table.producers import (
     require,
     understands_custom_updates,
 )
-from lakehouse.table.snapshots import EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
+from lakehouse.table.snapshots import AUDIT_BRANCH_PREFIX, EXPIRED_LOG_PROPERTY, EXPIRED_PROPERTY, iso_ms
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -558,7 +558,6 @@ def _count_deleted(result: ExpireResult, files: dict[str, tuple[str, int]]) -> N
 
 
 # `lake run` stages each model's snapshot on this branch; publishing or a failed check removes it.
-AUDIT_BRANCH_PREFIX = "lake-audit-"
 
 
 def abandoned_audits(metadata: TableMetadata, cutoff_ms: int) -> dict[str, list[int]]:

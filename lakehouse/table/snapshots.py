@@ -18,6 +18,8 @@ from lakehouse.errors import SnapshotNotFoundError
 
 _INT = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# `lake run` stages each model's snapshot on a branch named so, then publishes it to main (WAP).
+AUDIT_BRANCH_PREFIX = "lake-audit-"
 EXPIRED_PROPERTY = "lake.expired-snapshot-ids"
 # `snapshot-id:ms` entries that `lake expire` cleared from the snapshot log (as Iceberg Java does),
 # so a time in a kept snapshot's span still resolves and one in an expired snapshot's span says so.
