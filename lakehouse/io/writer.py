@@ -60,12 +60,11 @@ from pyiceberg.types import (
 )
 
 from lakehouse.core.hive import partition_path
+from lakehouse.core.properties import DEFAULT_TARGET_FILE_SIZE, TARGET_SIZE_PROPERTY
 from lakehouse.core.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
 from lakehouse.io.engine import Engine
 from lakehouse.io.storage import is_s3, local_path, spelled_like
 
-DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024
-TARGET_SIZE_PROPERTY = "write.target-file-size-bytes"
 # Field ids for the partition columns DuckDB writes beside the data; far from any schema's ids.
 _SYNTHETIC_ID_BASE = 2_000_000_000
 _EPOCH = date(1970, 1, 1)

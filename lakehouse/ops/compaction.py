@@ -27,6 +27,7 @@ from pyiceberg.typedef import Record
 
 from lakehouse.core.hive import human_values
 from lakehouse.core.hooks import checkpoint
+from lakehouse.core.properties import ALLOW_ANY_TARGET_PROPERTY
 from lakehouse.core.schemas import quote_ident
 from lakehouse.core.sizes import format_size, parse_size
 from lakehouse.errors import CommitError, LakehouseError
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 MIN_TARGET = 128 * 1024**2
 MAX_TARGET = 1024**3
-ALLOW_ANY_TARGET_PROPERTY = "lake.compact.allow-any-target"
 DEFAULT_MIN_INPUT_FILES = 5
 MIN_SIZE_RATIO = 0.75  # Spark rewrite_data_files: min-file-size-bytes = 75% of the target
 MAX_SIZE_RATIO = 1.80  # and max-file-size-bytes = 180%

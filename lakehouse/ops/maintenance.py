@@ -24,6 +24,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import SnapshotLogEntry
 
+from lakehouse.core.properties import DEFAULT_MANIFEST_TARGET, MANIFEST_TARGET_PROPERTY, MAX_REF_AGE_PROPERTY
 from lakehouse.core.sizes import format_duration, parse_duration
 from lakehouse.errors import LakehouseError
 from lakehouse.io.storage import FileInfo, abort_multipart_uploads, delete_files, list_files
@@ -53,8 +54,6 @@ DEFAULT_GC_AGE = "3d"  # Spark remove_orphan_files older_than
 # flight. Iceberg's remove_orphan_files defaults to 3 days; going below needs `force`.
 GC_FLOOR = timedelta(days=3)
 EXPIRED_IDS_KEPT = 1000
-MANIFEST_TARGET_PROPERTY = "commit.manifest.target-size-bytes"
-DEFAULT_MANIFEST_TARGET = 8 * 1024 * 1024
 
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -320,9 +319,6 @@ def counts_by_kind(files: dict[str, tuple[str, int]]) -> dict[str, dict[str, int
         slot["files"] += 1
         slot["bytes"] += size
     return out
-
-
-MAX_REF_AGE_PROPERTY = "history.expire.max-ref-age-ms"  # Iceberg's default for refs without their own
 
 
 def expired_refs(metadata: TableMetadata, now_ms: int, identifier: str = "the table") -> dict[str, int]:

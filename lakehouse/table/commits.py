@@ -27,13 +27,6 @@ from lakehouse.table.upstream import install as install_upstream_fixes
 # any manifest is read or rewritten (lakehouse/table/upstream.py).
 install_upstream_fixes()
 
-# pyiceberg's own inner retries are kept short; this loop adds the patient, jittered ones.
-INNER_RETRY_PROPERTIES = {
-    "commit.retry.num-retries": "2",
-    "commit.retry.min-wait-ms": "20",
-    "commit.retry.max-wait-ms": "200",
-}
-
 
 @dataclass(frozen=True)
 class RetryPolicy:

@@ -13,6 +13,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from lakehouse.core.hive import human_values
+from lakehouse.core.properties import DEFAULT_TABLE_PROPERTIES, check_table_properties
 from lakehouse.core.schemas import (
     PartitionTerm,
     build_partition_spec,
@@ -22,7 +23,6 @@ from lakehouse.core.schemas import (
 from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.table.catalog import check_namespace, split_identifier
 from lakehouse.table.claims import refuse_claimed
-from lakehouse.table.commits import INNER_RETRY_PROPERTIES
 from lakehouse.table.deletes import deleted_positions, is_data, live_counts
 from lakehouse.table.snapshots import live_entries
 
@@ -31,16 +31,6 @@ if TYPE_CHECKING:
     from pyiceberg.table.snapshots import Snapshot
 
     from lakehouse.core.config import Profile
-
-# Defaults for tables lake creates. Manifest merging keeps planning fast after thousands of appends
-# (400 fast appends: 740 ms to plan; merged: 26 ms). Files are sized on disk by our writer.
-DEFAULT_TABLE_PROPERTIES = {
-    "format-version": "2",
-    "write.parquet.compression-codec": "zstd",
-    "commit.manifest-merge.enabled": "true",
-    "write.metadata.delete-after-commit.enabled": "false",
-    **INNER_RETRY_PROPERTIES,
-}
 
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
@@ -69,28 +59,6 @@ def create_table(
         return catalog.create_table(identifier, schema=schema, partition_spec=spec, properties=props)
     except TableAlreadyExistsError:
         raise TableExistsError(f"table {identifier} already exists") from None
-
-
-def check_table_properties(identifier: str, props: dict[str, str]) -> None:
-    """Refuse, before the table exists, a property value lake could not read later (each reader
-    validates the same way when it reads the property)."""
-    from lakehouse.core.config import commit_settings, whole_number
-    from lakehouse.errors import ConfigError
-    from lakehouse.io.writer import DEFAULT_TARGET_FILE_SIZE, TARGET_SIZE_PROPERTY
-    from lakehouse.ops.compaction import ALLOW_ANY_TARGET_PROPERTY
-    from lakehouse.ops.maintenance import (
-        DEFAULT_MANIFEST_TARGET,
-        MANIFEST_TARGET_PROPERTY,
-        MAX_REF_AGE_PROPERTY,
-    )
-
-    where = f"table property of {identifier}"
-    whole_number(props, TARGET_SIZE_PROPERTY, DEFAULT_TARGET_FILE_SIZE, where, unit=" of bytes")
-    whole_number(props, MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET, where, unit=" of bytes")
-    whole_number(props, MAX_REF_AGE_PROPERTY, 1, where, high=2**62, unit=" of ms")
-    commit_settings(props, where)
-    if props.get(ALLOW_ANY_TARGET_PROPERTY, "false").strip().lower() not in ("true", "false"):
-        raise ConfigError(f"{where}: {ALLOW_ANY_TARGET_PROPERTY} must be true or false")
 
 
 def _refuse_case_twin(catalog: Catalog, identifier: str) -> None:
