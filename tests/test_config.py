@@ -1,10 +1,14 @@
 from pathlib import Path
 
 import pytest
-from conftest import events, fails_unchanged, write_jsonl
+from click.testing import CliRunner
+from conftest import events, fails_unchanged, one_line_error, write_jsonl
 
+from lakehouse.cli import cli
 from lakehouse.core.config import load_profile, redact_uri
-from lakehouse.errors import ConfigError
+from lakehouse.core.settings import Settings
+from lakehouse.core.sizes import format_duration, parse_duration
+from lakehouse.errors import ConfigError, LakehouseError
 from lakehouse.testing import LakeEnv, write_config
 
 
@@ -129,3 +133,95 @@ def test_bad_table_property_is_one_line_before_any_write(
     line = fails_unchanged(run_cli, local_lake, TABLE, args, key, form, "'abc'")
     assert line.startswith(f"Error: table property of {TABLE}: {key} ")
     assert local_lake.lake.query(f"SELECT count(*) AS n FROM {TABLE}").to_pylist() == [{"n": 25}]
+
+
+def test_settings_are_typed_once_when_the_profile_loads(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "x.yaml",
+        "profiles:\n  p:\n    warehouse: file:///tmp/x\n    lake.duckdb.threads: 8\n"
+        "    lake.duckdb.memory-limit: ' 2GiB '\n    lake.commit.attempts: '5'\n"
+        "    lake.commit.base-delay-ms: 10.5\n    lake.commit.max-delay-ms: 300\n",
+    )
+    profile = load_profile("p", path)
+    assert profile.settings == Settings(
+        duckdb_threads=8,
+        duckdb_memory_limit="2GiB",
+        commit_attempts=5,
+        commit_base_delay_ms=10.5,
+        commit_max_delay_ms=300.0,
+    )
+    assert profile.get("lake.duckdb.threads") == "8"  # the raw properties stay as they were
+    defaults = load_profile(start=tmp_path).settings
+    assert defaults == Settings() and defaults.duckdb_threads is None and defaults.commit_attempts == 40
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "form"),
+    [
+        ("lake.duckdb.threads", "four", "must be a whole number of threads from 1 to 4096, e.g. 4"),
+        ("lake.commit.attempts", "abc", "must be a whole number from 1 to 10000, e.g. 40"),
+    ],
+)
+def test_cli_refuses_a_bad_setting_when_the_profile_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, form: str
+) -> None:
+    """`lake tables` in a project whose lake.yaml has a bad `lake.*` value: exit 1, one line naming the
+    key, the profile and file, the expected type and the value; nothing created."""
+    config = write(
+        tmp_path / "catalog" / "lake.yaml",
+        f"default: dev\nprofiles:\n  dev:\n    uri: sqlite:///.lake/c.db\n    warehouse: file://.lake/wh\n"
+        f"    {key}: {value}\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LAKE_CONFIG", raising=False)
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    result = CliRunner().invoke(cli, ["tables"], catch_exceptions=False)
+    line = one_line_error(result)
+    assert line == f"Error: profile 'dev' in {config.resolve()}: {key} {form}; got {value!r}"
+    assert result.stdout == "" and not (tmp_path / ".lake").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5d", 5 * 86400),
+        ("12h", 12 * 3600),
+        ("30m", 1800),
+        ("0s", 0),
+        ("1w", 7 * 86400),
+        ("2 days", 2 * 86400),
+        ("1 day", 86400),
+        ("12 hours", 12 * 3600),
+        ("1 hour", 3600),
+        ("30 minutes", 1800),
+        ("1 minute", 60),
+        ("45 seconds", 45),
+        ("1 week", 7 * 86400),
+        ("3 weeks", 21 * 86400),
+        ("1.5 days", 36 * 3600),
+        (" 2 Days ", 2 * 86400),
+        ("10 min", 600),
+        ("90 sec", 90),
+        ("2 hrs", 7200),
+    ],
+)
+def test_one_duration_syntax_takes_short_and_long_units(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "5", "d", "5 fortnights", "-1d", "2 days ago", "1e3s", "5dd"])
+def test_bad_duration_is_one_line_naming_both_spellings(text: str) -> None:
+    with pytest.raises(
+        LakehouseError, match=r"use a number with s, m, h, d or w, e\.g\. 5d, 12h or '2 days'"
+    ):
+        parse_duration(text)
+    with pytest.raises(LakehouseError, match="at most 100 years"):
+        parse_duration("40000 days")
+
+
+def test_durations_format_short() -> None:
+    assert [format_duration(parse_duration(t)) for t in ("2 days", "36 hours", "90 seconds")] == [
+        "2d",
+        "36h",
+        "90s",
+    ]

@@ -18,7 +18,9 @@ from conftest import events, write_jsonl
 
 from lakehouse.cli import cli
 from lakehouse.core.config import Profile, load_profile
+from lakehouse.dev import process
 from lakehouse.dev import server as dev
+from lakehouse.dev.layout import dev_paths
 from lakehouse.errors import DevServerError
 from lakehouse.io.storage import list_files
 from lakehouse.lake import Lakehouse
@@ -63,9 +65,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevProj
     config = write_config(tmp_path / "project", "dev", dev_props)
     proj = DevProject(tmp_path / "project", config, port)
     yield proj
-    state = dev._read_state(dev.dev_paths(proj.profile()))
-    if state and dev._alive(state["pid"]):
-        dev._stop_pid(state["pid"])
+    state = process.read_state(dev_paths(proj.profile()))
+    if state and process.alive(state["pid"]):
+        process.stop_pid(state["pid"])
 
 
 def _ingest(proj: DevProject, n: int, start: int = 0) -> None:
@@ -211,9 +213,9 @@ def test_refuses_profiles_that_are_not_local_s3(tmp_path: Path) -> None:
 
 def _wait_dead(pid: int) -> None:
     deadline = time.monotonic() + 5
-    while dev._alive(pid) and time.monotonic() < deadline:
+    while process.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not dev._alive(pid)
+    assert not process.alive(pid)
 
 
 def _assert_consistent(proj: DevProject) -> None:
@@ -280,3 +282,33 @@ def test_a_failing_save_exits_1_keeps_the_server_and_the_previous_save(project: 
     assert project.count("bronze.t") == 5
     assert {p.relative_to(saved): p.stat().st_size for p in saved.rglob("*")} == before
     assert dev.down(profile)["save"]["mode"] == "saved"
+
+
+def test_alive_knows_a_server_started_elsewhere_from_zombies_and_reused_pids() -> None:
+    """A server another `lake` process started is found by pid and command line (psutil); a zombie, a
+    process that is not a moto server, or a pid that is gone is not alive."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    assert not process.alive(os.getpid())  # alive, but not a moto server: a reused pid
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    procs = [subprocess.Popen([*sleeper, "moto.server"]) for _ in range(2)]  # not in process._children
+    other = subprocess.Popen(sleeper)
+    try:
+        zombie, stopped = procs
+        assert process.alive(zombie.pid) and process.alive(stopped.pid) and not process.alive(other.pid)
+        zombie.kill()  # not reaped yet: a zombie that still has its pid
+        deadline = time.monotonic() + 5
+        while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert not process.alive(zombie.pid)
+        process.stop_pid(stopped.pid)  # SIGTERM; returns once the server is no longer alive
+        assert stopped.wait(timeout=5) == -signal.SIGTERM
+        assert not process.alive(stopped.pid)
+    finally:
+        for proc in (*procs, other):
+            proc.kill()
+            proc.wait(timeout=5)

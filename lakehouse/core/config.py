@@ -7,10 +7,8 @@ Lookup order for the profile: explicit name > $LAKE_PROFILE > the file's `defaul
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,13 @@ from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
-from lakehouse.core.sizes import shown
+# The value readers are re-exported for the table-property code that imports them from here (tables,
+# writer, maintenance, commits); new code imports them from `lakehouse.core.settings`.
+from lakehouse.core.settings import Settings
+from lakehouse.core.settings import commit_settings as commit_settings
+from lakehouse.core.settings import decimal_number as decimal_number
+from lakehouse.core.settings import memory_limit as memory_limit
+from lakehouse.core.settings import whole_number as whole_number
 from lakehouse.errors import ConfigError
 
 CONFIG_RELPATH = Path("catalog") / "lake.yaml"
@@ -35,10 +39,12 @@ class Profile:
     properties: dict[str, str]
     config_path: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
+    # The typed `lake.*` settings, read once here: a bad value fails when the profile loads.
+    settings: Settings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}" + (f" in {self.config_path}" if self.config_path else "")
-        check_settings(self.properties, where)
+        object.__setattr__(self, "settings", Settings.from_properties(self.properties, where))
 
     @property
     def catalog_type(self) -> str:
@@ -200,91 +206,3 @@ def _resolve_relative(value: str, base_dir: Path) -> str:
         if value.startswith(prefix) and not value[len(prefix) :].startswith("/"):
             return prefix + str((base_dir / value[len(prefix) :]).resolve())
     return value
-
-
-# ------------------------------------------------------------------------------------ settings
-# Every `lake.*` profile setting and every table property lake reads is checked here, once, so a bad
-# value is one `Error:` line naming the key and the form it takes, before anything is written.
-
-_WHOLE = re.compile(r"^[0-9]{1,18}$")
-_NUMBER = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
-_MEMORY = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,3})?\s*([kmgt]i?b)$", re.IGNORECASE)  # DuckDB's units
-
-
-def whole_number(
-    props: Mapping[str, str],
-    key: str,
-    default: int,
-    where: str,
-    *,
-    low: int = 1,
-    high: int = 2**50,
-    unit: str = "",
-) -> int:
-    """`props[key]` as a whole number in [low, high] (digits only, as Iceberg reads its properties)."""
-    value = props.get(key)
-    if value is None:
-        return default
-    text = str(value).strip()
-    if not _WHOLE.match(text) or not low <= int(text) <= high:
-        raise ConfigError(
-            f"{where}: {key} must be a whole number{unit} from {low} to {high}, e.g. {max(low, default)}; "
-            f"got {shown(value)}"
-        )
-    return int(text)
-
-
-def decimal_number(
-    props: Mapping[str, str], key: str, default: float, where: str, *, high: float, unit: str = ""
-) -> float:
-    """`props[key]` as a plain decimal number in [0, high]: no sign, exponent, `nan` or `inf`."""
-    value = props.get(key)
-    if value is None:
-        return default
-    text = str(value).strip()
-    if not _NUMBER.match(text) or not math.isfinite(float(text)) or float(text) > high:
-        raise ConfigError(
-            f"{where}: {key} must be a number{unit} from 0 to {high:g}, e.g. {default:g}; got {shown(value)}"
-        )
-    return float(text)
-
-
-def memory_limit(props: Mapping[str, str], key: str, where: str) -> str | None:
-    """A DuckDB memory limit: a number with KB, MB, GB or TB (or KiB, MiB, GiB, TiB)."""
-    value = props.get(key)
-    if value is None or str(value).strip() == "":
-        return None
-    if not _MEMORY.match(str(value).strip()):
-        raise ConfigError(
-            f"{where}: {key} must be a size with KB, MB, GB or TB (or KiB..TiB), e.g. 4GB; got {shown(value)}"
-        )
-    return str(value).strip()
-
-
-def commit_settings(
-    props: Mapping[str, str], where: str, defaults: tuple[int, float, float] = (40, 50.0, 2000.0)
-) -> tuple[int, float, float]:
-    """(attempts, base delay ms, max delay ms) of `lake.commit.*`."""
-    return (
-        whole_number(props, "lake.commit.attempts", defaults[0], where, high=10_000),
-        decimal_number(props, "lake.commit.base-delay-ms", defaults[1], where, high=600_000, unit=" of ms"),
-        decimal_number(props, "lake.commit.max-delay-ms", defaults[2], where, high=600_000, unit=" of ms"),
-    )
-
-
-PROFILE_SETTINGS: dict[str, Callable[[Mapping[str, str], str], object]] = {
-    "lake.duckdb.threads": lambda p, w: whole_number(
-        p, "lake.duckdb.threads", 4, w, high=4096, unit=" of threads"
-    ),
-    "lake.duckdb.memory-limit": lambda p, w: memory_limit(p, "lake.duckdb.memory-limit", w),
-    "lake.commit.attempts": commit_settings,
-    "lake.commit.base-delay-ms": commit_settings,
-    "lake.commit.max-delay-ms": commit_settings,
-}
-
-
-def check_settings(props: Mapping[str, str], where: str) -> None:
-    """Validate the `lake.*` settings a profile sets (each check raises a one-line ConfigError)."""
-    for key, check in PROFILE_SETTINGS.items():
-        if key in props:
-            check(props, where)

@@ -1,9 +1,13 @@
-"""Parse and format the sizes and ages users type: `128MB`, `1GB`, `536870912`; `5d`, `12h`, `0s`.
+"""Parse and format the sizes and ages users type: `128MB`, `1GB`, `536870912`; `5d`, `12h`, `2 days`.
+
+The one parser and formatter of both: every option, property and check that takes one uses these.
 
 >>> parse_size("128MB")
 134217728
 >>> parse_duration("3d").total_seconds()
 259200.0
+>>> parse_duration("2 days") == parse_duration("48h")
+True
 """
 
 from __future__ import annotations
@@ -21,8 +25,17 @@ _UNITS = {
     "t": 1024**4, "tb": 1024**4, "tib": 1024**4,
 }  # fmt: skip
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-_DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The long spellings users write in data checks (`max_age: '2 days'`), as SQL intervals spell them.
+_DURATION_NAMES = {
+    **{name: "s" for name in ("s", "sec", "secs", "second", "seconds")},
+    **{name: "m" for name in ("m", "min", "mins", "minute", "minutes")},
+    **{name: "h" for name in ("h", "hr", "hrs", "hour", "hours")},
+    **{name: "d" for name in ("d", "day", "days")},
+    **{name: "w" for name in ("w", "week", "weeks")},
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
+_DURATION = re.compile(rf"^\s*(?:{_DURATION_PART.pattern})+$")
 MAX_SIZE = 2**50  # 1 PB: beyond any file, memory or manifest size lake would ever use
 MAX_DURATION = timedelta(days=100 * 366)
 
@@ -63,15 +76,16 @@ def format_size(n: int) -> str:
 
 
 def parse_duration(text: str | timedelta, what: str = "--older-than") -> timedelta:
-    """`5d`, `12h`, `30m`, `45s`, `1w`, `0s`."""
+    """`5d`, `12h`, `30m`, `45s`, `1w`, `0s`, or spelled out: `2 days`, `12 hours`, `1 week`, `1 day 6 hours`."""
     if isinstance(text, timedelta):
         return text
-    match = _DURATION.match(str(text).lower())
-    if not match or match.group(2) not in _DURATION_UNITS:
+    lowered = str(text).lower()
+    parts = _DURATION_PART.findall(lowered) if _DURATION.match(lowered) else []
+    if not parts or any(unit not in _DURATION_NAMES for _, unit in parts):
         raise LakehouseError(
-            f"invalid {what} {shown(text)}: use a number with s, m, h, d or w, e.g. 5d or 12h"
+            f"invalid {what} {shown(text)}: use a number with s, m, h, d or w, e.g. 5d, 12h or '2 days'"
         )
-    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    seconds = sum(float(number) * _DURATION_UNITS[_DURATION_NAMES[unit]] for number, unit in parts)
     if seconds > MAX_DURATION.total_seconds():
         raise LakehouseError(f"invalid {what} {shown(text)}: at most 100 years")
     return timedelta(seconds=seconds)
@@ -83,3 +97,12 @@ def format_duration(delta: timedelta) -> str:
         if seconds and seconds % _DURATION_UNITS[unit] == 0:
             return f"{seconds // _DURATION_UNITS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def human_size(n: float) -> str:
+    """A size for people to read in listings: `1.5 MB`, `812 B` (rounded; `format_size` is exact)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
