@@ -73,10 +73,10 @@ class Engine:
             "preserve_insertion_order": False,
             # Spill under the system temp dir, never into the user's working directory.
             "temp_directory": os.path.join(tempfile.gettempdir(), f"lake-duckdb-{os.getpid()}"),
-            "memory_limit": profile.get("lake.duckdb.memory-limit") or DEFAULT_MEMORY_LIMIT,
+            "memory_limit": profile.settings.duckdb_memory_limit or DEFAULT_MEMORY_LIMIT,
         }
-        if threads := profile.get("lake.duckdb.threads"):
-            config["threads"] = int(threads)
+        if profile.settings.duckdb_threads is not None:
+            config["threads"] = profile.settings.duckdb_threads
         config["partitioned_write_flush_threshold"] = flush_threshold(config["memory_limit"])
         self.con = duckdb.connect(":memory:", config=config)
         for name in extensions:
