@@ -9,7 +9,7 @@ from conftest import write_jsonl
 
 from lakehouse.elt.checks import CheckSpecError, parse_checks
 from lakehouse.elt.project import Project
-from lakehouse.elt.runner import check_project
+from lakehouse.elt.testing import check_project
 
 NOW = datetime.now(UTC)
 
@@ -55,7 +55,8 @@ def test_checks(lake_with_tables, tmp_path):
     )
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "sources.yml").write_text(sources.replace("'", '"'))
-    results = check_project(lake_with_tables.lake, Project.load(tmp_path / "proj"))
+    lake = lake_with_tables.lake
+    results = check_project(lake.table, lake.engine, Project.load(tmp_path / "proj"))
     got: dict[str, list[int]] = {}
     for r in results:
         assert r.error is None, r.message()

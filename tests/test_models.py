@@ -71,6 +71,15 @@ def test_jinja_ref_source_config_and_plain_sql(tmp_path):
             {"silver.a": "SELECT * FROM silver.b", "silver.b": "SELECT * FROM silver.a"},
             "cycle: silver.a, silver.b",
         ),
+        (  # every model no order can place is named: the cycle and what is downstream of it
+            {
+                "silver.a": "SELECT * FROM silver.b",
+                "silver.b": "SELECT * FROM silver.a",
+                "gold.c": "SELECT * FROM silver.a",
+                "gold.d": "SELECT 1 AS x",
+            },
+            "cycle: gold.c, silver.a, silver.b$",
+        ),
         ({"silver.a": "{{ config(materialized='view') }} SELECT 1"}, "use 'table' or 'incremental'"),
         ({"silver.a": "{{ config(materialized='incremental') }} SELECT 1"}, "needs unique_key"),
         ({"silver.a": "{{ config(colums={}) }} SELECT 1"}, "unknown config key"),

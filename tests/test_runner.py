@@ -218,3 +218,21 @@ def test_incremental_merge_reads_old_files_by_field_id_not_folder_names(local_la
         {"k": 3, "country": "US", "value": 30},
         {"k": 4, "country": "NULL", "value": 4},
     ]
+
+
+def test_run_applies_exactly_the_plan_it_is_given(local_lake):
+    """A printed plan can be applied as shown: inputs stay at the snapshots pinned when it was made,
+    and building it changes nothing in it."""
+    env = local_lake
+    load_bronze(env, datagen.events(120, end=END, seed=4), tag="a")
+    planned_rows = env.lake.read("bronze.events").num_rows
+    project = write_project(env.root, {"silver.n": "SELECT count(*) AS n FROM bronze.events"})
+    plan = env.lake.plan_run(project)
+    before = plan.to_dict()
+    load_bronze(env, datagen.events(120, end=END, seed=5, start_id=10_000), tag="b")  # after planning
+    result = env.lake.run(plan=plan)
+    assert result.ok, result.failure_message()
+    assert result.run_id == plan.run_id
+    assert plan.to_dict() == before
+    assert env.lake.read("silver.n")["n"][0].as_py() == planned_rows
+    assert result.models[0].inputs == {"bronze.events": plan.inputs["bronze.events"]}

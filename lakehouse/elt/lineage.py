@@ -11,13 +11,14 @@ Input schemas come from the lake when its tables exist, else from upstream model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.elt.project import Project
 
 if TYPE_CHECKING:
-    from lakehouse.lake import Lakehouse
+    from pyiceberg.table import Table
 
 
 @dataclass
@@ -86,8 +87,14 @@ class Lineage:
 
 
 def build_lineage(
-    project: Project, model: str | None = None, *, columns: bool = False, lake: Lakehouse | None = None
+    project: Project,
+    model: str | None = None,
+    *,
+    columns: bool = False,
+    load: Callable[[str], Table] | None = None,
 ) -> Lineage:
+    """The table DAG of `project` (or of `model`, up- and downstream); with `columns`, column lineage,
+    with input schemas from the tables `load` opens when given."""
     names = project.order()
     if model is not None:
         chosen = set(project.select(f"+{model}+"))
@@ -110,12 +117,12 @@ def build_lineage(
     edges = [(d, n) for n in names for d in project.models[n].depends_on if d in names or d in used_sources]
     result = Lineage(nodes, edges)
     if columns:
-        result.columns, result.errors = column_lineage(project, names, lake)
+        result.columns, result.errors = column_lineage(project, names, load)
     return result
 
 
 def _schemas(
-    project: Project, names: list[str], lake: Lakehouse | None
+    project: Project, names: list[str], load: Callable[[str], Table] | None
 ) -> dict[str, dict[str, dict[str, str]]]:
     """sqlglot's nested schema {db: {table: {column: type}}} for every table the models read."""
     from lakehouse.core.schemas import duckdb_type, parse_schema
@@ -125,9 +132,9 @@ def _schemas(
     wanted = sorted({d for n in names for d in project.models[n].depends_on})
     for ident in wanted:
         cols: dict[str, str] | None = None
-        if lake is not None:
+        if load is not None:
             try:
-                cols = {f.name: duckdb_type(f.field_type) for f in lake.table(ident).schema().fields}
+                cols = {f.name: duckdb_type(f.field_type) for f in load(ident).schema().fields}
             except LakehouseError:
                 cols = None
         if cols is None and ident in project.models and project.models[ident].config.columns:
@@ -140,14 +147,14 @@ def _schemas(
 
 
 def column_lineage(
-    project: Project, names: list[str], lake: Lakehouse | None = None
+    project: Project, names: list[str], load: Callable[[str], Table] | None = None
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
     from sqlglot.lineage import lineage
 
-    schema = _schemas(project, names, lake)
+    schema = _schemas(project, names, load)
     out: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
     for name in names:

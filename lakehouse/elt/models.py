@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,7 @@ class ModelConfig:
         return "merge" if self.unique_key else "append"
 
     def contract_schema_text(self) -> str | None:
-        if not self.columns:
-            return None
-        return ", ".join(f"{name} {spec}" for name, spec in self.columns.items())
+        return contract_text(self.columns)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +118,13 @@ class Source:
     name: str
     description: str = ""
     checks: list[Any] = field(default_factory=list)
+
+
+def contract_text(columns: Mapping[str, str]) -> str | None:
+    """A `columns` contract as `lake create --schema` text (None when there is none)."""
+    if not columns:
+        return None
+    return ", ".join(f"{name} {spec}" for name, spec in columns.items())
 
 
 def sql_hash(sql: str) -> str:

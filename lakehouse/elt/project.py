@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import os
 from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from lakehouse.elt.models import Model, ModelError, Source, discover
@@ -57,23 +59,37 @@ class Project:
         return out
 
     def order(self, names: set[str] | None = None) -> list[str]:
-        """Models in dependency order (Kahn's algorithm, ties by name); `names` restricts the result."""
-        indegree = {n: len(self.parents(n)) for n in self.models}
-        children = self.children()
-        ready = sorted(n for n, d in indegree.items() if d == 0)
+        """Models in dependency order (ties by name: the smallest ready model first); `names` restricts
+        the result."""
+        sorter = TopologicalSorter({n: self.parents(n) for n in self.models})
+        try:
+            sorter.prepare()
+        except CycleError:
+            raise ModelError(
+                f"models depend on each other in a cycle: {', '.join(self._unorderable())}"
+            ) from None
+        ready = sorted(sorter.get_ready())
         ordered: list[str] = []
         while ready:
-            name = ready.pop(0)
+            name = heapq.heappop(ready)
             ordered.append(name)
-            for child in children[name]:
-                indegree[child] -= 1
-                if indegree[child] == 0:
-                    ready.append(child)
-                    ready.sort()
-        if len(ordered) != len(self.models):
-            cycle = sorted(n for n, d in indegree.items() if d > 0)
-            raise ModelError(f"models depend on each other in a cycle: {', '.join(cycle)}")
+            sorter.done(name)
+            for child in sorter.get_ready():
+                heapq.heappush(ready, child)
         return [n for n in ordered if names is None or n in names]
+
+    def _unorderable(self) -> list[str]:
+        """Every model in a cycle or downstream of one, sorted: what no order can place."""
+        stuck: set[str] = set()
+        while True:
+            left = {n: [p for p in self.parents(n) if p not in stuck] for n in self.models if n not in stuck}
+            try:
+                TopologicalSorter(left).prepare()
+            except CycleError as exc:
+                for name in exc.args[1]:
+                    stuck |= {name, *self.downstream(name)}
+            else:
+                return sorted(stuck)
 
     def upstream(self, name: str) -> set[str]:
         seen: set[str] = set()

@@ -8,6 +8,7 @@ produced the data.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -81,8 +82,7 @@ def provenance(
     return node
 
 
-def format_tree(node: dict[str, Any], prefix: str = "", last: bool = True, root: bool = True) -> list[str]:
-    """`gold.training_set @ 123 (run-overwrite, run 2026...)` with its inputs indented below."""
+def _label(node: dict[str, Any]) -> str:
     what = node.get("operation") or ""
     extra = []
     if node.get("run_id"):
@@ -96,12 +96,34 @@ def format_tree(node: dict[str, Any], prefix: str = "", last: bool = True, root:
     label = f"{node['table']} @ {node.get('snapshot_id')}"
     if what or extra:
         label += " (" + ", ".join([x for x in [what, *extra] if x]) + ")"
-    lines = [label if root else f"{prefix}{'└── ' if last else '├── '}{label}"]
-    children = node.get("inputs") or []
-    child_prefix = "" if root else prefix + ("    " if last else "│   ")
-    for i, child in enumerate(children):
-        lines += format_tree(child, child_prefix, i == len(children) - 1, False)
-    return lines
+    return label
+
+
+def format_tree(node: dict[str, Any]) -> list[str]:
+    """`gold.training_set @ 123 (run-overwrite, run 2026...)` with its inputs indented below (rich.tree,
+    as plain text: no markup, no colour, no wrapping)."""
+    from rich.console import Console
+    from rich.text import Text
+    from rich.tree import Tree
+
+    def add(tree: Tree, parent: dict[str, Any]) -> None:
+        for child in parent.get("inputs") or []:
+            add(tree.add(Text(_label(child))), child)
+
+    tree = Tree(Text(_label(node)))
+    add(tree, node)
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=1_000_000,
+        color_system=None,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=True,
+    )
+    console.print(tree)
+    return out.getvalue().rstrip("\n").split("\n")
 
 
 def leaves(node: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,52 @@
+"""How models and checks read: their SQL rewritten to scan the snapshot ids a run pinned.
+
+The ids were resolved once, when the run was planned; here they only become a `ReadPlan` of ids,
+which names each table's snapshot without parsing `--as-of` or reading a lock file again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from lakehouse.errors import QueryError
+from lakehouse.io.engine import short_error
+from lakehouse.read.plan import ReadPlan, table_read
+from lakehouse.read.query import TableRead, rewrite
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from lakehouse.io.engine import Engine
+
+
+def pinned(ids: Mapping[str, int | None]) -> ReadPlan:
+    """Each table at its snapshot id; a table with none (new or empty when planned) at its current one."""
+    return ReadPlan.parse({name: sid for name, sid in ids.items() if sid is not None})
+
+
+def rewrite_pinned(sql: str, load: Callable[[str], Table], reads: ReadPlan) -> str:
+    """DuckDB SQL reading each lake table at the snapshot `reads` names (a `FOR ... AS OF` in the SQL
+    names its own), as `Lakehouse.plan_query` does for `lake query`."""
+
+    def read(identifier: str, sql_ref: str | None) -> TableRead:
+        table = load(identifier)  # first: a missing table says so before any reference is looked up
+        ref = reads.ref(identifier) if sql_ref is None else ReadPlan.at(identifier, sql_ref).ref(identifier)
+        return table_read(table, identifier, ref)
+
+    return rewrite(sql, read)[0]
+
+
+def pinned_query(engine: Engine, load: Callable[[str], Table], reads: ReadPlan) -> Callable[[str], pa.Table]:
+    """The `query` function checks run through: SQL over pinned snapshots, DuckDB errors as QueryError."""
+
+    def query(sql: str) -> pa.Table:
+        rewritten = rewrite_pinned(sql, load, reads)
+        try:
+            return engine.arrow(rewritten)
+        except Exception as exc:
+            raise QueryError(short_error(exc)) from None
+
+    return query

@@ -1,0 +1,72 @@
+"""What `lake run` reports: one `ModelResult` per model, gathered in a `RunResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakehouse.elt.checks import CheckResult
+
+
+@dataclass
+class ModelResult:
+    model: str
+    status: str  # ok | failed (a check) | error | skipped
+    strategy: str = ""
+    rows: int = 0
+    seconds: float = 0.0
+    snapshot_id: int | None = None  # published (ok), or audited and discarded (failed)
+    previous_snapshot_id: int | None = None
+    inputs: dict[str, int | None] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "status": self.status,
+            "strategy": self.strategy,
+            "rows": self.rows,
+            "seconds": self.seconds,
+            "snapshot_id": self.snapshot_id,
+            "previous_snapshot_id": self.previous_snapshot_id,
+            "inputs": self.inputs,
+            "checks": [c.to_dict() for c in self.checks],
+            "error": self.error,
+        }
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    models: list[ModelResult]
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(m.status == "ok" for m in self.models)
+
+    def failures(self) -> list[ModelResult]:
+        return [m for m in self.models if m.status in ("failed", "error")]
+
+    def failure_message(self) -> str:
+        parts = []
+        for m in self.failures():
+            failing = [c for c in m.checks if c.blocking]
+            if failing:
+                parts += [c.message() for c in failing]
+            else:
+                parts.append(f"{m.model}: {m.error}")
+        skipped = [m.model for m in self.models if m.status == "skipped"]
+        text = "; ".join(parts)
+        if skipped:
+            text += f"; skipped downstream: {', '.join(skipped)}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "seconds": self.seconds,
+            "models": [m.to_dict() for m in self.models],
+        }
