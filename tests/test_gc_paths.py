@@ -17,8 +17,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType
 
+from lakehouse.io.paths import canonical
 from lakehouse.io.storage import list_files, local_path
-from lakehouse.ops.maintenance import canonical
 from lakehouse.testing import LakeEnv, gc_orphans
 
 SCHEMA = "id long, ts timestamptz, country string, amount double, user_id long"

@@ -8,8 +8,9 @@ import pytest
 from conftest import cli_json, events, snapshot_count, write_jsonl
 
 from lakehouse.errors import SnapshotNotFoundError
+from lakehouse.io.paths import normalize
 from lakehouse.io.storage import list_files, local_path
-from lakehouse.ops.maintenance import normalize, reachable
+from lakehouse.ops.reach import reachable
 from lakehouse.testing import LakeEnv, gc_orphans
 
 SMALL = {"lake.compact.allow-any-target": "true"}
