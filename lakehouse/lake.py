@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from lakehouse.elt.lineage import Lineage
     from lakehouse.elt.plan import RunPlan
     from lakehouse.elt.results import ModelResult, RunResult
+    from lakehouse.ops.expire import ExpireResult
+    from lakehouse.ops.gc import GcResult
     from lakehouse.ops.ingest import IngestResult
+    from lakehouse.ops.maintain import MaintenancePlan, MaintenanceResult
+    from lakehouse.table.claims import Claim
     from lakehouse.table.history import RollbackPlan
     from lakehouse.table.pins import PinFile, PinReport
 
@@ -130,7 +134,12 @@ class Lakehouse:
     def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
         """Drop a table; `purge` deletes only files under its own location that no other catalog
         entry reaches, and lists the others as kept."""
-        return tables.drop_table(self.catalog, name, purge, dry_run=dry_run, profile=self.profile)
+        from lakehouse.ops.drop import DropResult, apply_drop, plan_drop
+
+        plan = plan_drop(self.catalog, name, purge)
+        if dry_run:
+            return DropResult(plan, dry_run=True).to_dict()
+        return apply_drop(self.catalog, plan, self.profile).to_dict()
 
     # ---------------------------------------------------------------- ingest
 
@@ -308,30 +317,31 @@ class Lakehouse:
 
     def expire(
         self, name: str, *, older_than: str = "5d", retain_last: int = 1, dry_run: bool = False
-    ) -> Any:
+    ) -> ExpireResult:
         """Expire old snapshots (never a tagged or branch one) and delete the files only they reached."""
-        from lakehouse.ops import maintenance
+        from lakehouse.ops.expire import ExpireResult, apply_expire, plan_expire
 
         table = self.table(name)
         claims = self._claims(table)  # another profile's table at the same path
-        plan = maintenance.plan_expire(self.profile, table, name, older_than, retain_last, claims=claims)
-        return maintenance.expire(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+        plan = plan_expire(self.profile, table, name, older_than, retain_last, claims=claims)
+        if dry_run:
+            return ExpireResult.preview(plan)
+        return apply_expire(self.profile, lambda: self.table(name), plan)
 
-    def gc(self, name: str, *, older_than: str = "3d", dry_run: bool = False, force: bool = False) -> Any:
+    def gc(
+        self, name: str, *, older_than: str = "3d", dry_run: bool = False, force: bool = False
+    ) -> GcResult:
         """Delete files under the table's location that no metadata reaches and are older than the window
         (3 days at least, unless `force`: a shorter window can take the files of a write in flight)."""
-        from lakehouse.ops import maintenance
+        from lakehouse.ops.gc import GcResult, apply_gc, plan_gc
 
         table = self.table(name)
-        plan = maintenance.plan_gc(
-            self.profile, table, name, older_than, force=force, claims=self._claims(table)
-        )
-        return maintenance.gc(
-            self.profile, lambda: self.table(name), plan, dry_run=dry_run,
-            claims=lambda: self._claims(table),
-        )  # fmt: skip
+        plan = plan_gc(self.profile, table, name, older_than, force=force, claims=self._claims(table))
+        if dry_run:
+            return GcResult.preview(plan)
+        return apply_gc(self.profile, lambda: self.table(name), plan, claims=lambda: self._claims(table))
 
-    def _claims(self, table: Table) -> list[Any]:
+    def _claims(self, table: Table) -> list[Claim]:
         """Other catalog entries keeping files under the table's location (another profile on this
         database, or another table given the same location)."""
         from lakehouse.table.claims import claims
@@ -340,27 +350,32 @@ class Lakehouse:
 
     def rewrite_manifests(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
         """Merge small manifests into few (a `replace` snapshot) so planning stays fast."""
-        from lakehouse.ops import maintenance
+        from lakehouse.ops.manifests import ManifestsResult, apply_manifests, plan_manifests
 
-        plan = maintenance.plan_manifests(self.table(name), name)
-        return maintenance.rewrite_manifests(self.profile, lambda: self.table(name), plan, dry_run=dry_run)
+        plan = plan_manifests(self.table(name), name)
+        if dry_run:
+            return ManifestsResult(plan, dry_run=True).to_dict()
+        return apply_manifests(self.profile, lambda: self.table(name), plan).to_dict()
 
     def maintain(
         self,
         name: str,
         *,
-        plan: Any = None,
+        plan: MaintenancePlan | None = None,
         dry_run: bool = False,
         on_progress: Callable[[float], None] | None = None,
-    ) -> Any:
+    ) -> MaintenanceResult:
         """Compact, rewrite manifests, expire and gc with the defaults; `dry_run` returns the preview
         (a `MaintenanceResult` whose `.plan` can be passed back to execute exactly that plan)."""
-        from lakehouse.ops import maintenance
+        from lakehouse.ops.maintain import MaintenanceResult, apply_maintenance, plan_maintenance
 
+        plan = plan or plan_maintenance(self.profile, self.table(name), name, self._claims(self.table(name)))
+        if dry_run:
+            return MaintenanceResult(plan, dry_run=True)
         with self.engine(locked=False) as engine:
-            return maintenance.maintain(
-                self.profile, engine, lambda: self.table(name), name, plan=plan, dry_run=dry_run,
-                on_progress=on_progress, claims=lambda: self._claims(self.table(name)),
+            return apply_maintenance(
+                self.profile, engine, lambda: self.table(name), plan, on_progress=on_progress,
+                claims=lambda: self._claims(self.table(name)),
             )  # fmt: skip
 
     # ---------------------------------------------------------------- history (lakehouse.table.history, .pins)

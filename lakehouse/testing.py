@@ -140,7 +140,7 @@ def gc_orphans(env: LakeEnv, table: str) -> list[str]:
     (the window is set in the future). A healthy table has none: no live file looks unreachable."""
     from datetime import timedelta
 
-    from lakehouse.ops.maintenance import plan_gc
+    from lakehouse.ops.gc import plan_gc
 
     plan = plan_gc(env.profile, env.lake.table(table), table, timedelta(days=-1), force=True)
     return [o.path for o in plan.orphans]

@@ -17,8 +17,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType
 
+from lakehouse.io.paths import canonical
 from lakehouse.io.storage import list_files, local_path
-from lakehouse.ops.maintenance import canonical
 from lakehouse.testing import LakeEnv, gc_orphans
 
 SCHEMA = "id long, ts timestamptz, country string, amount double, user_id long"
@@ -251,3 +251,36 @@ def test_every_local_write_spells_paths_as_pyiceberg_does(local_lake: LakeEnv, t
     assert all(f["path"].startswith(prefix) for f in lake.files("s.t"))
     assert lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 123}]
     assert gc_orphans(local_lake, "s.t") == [] and gc_orphans(local_lake, "s.u") == []
+
+
+def test_gc_does_not_follow_a_symlinked_folder_out_of_the_location(local_lake: LakeEnv, run_cli, tmp_path):
+    """A listing that followed links (pyarrow.fs's local listing does) would offer files outside
+    the table, reached through the link, as orphans."""
+    lake = local_lake.lake
+    lake.create("s.t", SCHEMA)
+    lake.ingest("s.t", str(write_jsonl(tmp_path / "a.jsonl", events(20))))
+    root = local_path(lake.table("s.t").location())
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    kept = _write_parquet(outside / "keep.parquet", range(3))
+    (root / "data" / "link").symlink_to(outside, target_is_directory=True)
+    _age_everything(root)
+    _age_everything(outside)
+    out = cli_json(run_cli(local_lake, "gc", "s.t", "--older-than", "0s", "--force", "--json"))
+    assert out["orphans"] == [] and kept.exists()
+
+
+def test_gc_lists_s3_directory_markers(s3_lake: LakeEnv, run_cli, tmp_path):
+    """Hadoop's S3A writes empty `folder/` marker objects; they are orphans like any unreferenced
+    object (pyarrow.fs's S3 listing shows them as folders, so storage lists S3 with boto3)."""
+    from lakehouse.io.storage import s3_client, split_s3
+
+    lake = s3_lake.lake
+    lake.create("s.t", SCHEMA)
+    lake.ingest("s.t", str(write_jsonl(tmp_path / "a.jsonl", events(20))))
+    marker = lake.table("s.t").location() + "/data/_temporary/"
+    bucket, key = split_s3(marker)
+    s3_client(s3_lake.profile).put_object(Bucket=bucket, Key=key, Body=b"")
+    assert marker in {f.path for f in list_files(s3_lake.profile, lake.table("s.t").location())}
+    dry = cli_json(run_cli(s3_lake, "gc", "s.t", "--older-than", "0s", "--force", "--dry-run", "--json"))
+    assert [o["path"] for o in dry["orphans"]] == [marker]

@@ -8,8 +8,9 @@ import pytest
 from conftest import cli_json, events, snapshot_count, write_jsonl
 
 from lakehouse.errors import SnapshotNotFoundError
+from lakehouse.io.paths import normalize
 from lakehouse.io.storage import list_files, local_path
-from lakehouse.ops.maintenance import normalize, reachable
+from lakehouse.ops.reach import reachable
 from lakehouse.testing import LakeEnv, gc_orphans
 
 SMALL = {"lake.compact.allow-any-target": "true"}
@@ -331,3 +332,46 @@ def test_a_tag_made_while_expire_commits_keeps_its_snapshot(local_lake: LakeEnv,
     rows = env.lake.query("SELECT count(*) AS n FROM s.t", {"s.t": "keep"}).to_pylist()
     assert rows == [{"n": 40}]
     assert _read_by_others(env) == (40, 40)
+
+
+def test_an_expire_plan_is_frozen_and_applied_as_planned(local_lake: LakeEnv, tmp_path):
+    """Applying never re-plans: snapshots committed after the plan stay, and exactly the planned
+    files go (those a reload no longer reaches)."""
+    from dataclasses import FrozenInstanceError
+
+    from lakehouse.ops.expire import apply_expire, plan_expire
+
+    env = local_lake
+    ids = _history(env, tmp_path)
+    plan = plan_expire(env.profile, env.lake.table("s.t"), "s.t", "0s")
+    assert plan.snapshot_ids == ids[:2]
+    with pytest.raises(FrozenInstanceError):
+        plan.retain_last = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        plan.files["x"] = ("data", 1)  # type: ignore[index]
+    _ingest(env, tmp_path, "s.t", 300, mode="overwrite")  # after the plan: not in it, so it stays
+    result = apply_expire(env.profile, lambda: env.lake.table("s.t"), plan)
+    assert [s.snapshot_id for s in env.lake.table("s.t").snapshots()] == [
+        ids[2],
+        env.lake.snapshot("s.t").snapshot_id,
+    ]
+    assert result.deleted_files == len(plan.files) and result.deleted_bytes == plan.to_dict()["bytes"]
+    assert not any(_exists(env, p) for p in plan.files)
+
+
+def test_maintain_applies_the_manifest_step_it_previewed(local_lake: LakeEnv, tmp_path):
+    """`maintain` used to plan the manifest rewrite again when applying: the preview did not say
+    what ran. A plan that found nothing to merge merges nothing, even after an append meanwhile."""
+    lake = local_lake.lake
+    lake.create("s.t", "id long, ts timestamptz, country string, amount double, user_id long")
+    _ingest(local_lake, tmp_path, "s.t", 0)
+    preview = lake.maintain("s.t", dry_run=True)
+    assert not preview.plan.manifests.needed
+    _ingest(local_lake, tmp_path, "s.t", 100)  # a second manifest, after the preview
+    result = lake.maintain("s.t", plan=preview.plan)
+    assert result.manifests is not None and result.manifests.snapshot_id is None
+    assert result.to_dict()["rewrite_manifests"] == {
+        **preview.plan.manifests.to_dict(), "dry_run": False, "snapshot_id": None,
+    }  # fmt: skip
+    ops = [s.summary.get("lake.operation") for s in lake.table("s.t").snapshots() if s.summary]
+    assert "rewrite-manifests" not in ops

@@ -1,1 +1,1 @@
-"""Operations that write tables: ingest, compaction, maintenance."""
+"""Operations that write tables: ingest, compaction, and maintenance (expire, gc, manifests, maintain, drop)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakehouse.errors import LakehouseError
+from lakehouse.io.paths import canonical
 from lakehouse.table.catalog import split_identifier
 from lakehouse.table.producers import default_location
 
@@ -35,8 +36,6 @@ class Claim:
 def claims(catalog: Catalog, identifier: str, location: str) -> list[Claim]:
     """Entries of the catalog's database, other than `identifier` in this catalog, whose metadata
     location falls under `location` (or is `location`'s own metadata folder)."""
-    from lakehouse.ops.maintenance import canonical
-
     engine = getattr(catalog, "engine", None)  # pyiceberg's SqlCatalog: a SQLAlchemy engine
     inside = canonical(location)
     if engine is None or inside is None:

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table.snapshots import Snapshot
 
-    from lakehouse.core.config import Profile
-
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
     check_namespace(namespace)
@@ -113,31 +111,6 @@ def _unknown_table_message(catalog: Catalog, identifier: str) -> str:
         else (f"; tables: {', '.join(known[:8])}" if known else "")
     )
     return f"table {identifier} does not exist{hint}"
-
-
-def drop_table(
-    catalog: Catalog, identifier: str, purge: bool, *, dry_run: bool = False, profile: Profile | None = None
-) -> dict[str, Any]:
-    """Drop from the catalog; with `purge`, then delete the files the table reaches under its own
-    location, except those another catalog entry there reaches (listed, with those outside, as kept).
-    With `profile`, files are deleted in batches through `storage`, else through the table's FileIO."""
-    from lakehouse.ops import maintenance
-    from lakehouse.table.claims import claims
-
-    table = load_table(catalog, identifier)
-    result: dict[str, Any] = {"table": identifier, "purged": purge, "location": table.location()}
-    plan = None
-    if purge:
-        plan = maintenance.plan_purge(
-            table, identifier, claims(catalog, ".".join(table.name()), table.location())
-        )
-        result.update(plan.to_dict())
-    if dry_run:
-        return {**result, "dry_run": True}
-    catalog.drop_table(table.name())  # as the catalog spells it (names match case-insensitively)
-    if plan is not None:
-        result["deleted_files"] = maintenance.purge(table, plan, profile)
-    return result
 
 
 def drop_if_empty(catalog: Catalog, identifier: str) -> bool:
