@@ -66,19 +66,19 @@ def make_pin(
 def pin_tables(
     names: list[str],
     load: Callable[[str], Table],
-    choose: Callable[[Table, str], Snapshot],
+    snapshot_of: Callable[[Table, str], Snapshot],
     tag: str | None,
     profile: str,
     warehouse: str,
 ) -> list[Pin]:
-    """Each table at the snapshot `choose` picks; with `tag`, each snapshot is also tagged so expiry
-    keeps it. Every table and tag is checked before the first tag is created."""
+    """Each table at the snapshot `snapshot_of` picks; with `tag`, each snapshot is also tagged so
+    expiry keeps it. Every table and tag is checked before the first tag is created."""
     chosen = []
     for name in names:
         table = load(name)
         if tag is not None:
             check_ref_name(name, tag)
-        chosen.append((table, name, choose(table, name)))
+        chosen.append((table, name, snapshot_of(table, name)))
     if tag is not None:
         for table, name, snapshot in chosen:
             existing = table.metadata.refs.get(tag)
