@@ -12,7 +12,7 @@ from lakehouse.errors import LakehouseError
 
 _LAZY = {
     "Lakehouse": "lakehouse.lake",
-    "QueryResult": "lakehouse.lake",
+    "QueryResult": "lakehouse.read.execute",
     "connect": "lakehouse.lake",
     "load_pins": "lakehouse.table.pins",
 }

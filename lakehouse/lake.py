@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from lakehouse.core.config import Profile, load_profile
-from lakehouse.core.schemas import parse_partition_terms, parse_schema, quote_ident
-from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
-from lakehouse.io.engine import Engine, short_error
-from lakehouse.read.plan import AsOf, PinsArg, ReadPlan, table_read
-from lakehouse.read.query import TableRead, rewrite
-from lakehouse.table import tables
+from lakehouse.core.schemas import parse_partition_terms, parse_schema
+from lakehouse.errors import LakehouseError, NoSuchTableError
+from lakehouse.io.engine import Engine
+from lakehouse.read.execute import QueryResult, open_reader, plan_sql, read_all, select_sql
+from lakehouse.read.plan import AsOf, PinsArg, ReadPlan
+from lakehouse.read.query import TableRead
+from lakehouse.table import history, tables
 from lakehouse.table.catalog import open_catalog, split_identifier
+from lakehouse.table.pinning import PinReport, pin_tables, verify_pins
+from lakehouse.table.pins import PinFile, write_pins
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -34,29 +36,7 @@ if TYPE_CHECKING:
     from lakehouse.ops.ingest import IngestResult
     from lakehouse.ops.maintain import MaintenancePlan, MaintenanceResult
     from lakehouse.table.claims import Claim
-    from lakehouse.table.history import RollbackPlan
-    from lakehouse.table.pins import PinFile, PinReport
-
-
-@dataclass
-class QueryResult:
-    """A streaming query result, plus the snapshot each table was read at."""
-
-    reader: pa.RecordBatchReader
-    reads: list[TableRead]
-    engine: Engine
-
-    def read_all(self) -> pa.Table:
-        try:
-            return self.reader.read_all()
-        finally:
-            self.engine.close()
-
-    def close(self) -> None:
-        self.engine.close()
-
-    def snapshots(self) -> dict[str, int | None]:
-        return {r.identifier: r.snapshot_id for r in self.reads}
+    from lakehouse.table.rollback import RollbackPlan
 
 
 class Lakehouse:
@@ -80,9 +60,7 @@ class Lakehouse:
     def engine(self, *, locked: bool = True) -> Engine:
         """A DuckDB engine for this lake. Locked engines are cursors on one shared, locked-down
         database, so extensions load once per Lakehouse; close the returned handle when done."""
-        if locked:
-            return self._locked_engine.cursor()
-        return Engine(self.profile)
+        return self._locked_engine.cursor() if locked else Engine(self.profile)
 
     def table(self, name: str) -> Table:
         """The pyiceberg `Table`, for anything lake does not wrap."""
@@ -109,13 +87,11 @@ class Lakehouse:
             raise LakehouseError("give exactly one of --schema or --like")
         split_identifier(name)
         terms = parse_partition_terms(partition_by)
-        iceberg_schema = parse_schema(schema) if schema is not None else self._schema_of_sources([like or ""])
-        return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
-
-    def _schema_of_sources(self, sources: list[str], fmt: str = "auto") -> Any:
         from lakehouse.io.sources import resolve_sources
 
-        return self._schema_of(resolve_sources(self.profile, sources, fmt))
+        found = None if like is None else resolve_sources(self.profile, [like], "auto")
+        iceberg_schema = parse_schema(schema) if schema is not None else self._schema_of(found)
+        return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
 
     def _schema_of(self, found: Any) -> Any:
         from lakehouse.ops.ingest import iceberg_schema_from_arrow, source_relation, source_schema
@@ -194,32 +170,14 @@ class Lakehouse:
 
     def plan_query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> tuple[str, list[TableRead]]:
         """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
-        plan = ReadPlan.parse(as_of, pins)
-
-        def read(identifier: str, sql_ref: str | None) -> TableRead:
-            table = self.table(identifier)  # first: a missing table says so before any pin is looked up
-            # `FOR ... AS OF` in the SQL names its own reference (a `@lockfile` too); else the plan's.
-            ref = (
-                plan.ref(identifier) if sql_ref is None else ReadPlan.at(identifier, sql_ref).ref(identifier)
-            )
-            return table_read(table, identifier, ref)
-
-        return rewrite(sql, read)
+        return plan_sql(sql, ReadPlan.parse(as_of, pins), self.table)
 
     def query_reader(
         self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None
     ) -> QueryResult:
         """Stream a query's result as Arrow record batches, in a locked-down engine."""
         rewritten, reads = self.plan_query(sql, as_of, pins)
-        engine = self.engine(locked=True)
-        try:
-            reader = engine.reader(rewritten, batch_size)
-        except Exception as exc:
-            engine.close()
-            if isinstance(exc, LakehouseError):
-                raise
-            raise QueryError(short_error(exc)) from None
-        return QueryResult(reader, reads, engine)
+        return open_reader(self.engine(locked=True), rewritten, reads, batch_size)
 
     def query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> pa.Table:
         """Run DuckDB SQL in which `namespace.table` names are lake tables; returns an Arrow table.
@@ -227,56 +185,27 @@ class Lakehouse:
         `pins="training.lock"` reads every table at the snapshot the lock file pins (a table the
         file does not pin is an error); `as_of={"t": ref}` still overrides single tables.
         """
-        result = self.query_reader(sql, as_of, pins=pins)
-        try:
-            return result.read_all()
-        except Exception as exc:
-            raise QueryError(short_error(exc)) from None
-
-    def _read_sql(self, name: str, columns: list[str] | None, where: str | None) -> str:
-        split_identifier(name)
-        cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-        sql = f"SELECT {cols} FROM {name}"
-        if where:
-            sql += f" WHERE {where}"
-        return sql
+        return read_all(self.query_reader(sql, as_of, pins=pins))
 
     def read(
-        self,
-        name: str,
-        columns: list[str] | None = None,
-        where: str | None = None,
-        *,
-        snapshot_id: int | None = None,
-        as_of: str | int | None = None,
-        pins: PinsArg = None,
-    ) -> pa.Table:
+        self, name: str, columns: list[str] | None = None, where: str | None = None, *,
+        snapshot_id: int | None = None, as_of: str | int | None = None, pins: PinsArg = None,
+    ) -> pa.Table:  # fmt: skip
         """A table (or a snapshot of it) as Arrow; `where` is a DuckDB SQL predicate.
 
         `snapshot_id=`, `as_of=` (id, ISO time, tag) or `pins="training.lock"` choose the snapshot.
         """
-        ref = snapshot_id if snapshot_id is not None else as_of
-        return self.query(
-            self._read_sql(name, columns, where), None if ref is None else {name: str(ref)}, pins=pins
-        )
+        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
+        return self.query(sql, refs, pins=pins)
 
     def batches(
-        self,
-        name: str,
-        columns: list[str] | None = None,
-        where: str | None = None,
-        *,
-        snapshot_id: int | None = None,
-        as_of: str | int | None = None,
-        batch_size: int = 65536,
+        self, name: str, columns: list[str] | None = None, where: str | None = None, *,
+        snapshot_id: int | None = None, as_of: str | int | None = None, batch_size: int = 65536,
         pins: PinsArg = None,
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
         """Record batches of a table, streamed: memory stays at about one batch."""
-        ref = snapshot_id if snapshot_id is not None else as_of
-        result = self.query_reader(
-            self._read_sql(name, columns, where), None if ref is None else {name: str(ref)}, batch_size,
-            pins=pins,
-        )  # fmt: skip
+        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
+        result = self.query_reader(sql, refs, batch_size, pins=pins)
         try:
             yield from result.reader
         finally:
@@ -378,51 +307,42 @@ class Lakehouse:
                 claims=lambda: self._claims(self.table(name)),
             )  # fmt: skip
 
-    # ---------------------------------------------------------------- history (lakehouse.table.history, .pins)
+    # ---------------------------------------------------------------- history (lakehouse.table.history, .rollback, .pinning)
 
     def snapshots(self, name: str) -> list[dict[str, Any]]:
         """Every snapshot of a table, oldest first, with its operation, row counts and refs."""
-        from lakehouse.table.history import list_snapshots
-
-        return list_snapshots(self.table(name))
+        return history.list_snapshots(self.table(name))
 
     def tags(self, name: str) -> list[dict[str, Any]]:
         """The table's tags and branches (including `main`)."""
-        from lakehouse.table.history import list_refs
-
-        return list_refs(self.table(name))
+        return history.list_refs(self.table(name))
 
     def tag(
-        self,
-        name: str,
-        tag: str,
-        as_of: str | int | None = None,
-        *,
-        retain_days: float | None = None,
-        branch: bool = False,
-        delete: bool = False,
-    ) -> dict[str, Any]:
+        self, name: str, tag: str, as_of: str | int | None = None, *,
+        retain_days: float | None = None, branch: bool = False, delete: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
         """Tag (or branch) the current snapshot, or the one `as_of` names; `delete=True` removes it."""
-        from lakehouse.table.history import create_ref, delete_ref
-
         table = self.table(name)
         if delete:
-            return delete_ref(table, name, tag)
-        snapshot = self._snapshot_of(table, name, as_of)
-        return create_ref(table, name, tag, snapshot, retain_days=retain_days, branch=branch)
+            return history.delete_ref(table, name, tag)
+        snapshot = ReadPlan.at(name, as_of).require(table, name)
+        return history.create_ref(table, name, tag, snapshot, retain_days=retain_days, branch=branch)
 
     def plan_rollback(self, name: str, to: str | int) -> RollbackPlan:
-        from lakehouse.table.history import plan_rollback
+        """What `rollback` would commit (`--dry-run` prints it); nothing is written."""
+        from lakehouse.table.rollback import plan_rollback
 
-        return plan_rollback(self.table(name), name, ReadPlan.at(name, to).ref(name) or to)
+        table = self.table(name)
+        return plan_rollback(table, name, ReadPlan.at(name, to).require(table, name))
 
     def rollback(self, name: str, to: str | int | RollbackPlan) -> dict[str, Any]:
         """Make snapshot `to` current again as a new snapshot with its files; deletes nothing."""
-        from lakehouse.table.history import execute_rollback
+        from lakehouse.table.commits import RetryPolicy
+        from lakehouse.table.rollback import execute_rollback
 
         plan = self.plan_rollback(name, to) if isinstance(to, (str, int)) else to
-        new_id = execute_rollback(self.table(name), lambda: self.table(name), plan)
-        return {**plan.to_dict(), "snapshot_id": new_id}
+        policy = RetryPolicy.from_properties(self.profile.properties)
+        return {**plan.to_dict(), "snapshot_id": execute_rollback(plan, lambda: self.table(name), policy)}
 
     def pin(
         self,
@@ -433,48 +353,16 @@ class Lakehouse:
         tag: str | None = None,
     ) -> PinFile:
         """Record each table's snapshot (current, or `as_of`) in a lock file; `tag` also tags each one."""
-        from lakehouse.table.history import check_ref_name, create_ref
-        from lakehouse.table.pins import make_pin, write_pins
-
         names = [names] if isinstance(names, str) else list(names)
         if not names:
             raise LakehouseError("name at least one table to pin")
-        reads = ReadPlan.parse(as_of)
-        chosen = []
-        for name in names:
-            table = self.table(name)
-            if tag is not None:
-                check_ref_name(name, tag)
-            chosen.append((table, name, self._snapshot_of(table, name, reads.ref(name))))
-        if tag is not None:
-            for table, name, snapshot in chosen:
-                existing = table.metadata.refs.get(tag)
-                if existing is not None and existing.snapshot_id != snapshot.snapshot_id:
-                    from lakehouse.errors import RefError
-
-                    raise RefError(
-                        f"{name} already has a tag {tag!r} at snapshot {existing.snapshot_id}, not "
-                        f"{snapshot.snapshot_id}; choose another --tag name"
-                    )
-            for table, name, snapshot in chosen:
-                if tag not in table.metadata.refs:
-                    create_ref(table, name, tag, snapshot)
-        pins = [
-            make_pin(table, name, snapshot, self.profile.name, self.profile.warehouse, tag)
-            for table, name, snapshot in chosen
-        ]
+        chosen = ReadPlan.parse(as_of).require  # each table's snapshot: current, or as_of's
+        pins = pin_tables(names, self.table, chosen, tag, self.profile.name, self.profile.warehouse)
         return write_pins(output, pins)
 
     def verify_pins(self, path: str | os.PathLike[str], *, check_files: bool = True) -> PinReport:
         """Check that every pinned snapshot still exists, matches its fingerprint and has its files."""
-        from lakehouse.table.pins import PinReport, load_pins, verify_pin
-        from lakehouse.table.snapshots import resolve
-
-        pin_file = load_pins(path)
-        report = PinReport(str(path))
-        for pin in pin_file.pins:
-            report.checks.append(verify_pin(pin, self.table, resolve, self.profile.warehouse, check_files))
-        return report
+        return verify_pins(path, self.table, self.profile.warehouse, check_files)
 
     # ---------------------------------------------------------------- ELT models (lakehouse.elt)
 
@@ -529,14 +417,6 @@ class Lakehouse:
         from lakehouse.elt.provenance import provenance
 
         return provenance(self.table, name, ReadPlan.at(name, as_of).ref(name))
-
-    def _snapshot_of(self, table: Table, name: str, ref: str | int | None) -> Snapshot:
-        snapshot = ReadPlan.at(name, ref).snapshot(table, name)
-        if snapshot is None:
-            from lakehouse.errors import SnapshotNotFoundError
-
-            raise SnapshotNotFoundError(f"{name} has no snapshots yet; write to it first")
-        return snapshot
 
 
 def connect(profile: str | Profile | None = None, config: str | os.PathLike[str] | None = None) -> Lakehouse:

@@ -113,7 +113,6 @@ def test_bad_profile_setting_is_one_line_before_any_write(
             ["rewrite-manifests", TABLE],
             "must be a whole number of bytes",
         ),
-        ("lake.commit.attempts", ["rollback", TABLE, "--to", "FIRST"], "must be a whole number from 1"),
         (
             "history.expire.max-ref-age-ms",
             ["expire", TABLE, "--older-than", "0s"],

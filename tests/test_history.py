@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import HISTORY_TABLE, build_history, cli_json, fails_unchanged, snapshot_count
+from conftest import (
+    HISTORY_TABLE,
+    build_history,
+    cli_json,
+    events,
+    fails_unchanged,
+    snapshot_count,
+    write_jsonl,
+)
 from test_concurrency import hook_env, wait_for
 
-from lakehouse.testing import LakeEnv, local_properties, make_lake_env
+from lakehouse.testing import LakeEnv, local_properties, make_lake_env, write_config
 
 TABLE = HISTORY_TABLE
 
@@ -259,3 +267,32 @@ def test_rollback_that_commits_first_keeps_its_files_through_expire(
     table = env.lake.table(TABLE)
     assert ids[0] not in [s.snapshot_id for s in table.snapshots()]
     assert _read_by_others(env) == (40, 40)
+
+
+# ---------------------------------------------------------------- rollback's commit policy (issue 11, #6)
+
+
+def test_rollback_retries_as_the_profile_says_not_the_table(
+    local_lake: LakeEnv, tmp_path: Path, run_cli
+) -> None:
+    """Rollback took `lake.commit.*` from table properties, unlike every other commit. Now a table
+    property does not touch it (this one made rollback fail), and the profile's attempts govern it."""
+    env = local_lake
+    ids = build_history(env, tmp_path)
+    with env.lake.table(TABLE).transaction() as tx:  # behind lake's back: `lake create` refuses it
+        # pyiceberg's own in-transaction retry off, so a lost race reaches lake's retry loop
+        tx.set_properties({"lake.commit.attempts": "abc", "commit.retry.num-retries": "0"})
+    done = cli_json(run_cli(env, "rollback", TABLE, "--to", str(ids[1]), "--json"))
+    assert env.lake.snapshots(TABLE)[-1]["snapshot_id"] == done["snapshot_id"]
+
+    # `lake.commit.attempts: 1` in the profile: a rollback that loses its commit race is not retried
+    # (a retry would say that the table changed while planning).
+    props = {**env.profile.properties, "lake.commit.attempts": "1"}
+    once = LakeEnv(env.lake, env.profile, write_config(tmp_path / "one", env.profile.name, props), env.root)
+    held = _held(once, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
+    env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "d.jsonl", events(5, start=200))))
+    rc, err = _finish(held, tmp_path / "rb", "before-commit")
+    assert rc == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: rollback of {TABLE} failed after 1 attempts"), err
+    assert env.lake.read(TABLE).num_rows == 65  # the rollback to ids[1] (60 rows), then the ingest

@@ -70,6 +70,18 @@ class ReadPlan:
     def snapshot(self, table: Table, identifier: str) -> Snapshot | None:
         return choose(table, identifier, self.ref(identifier))
 
+    def require(self, table: Table, identifier: str) -> Snapshot:
+        """As `snapshot`, but an empty table is an error (there is nothing to tag or pin)."""
+        snapshot = self.snapshot(table, identifier)
+        if snapshot is None:
+            raise SnapshotNotFoundError(f"{identifier} has no snapshots yet; write to it first")
+        return snapshot
+
+    def sql_ref(self, identifier: str, sql_ref: str | None) -> Ref:
+        """The reference a query reads `identifier` at: `FOR ... AS OF` in the SQL names its own
+        (a `@lockfile` too); else the plan's."""
+        return self.ref(identifier) if sql_ref is None else ReadPlan.at(identifier, sql_ref).ref(identifier)
+
     def snapshot_ids(self, load: Callable[[str], Table], identifiers: list[str]) -> dict[str, int | None]:
         """Each table's snapshot id under this plan (None for an empty table), resolved once."""
         ids = {}

@@ -1,29 +1,16 @@
-"""A table's history: its snapshots, its tags and branches, and rollback.
-
-Rollback is a plan (`RollbackPlan`) that `--dry-run` prints and the real run executes. It never moves
-`main` backwards: it commits a *new* snapshot on top of the current one whose live data and delete
-files are exactly the target's, each at its own data sequence number (so the same deletes apply).
-Every snapshot in between stays an ancestor of `main`, so nothing becomes unreachable, no file is
-deleted, and rolling forward again is just another rollback.
-"""
+"""A table's history: its snapshots, and its tags and branches (rollback: lakehouse/table/rollback.py)."""
 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pyiceberg.manifest import DataFile, ManifestEntry
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
-from pyiceberg.table.snapshots import Operation, Snapshot
+from pyiceberg.table.snapshots import Snapshot
 
-from lakehouse.errors import CommitError, LakehouseError, RefError
-from lakehouse.table.commits import RetryPolicy, commit_with_retry
-from lakehouse.table.deletes import live_counts
-from lakehouse.table.producers import AssertSnapshotsLive, require, stage_rewrite, table_io
-from lakehouse.table.snapshots import iso_ms, live_entries, parse_timestamp, resolve
+from lakehouse.errors import RefError
+from lakehouse.table.snapshots import iso_ms, parse_timestamp
 
 DAY_MS = 24 * 3600 * 1000
 MAX_RETAIN_DAYS = 36_600
@@ -159,121 +146,3 @@ def delete_ref(table: Table, identifier: str, name: str) -> dict[str, Any]:
     else:
         manage.remove_tag(name).commit()
     return {**row, "deleted": True}
-
-
-# ---------------------------------------------------------------- rollback
-
-
-def _live_files(table: Table, snapshot: Snapshot | None) -> dict[tuple[str, int], ManifestEntry]:
-    """Live data and delete files by (path, data sequence number): the pair decides which deletes
-    apply to which data files, so two snapshots with the same pairs hold the same rows."""
-    return {(e.data_file.file_path, e.sequence_number or 0): e for e in live_entries(table.io, snapshot)}
-
-
-_EXPIRED_MEANWHILE = "was expired while rolling back; nothing was committed"
-
-
-def _missing_files(tx: Transaction, paths: list[str]) -> list[str]:
-    """Files that are gone from storage: one stat or HEAD each, eight at a time."""
-    io = table_io(tx)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        present = list(pool.map(lambda path: io.new_input(path).exists(), paths))
-    return [p for p, ok in zip(paths, present, strict=True) if not ok]
-
-
-@dataclass
-class RollbackPlan:
-    """What `lake rollback` will commit: one new snapshot whose live files equal the target's."""
-
-    table: str
-    target_snapshot_id: int
-    target_committed_at: str
-    current_snapshot_id: int | None
-    rows_now: int
-    rows_after: int
-    files_to_restore: list[str] = field(default_factory=list)
-    files_to_unlink: list[str] = field(default_factory=list)
-    # The manifest entries and files behind the two lists above (not shown: `to_dict` omits them).
-    restore_entries: list[ManifestEntry] = field(default_factory=list, repr=False)
-    unlink_files: list[DataFile] = field(default_factory=list, repr=False)
-
-    @property
-    def is_noop(self) -> bool:
-        return not self.files_to_restore and not self.files_to_unlink
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("restore_entries", "unlink_files")}
-        data["noop"] = self.is_noop
-        return data
-
-
-def plan_rollback(table: Table, identifier: str, ref: str | int) -> RollbackPlan:
-    """Restored files (data and delete files) keep their original data sequence numbers: re-added
-    with the new snapshot's, a data file would outrank the positional deletes that still name it,
-    and a spec-following reader would bring its deleted rows back."""
-    target = resolve(table, identifier, ref)
-    current = table.current_snapshot()
-    now = _live_files(table, current)
-    then = _live_files(table, target)
-    restore = [e for key, e in sorted(then.items()) if key not in now]
-    unlink = [e.data_file for key, e in sorted(now.items()) if key not in then]
-    if {f.file_path for f in unlink} & {e.data_file.file_path for e in restore}:
-        # the same file at another sequence number: one snapshot cannot both remove and add a path
-        raise LakehouseError(
-            f"cannot roll {identifier} back to {target.snapshot_id}: a file it holds is live now with a "
-            f"different data sequence number; read it with --as-of {target.snapshot_id} instead"
-        )
-    spec_id = table.metadata.default_spec_id
-    for entry in restore:
-        if entry.data_file.spec_id != spec_id:
-            raise LakehouseError(
-                f"cannot roll {identifier} back to {target.snapshot_id}: its files use partition spec "
-                f"{entry.data_file.spec_id} but the table now uses {spec_id}; read it with --as-of instead"
-            )
-    return RollbackPlan(
-        table=identifier,
-        target_snapshot_id=target.snapshot_id,
-        target_committed_at=iso_ms(target.timestamp_ms),
-        current_snapshot_id=current.snapshot_id if current else None,
-        rows_now=live_counts(table, current, list(now.values())).rows,
-        rows_after=live_counts(table, target, list(then.values())).rows,
-        files_to_restore=[e.data_file.file_path for e in restore],
-        files_to_unlink=[f.file_path for f in unlink],
-        restore_entries=restore,
-        unlink_files=unlink,
-    )
-
-
-def execute_rollback(table: Table, load: Any, plan: RollbackPlan) -> int | None:
-    """Commit the plan; returns the new snapshot id (None for a no-op). Fails if the table moved."""
-    if plan.is_noop:
-        return None
-
-    summary = {"lake.operation": "rollback", "lake.rollback-to": str(plan.target_snapshot_id)}
-    v2 = table.metadata.format_version >= 2  # v1 has no sequence numbers (and no delete files)
-    keep = {e.data_file.file_path: e.sequence_number or 0 for e in plan.restore_entries} if v2 else {}
-    restore = [e.data_file for e in plan.restore_entries]
-    stage = stage_rewrite(plan.unlink_files, restore, summary, Operation.OVERWRITE, keep_sequence=keep)
-    expected = plan.current_snapshot_id
-
-    def guarded(tx: Transaction) -> None:
-        metadata = tx.table_metadata
-        if metadata.current_snapshot_id != expected:
-            raise CommitError(
-                f"{plan.table} changed while planning the rollback (now at "
-                f"{metadata.current_snapshot_id}); run `lake rollback` again"
-            )
-        if metadata.snapshot_by_id(plan.target_snapshot_id) is None:
-            raise CommitError(f"{plan.table}: snapshot {plan.target_snapshot_id} {_EXPIRED_MEANWHILE}")
-        if missing := _missing_files(tx, plan.files_to_restore):
-            raise CommitError(
-                f"{plan.table}: {missing[0]}, a file of snapshot {plan.target_snapshot_id}, is gone from "
-                "storage (expired or deleted while rolling back); nothing was committed"
-            )
-        stage(tx)
-        require(tx, AssertSnapshotsLive(snapshot_ids=[plan.target_snapshot_id]))  # type: ignore[call-arg]
-
-    policy = RetryPolicy.from_properties(dict(table.properties), f"table property of {plan.table}")
-    committed = commit_with_retry(load, guarded, policy, f"rollback of {plan.table}")
-    snapshot = committed.current_snapshot()
-    return snapshot.snapshot_id if snapshot else None

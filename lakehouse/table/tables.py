@@ -24,7 +24,7 @@ from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.table.catalog import check_namespace, split_identifier
 from lakehouse.table.claims import refuse_claimed
 from lakehouse.table.deletes import deleted_positions, is_data, live_counts
-from lakehouse.table.snapshots import live_entries
+from lakehouse.table.snapshots import iso_ms, live_entries
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -179,7 +179,7 @@ def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[s
         else {
             "snapshot_id": snapshot.snapshot_id,
             "parent_id": snapshot.parent_snapshot_id,
-            "committed_at": _iso(snapshot.timestamp_ms),
+            "committed_at": iso_ms(snapshot.timestamp_ms),
             "operation": snapshot.summary.operation.value if snapshot.summary else None,
             "summary": dict(snapshot.summary.additional_properties) if snapshot.summary else {},
         },
@@ -191,9 +191,3 @@ def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[s
         "rows": counts.rows,  # live rows, once the delete files apply
         "rows_exact": counts.exact,  # False: equality deletes make `rows` an upper bound
     }
-
-
-def _iso(ms: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

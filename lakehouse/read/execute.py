@@ -1,0 +1,81 @@
+"""Run a read: rewrite its SQL to scan each table at the snapshot the `ReadPlan` names, then stream
+the result from a locked-down engine as Arrow record batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyiceberg.table import Table
+
+from lakehouse.core.schemas import quote_ident
+from lakehouse.errors import LakehouseError, QueryError
+from lakehouse.io.engine import Engine, short_error
+from lakehouse.read.plan import AsOf, ReadPlan, table_read
+from lakehouse.read.query import TableRead, rewrite
+from lakehouse.table.catalog import split_identifier
+
+
+@dataclass
+class QueryResult:
+    """A streaming query result, plus the snapshot each table was read at."""
+
+    reader: pa.RecordBatchReader
+    reads: list[TableRead]
+    engine: Engine
+
+    def read_all(self) -> pa.Table:
+        try:
+            return self.reader.read_all()
+        finally:
+            self.engine.close()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def snapshots(self) -> dict[str, int | None]:
+        return {r.identifier: r.snapshot_id for r in self.reads}
+
+
+def plan_sql(sql: str, plan: ReadPlan, load: Callable[[str], Table]) -> tuple[str, list[TableRead]]:
+    """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
+
+    def read(identifier: str, sql_ref: str | None) -> TableRead:
+        table = load(identifier)  # first: a missing table says so before any pin is looked up
+        return table_read(table, identifier, plan.sql_ref(identifier, sql_ref))
+
+    return rewrite(sql, read)
+
+
+def open_reader(engine: Engine, sql: str, reads: list[TableRead], batch_size: int) -> QueryResult:
+    """Start streaming `sql` on `engine`, which the result then owns (and closes)."""
+    try:
+        reader = engine.reader(sql, batch_size)
+    except Exception as exc:
+        engine.close()
+        if isinstance(exc, LakehouseError):
+            raise
+        raise QueryError(short_error(exc)) from None
+    return QueryResult(reader, reads, engine)
+
+
+def read_all(result: QueryResult) -> pa.Table:
+    """The whole result as one Arrow table; an engine error is a one-line QueryError."""
+    try:
+        return result.read_all()
+    except Exception as exc:
+        raise QueryError(short_error(exc)) from None
+
+
+def select_sql(
+    name: str, columns: list[str] | None, where: str | None, snapshot_id: int | None, as_of: str | int | None
+) -> tuple[str, AsOf]:
+    """`Lakehouse.read`/`batches` as a query: its SQL, and its table's reference (an id wins)."""
+    split_identifier(name)
+    cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+    sql = f"SELECT {cols} FROM {name}"
+    if where:
+        sql += f" WHERE {where}"
+    ref = snapshot_id if snapshot_id is not None else as_of
+    return sql, None if ref is None else {name: str(ref)}
