@@ -296,3 +296,20 @@ def test_rollback_retries_as_the_profile_says_not_the_table(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: rollback of {TABLE} failed after 1 attempts"), err
     assert env.lake.read(TABLE).num_rows == 65  # the rollback to ids[1] (60 rows), then the ingest
+
+
+def test_rollback_does_not_land_on_a_concurrent_ingest(any_lake: LakeEnv, tmp_path: Path) -> None:
+    """A rollback held just before its commit while an ingest commits: pyiceberg's own retry rebuilt the
+    rollback on the ingest's snapshot, skipping lake's check that the table is where the plan saw it,
+    and the table ended with the target's 40 rows plus the ingest's 5. Now lake's retry re-stages, sees
+    the change and refuses; the ingest's rows stay, and readers that are not ours agree."""
+    env = any_lake
+    ids = build_history(env, tmp_path)
+    held = _held(env, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
+    env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "d.jsonl", events(5, start=200))))
+    rc, err = _finish(held, tmp_path / "rb", "before-commit")
+    assert rc == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "changed while planning the rollback" in lines[0], err
+    assert snapshot_count(env, TABLE) == 4
+    assert _read_by_others(env) == (15, 15)

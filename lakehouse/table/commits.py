@@ -20,7 +20,7 @@ from pyiceberg.table import Table, Transaction
 
 from lakehouse.core.hooks import checkpoint
 from lakehouse.errors import CommitError, StorageError
-from lakehouse.table.producers import staged_snapshots, table_io
+from lakehouse.table.producers import commit_once, staged_snapshots, table_io
 from lakehouse.table.upstream import install as install_upstream_fixes
 
 # Every write of ours imports this module: pyiceberg must read double partition values exactly before
@@ -66,7 +66,7 @@ def commit_with_retry(
             stage(tx)
             checkpoint("before-commit")
             require_new_files(tx, what)
-            committed = tx.commit_transaction()
+            committed = commit_once(tx)
             checkpoint("after-commit")
             return committed
         except CommitFailedException as exc:

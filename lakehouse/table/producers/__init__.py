@@ -24,6 +24,7 @@ from lakehouse.table.producers.requirements import (
 )
 from lakehouse.table.producers.transaction import (
     apply_updates,
+    commit_once,
     default_location,
     iceberg_schema,
     point_branch,
@@ -44,6 +45,7 @@ __all__ = [
     "RewriteManifests",
     "apply_updates",
     "cleared_log",
+    "commit_once",
     "commit_uuid",
     "default_location",
     "iceberg_schema",

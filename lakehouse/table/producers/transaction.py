@@ -9,7 +9,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.io import FileIO
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
-from pyiceberg.table import Transaction
+from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update import AddSnapshotUpdate, RemoveSnapshotRefUpdate, TableRequirement, TableUpdate
@@ -22,6 +22,19 @@ def table_io(tx: Transaction) -> FileIO:
 def staged_snapshots(tx: Transaction) -> list[Snapshot]:
     """The snapshots this transaction adds, in staging order."""
     return [u.snapshot for u in tx._updates if isinstance(u, AddSnapshotUpdate)]
+
+
+def commit_once(tx: Transaction) -> Table:
+    """Commit without pyiceberg's own retry. On a lost race pyiceberg (0.12) refreshes the table and
+    rebuilds the staged snapshots on the new head, but it does not run our staging again, so the checks
+    made while staging (rollback's "the table is still where the plan saw it", a run's parent check)
+    would be skipped and, e.g., a rollback would land on top of a concurrent ingest. lake's own retry
+    loop reloads and re-stages instead. The override lives in this transaction's copy of the metadata
+    only; nothing is written to the table."""
+    table = tx._table
+    properties = {**table.metadata.properties, TableProperties.COMMIT_NUM_RETRIES: "0"}
+    table.metadata = table.metadata.model_copy(update={"properties": properties})
+    return tx.commit_transaction()
 
 
 def understands_custom_updates(tx: Transaction) -> bool:
