@@ -186,16 +186,16 @@ class Json(Output):
         pass  # the run's document lists every model at the end
 
     def run_finished(self, result: Any) -> None:
-        self.emit(result.to_dict())
+        self.emit(masked_errors(result.to_dict()))
 
     def test_results(self, results: list[Any]) -> None:
-        self.emit([r.to_dict() for r in results])
+        self.emit(masked_errors([r.to_dict() for r in results]))
 
     def lineage(self, result: Any, fmt: str) -> None:
         self.emit(result.to_dict())
 
     def provenance(self, node: dict[str, Any]) -> None:
-        self.emit(node)
+        self.emit(masked_errors(node))
 
     def dev_up(self, result: dict[str, Any]) -> None:
         self.emit(result)
@@ -205,6 +205,20 @@ class Json(Output):
 
     def dev_status(self, result: dict[str, Any]) -> None:
         self.emit(result)
+
+
+def masked_errors(data: Any) -> Any:
+    """`data` with every `error` message masked: a failing model or check may quote a credential (as
+    DuckDB quotes a literal it cannot cast), and the JSON must not carry it where the error line doesn't."""
+    from lakehouse.cli.base import redact
+
+    if isinstance(data, dict):
+        return {
+            k: redact(v) if k == "error" and isinstance(v, str) else masked_errors(v) for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [masked_errors(v) for v in data]
+    return data
 
 
 def _default(value: Any) -> Any:

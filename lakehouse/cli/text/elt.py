@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from lakehouse.cli.base import redact
 from lakehouse.cli.output import Output
 from lakehouse.cli.terminal import print_table, print_tree
 
@@ -26,7 +27,7 @@ class EltText(Output):
         """One line on stderr as each model finishes (stdout keeps the summary)."""
         m = model
         if m.status == "skipped":
-            click.echo(f"SKIP {m.model}: {m.error}", err=True)
+            click.echo(f"SKIP {m.model}: {redact(str(m.error))}", err=True)
             return
         sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
@@ -34,7 +35,7 @@ class EltText(Output):
             f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}", err=True
         )
         if m.status == "error":
-            click.echo(f"  {m.error}", err=True)
+            click.echo(f"  {redact(str(m.error))}", err=True)
         for check in m.checks:
             _check_failure(check)
 
@@ -48,7 +49,7 @@ class EltText(Output):
                 "table": r.table,
                 "check": r.check,
                 "result": "pass" if r.passed else ("warn" if r.severity == "warn" else "FAIL"),
-                "failing_rows": r.failing_rows if r.error is None else r.error,
+                "failing_rows": r.failing_rows if r.error is None else redact(r.error),
                 "snapshot": r.snapshot_id,
             }
             for r in results
@@ -90,7 +91,7 @@ def _label(node: dict[str, Any]) -> Any:
     if node.get("sources"):
         extra.append(f"from {node['sources']}")
     if node.get("error"):
-        extra.append(f"unavailable: {node['error']}")
+        extra.append(f"unavailable: {redact(node['error'])}")
     if node.get("note"):
         extra.append(node["note"])
     label = f"{node['table']} @ {node.get('snapshot_id')}"
@@ -104,6 +105,6 @@ def _check_failure(result: Any) -> None:
     if result.passed:
         return
     mark = "WARN" if result.severity == "warn" else "FAIL"
-    click.echo(f"  {mark} {result.message()}", err=True)
+    click.echo(f"  {mark} {redact(result.message())}", err=True)
     for row in result.sample:
         click.echo(f"       {row}", err=True)
