@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lakehouse.cli.base import Context
+
+if TYPE_CHECKING:
+    from lakehouse.cli.output import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[F], F]
@@ -28,13 +31,22 @@ def output_option(help: str = "Print machine-readable JSON.") -> Callable[[Calla
     def decorate(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)
         def command(*args: Any, as_json: bool, **kwargs: Any) -> Any:
-            from lakehouse.cli.output import output_for
-
             return fn(*args, out=output_for(as_json), **kwargs)
 
         return click.option("--json", "as_json", is_flag=True, help=help)(command)
 
     return decorate
+
+
+def output_for(as_json: bool) -> Output:
+    """The one place the output mode is picked (modules load lazily: `lake --help` stays fast)."""
+    if as_json:
+        from lakehouse.cli.output import Json
+
+        return Json()
+    from lakehouse.cli.text import Text
+
+    return Text()
 
 
 def as_of_option(help: str, *, multiple: bool = False, metavar: str | None = None) -> Callable[[F], F]:

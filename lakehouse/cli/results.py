@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import click
 
-from lakehouse.cli.output import to_json, to_json_line
+from lakehouse.cli.jsondoc import to_json, to_json_line
 from lakehouse.cli.terminal import console, note
 
 
