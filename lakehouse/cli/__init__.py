@@ -1,15 +1,16 @@
-"""The `lake` CLI. Each sibling module registers its commands on the group in `base`."""
+"""The `lake` CLI. Each command module registers its commands on the group in `base`; commands hand
+what the library returns to the one output layer (`output`, `text/`), and `base` prints every error."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 from lakehouse.cli.base import cli
 
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("base", "output", "__main__"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+COMMAND_MODULES = ("tables", "data", "history", "maintenance", "models", "dev")
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 
 def main() -> None:

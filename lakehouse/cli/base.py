@@ -24,6 +24,10 @@ class Context:
     debug: bool
     _lake: Any = field(default=None, repr=False)
 
+    def secrets(self) -> list[str]:
+        """The opened profile's credential values, to mask; none before a profile is opened."""
+        return self._lake.profile.secrets() if self._lake is not None else []
+
     @property
     def profile(self) -> Profile:
         return self.lake.profile
@@ -64,23 +68,27 @@ class LakeGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
-    from lakehouse.core.config import redact_uri
-
+    """The one way a command fails: `Error: ...` on one line, credentials masked, exit code 1."""
     obj = ctx.find_object(Context)
     if obj is not None and obj.debug:
         click.echo(_redact(obj, "".join(traceback.format_exception(exc))), err=True)
-    text = " ".join(message.split())
-    click.echo(f"Error: {_redact(obj, redact_uri(text))}", err=True)
+    click.echo(f"Error: {_redact(obj, ' '.join(message.split()))}", err=True)
     sys.exit(1)
 
 
-def _redact(obj: Context | None, text: str) -> str:
-    """Mask any credential value of the profile that slipped into a message or traceback."""
-    from lakehouse.core.config import mask_secrets
+def redact(text: str) -> str:
+    """`text` with URI passwords and the profile's credentials masked: for every library message the
+    CLI shows, the error line and the errors a run, a check or a provenance node reports alike."""
+    ctx = click.get_current_context(silent=True)
+    return _redact(ctx.find_object(Context) if ctx is not None else None, text)
 
-    if obj is None or obj._lake is None:  # noqa: SLF001
-        return text
-    return mask_secrets(text, obj._lake.profile.secrets())  # noqa: SLF001
+
+def _redact(obj: Context | None, text: str) -> str:
+    """Mask URI passwords and any credential value of the profile that slipped into a message or traceback."""
+    from lakehouse.core.config import mask_secrets, redact_uri
+
+    text = redact_uri(text)
+    return mask_secrets(text, obj.secrets()) if obj is not None else text
 
 
 @click.group(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from lakehouse.cli.base import Context, cli
-from lakehouse.cli.output import emit_json, human_bytes, json_option
+from lakehouse.cli.options import output_option, pass_ctx
 
 if TYPE_CHECKING:
+    from lakehouse.cli.output import Output
     from lakehouse.core.config import Profile
-
-pass_ctx = click.make_pass_decorator(Context)
 
 DEV_PROFILE = "dev"
 
@@ -51,9 +50,9 @@ def dev() -> None:
 
 @dev.command()
 @click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (default: the profile's).")
-@json_option
+@output_option()
 @pass_ctx
-def up(ctx: Context, port: int | None, as_json: bool) -> None:
+def up(ctx: Context, port: int | None, out: Output) -> None:
     """Start the server (if not running), create the bucket and restore the last save.
 
     Restores the catalog and the objects saved by the last `lake dev down` together; with no
@@ -66,27 +65,13 @@ def up(ctx: Context, port: int | None, as_json: bool) -> None:
     """
     from lakehouse.dev import server as devserver
 
-    result = devserver.up(dev_profile(ctx), port)
-    if as_json:
-        emit_json(result)
-        return
-    if result["action"] == "already running":
-        click.echo(
-            f"already running at {result['endpoint']} (pid {result['pid']}), bucket {result['bucket']}"
-        )
-    else:
-        click.echo(
-            f"started moto S3 at {result['endpoint']} (pid {result['pid']}), bucket {result['bucket']}"
-        )
-        click.echo(_describe_restore(result["restore"]))
-    if note := result.get("note"):
-        click.echo(f"note: {note}", err=True)
+    out.dev_up(devserver.up(dev_profile(ctx), port))
 
 
 @dev.command()
-@json_option
+@output_option()
 @pass_ctx
-def down(ctx: Context, as_json: bool) -> None:
+def down(ctx: Context, out: Output) -> None:
     """Save the catalog and all objects to .lake/dev/s3/, then stop the server.
 
     The next `lake dev up` restores both. A stale pid file (the server died) is removed.
@@ -97,27 +82,13 @@ def down(ctx: Context, as_json: bool) -> None:
     """
     from lakehouse.dev import server as devserver
 
-    result = devserver.down(dev_profile(ctx))
-    if as_json:
-        emit_json(result)
-        return
-    action = result["action"]
-    if action == "not running":
-        click.echo("not running")
-    elif action == "stale pid removed":
-        click.echo(f"not running (removed the stale pid {result['pid']}); {result['message']}")
-    else:
-        save = result["save"]
-        click.echo(
-            f"saved {save['objects']} objects ({human_bytes(save['bytes'])}) and the catalog to .lake/dev/s3/"
-        )
-        click.echo(f"stopped moto S3 at {result['endpoint']} (pid {result['pid']})")
+    out.dev_down(devserver.down(dev_profile(ctx)))
 
 
 @dev.command()
-@json_option
+@output_option()
 @pass_ctx
-def status(ctx: Context, as_json: bool) -> None:
+def status(ctx: Context, out: Output) -> None:
     """Running or stopped, pid, endpoint, bucket and number of objects.
 
     \b
@@ -126,35 +97,4 @@ def status(ctx: Context, as_json: bool) -> None:
     """
     from lakehouse.dev import server as devserver
 
-    result = devserver.status(dev_profile(ctx))
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(f"state     {result['state']}")
-    if result["state"] == "running":
-        click.echo(f"pid       {result['pid']}")
-        click.echo(f"endpoint  {result['endpoint']}")
-        click.echo(f"objects   {result['objects']}")
-    elif "stale_pid" in result:
-        click.echo(f"stale pid {result['stale_pid']} (process gone; `lake dev up` starts a new server)")
-    click.echo(f"bucket    {result['bucket']}")
-    saved = result["saved"]
-    if saved:
-        click.echo(
-            f"saved     {saved['objects']} objects, {human_bytes(saved['bytes'] or 0)}, at {saved['saved_at']}"
-        )
-    else:
-        click.echo("saved     (nothing: the next `up` starts empty)")
-    click.echo(f"log       {result['log']}")
-
-
-def _describe_restore(restore: dict[str, Any]) -> str:
-    mode = restore["mode"]
-    if mode == "restored":
-        return (
-            f"restored {restore['objects']} objects ({human_bytes(restore['bytes'])}) "
-            f"and the catalog saved at {restore['saved_at']}"
-        )
-    if mode == "reset":
-        return f"reset: {restore['reason']}"
-    return "started empty (no saved state)"
+    out.dev_status(devserver.status(dev_profile(ctx)))

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from lakehouse.cli.base import Context, cli
-from lakehouse.cli.output import dry_run_option, emit_json, json_option, note, print_table
+from lakehouse.cli.options import AS_OF_HELP, as_of_option, dry_run_option, output_option, pass_ctx
 
-pass_ctx = click.make_pass_decorator(Context)
-
-AS_OF_HELP = "Snapshot id, ISO-8601 time (UTC if no zone; a date is its midnight), tag, or @FILE.lock."
+if TYPE_CHECKING:
+    from lakehouse.cli.output import Output
 
 
 @cli.command()
 @click.argument("table")
-@json_option
+@output_option()
 @pass_ctx
-def snapshots(ctx: Context, table: str, as_json: bool) -> None:
+def snapshots(ctx: Context, table: str, out: Output) -> None:
     """Every snapshot of TABLE, oldest first: id, parent, commit time (UTC), operation,
     added/deleted rows and files, total rows, and the tags and branches pointing at it.
 
@@ -27,31 +26,13 @@ def snapshots(ctx: Context, table: str, as_json: bool) -> None:
       lake snapshots silver.events
       lake snapshots silver.events --json | jq -r '.[-1].snapshot_id'
     """
-    rows = ctx.lake.snapshots(table)
-    if as_json:
-        emit_json(rows)
-        return
-    print_table(
-        [
-            {
-                **r,
-                "refs": ", ".join(r["refs"]) + (" (current)" if r["current"] and "main" not in r["refs"] else ""),
-                "operation": r["operation"] + (f" (rollback to {r['rollback_to']})" if r["rollback_to"] else ""),
-            }
-            for r in rows
-        ],
-        [
-            "snapshot_id", "parent_id", "committed_at", "operation", "added_rows", "deleted_rows",
-            "added_files", "deleted_files", "total_rows", "refs",
-        ],
-        title=f"snapshots of {table}",
-    )  # fmt: skip
+    out.snapshots(table, ctx.lake.snapshots(table))
 
 
 @cli.command()
 @click.argument("table")
 @click.argument("name")
-@click.option("--as-of", help="Snapshot to tag (default: the current one). " + AS_OF_HELP)
+@as_of_option("Snapshot to tag (default: the current one). " + AS_OF_HELP)
 @click.option(
     "--retain",
     "retain_days",
@@ -61,7 +42,7 @@ def snapshots(ctx: Context, table: str, as_json: bool) -> None:
 )
 @click.option("--branch", is_flag=True, help="Create a branch instead of a tag.")
 @click.option("--delete", is_flag=True, help="Remove the tag (or branch) NAME; its snapshot stays.")
-@json_option
+@output_option()
 @pass_ctx
 def tag(
     ctx: Context,
@@ -71,7 +52,7 @@ def tag(
     retain_days: float | None,
     branch: bool,
     delete: bool,
-    as_json: bool,
+    out: Output,
 ) -> None:
     """Name a snapshot of TABLE. A tag keeps its snapshot safe from snapshot expiry for as long as
     the tag lives; read it with `--as-of NAME` or `FOR VERSION AS OF 'NAME'`.
@@ -87,42 +68,30 @@ def tag(
     if delete and (as_of or retain_days or branch):
         raise click.UsageError("--delete takes no --as-of, --retain or --branch")
     row = ctx.lake.tag(table, name, as_of, retain_days=retain_days, branch=branch, delete=delete)
-    if as_json:
-        emit_json(row)
-    elif delete:
-        click.echo(f"deleted {row['type']} {name} of {table} (it pointed at snapshot {row['snapshot_id']})")
-    else:
-        keep = f", kept until {row['expires_at']}" if row["expires_at"] else ""
-        click.echo(f"tagged {table} snapshot {row['snapshot_id']} as {row['type']} {name}{keep}")
+    out.tagged(table, name, row, delete)
 
 
 @cli.command()
 @click.argument("table")
-@json_option
+@output_option()
 @pass_ctx
-def tags(ctx: Context, table: str, as_json: bool) -> None:
+def tags(ctx: Context, table: str, out: Output) -> None:
     """Tags and branches of TABLE, with the snapshot each points at.
 
     \b
     Example:
       lake tags gold.training
     """
-    rows = ctx.lake.tags(table)
-    if as_json:
-        emit_json(rows)
-    else:
-        print_table(
-            rows, ["name", "type", "snapshot_id", "committed_at", "expires_at"], title=f"tags of {table}"
-        )
+    out.tags(table, ctx.lake.tags(table))
 
 
 @cli.command()
 @click.argument("table")
 @click.option("--to", "to", required=True, metavar="REF", help="Snapshot to return to. " + AS_OF_HELP)
 @dry_run_option
-@json_option
+@output_option()
 @pass_ctx
-def rollback(ctx: Context, table: str, to: str, dry_run: bool, as_json: bool) -> None:
+def rollback(ctx: Context, table: str, to: str, dry_run: bool, out: Output) -> None:
     """Make an earlier snapshot's data current again, as a new commit that deletes nothing.
 
     lake does not move `main` backwards (as Iceberg's own rollback does, which orphans every later
@@ -144,39 +113,22 @@ def rollback(ctx: Context, table: str, to: str, dry_run: bool, as_json: bool) ->
         result = {**plan.to_dict(), "dry_run": True, "snapshot_id": None}
     else:
         result = {**lake.rollback(table, plan), "dry_run": False}
-    if as_json:
-        emit_json(result)
-        return
-    if plan.is_noop:
-        click.echo(f"{table} already has the data of snapshot {plan.target_snapshot_id}; nothing to do")
-        return
-    verb = "would roll" if dry_run else "rolled"
-    click.echo(
-        f"{verb} {table} back to snapshot {plan.target_snapshot_id} ({plan.target_committed_at}): "
-        f"{plan.rows_now} -> {plan.rows_after} rows, {len(plan.files_to_restore)} files relinked, "
-        f"{len(plan.files_to_unlink)} unlinked, nothing deleted"
-        + ("" if dry_run else f"; new snapshot {result['snapshot_id']}")
-    )
-    if dry_run:
-        for path in plan.files_to_restore:
-            note(f"  + {path}")
-        for path in plan.files_to_unlink:
-            note(f"  - {path}")
+    out.rolled_back(table, plan, result, dry_run)
 
 
 @cli.command()
 @click.argument("tables", nargs=-1)
-@click.option(
-    "--as-of", "as_of", multiple=True, metavar="REF|TABLE=REF",
-    help="Pin this snapshot instead of the current one; TABLE=REF for one table (repeatable). " + AS_OF_HELP,
-)  # fmt: skip
+@as_of_option(
+    "Pin this snapshot instead of the current one; TABLE=REF for one table (repeatable). " + AS_OF_HELP,
+    multiple=True,
+)
 @click.option("--tag", help="Also tag each pinned snapshot NAME, so snapshot expiry never removes it.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Lock file to write.")
 @click.option(
     "--verify", "verify", type=click.Path(dir_okay=False), metavar="FILE",
     help="Check FILE instead: every pinned snapshot exists, matches its fingerprint and has its data files.",
 )  # fmt: skip
-@json_option
+@output_option()
 @pass_ctx
 def pin(
     ctx: Context,
@@ -185,7 +137,7 @@ def pin(
     tag: str | None,
     output: str | None,
     verify: str | None,
-    as_json: bool,
+    out: Output,
 ) -> None:
     """Pin the snapshots a training set is read from in a JSON lock file, or verify one.
 
@@ -208,25 +160,13 @@ def pin(
         from lakehouse.errors import PinError
 
         report = ctx.lake.verify_pins(verify)
-        if as_json:
-            emit_json(report.to_dict())
-            if not report.ok:
-                sys.exit(1)
-            return
-        for check in report.checks:
-            note(f"{'ok  ' if check.ok else 'FAIL'} {check.table} @ {check.snapshot_id}: {check.reason}")
+        out.pins_verified(report)
         if not report.ok:
             raise PinError(report.message())
-        click.echo(report.message())
         return
     if not tables:
         raise click.UsageError("name the tables to pin (or use --verify FILE)")
     if not output:
         raise click.UsageError("--output FILE is required, e.g. --output training.lock")
     pin_file = ctx.lake.pin(list(tables), output, list(as_of) or None, tag=tag)
-    if as_json:
-        emit_json({"path": output, **pin_file.to_dict()})
-        return
-    for p in pin_file.pins:
-        click.echo(f"pinned {p.table} at snapshot {p.snapshot_id} ({p.committed_at}, {p.rows} rows)")
-    click.echo(f"wrote {output}")
+    out.pinned(output, pin_file)

@@ -2,70 +2,35 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from lakehouse.cli.base import Context, cli
-from lakehouse.cli.output import dry_run_option, emit_json, json_option, print_table
+from lakehouse.cli.options import (
+    as_of_option,
+    dry_run_option,
+    output_option,
+    pass_ctx,
+    project_option,
+    select_option,
+)
 
-pass_ctx = click.make_pass_decorator(Context)
+if TYPE_CHECKING:
+    from lakehouse.cli.output import Output
 
-
-def project_option(fn: Any) -> Any:
-    return click.option(
-        "--project",
-        default="sql",
-        show_default=True,
-        envvar="LAKE_PROJECT",
-        type=click.Path(file_okay=False),
-        help="Folder of models: <project>/<layer>/<name>.sql and sources.yml (env: LAKE_PROJECT).",
-    )(fn)
-
-
-def select_option(fn: Any) -> Any:
-    return click.option(
-        "--select",
-        "-s",
-        "select",
-        multiple=True,
-        metavar="EXPR",
-        help="dbt selectors: silver.events, silver.events+ (and downstream), +gold.x (and upstream), gold.*.",
-    )(fn)
-
-
-def as_of_option(fn: Any) -> Any:
-    return click.option(
-        "--as-of",
-        "as_of",
-        multiple=True,
-        metavar="REF|TABLE=REF",
-        help="Read inputs at a snapshot id, ISO-8601 time or tag; TABLE=REF for one table (repeatable).",
-    )(fn)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"Error: {' '.join(message.split())}", err=True)
-    sys.exit(1)
-
-
-def _echo_check(result: Any) -> None:
-    if result.passed:
-        return
-    mark = "WARN" if result.severity == "warn" else "FAIL"
-    click.echo(f"  {mark} {result.message()}", err=True)
-    for row in result.sample:
-        click.echo(f"       {row}", err=True)
+INPUTS_AS_OF_HELP = (
+    "Read inputs at a snapshot id, ISO-8601 time or tag; TABLE=REF for one table (repeatable)."
+)
 
 
 @cli.command()
 @project_option
 @select_option
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
-@as_of_option
+@as_of_option(INPUTS_AS_OF_HELP, multiple=True)
 @dry_run_option
-@json_option
+@output_option()
 @pass_ctx
 def run(
     ctx: Context,
@@ -74,7 +39,7 @@ def run(
     full_refresh: bool,
     as_of: tuple[str, ...],
     dry_run: bool,
-    as_json: bool,
+    out: Output,
 ) -> None:
     """Build the project's models in dependency order, one Iceberg snapshot each.
 
@@ -90,58 +55,28 @@ def run(
       lake run --select +gold.training_set --full-refresh
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
     """
-    lake = ctx.lake
+    from lakehouse.errors import LakehouseError
+
+    as_of_refs = list(as_of) or None
     if dry_run:
-        plan = lake.plan_run(project, select, full_refresh=full_refresh, as_of=list(as_of) or None)
-        if as_json:
-            emit_json(plan.to_dict())
-            return
-        click.echo(f"run {plan.run_id}: {len(plan.steps)} model(s); inputs pinned:")
-        for name, sid in plan.inputs.items():
-            click.echo(f"  {name} @ {sid}")
-        for i, step in enumerate(plan.steps, 1):
-            how = f"{step.strategy}{' (incremental)' if step.incremental else ''}"
-            click.echo(
-                f"\n-- {i}. {step.model}: {how}; checks: {', '.join(c.name for c in step.checks) or 'none'}"
-            )
-            click.echo(step.sql)
+        out.run_plan(ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs))
         return
-
-    def progress(m: Any) -> None:
-        if as_json:
-            return
-        if m.status == "skipped":
-            click.echo(f"SKIP {m.model}: {m.error}", err=True)
-            return
-        sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
-        state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
-        click.echo(
-            f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}", err=True
-        )
-        if m.status == "error":
-            click.echo(f"  {m.error}", err=True)
-        for c in m.checks:
-            _echo_check(c)
-
-    result = lake.run(
-        project, select, full_refresh=full_refresh, as_of=list(as_of) or None, on_model=progress
+    result = ctx.lake.run(
+        project, select, full_refresh=full_refresh, as_of=as_of_refs, on_model=out.model_done
     )
-    if as_json:
-        emit_json(result.to_dict())
+    out.run_finished(result)
     if not result.ok:
-        _fail(result.failure_message())
-    if not as_json:
-        click.echo(f"run {result.run_id}: {len(result.models)} model(s) built in {result.seconds:.2f}s")
+        raise LakehouseError(result.failure_message())
 
 
 @cli.command(name="test")
 @project_option
 @select_option
-@as_of_option
-@json_option
+@as_of_option(INPUTS_AS_OF_HELP, multiple=True)
+@output_option()
 @pass_ctx
 def test_cmd(
-    ctx: Context, project: str, select: tuple[str, ...], as_of: tuple[str, ...], as_json: bool
+    ctx: Context, project: str, select: tuple[str, ...], as_of: tuple[str, ...], out: Output
 ) -> None:
     """Run the checks of models (and of sources, when nothing is selected) against current tables.
 
@@ -153,26 +88,12 @@ def test_cmd(
       lake test --select gold.*
       lake test --select silver.events --as-of 2026-01-15T00:00:00Z --json
     """
+    from lakehouse.errors import CheckFailedError
+
     results = ctx.lake.test(project, select, list(as_of) or None)
-    if as_json:
-        emit_json([r.to_dict() for r in results])
-    else:
-        rows = [
-            {
-                "table": r.table,
-                "check": r.check,
-                "result": "pass" if r.passed else ("warn" if r.severity == "warn" else "FAIL"),
-                "failing_rows": r.failing_rows if r.error is None else r.error,
-                "snapshot": r.snapshot_id,
-            }
-            for r in results
-        ]
-        print_table(rows)
-        for r in results:
-            _echo_check(r)
-    failing = [r for r in results if r.blocking]
-    if failing:
-        _fail("; ".join(r.message() for r in failing))
+    out.test_results(results)
+    if failing := [r for r in results if r.blocking]:
+        raise CheckFailedError("; ".join(r.message() for r in failing))
 
 
 @cli.command()
@@ -182,9 +103,9 @@ def test_cmd(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "mermaid"]), default="text", show_default=True
 )
-@json_option
+@output_option()
 @pass_ctx
-def lineage(ctx: Context, model: str | None, project: str, columns: bool, fmt: str, as_json: bool) -> None:
+def lineage(ctx: Context, model: str | None, project: str, columns: bool, fmt: str, out: Output) -> None:
     """The table DAG of the project (or of MODEL, up- and downstream), and with --columns column lineage.
 
     \b
@@ -193,21 +114,15 @@ def lineage(ctx: Context, model: str | None, project: str, columns: bool, fmt: s
       lake lineage gold.user_features --columns
       lake lineage --format mermaid > lineage.mmd
     """
-    result = ctx.lake.lineage(project, model, columns=columns)
-    if as_json or fmt == "json":
-        emit_json(result.to_dict())
-    elif fmt == "mermaid":
-        click.echo(result.to_mermaid())
-    else:
-        click.echo(result.to_text())
+    out.lineage(ctx.lake.lineage(project, model, columns=columns), fmt)
 
 
 @cli.command()
 @click.argument("table")
-@click.option("--as-of", "as_of", metavar="REF", help="Start from a snapshot id, ISO-8601 time or tag.")
-@json_option
+@as_of_option("Start from a snapshot id, ISO-8601 time or tag.", metavar="REF")
+@output_option()
 @pass_ctx
-def provenance(ctx: Context, table: str, as_of: str | None, as_json: bool) -> None:
+def provenance(ctx: Context, table: str, as_of: str | None, out: Output) -> None:
     """The input snapshots TABLE was built from, recursively down to the ingested sources.
 
     \b
@@ -215,10 +130,4 @@ def provenance(ctx: Context, table: str, as_of: str | None, as_json: bool) -> No
       lake provenance gold.training_set
       lake provenance gold.training_set --as-of v1 --json
     """
-    from lakehouse.elt.provenance import format_tree
-
-    node = ctx.lake.provenance(table, as_of)
-    if as_json:
-        emit_json(node)
-        return
-    click.echo("\n".join(format_tree(node)))
+    out.provenance(ctx.lake.provenance(table, as_of))

@@ -1,146 +1,197 @@
-"""Output shared by all commands: `--json` for machines, rich tables for people, quiet when piped."""
+"""The CLI's one output layer, in the manner of pyiceberg's `cli/output.py`: an `Output` with a `Json`
+implementation (here) and a `Text` one (`cli/text/`). `--json` picks one per invocation
+(`options.output_option`); a command calls the library and hands what it returns to one `Output`
+method. Errors are not printed here: the group's handler in `cli/base.py` prints them, masked, and
+sets the exit code.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-import sys
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, TypeVar
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from lakehouse.cli.jsondoc import masked_errors, to_json
+from lakehouse.cli.terminal import Progress
+
+if TYPE_CHECKING:
+    from lakehouse.lake import QueryResult
 
 
-def json_option(fn: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(fn)
+class Output(ABC):
+    """What every command shows. Results arrive as the library returns them (objects or dicts)."""
+
+    show_progress = True
+
+    def progress(self, description: str, enabled: bool = True) -> Progress:
+        """A progress bar on stderr, only for people at a terminal."""
+        return Progress(description, enabled=enabled and self.show_progress)
+
+    def warning(self, message: str | None) -> None:
+        """A warning on stderr in every mode (stdout stays the result)."""
+        if message:
+            click.echo(f"Warning: {message}", err=True)
+
+    # tables
+    @abstractmethod
+    def created(self, table: str, location: str, info: dict[str, Any]) -> None: ...
+    @abstractmethod
+    def table_names(self, names: list[str]) -> None: ...
+    @abstractmethod
+    def described(self, info: dict[str, Any]) -> None: ...
+    @abstractmethod
+    def files(self, rows: list[dict[str, Any]]) -> None: ...
+    @abstractmethod
+    def dropped(self, table: str, result: dict[str, Any], purge: bool, dry_run: bool) -> None: ...
+
+    # data
+    @abstractmethod
+    def ingested(self, table: str, result: Any) -> None: ...
+    @abstractmethod
+    def query_result(self, result: QueryResult, fmt: str | None, output: str | None) -> None: ...
+
+    # history
+    @abstractmethod
+    def snapshots(self, table: str, rows: list[dict[str, Any]]) -> None: ...
+    @abstractmethod
+    def tagged(self, table: str, name: str, row: dict[str, Any], delete: bool) -> None: ...
+    @abstractmethod
+    def tags(self, table: str, rows: list[dict[str, Any]]) -> None: ...
+    @abstractmethod
+    def rolled_back(self, table: str, plan: Any, result: dict[str, Any], dry_run: bool) -> None: ...
+    @abstractmethod
+    def pinned(self, path: str, pin_file: Any) -> None: ...
+    @abstractmethod
+    def pins_verified(self, report: Any) -> None: ...
+
+    # maintenance
+    @abstractmethod
+    def compacted(self, table: str, result: Any, dry_run: bool) -> None: ...
+    @abstractmethod
+    def expired(self, result: Any, dry_run: bool) -> None: ...
+    @abstractmethod
+    def collected(self, table: str, data: dict[str, Any], dry_run: bool) -> None: ...
+    @abstractmethod
+    def manifests_rewritten(self, table: str, result: dict[str, Any], dry_run: bool) -> None: ...
+    @abstractmethod
+    def maintenance_preview(self, preview: Any) -> None: ...
+    @abstractmethod
+    def maintained(self, table: str, result: Any) -> None: ...
+
+    # ELT
+    @abstractmethod
+    def run_plan(self, plan: Any) -> None: ...
+    @abstractmethod
+    def model_done(self, model: Any) -> None: ...
+    @abstractmethod
+    def run_finished(self, result: Any) -> None: ...
+    @abstractmethod
+    def test_results(self, results: list[Any]) -> None: ...
+    @abstractmethod
+    def lineage(self, result: Any, fmt: str) -> None: ...
+    @abstractmethod
+    def provenance(self, node: dict[str, Any]) -> None: ...
+
+    # lake dev
+    @abstractmethod
+    def dev_up(self, result: dict[str, Any]) -> None: ...
+    @abstractmethod
+    def dev_down(self, result: dict[str, Any]) -> None: ...
+    @abstractmethod
+    def dev_status(self, result: dict[str, Any]) -> None: ...
 
 
-def dry_run_option(fn: F) -> F:
-    return click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")(fn)
+class Json(Output):
+    """One JSON document on stdout per command: the library's result as a dict, nothing else."""
 
+    show_progress = False
 
-def _default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return str(value)
+    def emit(self, data: Any) -> None:
+        click.echo(to_json(data))
 
+    def created(self, table: str, location: str, info: dict[str, Any]) -> None:
+        self.emit(info)
 
-def json_safe(value: Any) -> Any:
-    """NaN and infinities are not JSON: write them as the strings "NaN", "Infinity" and "-Infinity"
-    (as Spark's and BigQuery's JSON exports do), so every document parses and no value is lost."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
+    def table_names(self, names: list[str]) -> None:
+        self.emit(names)
 
+    def described(self, info: dict[str, Any]) -> None:
+        self.emit(info)
 
-def to_json(data: Any) -> str:
-    return json.dumps(json_safe(data), default=_default, indent=2, allow_nan=False)
+    def files(self, rows: list[dict[str, Any]]) -> None:
+        self.emit(rows)
 
+    def dropped(self, table: str, result: dict[str, Any], purge: bool, dry_run: bool) -> None:
+        self.emit(result)
 
-def emit_json(data: Any) -> None:
-    click.echo(to_json(data))
+    def ingested(self, table: str, result: Any) -> None:
+        self.emit(result.to_dict())
 
+    def query_result(self, result: QueryResult, fmt: str | None, output: str | None) -> None:
+        from lakehouse.cli.results import write_json_document
 
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
+        write_json_document(result.reader, {"snapshots": result.snapshots()})
 
+    def snapshots(self, table: str, rows: list[dict[str, Any]]) -> None:
+        self.emit(rows)
 
-def console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    def tagged(self, table: str, name: str, row: dict[str, Any], delete: bool) -> None:
+        self.emit(row)
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    def tags(self, table: str, rows: list[dict[str, Any]]) -> None:
+        self.emit(rows)
 
+    def rolled_back(self, table: str, plan: Any, result: dict[str, Any], dry_run: bool) -> None:
+        self.emit(result)
 
-def print_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, title: str | None = None
-) -> None:
-    """Rows as a rich table on a terminal, tab-separated text when piped."""
-    if not rows:
-        click.echo("(none)" if sys.stdout.isatty() else "", nl=sys.stdout.isatty())
-        return
-    columns = list(columns or rows[0].keys())
-    if not sys.stdout.isatty():
-        click.echo("\t".join(columns))
-        for row in rows:
-            click.echo("\t".join(_cell(row.get(c)) for c in columns))
-        return
-    from rich.table import Table
+    def pinned(self, path: str, pin_file: Any) -> None:
+        self.emit({"path": path, **pin_file.to_dict()})
 
-    table = Table(title=title, show_lines=False)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    console().print(table)
+    def pins_verified(self, report: Any) -> None:
+        self.emit(report.to_dict())
 
+    def compacted(self, table: str, result: Any, dry_run: bool) -> None:
+        self.emit(result.to_dict())
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    def expired(self, result: Any, dry_run: bool) -> None:
+        self.emit(result.to_dict())
 
+    def collected(self, table: str, data: dict[str, Any], dry_run: bool) -> None:
+        self.emit(data)
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    def manifests_rewritten(self, table: str, result: dict[str, Any], dry_run: bool) -> None:
+        self.emit(result)
 
+    def maintenance_preview(self, preview: Any) -> None:
+        self.emit(preview.to_dict())
 
-def note(message: str, quiet: bool = False) -> None:
-    """A human note on stderr, only on a terminal (stdout stays clean for data)."""
-    if not quiet and stderr_is_terminal():
-        click.echo(message, err=True)
+    def maintained(self, table: str, result: Any) -> None:
+        self.emit(result.to_dict())
 
+    def run_plan(self, plan: Any) -> None:
+        self.emit(plan.to_dict())
 
-class Progress:
-    """A rich progress bar on stderr when it is a terminal; otherwise nothing at all."""
+    def model_done(self, model: Any) -> None:
+        pass  # the run's document lists every model at the end
 
-    def __init__(self, description: str, enabled: bool) -> None:
-        self.enabled = enabled and stderr_is_terminal()
-        self.description = description
-        self._progress: Any = None
-        self._task: Any = None
+    def run_finished(self, result: Any) -> None:
+        self.emit(masked_errors(result.to_dict()))
 
-    def __enter__(self) -> Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    def test_results(self, results: list[Any]) -> None:
+        self.emit(masked_errors([r.to_dict() for r in results]))
 
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                console=console(stderr=True), transient=True,
-            )  # fmt: skip
-            self._progress.start()
-            self._task = self._progress.add_task(self.description, total=100)
-        return self
+    def lineage(self, result: Any, fmt: str) -> None:
+        self.emit(result.to_dict())
 
-    def update(self, percent: float) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=min(100.0, percent))
+    def provenance(self, node: dict[str, Any]) -> None:
+        self.emit(masked_errors(node))
 
-    @property
-    def callback(self) -> Callable[[float], None] | None:
-        return self.update if self.enabled else None
+    def dev_up(self, result: dict[str, Any]) -> None:
+        self.emit(result)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+    def dev_down(self, result: dict[str, Any]) -> None:
+        self.emit(result)
+
+    def dev_status(self, result: dict[str, Any]) -> None:
+        self.emit(result)

@@ -1,0 +1,114 @@
+"""Options that several commands share, declared once (as SQLMesh's `cli/options.py`).
+
+`output_option` declares `--json` and hands the command an `out: Output`, so the output mode is picked
+once per invocation and command bodies never branch on it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from lakehouse.cli.base import Context
+
+if TYPE_CHECKING:
+    from lakehouse.cli.output import Output
+
+F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[F], F]
+
+pass_ctx = click.make_pass_decorator(Context)
+
+AS_OF_HELP = "Snapshot id, ISO-8601 time (UTC if no zone; a date is its midnight), tag, or @FILE.lock."
+
+
+def output_option(help: str = "Print machine-readable JSON.") -> Callable[[Callable[..., Any]], Any]:
+    """`--json`; the command receives `out`, a `Json` or a `Text` output, instead of the flag."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        def command(*args: Any, as_json: bool, **kwargs: Any) -> Any:
+            return fn(*args, out=output_for(as_json), **kwargs)
+
+        return click.option("--json", "as_json", is_flag=True, help=help)(command)
+
+    return decorate
+
+
+def output_for(as_json: bool) -> Output:
+    """The one place the output mode is picked (modules load lazily: `lake --help` stays fast)."""
+    if as_json:
+        from lakehouse.cli.output import Json
+
+        return Json()
+    from lakehouse.cli.text import Text
+
+    return Text()
+
+
+def as_of_option(help: str, *, multiple: bool = False, metavar: str | None = None) -> Callable[[F], F]:
+    """`--as-of`: one reference, or with `multiple` a default and TABLE=REF pairs (repeatable)."""
+    return click.option(
+        "--as-of", "as_of", multiple=multiple, metavar=metavar or ("REF|TABLE=REF" if multiple else None),
+        help=help,
+    )  # fmt: skip
+
+
+def dry_run_option(fn: F | None = None, *, help: str = "Show what would change; change nothing.") -> Any:
+    """`@dry_run_option`, or `@dry_run_option(help=...)` where a command words it its own way."""
+    option = click.option("--dry-run", is_flag=True, help=help)
+    return option(fn) if fn is not None else option
+
+
+def yes_option(fn: F) -> F:
+    return click.option(
+        "--yes", "-y", is_flag=True, help="Do it without asking (required without a terminal)."
+    )(fn)
+
+
+def quiet_option(fn: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(fn)
+
+
+def partition_by_option(help: str) -> Callable[[F], F]:
+    return click.option("--partition-by", help=help)
+
+
+def property_option(help: str) -> Callable[[F], F]:
+    return click.option("--property", "properties", multiple=True, metavar="K=V", help=help)
+
+
+def parse_properties(items: tuple[str, ...]) -> dict[str, str]:
+    """`--property K=V` values as a dict (a usage error, exit 2, for anything else)."""
+    props = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--property")
+        props[key.strip()] = value.strip()
+    return props
+
+
+def project_option(fn: F) -> F:
+    return click.option(
+        "--project",
+        default="sql",
+        show_default=True,
+        envvar="LAKE_PROJECT",
+        type=click.Path(file_okay=False),
+        help="Folder of models: <project>/<layer>/<name>.sql and sources.yml (env: LAKE_PROJECT).",
+    )(fn)
+
+
+def select_option(fn: F) -> F:
+    return click.option(
+        "--select",
+        "-s",
+        "select",
+        multiple=True,
+        metavar="EXPR",
+        help="dbt selectors: silver.events, silver.events+ (and downstream), +gold.x (and upstream), gold.*.",
+    )(fn)

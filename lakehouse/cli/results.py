@@ -1,0 +1,139 @@
+"""Query results streamed to a format (table, csv, json, jsonl, parquet), to stdout or a file."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from lakehouse.cli.jsondoc import to_json, to_json_line
+from lakehouse.cli.terminal import console, note
+
+
+def format_for(output: str | None) -> str:
+    if output and output.endswith(".parquet"):
+        return "parquet"
+    if output and output.endswith(".jsonl"):
+        return "jsonl"
+    if output and output.endswith(".json"):
+        return "json"
+    return "csv"
+
+
+def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Stream record batches to the chosen format; memory stays at one batch except for `table`/`json`."""
+    import pyarrow as pa
+
+    if fmt == "table":
+        from rich.table import Table
+
+        shown: list[pa.RecordBatch] = []
+        total = kept = 0
+        for batch in reader:  # keep the first 1,000 rows, count the rest
+            total += batch.num_rows
+            if kept < 1000:
+                shown.append(batch.slice(0, 1000 - kept))
+                kept += shown[-1].num_rows
+        table = Table(show_lines=False)
+        for name in reader.schema.names:
+            table.add_column(name, overflow="fold")
+        for batch in shown:
+            for row in batch.to_pylist():
+                table.add_row(
+                    *("" if v is None else v.hex() if isinstance(v, bytes) else str(v) for v in row.values())
+                )
+        console().print(table)
+        if total > kept:
+            note(f"showing {kept} of {total} rows; use --output for all")
+        return
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    with _sink(output) as sink:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(sink, reader.schema, compression="zstd") as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+        elif fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            schema = pa.schema([_hex_field(f) for f in reader.schema])
+            with pacsv.CSVWriter(sink, schema) as writer:
+                for batch in reader:
+                    writer.write_batch(_binary_as_hex(batch, schema))
+        elif fmt == "jsonl":
+            for batch in reader:
+                for row in batch.to_pylist():
+                    sink.write((to_json_line(row) + "\n").encode())
+        else:  # json: one array, streamed row by row
+            _write_json_rows(reader, sink, "")
+            sink.write(b"\n")
+
+
+def _hex_field(field):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    binary = pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
+    return field.with_type(pa.string()) if binary or pa.types.is_fixed_size_binary(field.type) else field
+
+
+def _binary_as_hex(batch, schema):  # type: ignore[no-untyped-def]
+    """CSV is text: binary values are written in hex, as JSON output writes them (raw bytes may not be
+    UTF-8, which pyarrow's CSV writer refuses)."""
+    import pyarrow as pa
+
+    if batch.schema.equals(schema):
+        return batch
+    columns = [
+        col
+        if col.type == field.type
+        else pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
+        for col, field in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+@contextmanager
+def _sink(output: str | None) -> Iterator[BinaryIO]:
+    """stdout, or a temporary file beside `output` renamed over it only when the result is complete,
+    so a failing query never truncates or half-writes an existing file."""
+    if output is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json_rows(reader, sink: BinaryIO, indent: str) -> None:  # type: ignore[no-untyped-def]
+    """A JSON array of the reader's rows, one batch in memory at a time."""
+    sink.write(b"[")
+    first = True
+    for batch in reader:
+        for row in batch.to_pylist():
+            sink.write((b"" if first else b",") + f"\n{indent}  ".encode() + to_json_line(row).encode())
+            first = False
+    sink.write(f"\n{indent}]".encode() if not first else b"]")
+
+
+def write_json_document(reader, head: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """`{...head, "rows": [...]}` on stdout, streamed: memory stays at one batch however big the result."""
+    body = to_json(head)
+    with _sink(None) as sink:
+        sink.write((body[:-2] + ',\n  "rows": ' if head else '{\n  "rows": ').encode())
+        _write_json_rows(reader, sink, "  ")
+        sink.write(b"\n}\n")

@@ -1,0 +1,16 @@
+"""`Text`: the output for people, one mixin per group of commands so each stays small."""
+
+from __future__ import annotations
+
+from lakehouse.cli.text.dev import DevText
+from lakehouse.cli.text.elt import EltText
+from lakehouse.cli.text.history import HistoryText
+from lakehouse.cli.text.maintenance import MaintenanceText
+from lakehouse.cli.text.tables import TableText
+
+
+class Text(TableText, HistoryText, MaintenanceText, EltText, DevText):
+    """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
+
+
+__all__ = ["Text"]

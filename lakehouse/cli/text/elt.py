@@ -1,0 +1,110 @@
+"""Text output of the ELT commands: run, test, lineage, provenance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lakehouse.cli.base import redact
+from lakehouse.cli.output import Output
+from lakehouse.cli.terminal import print_table, print_tree
+
+
+class EltText(Output):
+    def run_plan(self, plan: Any) -> None:
+        click.echo(f"run {plan.run_id}: {len(plan.steps)} model(s); inputs pinned:")
+        for name, sid in plan.inputs.items():
+            click.echo(f"  {name} @ {sid}")
+        for i, step in enumerate(plan.steps, 1):
+            how = f"{step.strategy}{' (incremental)' if step.incremental else ''}"
+            click.echo(
+                f"\n-- {i}. {step.model}: {how}; checks: {', '.join(c.name for c in step.checks) or 'none'}"
+            )
+            click.echo(step.sql)
+
+    def model_done(self, model: Any) -> None:
+        """One line on stderr as each model finishes (stdout keeps the summary)."""
+        m = model
+        if m.status == "skipped":
+            click.echo(f"SKIP {m.model}: {redact(str(m.error))}", err=True)
+            return
+        sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
+        state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
+        click.echo(
+            f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}", err=True
+        )
+        if m.status == "error":
+            click.echo(f"  {redact(str(m.error))}", err=True)
+        for check in m.checks:
+            _check_failure(check)
+
+    def run_finished(self, result: Any) -> None:
+        if result.ok:  # a failed run says so in its error line
+            click.echo(f"run {result.run_id}: {len(result.models)} model(s) built in {result.seconds:.2f}s")
+
+    def test_results(self, results: list[Any]) -> None:
+        rows = [
+            {
+                "table": r.table,
+                "check": r.check,
+                "result": "pass" if r.passed else ("warn" if r.severity == "warn" else "FAIL"),
+                "failing_rows": r.failing_rows if r.error is None else redact(r.error),
+                "snapshot": r.snapshot_id,
+            }
+            for r in results
+        ]
+        print_table(rows)
+        for r in results:
+            _check_failure(r)
+
+    def lineage(self, result: Any, fmt: str) -> None:
+        if fmt == "json":
+            from lakehouse.cli.output import Json
+
+            Json().lineage(result, fmt)
+        elif fmt == "mermaid":
+            click.echo(result.to_mermaid())
+        else:
+            click.echo(result.to_text())
+
+    def provenance(self, node: dict[str, Any]) -> None:
+        from rich.tree import Tree
+
+        def grow(tree: Tree, node: dict[str, Any]) -> None:
+            for child in node.get("inputs") or []:
+                grow(tree.add(_label(child)), child)
+
+        root = Tree(_label(node))
+        grow(root, node)
+        print_tree(root)
+
+
+def _label(node: dict[str, Any]) -> Any:
+    """`gold.training_set @ 123 (run-overwrite, run 2026...)`, as plain text (a `[` is no markup)."""
+    from rich.text import Text
+
+    what = node.get("operation") or ""
+    extra = []
+    if node.get("run_id"):
+        extra.append(f"run {node['run_id']}")
+    if node.get("sources"):
+        extra.append(f"from {node['sources']}")
+    if node.get("error"):
+        extra.append(f"unavailable: {redact(node['error'])}")
+    if node.get("note"):
+        extra.append(node["note"])
+    label = f"{node['table']} @ {node.get('snapshot_id')}"
+    if what or extra:
+        label += " (" + ", ".join([x for x in [what, *extra] if x]) + ")"
+    return Text(label)
+
+
+def _check_failure(result: Any) -> None:
+    """A failing or warning check on stderr, with its sampled offending rows."""
+    if result.passed:
+        return
+    mark = "WARN" if result.severity == "warn" else "FAIL"
+    click.echo(f"  {mark} {redact(result.message())}", err=True)
+    for row in result.sample:
+        click.echo(f"       {row}", err=True)
