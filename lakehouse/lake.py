@@ -110,10 +110,10 @@ class Lakehouse:
         return self._schema_of(resolve_sources(self.profile, sources, fmt))
 
     def _schema_of(self, found: Any) -> Any:
-        from lakehouse.ops.ingest import iceberg_schema_from_arrow, source_relation, source_schema
+        from lakehouse.ops.columns import infer_schema
 
         with self.engine(locked=False) as engine:
-            return iceberg_schema_from_arrow(source_schema(engine, source_relation(engine, found), found))
+            return infer_schema(engine, found)
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         table = self.table(name)
