@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lakehouse.elt.lineage import Lineage
     from lakehouse.elt.plan import RunPlan
     from lakehouse.elt.results import ModelResult, RunResult
+    from lakehouse.ops.compaction import CompactionPlan, CompactionResult
     from lakehouse.ops.expire import ExpireResult
     from lakehouse.ops.gc import GcResult
     from lakehouse.ops.ingest import IngestResult
@@ -94,10 +95,10 @@ class Lakehouse:
         return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
 
     def _schema_of(self, found: Any) -> Any:
-        from lakehouse.ops.ingest import iceberg_schema_from_arrow, source_relation, source_schema
+        from lakehouse.ops.columns import infer_schema
 
         with self.engine(locked=False) as engine:
-            return iceberg_schema_from_arrow(source_schema(engine, source_relation(engine, found), found))
+            return infer_schema(engine, found)
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         table = self.table(name)
@@ -213,13 +214,7 @@ class Lakehouse:
 
     # ---------------------------------------------------------------- maintenance (lakehouse.ops.compaction, .maintenance)
 
-    def plan_compaction(self, name: str, **options: Any) -> Any:
-        """A `CompactionPlan` (see `compact` for the options); nothing is written."""
-        from lakehouse.ops.compaction import plan_compaction
-
-        return plan_compaction(self.table(name), name, **options)
-
-    def compact(
+    def plan_compaction(
         self,
         name: str,
         *,
@@ -229,20 +224,47 @@ class Lakehouse:
         min_input_files: int = 5,
         where: str | None = None,
         sort_by: list[str] | str | None = None,
-        dry_run: bool = False,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> Any:
-        """Rewrite small files into target-sized ones as one `replace` snapshot; a `CompactionResult`."""
-        from lakehouse.ops.compaction import compact
+    ) -> CompactionPlan:
+        """What `compact` would rewrite (see there for the options); nothing is written."""
+        from lakehouse.ops.compaction import plan_compaction
 
-        plan = self.plan_compaction(
-            name, target_size=target_size, min_size=min_size, max_size=max_size,
+        return plan_compaction(
+            self.table(name), name, target_size=target_size, min_size=min_size, max_size=max_size,
             min_input_files=min_input_files, where=where, sort_by=sort_by,
         )  # fmt: skip
+
+    def compact(
+        self,
+        name: str | CompactionPlan,
+        *,
+        target_size: str | int | None = None,
+        min_size: str | int | None = None,
+        max_size: str | int | None = None,
+        min_input_files: int = 5,
+        where: str | None = None,
+        sort_by: list[str] | str | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> CompactionResult:
+        """Rewrite small files into target-sized ones as one `replace` snapshot. Give a table name and
+        options to plan and apply at once, or a `CompactionPlan` from `plan_compaction` to apply exactly it."""
+        from lakehouse.ops.compaction import CompactionPlan, compact
+
+        if isinstance(name, CompactionPlan):
+            options = (target_size, min_size, max_size, where, sort_by)
+            if any(o is not None for o in options) or min_input_files != 5:
+                raise LakehouseError("a compaction plan carries its own options; pass the plan alone")
+            plan = name
+        else:
+            plan = self.plan_compaction(
+                name, target_size=target_size, min_size=min_size, max_size=max_size,
+                min_input_files=min_input_files, where=where, sort_by=sort_by,
+            )  # fmt: skip
         with self.engine(locked=False) as engine:
             return compact(
-                self.profile, engine, lambda: self.table(name), plan, dry_run=dry_run, on_progress=on_progress
-            )
+                self.profile, engine, lambda: self.table(plan.table), plan, dry_run=dry_run,
+                on_progress=on_progress,
+            )  # fmt: skip
 
     def expire(
         self, name: str, *, older_than: str = "5d", retain_last: int = 1, dry_run: bool = False

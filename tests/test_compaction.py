@@ -326,3 +326,21 @@ def test_compaction_after_add_drop_and_widening_keeps_every_value(
     result = lake.compact("s.w", target_size="64KB", min_input_files=2)
     assert result.snapshot_id is not None and result.files_after == 1
     assert _rows_by_readers(local_lake, "s.w") == before
+
+
+def test_a_plan_is_applied_exactly_as_planned(local_lake: LakeEnv, tmp_path):
+    """The facade applies a given plan without planning again: a file appended after planning stays."""
+    _table(local_lake, tmp_path, appends=5)
+    lake = local_lake.lake
+    plan = lake.plan_compaction("s.t", target_size="64KB")
+    lake.ingest("s.t", str(write_jsonl(tmp_path / "late.jsonl", events(50, start=10_000))))
+    late = {f["path"] for f in lake.files("s.t")} - {f.file_path for f in plan.input_files}
+    expected = _checksum(local_lake)
+    result = lake.compact(plan)
+    assert result.plan is plan and result.files_before == len(plan.input_files) == 15
+    assert result.files_after == plan.expected_outputs == 3
+    live = {f["path"] for f in lake.files("s.t")}
+    assert late <= live and not live & {f.file_path for f in plan.input_files}
+    assert _checksum(local_lake) == expected
+    with pytest.raises(LakehouseError, match="carries its own options"):
+        lake.compact(plan, target_size="1GB")

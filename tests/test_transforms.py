@@ -108,7 +108,7 @@ def test_bucket_udf_in_duckdb_matches_the_spec_hash(
     from pyiceberg.transforms import BucketTransform
 
     from lakehouse.core.schemas import duckdb_type, parse_schema
-    from lakehouse.io.writer import _partition_expression
+    from lakehouse.io.partitions import partition_expression
 
     source_type = parse_schema(f"c {iceberg_type}").fields[0].field_type
     if literal is None:
@@ -120,7 +120,7 @@ def test_bucket_udf_in_duckdb_matches_the_spec_hash(
     pfield = PartitionField(1, 1000, BucketTransform(MAX_INT), "c_bucket")
     with local_lake.lake.engine(locked=False) as engine:
         engine.con.execute("SET TimeZone = 'America/New_York'")  # a zone must not move a timestamptz
-        expr = _partition_expression(engine, pfield, "c", source_type)
+        expr = partition_expression(engine, pfield, "c", source_type)
         [(got,)] = engine.con.execute(f"SELECT {expr} FROM (SELECT {literal} AS c)", params).fetchall()
     assert int(got) == expected_hash & MAX_INT
 
@@ -268,12 +268,12 @@ def test_time_transforms_of_timestamptz_are_utc_in_any_session_zone(
     from pyiceberg.partitioning import PartitionField
 
     from lakehouse.core.schemas import PartitionTerm
-    from lakehouse.io.writer import _partition_expression
+    from lakehouse.io.partitions import partition_expression
 
     pfield = PartitionField(1, 1000, PartitionTerm(transform, "c").iceberg_transform(), f"c_{transform}")
     with local_lake.lake.engine(locked=False) as engine:
         engine.con.execute("SET TimeZone = 'America/New_York'")
-        expr = _partition_expression(engine, pfield, "c", TimestamptzType())
+        expr = partition_expression(engine, pfield, "c", TimestamptzType())
         sql = f"SELECT {expr} FROM (SELECT TIMESTAMPTZ '2017-11-16 02:31:08+00' AS c)"
         assert engine.con.execute(sql).fetchall() == [(expected,)]
 
@@ -308,7 +308,7 @@ def test_every_type_and_transform_folder_decodes_to_the_manifest_value_pyiceberg
     from pyiceberg.partitioning import _to_partition_representation
 
     from lakehouse.core.hive import decode_segment
-    from lakehouse.io.writer import partition_value
+    from lakehouse.io.partitions import partition_value
 
     lake = local_lake.lake
     lake.create("t.every", EVERY_TYPE, partition_by=EVERY_SPEC)

@@ -381,27 +381,3 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def field_ids_literal(schema: Schema) -> str:
-    """DuckDB COPY's FIELD_IDS struct, so Parquet columns carry Iceberg field ids."""
-
-    def nested(field_type: IcebergType, field_id: int) -> str:
-        if isinstance(field_type, StructType):
-            inner = ", ".join(
-                f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in field_type.fields
-            )
-            return f"{{__duckdb_field_id: {field_id}, {inner}}}"
-        if isinstance(field_type, ListType):
-            return f"{{__duckdb_field_id: {field_id}, element: {nested(field_type.element_type, field_type.element_id)}}}"
-        if isinstance(field_type, MapType):
-            key = nested(field_type.key_type, field_type.key_id)
-            value = nested(field_type.value_type, field_type.value_id)
-            return f"{{__duckdb_field_id: {field_id}, key: {key}, value: {value}}}"
-        return str(field_id)
-
-    return (
-        "{"
-        + ", ".join(f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in schema.fields)
-        + "}"
-    )

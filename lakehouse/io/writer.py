@@ -8,67 +8,40 @@ re-reads a source. Every file is named `<write id>-<uuid>.parquet`: no write reu
 
 from __future__ import annotations
 
-import base64
-import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.io.pyarrow import (
+    MetricModeTypes,
+    MetricsMode,
     StatisticsCollector,
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
-from pyiceberg.partitioning import PartitionField, partition_record_value
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.transforms import (
-    BucketTransform,
-    DayTransform,
-    HourTransform,
-    IdentityTransform,
-    MonthTransform,
-    TruncateTransform,
-    YearTransform,
-)
 from pyiceberg.typedef import Record
-from pyiceberg.types import (
-    BinaryType,
-    BooleanType,
-    DateType,
-    DecimalType,
-    DoubleType,
-    FixedType,
-    FloatType,
-    IcebergType,
-    IntegerType,
-    LongType,
-    NestedField,
-    StringType,
-    TimestampType,
-    TimestamptzType,
-    TimeType,
-    UUIDType,
-)
+from pyiceberg.types import IcebergType, ListType, MapType, StringType, StructType
 
 from lakehouse.core.hive import partition_path
 from lakehouse.core.properties import DEFAULT_TARGET_FILE_SIZE, TARGET_SIZE_PROPERTY
-from lakehouse.core.schemas import duckdb_type, field_ids_literal, quote_ident, quote_literal
+from lakehouse.core.schemas import duckdb_type, quote_ident, quote_literal
 from lakehouse.io.engine import Engine
+from lakehouse.io.partitions import (
+    into_partition_folder,
+    partition_column,
+    partition_expression,
+    partition_record,
+)
 from lakehouse.io.storage import is_s3, local_path, spelled_like
 
 # Field ids for the partition columns DuckDB writes beside the data; far from any schema's ids.
 _SYNTHETIC_ID_BASE = 2_000_000_000
-_EPOCH = date(1970, 1, 1)
-_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass
@@ -108,87 +81,6 @@ def data_location(table: Table) -> str:
     return table.location().rstrip("/") + "/data"
 
 
-def _partition_expression(
-    engine: Engine, pfield: PartitionField, source_name: str, source_type: IcebergType
-) -> str:
-    """A DuckDB expression whose text is the partition value's folder text (see `lakehouse.core.hive`)."""
-    col = quote_ident(source_name)
-    transform = pfield.transform
-    if isinstance(source_type, TimestamptzType) and isinstance(
-        transform, (YearTransform, MonthTransform, DayTransform, HourTransform)
-    ):
-        # Iceberg's day of an instant is its UTC day, whatever the session's zone
-        col = f"timezone('UTC', {col})"
-    if isinstance(transform, YearTransform):
-        return f"strftime({col}, '%Y')"
-    if isinstance(transform, MonthTransform):
-        return f"strftime({col}, '%Y-%m')"
-    if isinstance(transform, DayTransform):
-        return f"strftime({col}, '%Y-%m-%d')"
-    if isinstance(transform, HourTransform):
-        return f"strftime({col}, '%Y-%m-%d-%H')"
-    if isinstance(transform, IdentityTransform) and isinstance(source_type, (BinaryType, FixedType)):
-        return f"to_base64({col})"  # DuckDB cannot name a folder after bytes that are not UTF-8
-    if isinstance(transform, IdentityTransform):
-        return col
-    if isinstance(transform, (BucketTransform, TruncateTransform)):
-        # Iceberg's exact murmur3 bucketing and truncation, from pyiceberg-core, as an Arrow UDF.
-        fn_name = _udf_name(transform, source_type)
-        arrow_fn = transform.pyarrow_transform(source_type)
-        if isinstance(transform, BucketTransform):
-            out_type = "INTEGER"
-        elif isinstance(source_type, (BinaryType, FixedType)):
-            out_type = "BLOB"
-        else:
-            out_type = duckdb_type(source_type)
-        _register(engine, fn_name, arrow_fn, source_type, duckdb_type(source_type), out_type)
-        if out_type == "BLOB":
-            return f"to_base64({fn_name}({col}))"
-        return f"{fn_name}({col})"
-    raise ValueError(f"unsupported transform {transform}")
-
-
-def _udf_name(transform: Any, source_type: IcebergType) -> str:
-    """One name per (transform, type): a connection may write several tables with different specs."""
-    return "lake_" + re.sub(r"[^a-z0-9]+", "_", f"{transform}_{source_type}".lower()).strip("_")
-
-
-def _register(
-    engine: Engine, name: str, arrow_fn: Any, source_type: IcebergType, in_type: str, out_type: str
-) -> None:
-    def udf(values: pa.Array) -> pa.Array:
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        return arrow_fn(iceberg_arrow(values, source_type))
-
-    try:
-        engine.register_function(name, udf, [in_type], out_type)
-    except Exception as exc:  # already registered on this connection
-        if "already" not in str(exc).lower():
-            raise
-
-
-def iceberg_arrow(values: pa.Array, source_type: IcebergType) -> pa.Array:
-    """DuckDB's Arrow form of a column as pyiceberg-core's transforms expect it.
-
-    DuckDB hands a UUID over as its 36-character text and fixed[n] as variable binary; Iceberg
-    hashes the UUID's 16 bytes and reads fixed[n] as fixed_size_binary(n).
-    """
-    if isinstance(source_type, UUIDType) and pa.types.is_string(values.type):
-        hex_digits = pc.replace_substring(pc.fill_null(values, _ZERO_UUID), "-", "").cast(pa.binary(32))
-        start = hex_digits.offset * 32  # fixed-width: the digits lie back to back
-        data = bytes.fromhex(
-            hex_digits.buffers()[1].to_pybytes()[start : start + 32 * len(values)].decode("ascii")
-        )
-        valid = values.is_valid().buffers()[1] if values.null_count else None
-        return pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(16), len(values), [valid, pa.py_buffer(data)], values.null_count
-        )
-    if isinstance(source_type, FixedType) and not pa.types.is_fixed_size_binary(values.type):
-        return values.cast(pa.binary(len(source_type)))
-    return values
-
-
 def copy_to_data_files(
     engine: Engine,
     table: Table,
@@ -215,7 +107,7 @@ def copy_to_data_files(
         partition_columns.append(quote_ident(column))
         if column == source.name:
             continue  # identity: DuckDB partitions by the data column itself
-        expr = _partition_expression(engine, pfield, source.name, source.field_type)
+        expr = partition_expression(engine, pfield, source.name, source.field_type)
         projections.append(f"{expr} AS {quote_ident(column)}")
         extra_ids[column] = _SYNTHETIC_ID_BASE + offset
     if extra_ids:
@@ -238,55 +130,37 @@ def copy_to_data_files(
     for path, partition_keys in _run_copy(
         engine, select_sql, projections, data_location(table), options, on_progress
     ):
-        partition = _partition_record(metadata, partition_keys)
+        partition = partition_record(metadata, partition_keys)
         if spec.fields:
-            path = _into_partition_folder(table, path, partition_path(spec, schema, partition))
+            path = into_partition_folder(table, path, partition_path(spec, schema, partition))
         written.data_files.append(
             describe_data_file(table, metadata, path, partition, spec.spec_id, extra_ids)
         )
     return written
 
 
-def partition_column(pfield: PartitionField, source_name: str, source_type: IcebergType) -> str:
-    """The column DuckDB partitions by: the data column for identity, else a synthetic text column."""
-    if not isinstance(pfield.transform, IdentityTransform) or pfield.name.lower() != source_name.lower():
-        return pfield.name  # (an identity field named apart from its column, as other engines may, too)
-    if isinstance(source_type, (BinaryType, FixedType)):
-        return f"lake_partition_{pfield.field_id}"  # named apart from the data column: moved after the write
-    return source_name
+def field_ids_literal(schema: Schema) -> str:
+    """DuckDB COPY's FIELD_IDS struct, so Parquet columns carry Iceberg field ids."""
 
+    def nested(field_type: IcebergType, field_id: int) -> str:
+        if isinstance(field_type, StructType):
+            inner = ", ".join(
+                f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in field_type.fields
+            )
+            return f"{{__duckdb_field_id: {field_id}, {inner}}}"
+        if isinstance(field_type, ListType):
+            return f"{{__duckdb_field_id: {field_id}, element: {nested(field_type.element_type, field_type.element_id)}}}"
+        if isinstance(field_type, MapType):
+            key = nested(field_type.key_type, field_type.key_id)
+            value = nested(field_type.value_type, field_type.value_id)
+            return f"{{__duckdb_field_id: {field_id}, key: {key}, value: {value}}}"
+        return str(field_id)
 
-def _into_partition_folder(table: Table, path: str, folders: str) -> str:
-    """Move a file DuckDB named differently from `lakehouse.core.hive`'s rule into its folder.
-
-    DuckDB's names agree with the rule except for the empty string, the text
-    '__HIVE_DEFAULT_PARTITION__', texts starting with `~`, binary values, and some float texts.
-    """
-    parts = path.split("/")
-    depth = folders.count("/") + 1
-    if "/".join(parts[-depth - 1 : -1]) == folders:
-        return path
-    target = "/".join(parts[: -depth - 1]) + "/" + folders + "/" + parts[-1]
-    _move(table, path, target)
-    return target
-
-
-def _move(table: Table, source: str, target: str) -> None:
-    """Move a file we just wrote; never onto an existing file."""
-    import os
-    import shutil
-
-    from lakehouse.io.storage import is_s3, local_path
-
-    if not is_s3(source):
-        destination = local_path(target)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        os.link(local_path(source), destination)  # fails if the target exists
-        os.unlink(local_path(source))
-        return
-    with table.io.new_input(source).open() as reader, table.io.new_output(target).create() as writer:
-        shutil.copyfileobj(reader, writer, 8 * 1024 * 1024)
-    table.io.delete(source)
+    return (
+        "{"
+        + ", ".join(f"{quote_ident(f.name)}: {nested(f.field_type, f.field_id)}" for f in schema.fields)
+        + "}"
+    )
 
 
 def _table_projections(schema: Schema) -> list[str]:
@@ -307,16 +181,6 @@ def _run_copy(
     )
     rows = engine.run_with_progress(sql, on_progress)
     return [(spelled_like(row[0], target), row[5] or {}) for row in rows if row[1] != 0]
-
-
-def _partition_record(metadata: TableMetadata, partition_keys: dict[str, Any]) -> Record:
-    schema = metadata.schema()
-    values = []
-    for pfield in metadata.spec().fields:
-        source = schema.find_field(pfield.source_id)
-        key = partition_column(pfield, source.name, source.field_type)
-        values.append(partition_value(pfield, source.field_type, partition_keys.get(key)))
-    return Record(*values)
 
 
 def describe_data_file(
@@ -358,54 +222,8 @@ def describe_data_file(
     )
 
 
-def plan_none_mode() -> Any:
-    from pyiceberg.io.pyarrow import MetricModeTypes, MetricsMode
-
+def plan_none_mode() -> MetricsMode:
     return MetricsMode(MetricModeTypes.NONE)
-
-
-def partition_value(pfield: PartitionField, source_type: IcebergType, text: str | None) -> Any:
-    """The manifest value of a partition from the text DuckDB put in the path."""
-    if text is None:
-        return None
-    transform = pfield.transform
-    if isinstance(transform, YearTransform):
-        return int(text) - 1970
-    if isinstance(transform, MonthTransform):
-        year, month = text.split("-")
-        return (int(year) - 1970) * 12 + int(month) - 1
-    if isinstance(transform, DayTransform):
-        return (date.fromisoformat(text) - _EPOCH).days
-    if isinstance(transform, HourTransform):
-        day_text, hour = text.rsplit("-", 1)
-        return (date.fromisoformat(day_text) - _EPOCH).days * 24 + int(hour)
-    if isinstance(transform, BucketTransform):
-        return int(text)
-    if isinstance(source_type, (BinaryType, FixedType)):
-        return base64.b64decode(text)  # the folder text of bytes is base64 (`_partition_expression`)
-    # pyiceberg's public converter looks the source type up in a schema; one field is enough.
-    schema = Schema(NestedField(pfield.source_id, "value", source_type, required=False))
-    return partition_record_value(pfield, _typed(source_type, text), schema)
-
-
-def _typed(source_type: IcebergType, text: str) -> Any:
-    if isinstance(source_type, (IntegerType, LongType)):
-        return int(text)
-    if isinstance(source_type, BooleanType):
-        return text.lower() == "true"
-    if isinstance(source_type, (FloatType, DoubleType)):
-        return float(text)
-    if isinstance(source_type, DecimalType):
-        return Decimal(text)
-    if isinstance(source_type, DateType):
-        return date.fromisoformat(text)
-    if isinstance(source_type, (TimestampType, TimestamptzType)):
-        return datetime.fromisoformat(text)
-    if isinstance(source_type, TimeType):
-        return time.fromisoformat(text)
-    if isinstance(source_type, UUIDType):
-        return uuid.UUID(text)
-    return text
 
 
 def copy_to_partition(

@@ -1,25 +1,23 @@
 """Commit pre-written data files as one snapshot, retrying lost races with backoff and jitter.
 
 The data files are written once, before the first attempt. Each attempt reloads the table and
-re-stages only metadata, so a retry can never re-read a drained source or duplicate rows.
+re-stages only metadata, so a retry can never re-read a drained source or duplicate rows. tenacity
+runs the attempts; this module says which errors are worth another attempt and how the rest read.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
-from pyiceberg.manifest import (
-    ManifestEntryStatus,
-)
+from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException, ValidationException
+from pyiceberg.manifest import ManifestEntryStatus
 from pyiceberg.table import Table, Transaction
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from lakehouse.core.hooks import checkpoint
-from lakehouse.errors import CommitError, StorageError
+from lakehouse.errors import CommitError, LakehouseError, StorageError
 from lakehouse.table.producers import commit_once, staged_snapshots, table_io
 from lakehouse.table.upstream import install as install_upstream_fixes
 
@@ -44,9 +42,14 @@ class RetryPolicy:
         )
         return cls(attempts=attempts, base_delay=base_ms / 1000, max_delay=max_ms / 1000)
 
-    def delay(self, attempt: int) -> float:
-        """Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^attempt)]."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+    def retrying(self) -> Retrying:
+        """Full jitter (AWS architecture blog): before attempt n+1, a pause uniform in
+        [0, min(max_delay, base_delay * 2^(n-1))]; `attempts` tries in all."""
+        return Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=self.base_delay, max=self.max_delay),
+            retry=retry_if_exception(_retryable),
+        )
 
 
 def commit_with_retry(
@@ -56,38 +59,46 @@ def commit_with_retry(
     what: str,
 ) -> Table:
     """Reload, stage and commit until the compare-and-swap wins; conflicts that cannot be retried raise."""
-    from pyiceberg.exceptions import ValidationException
+    try:
+        for attempt in policy.retrying():
+            tx = load().transaction()  # outside the attempt: a failed load is raised as it is
+            with attempt:
+                return _commit(tx, stage, what)
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise CommitError(f"{what} failed after {policy.attempts} attempts: {last}") from None
+    raise AssertionError("tenacity raises RetryError when it stops")
 
-    last: Exception | None = None
-    for attempt in range(policy.attempts):
-        table = load()
-        tx = table.transaction()
-        try:
-            stage(tx)
-            checkpoint("before-commit")
-            require_new_files(tx, what)
-            committed = commit_once(tx)
-            checkpoint("after-commit")
-            return committed
-        except CommitFailedException as exc:
-            last = exc
-            time.sleep(policy.delay(attempt))
-        except ValidationException as exc:
-            raise CommitError(f"{what} conflicts with a concurrent change: {exc}") from None
-        except CommitStateUnknownException as exc:
-            raise CommitError(
-                f"{what}: the catalog did not confirm the commit; check `lake snapshots`: {exc}"
-            ) from None
-        except OSError as exc:  # pyarrow/fsspec could not write metadata or manifests (after their retries)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StorageError(f"{what}: could not write table metadata: {first}") from None
-        except Exception as exc:
-            if _is_transient_catalog_error(exc):
-                last = exc
-                time.sleep(policy.delay(attempt))
-                continue
-            raise
-    raise CommitError(f"{what} failed after {policy.attempts} attempts: {last}")
+
+def _commit(tx: Transaction, stage: Callable[[Transaction], None], what: str) -> Table:
+    """One attempt; the errors no retry can fix become lake errors that say what happened."""
+    try:
+        stage(tx)
+        checkpoint("before-commit")
+        require_new_files(tx, what)
+        committed = commit_once(tx)
+        checkpoint("after-commit")
+        return committed
+    except ValidationException as exc:
+        raise CommitError(f"{what} conflicts with a concurrent change: {exc}") from None
+    except CommitStateUnknownException as exc:
+        raise CommitError(
+            f"{what}: the catalog did not confirm the commit; check `lake snapshots`: {exc}"
+        ) from None
+    except OSError as exc:  # pyarrow/fsspec could not write metadata or manifests (after their retries)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(f"{what}: could not write table metadata: {first}") from None
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A lost compare-and-swap, or a catalog briefly busy; our own errors and all others are final."""
+    if isinstance(exc, CommitFailedException):
+        return True
+    return (
+        isinstance(exc, Exception)
+        and not isinstance(exc, LakehouseError)
+        and _is_transient_catalog_error(exc)
+    )
 
 
 def require_new_files(tx: Transaction, what: str) -> None:

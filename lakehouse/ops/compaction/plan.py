@@ -1,0 +1,325 @@
+"""Compaction planning: which small (or oversized) data files of each partition become which new files.
+
+`plan_compaction` reads the current snapshot's manifests only and returns a frozen `CompactionPlan`:
+per partition, the bin-packed groups of candidate files (smaller than `min_size` or larger than
+`max_size`), with input files, bytes and expected output files. `--dry-run` prints this plan, and
+`lakehouse.ops.compaction.apply.compact` carries out exactly it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.typedef import Record
+
+from lakehouse.core.hive import human_values, partition_path
+from lakehouse.core.properties import ALLOW_ANY_TARGET_PROPERTY
+from lakehouse.core.sizes import format_size, parse_size
+from lakehouse.errors import LakehouseError
+from lakehouse.io.writer import data_location, target_file_size
+from lakehouse.table.snapshots import live_files
+
+MIN_TARGET = 128 * 1024**2
+MAX_TARGET = 1024**3
+DEFAULT_MIN_INPUT_FILES = 5
+MIN_SIZE_RATIO = 0.75  # Spark rewrite_data_files: min-file-size-bytes = 75% of the target
+MAX_SIZE_RATIO = 1.80  # and max-file-size-bytes = 180%
+
+PartitionKey = tuple[int, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class FileGroup:
+    """Candidate files of one partition that become about one target-sized file (or a few, for a huge input)."""
+
+    files: tuple[DataFile, ...]
+    directory: str
+    expected_outputs: int = 1
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(f.file_size_in_bytes for f in self.files)
+
+    @property
+    def input_rows(self) -> int:
+        return sum(f.record_count for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_files": len(self.files),
+            "input_bytes": self.input_bytes,
+            "input_rows": self.input_rows,
+            "expected_output_files": self.expected_outputs,
+        }
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """One partition: its files, the candidates among them, and the groups they are packed into
+    (none when there is too little to gain, or when `skipped` says why it cannot be compacted)."""
+
+    spec_id: int
+    partition: Record
+    values: tuple[tuple[str, str | None], ...]  # (partition field, folder text), for people
+    files: int
+    bytes: int
+    candidates: int
+    groups: tuple[FileGroup, ...] = ()
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partition": dict(self.values),
+            "files": self.files,
+            "bytes": self.bytes,
+            "candidates": self.candidates,
+            "groups": [g.to_dict() for g in self.groups],
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class CompactionPlan:
+    """What a compaction will do; `--dry-run` prints it and the real run executes exactly it."""
+
+    table: str
+    snapshot_id: int | None
+    target_size: int
+    min_size: int
+    max_size: int
+    min_input_files: int
+    where: str | None = None
+    sort_by: tuple[str, ...] = ()
+    partitions: tuple[PartitionPlan, ...] = ()
+
+    @property
+    def groups(self) -> tuple[FileGroup, ...]:
+        return tuple(g for p in self.partitions for g in p.groups)
+
+    @property
+    def input_files(self) -> tuple[DataFile, ...]:
+        return tuple(f for g in self.groups for f in g.files)
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(g.input_bytes for g in self.groups)
+
+    @property
+    def expected_outputs(self) -> int:
+        return sum(g.expected_outputs for g in self.groups)
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "snapshot_id": self.snapshot_id,
+            "target_size": self.target_size,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "min_input_files": self.min_input_files,
+            "where": self.where,
+            "sort_by": list(self.sort_by),
+            "partitions_rewritten": sum(1 for p in self.partitions if p.groups),
+            "groups": len(self.groups),
+            "input_files": len(self.input_files),
+            "input_bytes": self.input_bytes,
+            "expected_output_files": self.expected_outputs,
+            "partitions": [p.to_dict() for p in self.partitions if p.groups or p.skipped],
+        }
+
+
+def plan_compaction(
+    table: Table,
+    identifier: str,
+    *,
+    target_size: str | int | None = None,
+    min_size: str | int | None = None,
+    max_size: str | int | None = None,
+    min_input_files: int = DEFAULT_MIN_INPUT_FILES,
+    where: str | None = None,
+    sort_by: list[str] | str | None = None,
+) -> CompactionPlan:
+    target, low, high = resolve_sizes(table, target_size, min_size, max_size)
+    if min_input_files < 1:
+        raise LakehouseError(f"--min-input-files must be at least 1, got {min_input_files}")
+    sort_columns = _sort_columns(table, identifier, sort_by)
+    snapshot = table.current_snapshot()
+    partitions = (
+        ()
+        if snapshot is None
+        else _plan_partitions(table, snapshot, where, target, low, high, min_input_files)
+    )
+    return CompactionPlan(
+        identifier, snapshot.snapshot_id if snapshot else None, target, low, high, min_input_files,
+        where, sort_columns, partitions,
+    )  # fmt: skip
+
+
+def resolve_sizes(
+    table: Table,
+    target_size: str | int | None = None,
+    min_size: str | int | None = None,
+    max_size: str | int | None = None,
+) -> tuple[int, int, int]:
+    """(target, min, max) in bytes on disk, checked against the accepted range."""
+    target = parse_size(target_size, "--target-size") if target_size is not None else target_file_size(table)
+    low = parse_size(min_size, "--min-size") if min_size is not None else int(target * MIN_SIZE_RATIO)
+    high = parse_size(max_size, "--max-size") if max_size is not None else int(target * MAX_SIZE_RATIO)
+    allow_any = table.properties.get(ALLOW_ANY_TARGET_PROPERTY, "false").lower() == "true"
+    if not allow_any and not MIN_TARGET <= target <= MAX_TARGET:
+        raise LakehouseError(
+            f"target size {format_size(target)} is outside the accepted range 128MB..1GB; "
+            f"give --target-size between them (or set table property {ALLOW_ANY_TARGET_PROPERTY}=true)"
+        )
+    if target <= 0 or not 0 <= low <= target <= high:
+        raise LakehouseError(
+            f"sizes must satisfy min-size <= target-size <= max-size; got {format_size(low)}, "
+            f"{format_size(target)}, {format_size(high)}"
+        )
+    return target, low, high
+
+
+def partition_key(data_file: DataFile) -> PartitionKey:
+    record = data_file.partition
+    return data_file.spec_id, tuple(record[i] for i in range(len(record)))
+
+
+def _plan_partitions(
+    table: Table,
+    snapshot: Snapshot,
+    where: str | None,
+    target: int,
+    low: int,
+    high: int,
+    min_input_files: int,
+) -> tuple[PartitionPlan, ...]:
+    data: dict[PartitionKey, list[DataFile]] = {}
+    with_deletes: set[PartitionKey] = set()
+    global_deletes = False
+    for data_file in live_files(table.io, snapshot):
+        key = partition_key(data_file)
+        if data_file.content != DataFileContent.DATA:
+            with_deletes.add(key)
+            global_deletes |= not key[1]
+        else:
+            data.setdefault(key, []).append(data_file)
+    wanted = _matching_partitions(table, where, snapshot.snapshot_id) if where else None
+    return tuple(
+        _plan_partition(
+            table,
+            key[0],
+            data[key],
+            target,
+            low,
+            high,
+            min_input_files,
+            has_deletes=key in with_deletes or global_deletes,
+        )  # fmt: skip
+        for key in sorted(data, key=lambda k: (k[0], tuple(str(v) for v in k[1])))
+        if wanted is None or key in wanted
+    )
+
+
+def _plan_partition(
+    table: Table,
+    spec_id: int,
+    files: list[DataFile],
+    target: int,
+    low: int,
+    high: int,
+    min_input_files: int,
+    *,
+    has_deletes: bool,
+) -> PartitionPlan:
+    record = files[-1].partition
+    candidates = [f for f in files if f.file_size_in_bytes < low or f.file_size_in_bytes > high]
+    groups: tuple[FileGroup, ...] = ()
+    skipped = None
+    if len(candidates) < min_input_files and sum(f.file_size_in_bytes for f in candidates) <= target:
+        pass  # too little to gain
+    elif has_deletes:
+        skipped = "has delete files; compaction would not apply them"
+    elif spec_id != table.spec().spec_id:
+        skipped = f"written with an older partition spec ({spec_id})"
+    else:
+        directory = _directory(table, spec_id, record)
+        groups = tuple(
+            FileGroup(tuple(group), directory, _outputs(group, target, high))
+            for group in _bin_pack(candidates, target, high)
+            # rewriting one in-range file into one file gains nothing
+            if len(group) > 1 or sum(f.file_size_in_bytes for f in group) > high
+        )
+    values = tuple(human_values(table.specs()[spec_id], table.schema(), record).items())
+    return PartitionPlan(
+        spec_id, record, values, len(files), sum(f.file_size_in_bytes for f in files), len(candidates),
+        groups, skipped,
+    )  # fmt: skip
+
+
+def _outputs(group: list[DataFile], target: int, high: int) -> int:
+    bytes_in = sum(f.file_size_in_bytes for f in group)
+    return 1 if bytes_in <= high else math.ceil(bytes_in / target)
+
+
+def _matching_partitions(table: Table, where: str, snapshot_id: int) -> set[PartitionKey]:
+    from pyiceberg.expressions.parser import parse
+
+    try:
+        expression = parse(where)
+    except Exception as exc:
+        raise LakehouseError(
+            f"invalid --where {where!r}: {str(exc).splitlines()[0]}; use a predicate such as "
+            "\"country = 'US' AND ts >= '2026-06-01T00:00:00'\""
+        ) from None
+    try:
+        tasks = table.scan(row_filter=expression, snapshot_id=snapshot_id).plan_files()
+    except Exception as exc:
+        raise LakehouseError(f"invalid --where {where!r}: {str(exc).splitlines()[0]}") from None
+    return {partition_key(task.file) for task in tasks}
+
+
+def _bin_pack(files: list[DataFile], target: int, max_size: int) -> list[list[DataFile]]:
+    """Largest first into the least-filled of n bins, n chosen so each bin is about one target file."""
+    total = sum(f.file_size_in_bytes for f in files)
+    n = max(1, round(total / target), math.ceil(total / max_size))
+    n = min(n, len(files))
+    bins: list[list[DataFile]] = [[] for _ in range(n)]
+    loads = [0] * n
+    for data_file in sorted(files, key=lambda f: (-f.file_size_in_bytes, f.file_path)):
+        i = loads.index(min(loads))
+        bins[i].append(data_file)
+        loads[i] += data_file.file_size_in_bytes
+    return [sorted(b, key=lambda f: f.file_path) for b in bins if b]
+
+
+def _directory(table: Table, spec_id: int, record: Record) -> str:
+    """Where a group's output goes: the partition's folder by `lakehouse.core.hive`'s rule, as ingest names it."""
+    base = data_location(table)
+    spec = table.specs()[spec_id]
+    if not spec.fields:
+        return base
+    return f"{base}/{partition_path(spec, table.schema(), record)}"
+
+
+def _sort_columns(table: Table, identifier: str, sort_by: list[str] | str | None) -> tuple[str, ...]:
+    if not sort_by:
+        return ()
+    names = [c.strip() for c in (sort_by.split(",") if isinstance(sort_by, str) else sort_by) if c.strip()]
+    known = {f.name.lower(): f.name for f in table.schema().fields}
+    out = []
+    for name in names:
+        column, _, direction = name.partition(" ")
+        if column.lower() not in known or direction.strip().lower() not in ("", "asc", "desc"):
+            raise LakehouseError(
+                f"--sort-by {name!r}: {identifier} has no such column; its columns: {', '.join(known.values())}"
+            )
+        out.append(f"{known[column.lower()]} {direction.strip().upper()}".strip())
+    return tuple(out)
