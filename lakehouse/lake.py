@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import pyarrow as pa
 
 from lakehouse.core.config import Profile, load_profile
 from lakehouse.core.schemas import parse_partition_terms, parse_schema
-from lakehouse.errors import LakehouseError, NoSuchTableError
+from lakehouse.errors import LakehouseError
 from lakehouse.io.engine import Engine
 from lakehouse.read.execute import QueryResult, open_reader, plan_sql, read_all, select_sql
 from lakehouse.read.plan import AsOf, PinsArg, ReadPlan
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lakehouse.elt.lineage import Lineage
     from lakehouse.elt.plan import RunPlan
     from lakehouse.elt.results import ModelResult, RunResult
-    from lakehouse.ops.compaction import CompactionPlan, CompactionResult
+    from lakehouse.ops.compaction import CompactionOptions, CompactionPlan, CompactionResult
     from lakehouse.ops.expire import ExpireResult
     from lakehouse.ops.gc import GcResult
     from lakehouse.ops.ingest import IngestResult
@@ -86,19 +86,16 @@ class Lakehouse:
     ) -> Table:
         if (schema is None) == (like is None):
             raise LakehouseError("give exactly one of --schema or --like")
-        split_identifier(name)
-        terms = parse_partition_terms(partition_by)
         from lakehouse.io.sources import resolve_sources
-
-        found = None if like is None else resolve_sources(self.profile, [like], "auto")
-        iceberg_schema = parse_schema(schema) if schema is not None else self._schema_of(found)
-        return tables.create_table(self.catalog, name, iceberg_schema, terms, properties)
-
-    def _schema_of(self, found: Any) -> Any:
         from lakehouse.ops.columns import infer_schema
 
+        split_identifier(name)
+        terms = parse_partition_terms(partition_by)
+        if schema is not None:
+            return tables.create_table(self.catalog, name, parse_schema(schema), terms, properties)
         with self.engine(locked=False) as engine:
-            return infer_schema(engine, found)
+            inferred = infer_schema(engine, resolve_sources(self.profile, [like or ""], "auto"))
+        return tables.create_table(self.catalog, name, inferred, terms, properties)
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         table = self.table(name)
@@ -121,51 +118,24 @@ class Lakehouse:
     # ---------------------------------------------------------------- ingest
 
     def ingest(
-        self,
-        name: str,
-        sources: list[str] | str,
-        *,
-        format: str = "auto",
-        mode: str = "append",
-        create: bool = False,
-        partition_by: str | None = None,
-        evolve: bool = False,
-        properties: dict[str, str] | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> IngestResult:
+        self, name: str, sources: list[str] | str, *, format: str = "auto", mode: str = "append",
+        create: bool = False, partition_by: str | None = None, evolve: bool = False,
+        properties: dict[str, str] | None = None, on_progress: Callable[[float], None] | None = None,
+    ) -> IngestResult:  # fmt: skip
+        """Append (or overwrite with) CSV, JSON Lines or Parquet files as one snapshot; `create=True`
+        makes the table from the sources first."""
         from lakehouse.io.sources import resolve_sources
-        from lakehouse.ops.ingest import ingest
+        from lakehouse.ops.ingest import ingest_into
 
         split_identifier(name)
-        paths = [sources] if isinstance(sources, str) else list(sources)
-        found = resolve_sources(self.profile, paths, format)
-        try:
-            self.table(name)
-        except NoSuchTableError:
-            if not create:
-                raise NoSuchTableError(
-                    f"table {name} does not exist; pass --create to make it from the source"
-                ) from None
-            tables.create_table(
-                self.catalog, name, self._schema_of(found), parse_partition_terms(partition_by), properties
-            )
-            created = True
-        else:
-            created = False
-            if partition_by:
-                raise LakehouseError(
-                    f"table {name} exists; --partition-by applies only with --create on a new table"
-                )
-        try:
-            with self.engine(locked=False) as engine:
-                return ingest(
-                    self.profile, engine, lambda: self.table(name), name, found,
-                    mode=mode, evolve=evolve, on_progress=on_progress,
-                )  # fmt: skip
-        except BaseException:
-            if created:  # a failed --create ingest leaves no empty table behind...
-                tables.drop_if_empty(self.catalog, name)  # ...but keeps one another writer filled
-            raise
+        found = resolve_sources(
+            self.profile, [sources] if isinstance(sources, str) else list(sources), format
+        )
+        with self.engine(locked=False) as engine:
+            return ingest_into(
+                self.profile, self.catalog, engine, name, found, mode=mode, create=create,
+                partition_by=partition_by, evolve=evolve, properties=properties, on_progress=on_progress,
+            )  # fmt: skip
 
     # ---------------------------------------------------------------- reads
 
@@ -214,57 +184,27 @@ class Lakehouse:
 
     # ---------------------------------------------------------------- maintenance (lakehouse.ops.compaction, .maintenance)
 
-    def plan_compaction(
-        self,
-        name: str,
-        *,
-        target_size: str | int | None = None,
-        min_size: str | int | None = None,
-        max_size: str | int | None = None,
-        min_input_files: int = 5,
-        where: str | None = None,
-        sort_by: list[str] | str | None = None,
-    ) -> CompactionPlan:
-        """What `compact` would rewrite (see there for the options); nothing is written."""
+    def plan_compaction(self, name: str, **options: Unpack[CompactionOptions]) -> CompactionPlan:
+        """What `compact` would rewrite (options: target_size, min_size, max_size, min_input_files,
+        where, sort_by); nothing is written."""
         from lakehouse.ops.compaction import plan_compaction
 
-        return plan_compaction(
-            self.table(name), name, target_size=target_size, min_size=min_size, max_size=max_size,
-            min_input_files=min_input_files, where=where, sort_by=sort_by,
-        )  # fmt: skip
+        return plan_compaction(self.table(name), name, **options)
 
     def compact(
-        self,
-        name: str | CompactionPlan,
-        *,
-        target_size: str | int | None = None,
-        min_size: str | int | None = None,
-        max_size: str | int | None = None,
-        min_input_files: int = 5,
-        where: str | None = None,
-        sort_by: list[str] | str | None = None,
-        dry_run: bool = False,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> CompactionResult:
+        self, name: str | CompactionPlan, *, dry_run: bool = False,
+        on_progress: Callable[[float], None] | None = None, **options: Unpack[CompactionOptions],
+    ) -> CompactionResult:  # fmt: skip
         """Rewrite small files into target-sized ones as one `replace` snapshot. Give a table name and
         options to plan and apply at once, or a `CompactionPlan` from `plan_compaction` to apply exactly it."""
         from lakehouse.ops.compaction import CompactionPlan, compact
 
-        if isinstance(name, CompactionPlan):
-            options = (target_size, min_size, max_size, where, sort_by)
-            if any(o is not None for o in options) or min_input_files != 5:
-                raise LakehouseError("a compaction plan carries its own options; pass the plan alone")
-            plan = name
-        else:
-            plan = self.plan_compaction(
-                name, target_size=target_size, min_size=min_size, max_size=max_size,
-                min_input_files=min_input_files, where=where, sort_by=sort_by,
-            )  # fmt: skip
+        if isinstance(name, CompactionPlan) and options:
+            raise LakehouseError("a compaction plan carries its own options; pass the plan alone")
+        plan = name if isinstance(name, CompactionPlan) else self.plan_compaction(name, **options)
         with self.engine(locked=False) as engine:
-            return compact(
-                self.profile, engine, lambda: self.table(plan.table), plan, dry_run=dry_run,
-                on_progress=on_progress,
-            )  # fmt: skip
+            load = lambda: self.table(plan.table)  # noqa: E731
+            return compact(self.profile, engine, load, plan, dry_run=dry_run, on_progress=on_progress)
 
     def expire(
         self, name: str, *, older_than: str = "5d", retain_last: int = 1, dry_run: bool = False
@@ -363,7 +303,7 @@ class Lakehouse:
         from lakehouse.table.rollback import execute_rollback
 
         plan = self.plan_rollback(name, to) if isinstance(to, (str, int)) else to
-        policy = RetryPolicy.from_properties(self.profile.properties)
+        policy = RetryPolicy.of(self.profile)
         return {**plan.to_dict(), "snapshot_id": execute_rollback(plan, lambda: self.table(name), policy)}
 
     def pin(

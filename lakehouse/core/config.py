@@ -16,13 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
-# The value readers are re-exported for the table-property code that imports them from here (tables,
-# writer, maintenance, commits); new code imports them from `lakehouse.core.settings`.
 from lakehouse.core.settings import Settings
-from lakehouse.core.settings import commit_settings as commit_settings
-from lakehouse.core.settings import decimal_number as decimal_number
-from lakehouse.core.settings import memory_limit as memory_limit
-from lakehouse.core.settings import whole_number as whole_number
 from lakehouse.errors import ConfigError
 
 CONFIG_RELPATH = Path("catalog") / "lake.yaml"

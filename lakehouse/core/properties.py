@@ -35,7 +35,7 @@ DEFAULT_TABLE_PROPERTIES = {
 
 def check_table_properties(identifier: str, props: Mapping[str, str]) -> None:
     """Refuse, before the table exists, a property value lake could not read later."""
-    from lakehouse.core.config import commit_settings, whole_number
+    from lakehouse.core.settings import commit_settings, whole_number
     from lakehouse.errors import ConfigError
 
     where = f"table property of {identifier}"

@@ -97,12 +97,3 @@ def format_duration(delta: timedelta) -> str:
         if seconds and seconds % _DURATION_UNITS[unit] == 0:
             return f"{seconds // _DURATION_UNITS[unit]}{unit}"
     return f"{seconds}s"
-
-
-def human_size(n: float) -> str:
-    """A size for people to read in listings: `1.5 MB`, `812 B` (rounded; `format_size` is exact)."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)

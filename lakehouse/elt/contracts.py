@@ -13,7 +13,7 @@ from lakehouse.core.schemas import parse_partition_terms, parse_schema
 from lakehouse.elt.checks import Check, parse_checks
 from lakehouse.elt.models import contract_text
 from lakehouse.errors import NoSuchTableError, SchemaMismatchError
-from lakehouse.ops.ingest import compatible, iceberg_schema_from_arrow
+from lakehouse.ops.columns import compatible, iceberg_schema_from_arrow
 from lakehouse.table import tables
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from lakehouse.elt.reads import pinned, rewrite_pinned
 from lakehouse.elt.results import ModelResult, RunResult
 from lakehouse.errors import LakehouseError
 from lakehouse.io.engine import short_error
+from lakehouse.io.explain import is_duckdb_error
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -90,7 +91,7 @@ def _run_model(
     except LakehouseError as exc:
         result.error = str(exc)
     except Exception as exc:  # DuckDB errors in the model's SQL
-        if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        if is_duckdb_error(exc):
             result.error = short_error(exc)
         else:
             raise

@@ -8,7 +8,6 @@ produced the data.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from lakehouse.errors import SnapshotNotFoundError
-from lakehouse.table.snapshots import iso_ms, resolve
+from lakehouse.table.snapshots import choose, iso_ms
 
 MAX_DEPTH = 32
 
@@ -52,7 +51,7 @@ def provenance(
     load: Callable[[str], Table], name: str, as_of: str | int | None = None, _depth: int = 0
 ) -> dict[str, Any]:
     table = load(name)
-    snapshot = table.current_snapshot() if as_of is None else resolve(table, name, as_of)
+    snapshot = choose(table, name, as_of)
     if snapshot is None:
         raise SnapshotNotFoundError(f"{name} has no snapshots yet")
     producer, passed = _producer(table, snapshot)
@@ -80,50 +79,6 @@ def provenance(
                 inputs.append({"table": ident, "snapshot_id": int(sid), "error": str(exc)})
     node["inputs"] = inputs
     return node
-
-
-def _label(node: dict[str, Any]) -> str:
-    what = node.get("operation") or ""
-    extra = []
-    if node.get("run_id"):
-        extra.append(f"run {node['run_id']}")
-    if node.get("sources"):
-        extra.append(f"from {node['sources']}")
-    if node.get("error"):
-        extra.append(f"unavailable: {node['error']}")
-    if node.get("note"):
-        extra.append(node["note"])
-    label = f"{node['table']} @ {node.get('snapshot_id')}"
-    if what or extra:
-        label += " (" + ", ".join([x for x in [what, *extra] if x]) + ")"
-    return label
-
-
-def format_tree(node: dict[str, Any]) -> list[str]:
-    """`gold.training_set @ 123 (run-overwrite, run 2026...)` with its inputs indented below (rich.tree,
-    as plain text: no markup, no colour, no wrapping)."""
-    from rich.console import Console
-    from rich.text import Text
-    from rich.tree import Tree
-
-    def add(tree: Tree, parent: dict[str, Any]) -> None:
-        for child in parent.get("inputs") or []:
-            add(tree.add(Text(_label(child))), child)
-
-    tree = Tree(Text(_label(node)))
-    add(tree, node)
-    out = io.StringIO()
-    console = Console(
-        file=out,
-        width=1_000_000,
-        color_system=None,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        soft_wrap=True,
-    )
-    console.print(tree)
-    return out.getvalue().rstrip("\n").split("\n")
 
 
 def leaves(node: dict[str, Any]) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def write_audit_publish(
     """Write `step` from its rewritten `sql` (reading tables at `snapshot_ids`), audit it on a branch,
     and publish it if its checks pass (True). `result` gets the snapshot ids, checks and rows as they become known, errors or not."""
     name = step.model
-    policy = RetryPolicy.from_properties(profile.properties)
+    policy = RetryPolicy.of(profile)
     load_this = lambda: load(name)  # noqa: E731
     parent_id = table.metadata.current_snapshot_id
     if parent_id is None and step.target_snapshot_id is None:

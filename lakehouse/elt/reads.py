@@ -13,8 +13,8 @@ import pyarrow as pa
 
 from lakehouse.errors import QueryError
 from lakehouse.io.engine import short_error
-from lakehouse.read.plan import ReadPlan, table_read
-from lakehouse.read.query import TableRead, rewrite
+from lakehouse.read.execute import plan_sql
+from lakehouse.read.plan import ReadPlan
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -28,15 +28,8 @@ def pinned(ids: Mapping[str, int | None]) -> ReadPlan:
 
 
 def rewrite_pinned(sql: str, load: Callable[[str], Table], reads: ReadPlan) -> str:
-    """DuckDB SQL reading each lake table at the snapshot `reads` names (a `FOR ... AS OF` in the SQL
-    names its own), as `Lakehouse.plan_query` does for `lake query`."""
-
-    def read(identifier: str, sql_ref: str | None) -> TableRead:
-        table = load(identifier)  # first: a missing table says so before any reference is looked up
-        ref = reads.ref(identifier) if sql_ref is None else ReadPlan.at(identifier, sql_ref).ref(identifier)
-        return table_read(table, identifier, ref)
-
-    return rewrite(sql, read)[0]
+    """DuckDB SQL reading each lake table at the snapshot `reads` names, as `lake query` does."""
+    return plan_sql(sql, reads, load)[0]
 
 
 def pinned_query(engine: Engine, load: Callable[[str], Table], reads: ReadPlan) -> Callable[[str], pa.Table]:

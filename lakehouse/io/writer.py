@@ -65,7 +65,7 @@ class WrittenFiles:
 
 def target_file_size(table: Table) -> int:
     """The table's `write.target-file-size-bytes`; a value that is not a byte count is a one-line error."""
-    from lakehouse.core.config import whole_number
+    from lakehouse.core.settings import whole_number
 
     where = "table property of " + ".".join(table.name())
     return whole_number(

@@ -155,7 +155,7 @@ def expired_refs(metadata: TableMetadata, now_ms: int, identifier: str = "the ta
     expire as any other. Name -> the max age that applied."""
     from pyiceberg.table.refs import MAIN_BRANCH
 
-    from lakehouse.core.config import whole_number
+    from lakehouse.core.settings import whole_number
 
     default = None
     if MAX_REF_AGE_PROPERTY in metadata.properties:
@@ -338,9 +338,7 @@ def apply_expire(profile: Profile, load: Callable[[], Table], plan: ExpirePlan) 
                 }
             )
 
-    committed = commit_with_retry(
-        load, stage, RetryPolicy.from_properties(profile.properties), f"expiring snapshots of {plan.table}"
-    )
+    committed = commit_with_retry(load, stage, RetryPolicy.of(profile), f"expiring snapshots of {plan.table}")
     # Checked against a reload after the commit: a tag, or a rollback that relinked files, committed
     # meanwhile keeps them (a snapshot kept under the swap is still reached); a later rollback to an
     # expired snapshot fails, its target gone.

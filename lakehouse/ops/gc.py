@@ -232,4 +232,4 @@ def _drop_abandoned(profile: Profile, load: Callable[[], Table], plan: GcPlan) -
         if updates:
             apply_updates(tx, updates)
 
-    commit_with_retry(load, stage, RetryPolicy.from_properties(profile.properties), f"gc of {plan.table}")
+    commit_with_retry(load, stage, RetryPolicy.of(profile), f"gc of {plan.table}")

@@ -17,23 +17,23 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
 
 from lakehouse.core.hooks import checkpoint
-from lakehouse.errors import CommitError, LakehouseError, StorageError
+from lakehouse.core.schemas import parse_partition_terms
+from lakehouse.errors import CommitError, LakehouseError, NoSuchTableError, StorageError
 from lakehouse.io.cleanup import remove_write
 from lakehouse.io.engine import Engine
 from lakehouse.io.explain import explain_write_error, is_duckdb_error
 from lakehouse.io.inference import source_relation, source_schema, untyped_columns
 from lakehouse.io.sources import SourceSet
 from lakehouse.io.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
-from lakehouse.ops.columns import ColumnPlan, plan_columns
-
-# elt.runner checks model outputs with these two; they live in ops.columns
-from lakehouse.ops.columns import compatible as compatible
-from lakehouse.ops.columns import iceberg_schema_from_arrow as iceberg_schema_from_arrow
+from lakehouse.ops.columns import ColumnPlan, infer_schema, plan_columns
 from lakehouse.table.commits import RetryPolicy, commit_with_retry
 from lakehouse.table.producers import stage_append, stage_rewrite, table_io
 from lakehouse.table.snapshots import live_files
+from lakehouse.table.tables import create_table, drop_if_empty, load_table
 
 if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
     from lakehouse.core.config import Profile
 
 MODES = ("append", "overwrite")
@@ -54,6 +54,48 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def ingest_into(
+    profile: Profile,
+    catalog: Catalog,
+    engine: Engine,
+    name: str,
+    sources: SourceSet,
+    *,
+    mode: str = "append",
+    create: bool = False,
+    partition_by: str | None = None,
+    evolve: bool = False,
+    properties: dict[str, str] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> IngestResult:
+    """`lake ingest`: into an existing table, or (`create`) into one made from the sources' schema."""
+    try:
+        load_table(catalog, name)
+    except NoSuchTableError:
+        if not create:
+            raise NoSuchTableError(
+                f"table {name} does not exist; pass --create to make it from the source"
+            ) from None
+        schema = infer_schema(engine, sources)
+        create_table(catalog, name, schema, parse_partition_terms(partition_by), properties)
+        created = True
+    else:
+        created = False
+        if partition_by:
+            raise LakehouseError(
+                f"table {name} exists; --partition-by applies only with --create on a new table"
+            )
+    try:
+        return ingest(
+            profile, engine, lambda: load_table(catalog, name), name, sources,
+            mode=mode, evolve=evolve, on_progress=on_progress,
+        )  # fmt: skip
+    except BaseException:
+        if created:  # a failed --create ingest leaves no empty table behind...
+            drop_if_empty(catalog, name)  # ...but keeps one another writer filled
+        raise
 
 
 def ingest(
@@ -102,9 +144,7 @@ def ingest(
             "lake.write-id": write_id,
         }
         stage = _stage(mode, written, summary, plan)
-        committed = commit_with_retry(
-            load, stage, RetryPolicy.from_properties(profile.properties), f"ingest into {table_name}"
-        )
+        committed = commit_with_retry(load, stage, RetryPolicy.of(profile), f"ingest into {table_name}")
     except BaseException as exc:
         remove_write(profile, table, write_id, written.paths)
         if isinstance(exc, LakehouseError):

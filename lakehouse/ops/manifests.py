@@ -86,7 +86,7 @@ def packing(
 
 
 def plan_manifests(table: Table, identifier: str) -> ManifestsPlan:
-    from lakehouse.core.config import whole_number
+    from lakehouse.core.settings import whole_number
 
     where = f"table property of {identifier}"
     target = whole_number(
@@ -110,7 +110,7 @@ def apply_manifests(profile: Profile, load: Callable[[], Table], plan: Manifests
             pass
 
     committed = commit_with_retry(
-        load, stage, RetryPolicy.from_properties(profile.properties), f"rewriting manifests of {plan.table}"
+        load, stage, RetryPolicy.of(profile), f"rewriting manifests of {plan.table}"
     )
     snapshot = committed.current_snapshot()
     after = len(snapshot.manifests(committed.io)) if snapshot else 0

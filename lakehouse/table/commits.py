@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException, ValidationException
 from pyiceberg.manifest import ManifestEntryStatus
@@ -20,6 +21,9 @@ from lakehouse.core.hooks import checkpoint
 from lakehouse.errors import CommitError, LakehouseError, StorageError
 from lakehouse.table.producers import commit_once, staged_snapshots, table_io
 from lakehouse.table.upstream import install as install_upstream_fixes
+
+if TYPE_CHECKING:
+    from lakehouse.core.config import Profile
 
 # Every write of ours imports this module: pyiceberg must read double partition values exactly before
 # any manifest is read or rewritten (lakehouse/table/upstream.py).
@@ -33,14 +37,10 @@ class RetryPolicy:
     max_delay: float = 2.0
 
     @classmethod
-    def from_properties(cls, props: dict[str, str], where: str = "lake settings") -> RetryPolicy:
-        """`lake.commit.*` of a profile or a table; a bad value is a one-line ConfigError naming it."""
-        from lakehouse.core.config import commit_settings
-
-        attempts, base_ms, max_ms = commit_settings(
-            props, where, (cls.attempts, cls.base_delay * 1000, cls.max_delay * 1000)
-        )
-        return cls(attempts=attempts, base_delay=base_ms / 1000, max_delay=max_ms / 1000)
+    def of(cls, profile: Profile) -> RetryPolicy:
+        """The profile's `lake.commit.*` settings (checked when the profile loaded)."""
+        s = profile.settings
+        return cls(s.commit_attempts, s.commit_base_delay_ms / 1000, s.commit_max_delay_ms / 1000)
 
     def retrying(self) -> Retrying:
         """Full jitter (AWS architecture blog): before attempt n+1, a pause uniform in

@@ -16,6 +16,7 @@ from lakehouse.ops.compaction.apply import CompactionResult, compact
 from lakehouse.ops.compaction.commit import commit_compaction
 from lakehouse.ops.compaction.plan import (
     DEFAULT_MIN_INPUT_FILES,
+    CompactionOptions,
     CompactionPlan,
     FileGroup,
     PartitionPlan,
@@ -26,6 +27,7 @@ from lakehouse.ops.compaction.write import CompactionWrite, write_compaction
 
 __all__ = [
     "DEFAULT_MIN_INPUT_FILES",
+    "CompactionOptions",
     "CompactionPlan",
     "CompactionResult",
     "CompactionWrite",

@@ -44,7 +44,7 @@ def commit_compaction(
         summary["lake.sort-by"] = ",".join(plan.sort_by)
     try:
         return commit_with_retry(
-            load, _stage(plan, write, summary), RetryPolicy.from_properties(profile.properties),
+            load, _stage(plan, write, summary), RetryPolicy.of(profile),
             f"compaction of {plan.table}",
         )  # fmt: skip
     except BaseException:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
@@ -134,6 +134,17 @@ class CompactionPlan:
             "expected_output_files": self.expected_outputs,
             "partitions": [p.to_dict() for p in self.partitions if p.groups or p.skipped],
         }
+
+
+class CompactionOptions(TypedDict, total=False):
+    """The options of `lake compact`; each one left out takes its default."""
+
+    target_size: str | int | None
+    min_size: str | int | None
+    max_size: str | int | None
+    min_input_files: int
+    where: str | None
+    sort_by: list[str] | str | None
 
 
 def plan_compaction(

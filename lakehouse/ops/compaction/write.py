@@ -66,7 +66,7 @@ def engine_settings(profile: Profile, sorted_output: bool) -> dict[str, str | bo
     """Bound DuckDB's memory by the group (spilling to the engine's own temp directory), and keep insertion
     order only when sorting. Applied for the compaction only; the engine's own settings come back after."""
     settings: dict[str, str | bool] = {"preserve_insertion_order": sorted_output}
-    if not profile.get("lake.duckdb.memory-limit"):
+    if profile.settings.duckdb_memory_limit is None:
         settings["memory_limit"] = DEFAULT_MEMORY_LIMIT
     return settings
 
