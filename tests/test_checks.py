@@ -98,3 +98,17 @@ def test_lake_test_cli_exit_code_and_warn(lake_with_tables, tmp_path, run_cli):
 def test_malformed_checks(spec, message):
     with pytest.raises(CheckSpecError, match=message):
         parse_checks("silver.x", [spec])
+
+
+@pytest.mark.parametrize("max_age", ["2 days", "2d", "48h", "1 day 24 hours"])
+def test_freshness_takes_the_one_duration_syntax(max_age: str) -> None:
+    """`max_age` reads as `lake expire --older-than` does, in either spelling, when the project loads."""
+    (check,) = parse_checks("silver.events", [{"freshness": {"column": "ts", "max_age": max_age}}])
+    assert check.params["max_age"] == timedelta(days=2)
+
+
+def test_freshness_with_a_bad_age_is_one_line_naming_the_model() -> None:
+    with pytest.raises(CheckSpecError) as info:
+        parse_checks("silver.events", [{"freshness": {"column": "ts", "max_age": "soon"}}])
+    assert "silver.events" in str(info.value) and "'soon'" in str(info.value)
+    assert "\n" not in str(info.value)

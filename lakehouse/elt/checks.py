@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from lakehouse.core.schemas import quote_ident, quote_literal
+from lakehouse.core.sizes import parse_duration
 from lakehouse.errors import LakehouseError
 
 KINDS = ("not_null", "unique", "accepted_values", "range", "row_count", "relationships", "freshness", "sql")
@@ -158,6 +160,11 @@ def parse_checks(owner: str, specs: list[Any]) -> list[Check]:
             label = f"relationships({params['column']} -> {params['to']}.{params['field']})"
         elif kind == "freshness":
             params = _need(arg, ("column", "max_age"), owner, kind)
+            # One duration syntax everywhere (`2 days` or `2d`, as `lake expire --older-than`), checked now.
+            try:
+                params["max_age"] = parse_duration(params["max_age"], f"{owner}: freshness max_age")
+            except LakehouseError as exc:
+                raise CheckSpecError(str(exc)) from None
             label = f"freshness({params['column']})"
         else:  # sql
             if not isinstance(arg, str) or not arg.strip():
@@ -222,11 +229,11 @@ def _relationships(table: str, p: dict[str, Any]) -> str:
 
 def _freshness(table: str, p: dict[str, Any]) -> str:
     col = quote_ident(p["column"])
-    age = quote_literal(str(p["max_age"]))
+    age = f"to_microseconds({p['max_age'] // timedelta(microseconds=1)})"
     return (
         f"SELECT max({col}) AS latest, CAST(now() AS TIMESTAMPTZ) - CAST(max({col}) AS TIMESTAMPTZ) AS age "
         f"FROM {table} HAVING max({col}) IS NULL "
-        f"OR CAST(max({col}) AS TIMESTAMPTZ) < CAST(now() AS TIMESTAMPTZ) - CAST({age} AS INTERVAL)"
+        f"OR CAST(max({col}) AS TIMESTAMPTZ) < CAST(now() AS TIMESTAMPTZ) - {age}"
     )
 
 
