@@ -1,7 +1,7 @@
 """The package's shape, checked: layers whose imports only point down, no import cycles, small modules.
 
 Layers, bottom to top (README, "Development"): errors and core; io; table; read; ops and dev; elt;
-the `Lakehouse` facade; the pytest plugin and the demo; the CLI. Imports inside a function count too:
+the `Lakehouse` facade (facade/, then lake.py); the pytest plugin and the demo; the CLI. Imports inside a function count too:
 a lazy import is still a dependency.
 """
 
@@ -25,10 +25,11 @@ LAYERS = {
     "lakehouse.ops": 4,
     "lakehouse.dev": 4,
     "lakehouse.elt": 5,
-    "lakehouse.lake": 6,
-    "lakehouse.testing": 7,
-    "lakehouse.demo": 7,
-    "lakehouse.cli": 8,
+    "lakehouse.facade": 6,
+    "lakehouse.lake": 7,
+    "lakehouse.testing": 8,
+    "lakehouse.demo": 8,
+    "lakehouse.cli": 9,
 }
 
 

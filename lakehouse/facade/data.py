@@ -1,0 +1,138 @@
+"""Tables, ingest and reads: the facade methods a script uses most."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lakehouse.core.schemas import parse_partition_terms, parse_schema
+from lakehouse.errors import LakehouseError
+from lakehouse.facade.base import LakeBase
+from lakehouse.read.execute import QueryResult, open_reader, plan_sql, read_all, select_sql
+from lakehouse.read.plan import AsOf, PinsArg, ReadPlan
+from lakehouse.read.query import TableRead
+from lakehouse.table import tables
+from lakehouse.table.catalog import split_identifier
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from lakehouse.ops.ingest import IngestResult
+
+
+class DataAPI(LakeBase):
+    """List, create, describe, drop and fill tables; query and read them at any snapshot."""
+
+    # ---------------------------------------------------------------- tables
+
+    def tables(self, namespace: str | None = None) -> list[str]:
+        return tables.list_tables(self.catalog, namespace)
+
+    def create(
+        self,
+        name: str,
+        schema: str | None = None,
+        *,
+        like: str | None = None,
+        partition_by: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> Table:
+        if (schema is None) == (like is None):
+            raise LakehouseError("give exactly one of --schema or --like")
+        from lakehouse.io.sources import resolve_sources
+        from lakehouse.ops.columns import infer_schema
+
+        split_identifier(name)
+        terms = parse_partition_terms(partition_by)
+        if schema is not None:
+            return tables.create_table(self.catalog, name, parse_schema(schema), terms, properties)
+        with self.engine(locked=False) as engine:
+            inferred = infer_schema(engine, resolve_sources(self.profile, [like or ""], "auto"))
+        return tables.create_table(self.catalog, name, inferred, terms, properties)
+
+    def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
+        table = self.table(name)
+        return tables.describe(table, name, ReadPlan.at(name, as_of).snapshot(table, name))
+
+    def files(self, name: str, as_of: str | int | None = None) -> list[dict[str, Any]]:
+        table = self.table(name)
+        return tables.snapshot_files(table, ReadPlan.at(name, as_of).snapshot(table, name))
+
+    def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
+        """Drop a table; `purge` deletes only files under its own location that no other catalog
+        entry reaches, and lists the others as kept."""
+        from lakehouse.ops.drop import DropResult, apply_drop, plan_drop
+
+        plan = plan_drop(self.catalog, name, purge)
+        if dry_run:
+            return DropResult(plan, dry_run=True).to_dict()
+        return apply_drop(self.catalog, plan, self.profile).to_dict()
+
+    # ---------------------------------------------------------------- ingest
+
+    def ingest(
+        self, name: str, sources: list[str] | str, *, format: str = "auto", mode: str = "append",
+        create: bool = False, partition_by: str | None = None, evolve: bool = False,
+        properties: dict[str, str] | None = None, on_progress: Callable[[float], None] | None = None,
+    ) -> IngestResult:  # fmt: skip
+        """Append (or overwrite with) CSV, JSON Lines or Parquet files as one snapshot; `create=True`
+        makes the table from the sources first."""
+        from lakehouse.io.sources import resolve_sources
+        from lakehouse.ops.ingest import ingest_into
+
+        split_identifier(name)
+        found = resolve_sources(
+            self.profile, [sources] if isinstance(sources, str) else list(sources), format
+        )
+        with self.engine(locked=False) as engine:
+            return ingest_into(
+                self.profile, self.catalog, engine, name, found, mode=mode, create=create,
+                partition_by=partition_by, evolve=evolve, properties=properties, on_progress=on_progress,
+            )  # fmt: skip
+
+    # ---------------------------------------------------------------- reads
+
+    def plan_query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> tuple[str, list[TableRead]]:
+        """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
+        return plan_sql(sql, ReadPlan.parse(as_of, pins), self.table)
+
+    def query_reader(
+        self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None
+    ) -> QueryResult:
+        """Stream a query's result as Arrow record batches, in a locked-down engine."""
+        rewritten, reads = self.plan_query(sql, as_of, pins)
+        return open_reader(self.engine(locked=True), rewritten, reads, batch_size)
+
+    def query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> pa.Table:
+        """Run DuckDB SQL in which `namespace.table` names are lake tables; returns an Arrow table.
+
+        `pins="training.lock"` reads every table at the snapshot the lock file pins (a table the
+        file does not pin is an error); `as_of={"t": ref}` still overrides single tables.
+        """
+        return read_all(self.query_reader(sql, as_of, pins=pins))
+
+    def read(
+        self, name: str, columns: list[str] | None = None, where: str | None = None, *,
+        snapshot_id: int | None = None, as_of: str | int | None = None, pins: PinsArg = None,
+    ) -> pa.Table:  # fmt: skip
+        """A table (or a snapshot of it) as Arrow; `where` is a DuckDB SQL predicate.
+
+        `snapshot_id=`, `as_of=` (id, ISO time, tag) or `pins="training.lock"` choose the snapshot.
+        """
+        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
+        return self.query(sql, refs, pins=pins)
+
+    def batches(
+        self, name: str, columns: list[str] | None = None, where: str | None = None, *,
+        snapshot_id: int | None = None, as_of: str | int | None = None, batch_size: int = 65536,
+        pins: PinsArg = None,
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        """Record batches of a table, streamed: memory stays at about one batch."""
+        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
+        result = self.query_reader(sql, refs, batch_size, pins=pins)
+        try:
+            yield from result.reader
+        finally:
+            result.close()

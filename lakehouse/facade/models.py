@@ -1,0 +1,72 @@
+"""ELT projects (lakehouse.elt): plan, run, test, lineage, provenance."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.facade.base import LakeBase
+from lakehouse.read.plan import AsOf, ReadPlan
+
+if TYPE_CHECKING:
+    from lakehouse.elt.checks import CheckResult
+    from lakehouse.elt.lineage import Lineage
+    from lakehouse.elt.plan import RunPlan
+    from lakehouse.elt.results import ModelResult, RunResult
+
+
+class ModelsAPI(LakeBase):
+    """Model projects: plan and run with write-audit-publish, checks, lineage and provenance."""
+
+    def plan_run(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
+        full_refresh: bool = False, as_of: AsOf = None,
+    ) -> RunPlan:  # fmt: skip
+        """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot."""
+        from lakehouse.elt.plan import plan_run
+        from lakehouse.elt.project import Project
+
+        return plan_run(self.table, Project.load(project), select, full_refresh=full_refresh, as_of=as_of)
+
+    def run(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
+        full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
+        plan: RunPlan | None = None,
+    ) -> RunResult:  # fmt: skip
+        """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
+        `plan=` (from `plan_run`) builds exactly that plan instead of making a new one."""
+        from lakehouse.elt.execute import execute
+
+        if plan is None:
+            plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of)
+        return execute(
+            plan, profile=self.profile, catalog=self.catalog, load=self.table,
+            engine=lambda: self.engine(locked=True), on_model=on_model,
+        )  # fmt: skip
+
+    def test(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None
+    ) -> list[CheckResult]:
+        """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
+        from lakehouse.elt.project import Project
+        from lakehouse.elt.testing import check_project
+
+        return check_project(
+            self.table, lambda: self.engine(locked=True), Project.load(project), select, as_of
+        )
+
+    def lineage(
+        self, project: str | os.PathLike[str] = "sql", model: str | None = None, *, columns: bool = False
+    ) -> Lineage:
+        """The table DAG (and with `columns=True` the column lineage) of a project, as a `Lineage`."""
+        from lakehouse.elt.lineage import build_lineage
+        from lakehouse.elt.project import Project
+
+        return build_lineage(Project.load(project), model, columns=columns, load=self.table)
+
+    def provenance(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
+        """The snapshot of `name` and, recursively, the input snapshots `lake run` built it from."""
+        from lakehouse.elt.provenance import provenance
+
+        return provenance(self.table, name, ReadPlan.at(name, as_of).ref(name))
