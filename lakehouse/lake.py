@@ -8,6 +8,7 @@ import os
 
 from lakehouse.core.config import Profile, load_profile
 from lakehouse.facade.data import DataAPI
+from lakehouse.facade.erase import EraseAPI
 from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
 from lakehouse.facade.models import ModelsAPI
@@ -16,7 +17,7 @@ from lakehouse.read.execute import QueryResult
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
+class Lakehouse(DataAPI, MaintenanceAPI, HistoryAPI, ModelsAPI, EraseAPI):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 

@@ -71,6 +71,8 @@ class Output(ABC):
     @abstractmethod
     def expired(self, result: Any, dry_run: bool) -> None: ...
     @abstractmethod
+    def erased(self, result: Any, dry_run: bool) -> None: ...
+    @abstractmethod
     def collected(self, table: str, data: dict[str, Any], dry_run: bool) -> None: ...
     @abstractmethod
     def manifests_rewritten(self, table: str, result: dict[str, Any], dry_run: bool) -> None: ...
@@ -155,6 +157,9 @@ class Json(Output):
         self.emit(result.to_dict())
 
     def expired(self, result: Any, dry_run: bool) -> None:
+        self.emit(result.to_dict())
+
+    def erased(self, result: Any, dry_run: bool) -> None:
         self.emit(result.to_dict())
 
     def collected(self, table: str, data: dict[str, Any], dry_run: bool) -> None:

@@ -9,6 +9,7 @@ batches, pin, run and test all go through it.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
@@ -18,7 +19,7 @@ from lakehouse.errors import LakehouseError, SnapshotNotFoundError
 from lakehouse.read.pruning import duckdb_may_prune
 from lakehouse.read.query import TableRead, current_projection
 from lakehouse.table.catalog import split_identifier
-from lakehouse.table.pins import PinFile, load_pins
+from lakehouse.table.pins import PinFile, erasure_of, load_pins
 from lakehouse.table.snapshots import choose
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class ReadPlan:
         return self.default
 
     def snapshot(self, table: Table, identifier: str) -> Snapshot | None:
-        return choose(table, identifier, self.ref(identifier))
+        return choose(table, identifier, erased_ref(table, self.ref(identifier)))
 
     def require(self, table: Table, identifier: str) -> Snapshot:
         """As `snapshot`, but an empty table is an error (there is nothing to tag or pin)."""
@@ -94,6 +95,7 @@ class ReadPlan:
 def table_read(table: Table, identifier: str, ref: Ref) -> TableRead:
     """How a query scans `table` at `ref`: the current state in the current schema (as Spark does),
     time travel in the schema the snapshot was written with."""
+    ref = erased_ref(table, ref)
     snapshot = choose(table, identifier, ref)
     schema = table.schema()
     written = schema
@@ -107,6 +109,26 @@ def table_read(table: Table, identifier: str, ref: Ref) -> TableRead:
         current_projection(schema, written),
         snapshot is None or duckdb_may_prune(table, snapshot),
     )  # fmt: skip
+
+
+def erased_ref(table: Table, ref: Ref) -> Ref:
+    """A snapshot id that `lake erase` re-created reads the re-created snapshot, with a warning
+    (an ErasedSnapshotWarning: the CLI prints warnings on stderr); any other reference is as given."""
+    if ref is None or not str(ref).strip().lstrip("-").isdigit() or table.metadata.snapshot_by_id(int(ref)):
+        return ref
+    erased = erasure_of(table.properties, int(ref))
+    if erased is None:
+        return ref
+    warnings.warn(
+        f"{'.'.join(table.name())}: {erased.message()}; reading snapshot {erased.new}, without the erased rows",
+        ErasedSnapshotWarning,
+        stacklevel=2,
+    )
+    return erased.new
+
+
+class ErasedSnapshotWarning(UserWarning):
+    """A pinned or named snapshot was rewritten by an erasure; its re-created version is read."""
 
 
 def _split(as_of: AsOf) -> tuple[str | None, dict[str, str | int]]:

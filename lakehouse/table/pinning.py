@@ -22,7 +22,7 @@ from pyiceberg.table.snapshots import Snapshot
 from lakehouse.errors import LakehouseError, RefError
 from lakehouse.table.deletes import live_counts
 from lakehouse.table.history import check_ref_name, create_ref
-from lakehouse.table.pins import Pin, load_pins
+from lakehouse.table.pins import Pin, erasure_of, load_pins
 from lakehouse.table.snapshots import iso_ms, live_files, resolve
 
 # ---------------------------------------------------------------- pin
@@ -161,6 +161,11 @@ def verify_pin(
         )
     try:
         table = load_table(pin.table)
+    except LakehouseError as exc:
+        return fail(str(exc))
+    if (erased := erasure_of(table.properties, pin.snapshot_id)) is not None:
+        return fail(f"{erased.message()}; its data without the erased rows is snapshot {erased.new}")
+    try:
         snapshot = resolve(table, pin.table, pin.snapshot_id)
     except LakehouseError as exc:
         return fail(str(exc))

@@ -152,3 +152,51 @@ def load_pins(path: str | os.PathLike[str]) -> PinFile:
     if version != PIN_VERSION:
         raise PinError(f"{where} has pin file version {version!r}; this lake reads version {PIN_VERSION}")
     return PinFile([Pin.from_dict(t, where) for t in data["tables"]], str(data.get("created_at", "")), where)
+
+
+# ---------------------------------------------------------------- erasures
+
+ERASURES_PROPERTY = "lake.erasures"  # JSON: old snapshot id -> [new id, erasure id, date]
+ERASURES_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """Snapshot `old` was re-created as `new` by erasure `erasure_id` on `at` (`lake erase`)."""
+
+    old: int
+    new: int
+    erasure_id: str
+    at: str
+
+    def message(self) -> str:
+        return f"snapshot {self.old} was rewritten by erasure {self.erasure_id} on {self.at}"
+
+
+def _erasure_map(properties: dict[str, str]) -> dict[str, list[Any]]:
+    try:
+        data = json.loads(properties.get(ERASURES_PROPERTY, "{}"))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record_erasures(properties: dict[str, str], rewritten: dict[int, int], erasure_id: str, at: str) -> str:
+    """The table property after an erasure re-created `rewritten` (old id -> new id)."""
+    data = _erasure_map(properties)
+    data.update({str(old): [str(new), erasure_id, at] for old, new in rewritten.items()})
+    return json.dumps(dict(list(data.items())[-ERASURES_KEPT:]), separators=(",", ":"))
+
+
+def erasure_of(properties: dict[str, str], snapshot_id: int) -> Erasure | None:
+    """How an erasure replaced `snapshot_id`: the erasure that rewrote it, and the snapshot that now
+    holds its data (followed through later erasures); None if no erasure rewrote it."""
+    data = _erasure_map(properties)
+    first = data.get(str(snapshot_id))
+    if not first:
+        return None
+    new, seen = str(first[0]), {str(snapshot_id)}
+    while new in data and new not in seen:
+        seen.add(new)
+        new = str(data[new][0])
+    return Erasure(snapshot_id, int(new), str(first[1]), str(first[2]))

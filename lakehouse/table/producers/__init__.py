@@ -7,6 +7,7 @@ pyproject.toml and this package are the guard: an upgrade is checked here, nowhe
 SLF001 and banned-api rules keep private names out of every other module).
 """
 
+from lakehouse.table.producers.erasure import point_ref, stage_erase
 from lakehouse.table.producers.files import (
     DeleteManifestWriter,
     ReplaceFiles,
@@ -50,9 +51,11 @@ __all__ = [
     "default_location",
     "iceberg_schema",
     "point_branch",
+    "point_ref",
     "remove_ref",
     "require",
     "stage_append",
+    "stage_erase",
     "stage_rewrite",
     "staged_snapshots",
     "table_io",
