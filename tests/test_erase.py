@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -50,6 +51,18 @@ def emails_in(content: bytes) -> list[str]:
     return table.column("email").to_pylist() if "email" in table.column_names else []
 
 
+def avro_text(content: bytes) -> bytes:
+    """Every record of an Avro file (its blocks decompressed), as text to search."""
+    from pyiceberg.avro.file import AvroFile
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    with tempfile.NamedTemporaryFile(suffix=".avro") as tmp:
+        tmp.write(content)
+        tmp.flush()
+        with AvroFile(PyArrowFileIO().new_input(tmp.name)) as reader:  # type: ignore[var-annotated]
+            return "\n".join(repr(record) for record in reader).encode()
+
+
 def assert_no_trace(env: LakeEnv) -> None:
     """Every file left in the table's location: Parquet read with pyarrow, every byte searched."""
     needle = EMAIL.encode()
@@ -59,6 +72,8 @@ def assert_no_trace(env: LakeEnv) -> None:
         assert needle not in content, f"{path} still holds the erased value"
         if path.endswith(".parquet"):
             assert EMAIL not in emails_in(content), path
+        if path.endswith(".avro"):  # manifests and manifest lists, compressed: decode every record
+            assert needle[:16] not in avro_text(content), path
     # manifests: bounds of every entry (deleted ones too) of every manifest still on disk
     table = env.lake.table(TABLE)
 
@@ -199,3 +214,38 @@ def test_erase_refuses_a_table_that_moved_since_the_plan(local_lake: LakeEnv, tm
     assert env.lake.table(TABLE).metadata_location == before
     assert set(location_files(env)) == files
     assert EMAIL in current_emails(env)
+
+
+def test_erase_partitioned_table_text_output_and_failed_write_leftovers(
+    local_lake: LakeEnv, run_cli, tmp_path: Path
+) -> None:
+    """Rewritten files stay in their partition; a failed write's unreferenced file holding the value is
+    deleted too; the text preview names snapshots, refs and files but never the value."""
+    env = local_lake
+    data = [{**r, "country": "DE" if r["id"] % 2 else "FR"} for r in rows(0, 20, True)]
+    env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "p.jsonl", data)), create=True, partition_by="country")
+    env.lake.tag(TABLE, "v1")
+    ingest(env, tmp_path, "more", [{**r, "country": "US"} for r in rows(100, 5, False)])
+    victim = next(
+        p for p, c in location_files(env).items() if p.endswith(".parquet") and EMAIL in emails_in(c)
+    )
+    leftover = Path(victim.removeprefix("file://")).with_name("0123456789abcdef-leftover.parquet")
+    leftover.write_bytes(location_files(env)[victim])  # as a killed write would leave it
+
+    preview = run_cli(env, "erase", TABLE, "--where", WHERE, "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    assert "would erase 1 matching rows" in preview.output and "[v1]" in preview.output
+    assert "would be re-created" in preview.output and EMAIL not in preview.output
+    refused = run_cli(env, "erase", TABLE, "--where", WHERE)  # no terminal, no --yes
+    assert refused.exit_code == 1 and "pass --yes" in refused.output
+
+    done = run_cli(env, "erase", TABLE, "--where", WHERE, "--yes")
+    assert done.exit_code == 0 and "erased 1 matching rows" in done.output and EMAIL not in done.output
+    assert not leftover.exists()
+    table = env.lake.table(TABLE)
+    for task in table.scan().plan_files():
+        folder = task.file.file_path.rsplit("/", 2)[-2]
+        assert folder == f"country={task.file.partition[0]}"
+    assert sorted(set(table.scan().to_arrow().column("country").to_pylist())) == ["DE", "FR", "US"]
+    assert len(current_emails(env)) == 25 and len(current_emails(env, "v1")) == 20
+    assert_no_trace(env)

@@ -44,6 +44,17 @@ def erase(
       lake erase crm.people --where "email = 'a@example.com'" --dry-run
       lake erase crm.people --where "customer_id = 42" --yes --json
     """
+    erase_rows(
+        ctx, out, table, where, dry_run=dry_run, yes=yes, older_than=older_than, retain_last=retain_last
+    )
+
+
+def erase_rows(
+    ctx: Context, out: Output, table: str, where: str, *, dry_run: bool, yes: bool,
+    older_than: str = "5d", retain_last: int = 1,
+) -> None:  # fmt: skip
+    """`lake erase`, and `lake delete --erase-history`: preview, ask (unless --yes), apply the
+    previewed plan as it is."""
     preview = ctx.lake.erase(table, where, dry_run=True, older_than=older_than, retain_last=retain_last)
     if dry_run or not yes:
         out.erased(preview, True)
