@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import cli_json, write_jsonl
+from pyiceberg.types import StringType
 
 from lakehouse.errors import LakehouseError
 from lakehouse.io.storage import list_files
@@ -248,4 +249,32 @@ def test_erase_partitioned_table_text_output_and_failed_write_leftovers(
         assert folder == f"country={task.file.partition[0]}"
     assert sorted(set(table.scan().to_arrow().column("country").to_pylist())) == ["DE", "FR", "US"]
     assert len(current_emails(env)) == 25 and len(current_emails(env, "v1")) == 20
+    assert_no_trace(env)
+
+
+def test_erase_after_schema_evolution_keeps_each_snapshot_schema(local_lake: LakeEnv, tmp_path: Path) -> None:
+    """A tag taken before a rename, a drop and an add: its re-created snapshot keeps its own schema and
+    its dropped column's values; the predicate uses today's names, as the table reads now."""
+    env = local_lake
+    ingest(env, tmp_path, "a", rows(0, 10, True))
+    env.lake.tag(TABLE, "v1")
+    old_schema = env.lake.table(TABLE).schema().schema_id
+    with env.lake.table(TABLE).update_schema() as update:
+        update.rename_column("email", "contact")
+        update.delete_column("amount")
+        update.add_column("note", StringType())
+    data = [{"id": 500 + i, "contact": EMAIL if i == 0 else f"n{i}@ok.test", "note": "x"} for i in range(5)]
+    env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "b.jsonl", data)))
+
+    env.lake.erase(TABLE, f"contact = '{EMAIL}'")
+    table = env.lake.table(TABLE)
+    tagged = table.snapshot_by_name("v1")
+    assert tagged is not None and tagged.schema_id == old_schema
+    old = env.lake.query(f"SELECT * FROM {TABLE} ORDER BY id", as_of="v1")
+    assert old.column_names == ["id", "email", "amount"]
+    assert old.num_rows == 10 and EMAIL not in old.column("email").to_pylist()
+    assert old.column("amount").to_pylist() == [i * 1.5 for i in range(10)]  # the dropped column's values
+    now = env.lake.query(f"SELECT * FROM {TABLE} ORDER BY id")
+    assert now.column_names == ["id", "contact", "note"] and now.num_rows == 14
+    assert EMAIL not in now.column("contact").to_pylist()
     assert_no_trace(env)

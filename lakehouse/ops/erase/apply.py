@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.manifest import DataFile, ManifestEntry
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
 
-from lakehouse.core.schemas import quote_literal
+from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.errors import CommitError
 from lakehouse.io.cleanup import remove_write
 from lakehouse.io.fieldids import file_schema, select_list
@@ -92,16 +93,33 @@ def _source_entries(table: Table, plan: ErasePlan) -> dict[str, ManifestEntry]:
     return found
 
 
-def rewrite_select(table: Table, data_file: DataFile, positions: frozenset[int], predicate: str) -> str:
-    """The file's rows by field id, without the deleted positions and without the matching rows (a
-    row whose predicate is NULL does not match and stays)."""
+def schema_view(table: Table, schema_id: int, rename: bool = False) -> Table:
+    """`table` as if `schema_id` were its current schema (its top-level columns renamed `lake_old_<id>`
+    with `rename`), so files are read and written in the schema of the snapshot they belong to."""
+    schema = table.schemas()[schema_id]
+    if rename:
+        fields = [f.model_copy(update={"name": f"lake_old_{f.field_id}"}) for f in schema.fields]
+        schema = Schema(*fields, schema_id=schema_id, identifier_field_ids=[])
+    schemas = [schema if s.schema_id == schema_id else s for s in table.metadata.schemas]
+    metadata = table.metadata.model_copy(update={"current_schema_id": schema_id, "schemas": schemas})
+    return Table(table.name(), metadata, table.metadata_location or "", table.io, table.catalog)
+
+
+def rewrite_select(table: Table, rewrite: Rewrite, data_file: DataFile, predicate: str) -> str:
+    """The file's rows in the snapshot's schema (by field id), without the deleted positions and
+    without the matching rows; the predicate sees the current column names, as when planned. A row
+    whose predicate is NULL does not match and stays."""
     found, _ = file_schema(table, data_file)
+    old = schema_view(table, rewrite.schema_id, rename=True)
     source = (
-        f"SELECT {select_list(table, data_file, found)} FROM read_parquet("
-        f"[{quote_literal(data_file.file_path)}], hive_partitioning = false, file_row_number = true) "
-        f"WHERE NOT list_contains({positions_sql(positions)}, file_row_number)"
+        f"SELECT {select_list(table, data_file, found)}, {select_list(old, data_file, found)} FROM "
+        f"read_parquet([{quote_literal(data_file.file_path)}], hive_partitioning = false, "
+        f"file_row_number = true) WHERE NOT list_contains({positions_sql(rewrite.positions)}, file_row_number)"
     )
-    return f"SELECT * FROM ({source}) AS lake_rows WHERE ({predicate}) IS NOT TRUE"
+    columns = ", ".join(
+        f"lake_old_{f.field_id} AS {quote_ident(f.name)}" for f in table.schemas()[rewrite.schema_id].fields
+    )
+    return f"SELECT {columns} FROM ({source}) AS lake_rows WHERE ({predicate}) IS NOT TRUE"
 
 
 def write_rewrites(
@@ -114,9 +132,10 @@ def write_rewrites(
         source = entries[rewrite.source].data_file
         directory, name = source.file_path.rsplit("/", 1)[0], f"{write_id}-{index:05d}"
         paths.append(f"{directory}/{name}-0.parquet")  # DuckDB writes it even with no rows
+        view = schema_view(table, rewrite.schema_id)
         written = copy_to_partition(
-            engine, table, rewrite_select(table, source, rewrite.positions, plan.predicate),
-            directory=directory, partition=source.partition, spec_id=source.spec_id, file_name=name,
+            engine, view, rewrite_select(table, rewrite, source, plan.predicate), directory=directory,
+            partition=source.partition, spec_id=source.spec_id, file_name=name, metadata=view.metadata,
         )  # fmt: skip
         out[rewrite] = written.data_files
     return out, paths
@@ -158,7 +177,7 @@ def _stage(
                 "lake.write-id": write_id,
             }
             deleted = [entries[p].data_file for p in s.files]
-            stage_erase(branch, deleted, added, summary, keep, scrub)(tx)
+            stage_erase(branch, deleted, added, summary, keep, scrub, s.schema_id)(tx)
             new_id = tx.table_metadata.refs[branch].snapshot_id
             result.rewritten[s.snapshot_id] = new_id
             for name in s.refs:

@@ -56,6 +56,7 @@ class Rewrite:
 
     source: str
     positions: frozenset[int]
+    schema_id: int  # the snapshot's schema: the new file is written in it, as the source was
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ErasedSnapshot:
     files: tuple[str, ...]  # the data files it loses
     recreate: bool  # False: outside the retention window, it is removed (expire would drop it)
     rewrites: tuple[Rewrite, ...] = ()
+    schema_id: int | None = None  # the re-created snapshot keeps it
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class ErasePlan:
     @property
     def rewrites(self) -> list[Rewrite]:
         return sorted(
-            {r for s in self.snapshots for r in s.rewrites}, key=lambda r: (r.source, sorted(r.positions))
+            {r for s in self.snapshots for r in s.rewrites},
+            key=lambda r: (r.source, r.schema_id, sorted(r.positions)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,8 +208,10 @@ def plan_erase(
         rewrites: tuple[Rewrite, ...] = ()
         if recreate:
             removed = deleted_positions(table, entries) if not all(is_data(e) for e in entries) else {}
+            schema_id = metadata.current_schema_id if snapshot.schema_id is None else snapshot.schema_id
             rewrites = tuple(
-                Rewrite(e.data_file.file_path, frozenset(removed.get(e.data_file.file_path, ()))) for e in hit
+                Rewrite(e.data_file.file_path, frozenset(removed.get(e.data_file.file_path, ())), schema_id)
+                for e in hit
             )
         snapshots.append(
             ErasedSnapshot(
@@ -216,7 +221,8 @@ def plan_erase(
                 tuple(sorted(e.data_file.file_path for e in hit)),
                 recreate,
                 rewrites,
-            )  # fmt: skip
+                snapshot.schema_id,
+            )
         )
     doomed, spelled = _doomed(table, [s.snapshot_id for s in snapshots])
     return ErasePlan(

@@ -15,6 +15,7 @@ from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry, Manifes
 from pyiceberg.table import Transaction
 from pyiceberg.table.refs import SnapshotRef
 from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update import AddSnapshotUpdate, UpdatesAndRequirements
 
 from lakehouse.table.producers.files import RewriteFiles, _content, commit_uuid
 
@@ -30,9 +31,25 @@ class EraseFiles(RewriteFiles):
         added: list[DataFile],
         keep_sequence: dict[str, int],
         scrub: frozenset[str],
+        schema_id: int | None,
     ) -> None:
         super().__init__(Operation.OVERWRITE, tx, branch, summary, commit_id, deleted, added, keep_sequence)
         self._scrub = scrub
+        self._schema_id = schema_id
+
+    def _commit(self) -> UpdatesAndRequirements:
+        """The re-created snapshot keeps the schema of the one it replaces (pyiceberg takes the
+        table's current one), so time travel to it reads the columns it was written with."""
+        updates, requirements = super()._commit()
+        if self._schema_id is None:
+            return updates, requirements
+        fixed = tuple(
+            AddSnapshotUpdate(snapshot=u.snapshot.model_copy(update={"schema_id": self._schema_id}))
+            if isinstance(u, AddSnapshotUpdate)
+            else u
+            for u in updates
+        )
+        return fixed, requirements
 
     def _manifests(self) -> list[ManifestFile]:
         self._deleted_entries()  # still checks that every removed file is in the parent
@@ -81,13 +98,14 @@ def stage_erase(
     summary: dict[str, str],
     keep_sequence: dict[str, int],
     scrub: Iterable[str],
+    schema_id: int | None = None,
 ) -> Callable[[Transaction], None]:
     """One `overwrite` snapshot on `branch` without `deleted`, with `added`, no trace of `scrub`."""
     deleted, added, scrubbed = list(deleted), list(added), frozenset(scrub)
 
     def stage(tx: Transaction) -> None:
         producer = EraseFiles(
-            tx, branch, summary, commit_uuid(summary), deleted, added, keep_sequence, scrubbed
+            tx, branch, summary, commit_uuid(summary), deleted, added, keep_sequence, scrubbed, schema_id
         )
         with producer:
             pass
