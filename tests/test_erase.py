@@ -131,6 +131,10 @@ def test_erase_reaches_tags_branches_pins_and_leaves_no_byte(
         == "sha256:" + __import__("hashlib").sha256(WHERE.encode()).hexdigest()
     )
     assert "lake.erased-at" in summary
+    refs = {name: table.snapshot_by_name(name) for name in ("q1", "exp", "main")}
+    assert refs["main"].parent_snapshot_id == refs["exp"].snapshot_id  # type: ignore[union-attr]
+    assert refs["exp"].parent_snapshot_id == refs["q1"].snapshot_id  # type: ignore[union-attr]  # lineage kept
+    assert len(table.metadata.snapshots) == 3
     assert_no_trace(env)
 
     # the pin made before: verify fails naming the erasure, reading it gives the erased version

@@ -56,7 +56,7 @@ def erase_rows(
     """`lake erase`, and `lake delete --erase-history`: preview, ask (unless --yes), apply the
     previewed plan as it is."""
     preview = ctx.lake.erase(table, where, dry_run=True, older_than=older_than, retain_last=retain_last)
-    if dry_run or not yes:
+    if dry_run or not yes or not preview.plan.snapshots:
         out.erased(preview, True)
     if dry_run or not preview.plan.snapshots:
         return

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pyiceberg.manifest import DataFile, ManifestEntry
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
 
 from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.errors import CommitError
@@ -177,7 +178,8 @@ def _stage(
                 "lake.write-id": write_id,
             }
             deleted = [entries[p].data_file for p in s.files]
-            stage_erase(branch, deleted, added, summary, keep, scrub, s.schema_id)(tx)
+            parent = _parent(metadata, s.snapshot_id, result.rewritten, set(ids))
+            stage_erase(branch, deleted, added, summary, keep, scrub, s.schema_id, parent)(tx)
             new_id = tx.table_metadata.refs[branch].snapshot_id
             result.rewritten[s.snapshot_id] = new_id
             for name in s.refs:
@@ -204,6 +206,18 @@ def _stage(
         result.removed = ids
 
     return stage
+
+
+def _parent(
+    metadata: TableMetadata, snapshot_id: int, rewritten: dict[int, int], removed: set[int]
+) -> int | None:
+    """The re-created snapshot's parent: the old parent's re-created snapshot, the old parent if it
+    stays, or none (it is removed without a replacement, outside the retention window)."""
+    snapshot = metadata.snapshot_by_id(snapshot_id)
+    parent = snapshot.parent_snapshot_id if snapshot else None
+    if parent in rewritten:
+        return rewritten[parent]
+    return None if parent is None or parent in removed else parent
 
 
 def apply_erase(profile: Profile, engine: Engine, load: Callable[[], Table], plan: ErasePlan) -> EraseResult:

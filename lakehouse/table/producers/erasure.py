@@ -32,19 +32,23 @@ class EraseFiles(RewriteFiles):
         keep_sequence: dict[str, int],
         scrub: frozenset[str],
         schema_id: int | None,
+        parent_id: int | None,
     ) -> None:
         super().__init__(Operation.OVERWRITE, tx, branch, summary, commit_id, deleted, added, keep_sequence)
         self._scrub = scrub
         self._schema_id = schema_id
+        self._parent_id = parent_id
 
     def _commit(self) -> UpdatesAndRequirements:
         """The re-created snapshot keeps the schema of the one it replaces (pyiceberg takes the
-        table's current one), so time travel to it reads the columns it was written with."""
+        table's current one), so time travel to it reads the columns it was written with, and its
+        parent is the replaced one's parent (or that parent's re-created snapshot), not the replaced one."""
         updates, requirements = super()._commit()
-        if self._schema_id is None:
-            return updates, requirements
+        change: dict[str, int | None] = {"parent_snapshot_id": self._parent_id}
+        if self._schema_id is not None:
+            change["schema_id"] = self._schema_id
         fixed = tuple(
-            AddSnapshotUpdate(snapshot=u.snapshot.model_copy(update={"schema_id": self._schema_id}))
+            AddSnapshotUpdate(snapshot=u.snapshot.model_copy(update=change))
             if isinstance(u, AddSnapshotUpdate)
             else u
             for u in updates
@@ -99,13 +103,23 @@ def stage_erase(
     keep_sequence: dict[str, int],
     scrub: Iterable[str],
     schema_id: int | None = None,
+    parent_id: int | None = None,
 ) -> Callable[[Transaction], None]:
     """One `overwrite` snapshot on `branch` without `deleted`, with `added`, no trace of `scrub`."""
     deleted, added, scrubbed = list(deleted), list(added), frozenset(scrub)
 
     def stage(tx: Transaction) -> None:
         producer = EraseFiles(
-            tx, branch, summary, commit_uuid(summary), deleted, added, keep_sequence, scrubbed, schema_id
+            tx,
+            branch,
+            summary,
+            commit_uuid(summary),
+            deleted,
+            added,
+            keep_sequence,
+            scrubbed,
+            schema_id,
+            parent_id,
         )
         with producer:
             pass
