@@ -42,3 +42,9 @@ class EraseText(Output):
                 f"  wrote {data['written_files']} files ({format_size(data['written_bytes'])}), deleted "
                 f"{data['deleted_files']} ({format_size(data['deleted_bytes'])}) in {data['seconds']:.2f}s"
             )
+        if unsearched := data["equality_delete_files_not_searched"]:
+            click.echo(
+                f"  note: {len(unsearched)} equality delete files (another engine's) were not searched for "
+                f"the values, e.g. {unsearched[0]}",
+                err=True,
+            )

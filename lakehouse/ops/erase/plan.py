@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
-from pyiceberg.manifest import DataFile, ManifestEntry
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
 from pyiceberg.table import Table
 
 from lakehouse.core.sizes import parse_duration
@@ -83,6 +83,9 @@ class ErasePlan:
     )  # as seen: checked at commit
     doomed: Mapping[str, tuple[str, int]] = field(default_factory=lambda: MappingProxyType({}))
     spelled: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # as deleted
+    # another engine's equality delete files in the table: their key values are not searched or
+    # rewritten (a Flink upsert of the erased key may still name it); listed so the user knows
+    equality_deletes: tuple[str, ...] = ()
     predicate: str = field(default="", repr=False)  # the values: never printed, never recorded
 
     @property
@@ -117,6 +120,7 @@ class ErasePlan:
             ],
             "refs": [{"name": name, "snapshot_id": sid} for name, sid in moved],
             "files_deleted_at_most": sorted(self.doomed),
+            "equality_delete_files_not_searched": list(self.equality_deletes),
         }
 
 
@@ -235,6 +239,16 @@ def plan_erase(
         refs=MappingProxyType({name: ref.snapshot_id for name, ref in metadata.refs.items()}),
         doomed=MappingProxyType(doomed),
         spelled=MappingProxyType(spelled),
+        equality_deletes=tuple(
+            sorted(
+                {
+                    e.data_file.file_path
+                    for entries in per_snapshot.values()
+                    for e in entries
+                    if e.data_file.content == DataFileContent.EQUALITY_DELETES
+                }
+            )
+        ),
         predicate=predicate,
     )
 
