@@ -98,7 +98,7 @@ def test_erase_reaches_tags_branches_pins_and_leaves_no_byte(
 ) -> None:
     env = local_lake
     ingest(env, tmp_path, "a", rows(0, 50, True))
-    env.lake.tag(TABLE, "q1")
+    env.lake.tag(TABLE, "q1", retain_days=30)
     pin = tmp_path / "train.lock"
     env.lake.pin([TABLE], pin)
     ingest(env, tmp_path, "b", rows(100, 50, False))
@@ -135,6 +135,7 @@ def test_erase_reaches_tags_branches_pins_and_leaves_no_byte(
     assert refs["main"].parent_snapshot_id == refs["exp"].snapshot_id  # type: ignore[union-attr]
     assert refs["exp"].parent_snapshot_id == refs["q1"].snapshot_id  # type: ignore[union-attr]  # lineage kept
     assert len(table.metadata.snapshots) == 3
+    assert table.metadata.refs["q1"].max_ref_age_ms == 30 * 86_400_000  # the tag keeps its retention
     assert_no_trace(env)
 
     # the pin made before: verify fails naming the erasure, reading it gives the erased version
