@@ -24,7 +24,7 @@ class EraseAPI(LakeBase):
         applies exactly that plan."""
         from lakehouse.ops.erase import EraseResult, apply_erase, plan_erase
 
-        with self.engine(locked=False) as engine:
+        with self.engine() as engine:  # locked: the predicate reaches no file outside the warehouse
             if plan is None:
                 plan = plan_erase(engine, self.table(name), name, where, older_than, retain_last)
             if dry_run:
