@@ -8,8 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import cli_json, events, fails_unchanged, snapshot_count, write_jsonl, write_project
 from conformance.readers import duckdb_rows, polars_rows, pyiceberg_rows
+from conftest import cli_json, events, fails_unchanged, snapshot_count, write_jsonl, write_project
 from test_concurrency import LAKE, hook_env, wait_for
 
 from lakehouse.errors import LakehouseError

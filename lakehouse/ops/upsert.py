@@ -33,7 +33,7 @@ from pyiceberg.expressions import (
 from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
 from pyiceberg.table import ManifestGroupPlanner, Table, Transaction
 from pyiceberg.table.snapshots import Operation, Snapshot
-from pyiceberg.types import PrimitiveType, StructType
+from pyiceberg.types import PrimitiveType
 
 from lakehouse.core.schemas import duckdb_type, quote_ident
 from lakehouse.errors import CommitError, LakehouseError
@@ -203,7 +203,7 @@ def plan_upsert(
         table=table_name,
         keys=keys,
         snapshot_id=snapshot_id,
-        sequence_number=snapshot.sequence_number if snapshot is not None else 0,
+        sequence_number=(snapshot.sequence_number or 0) if snapshot is not None else 0,
         files=tuple(files),
         source_rows=source_rows,
         rows_updated=updated,
@@ -304,30 +304,29 @@ def _prune(
 
 def _key_filter(engine: Engine, table: Table, keys: tuple[str, ...]) -> BooleanExpression:
     """IN (the keys) for one key column with few distinct values, else each key's [min, max]."""
-    schema = table.schema()
     if len(keys) == 1:
         key = quote_ident(keys[0])
-        distinct = int(engine.value(f"SELECT count(DISTINCT {key}) FROM {NEW}"))
-        if distinct <= IN_LIST_MAX:
+        if int(engine.value(f"SELECT count(DISTINCT {key}) FROM {NEW}")) <= IN_LIST_MAX:
             values = [row[0] for row in engine.rows(f"SELECT DISTINCT {key} FROM {NEW}")]
-            if values and all(isinstance(v, _PRUNABLE) and not isinstance(v, bool) for v in values):
-                return In(keys[0], values)
-    parts: list[BooleanExpression] = []
-    for name in keys:
-        if isinstance(schema.find_field(name).field_type, StructType):
-            continue
-        low, high = engine.one(f"SELECT min({quote_ident(name)}), max({quote_ident(name)}) FROM {NEW}") or (
-            None,
-            None,
-        )
-        if isinstance(low, _PRUNABLE) and isinstance(high, _PRUNABLE) and not isinstance(low, bool):
-            parts += [GreaterThanOrEqual(name, low), LessThanOrEqual(name, high)]
-    if not parts:
-        return AlwaysTrue()
-    result = parts[0]
-    for part in parts[1:]:
-        result = And(result, part)
+            if values and all(_prunable(v) for v in values):
+                return In(keys[0], values)  # type: ignore[call-arg, arg-type]  # pyiceberg's pydantic init
+    bounds = engine.one(
+        "SELECT " + ", ".join(f"min({quote_ident(k)}), max({quote_ident(k)})" for k in keys) + f" FROM {NEW}"
+    )
+    result: BooleanExpression = AlwaysTrue()
+    for i, name in enumerate(keys):
+        low, high = (bounds or ())[2 * i : 2 * i + 2] or (None, None)
+        if _prunable(low) and _prunable(high):
+            within = And(GreaterThanOrEqual(name, low), LessThanOrEqual(name, high))  # type: ignore[call-arg, arg-type]
+            result = within if isinstance(result, AlwaysTrue) else And(result, within)
     return result
+
+
+def _prunable(value: Any) -> bool:
+    """A value pyiceberg's evaluators compare exactly (no NaN, no bool posing as int)."""
+    if isinstance(value, float) and value != value:
+        return False
+    return isinstance(value, _PRUNABLE) and not isinstance(value, bool)
 
 
 def _norm(path: str) -> str:
