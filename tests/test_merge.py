@@ -253,3 +253,29 @@ def test_run_merge_model_records_rows_updated_and_inserted(local_lake: LakeEnv, 
     assert snapshot.summary["lake.rows-updated"] == "2" and snapshot.summary["lake.rows-inserted"] == "3"
     got = sorted((r["k"], r["v"]) for r in env.lake.table("silver.m").scan().to_arrow().to_pylist())
     assert got == [(i, i) for i in range(8)] + [(i, 100 + i) for i in range(8, 13)]
+
+
+def test_merge_never_resurrects_rows_deleted_by_another_engine(any_lake: LakeEnv, tmp_path: Path) -> None:
+    """Positional delete files (as Spark or Trino write them) apply to the rows a merge keeps."""
+    from conformance.other_writer import delete_rows
+
+    env = any_lake
+    base = events(100)
+    env.lake.ingest(T, str(write_jsonl(tmp_path / "a.jsonl", base)), create=True)
+    assert delete_rows(env.profile, env.lake.table(T), {5, 6, 50}) == 3
+    live = [r for r in base if r["id"] not in {5, 6, 50}]
+    changes = _changes(base, [5, 7, 200])  # 5 was deleted: it comes back as an insert
+    result = env.lake.merge(T, str(write_jsonl(tmp_path / "b.jsonl", changes)), key="id")
+    assert result.merge is not None
+    assert result.merge["rows_updated"] == 1 and result.merge["rows_inserted"] == 2
+    _readers_agree(env, T, _expected(live, changes))
+
+
+def test_merge_with_create_makes_the_table(local_lake: LakeEnv, tmp_path: Path) -> None:
+    env = local_lake
+    rows = events(5)
+    result = env.lake.ingest(
+        T, str(write_jsonl(tmp_path / "a.jsonl", rows)), mode="merge", key="id", create=True
+    )
+    assert result.merge is not None and result.merge["rows_inserted"] == 5
+    _readers_agree(env, T, rows)

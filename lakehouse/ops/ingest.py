@@ -170,7 +170,8 @@ def ingest(
             "lake.write-id": write_id,
         }
         stage = _stage(mode, written, summary, plan, merging)
-        committed = commit_with_retry(load, stage, RetryPolicy.of(profile), f"ingest into {table_name}")
+        what = f"{'merge' if merging else 'ingest'} into {table_name}"
+        committed = commit_with_retry(load, stage, RetryPolicy.of(profile), what)
     except BaseException as exc:
         remove_write(profile, table, write_id, written.paths)
         if isinstance(exc, LakehouseError):
