@@ -37,7 +37,7 @@ from pyiceberg.types import PrimitiveType
 
 from lakehouse.core.schemas import duckdb_type, quote_ident
 from lakehouse.errors import CommitError, LakehouseError
-from lakehouse.io.fieldids import read_by_field_id
+from lakehouse.io.live import read_live
 from lakehouse.io.storage import local_path
 from lakehouse.io.writer import WrittenFiles, copy_to_data_files
 from lakehouse.table.producers import stage_rewrite, table_io
@@ -217,8 +217,9 @@ def plan_upsert(
 def old_rows(
     table: Table, data: list[ManifestEntry], deletes: list[ManifestEntry], *, with_filename: bool = False
 ) -> str:
-    """The live rows of `data` (their delete files applied) in the table's current schema, by field id."""
-    return read_by_field_id(table, [e.data_file for e in data], with_filename=with_filename)
+    """The live rows of `data` (their delete files applied: a merge never brings back a deleted row) in
+    the table's current schema, by field id."""
+    return read_live(table, [*data, *deletes], with_filename=with_filename)
 
 
 def write_upsert(
