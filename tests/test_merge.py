@@ -279,3 +279,37 @@ def test_merge_with_create_makes_the_table(local_lake: LakeEnv, tmp_path: Path) 
     )
     assert result.merge is not None and result.merge["rows_inserted"] == 5
     _readers_agree(env, T, rows)
+
+
+def test_merge_over_equality_deletes_as_flink_writes_them(local_lake: LakeEnv, tmp_path: Path) -> None:
+    """An equality delete (Flink) applies to the rows a merge keeps; a merged row with that key is new."""
+    from test_delete_files import commit_equality_deletes, strict_rows
+
+    env = local_lake
+    base = events(40)
+    env.lake.ingest(T, str(write_jsonl(tmp_path / "a.jsonl", base)), create=True)
+    commit_equality_deletes(env.lake.table(T), [{"id": 6}, {"id": 9}])
+    changes = _changes(base, [6, 7, 200])
+    result = env.lake.merge(T, str(write_jsonl(tmp_path / "b.jsonl", changes)), key="id")
+    assert result.merge is not None
+    assert result.merge["rows_updated"] == 1 and result.merge["rows_inserted"] == 2
+    want = _expected([r for r in base if r["id"] not in {6, 9}], changes)
+    assert _want(strict_rows(env.lake.table(T))) == _want(want)
+    assert _canon(env.lake.query(f"SELECT * FROM {T}")) == _want(want)
+
+
+def test_merge_racing_a_delete_fails_rather_than_bring_rows_back(local_lake: LakeEnv, tmp_path: Path) -> None:
+    from conformance.other_writer import delete_rows
+
+    env = local_lake
+    base = events(30)
+    env.lake.ingest(T, str(write_jsonl(tmp_path / "a.jsonl", base)), create=True)
+    proc = _held_merge(env, tmp_path / "hooks", write_jsonl(tmp_path / "b.jsonl", _changes(base, [1, 2])))
+    delete_rows(env.profile, env.lake.table(T), {3})
+    deleted = env.lake.table(T).current_snapshot()
+    rc, err = _go(proc, tmp_path / "hooks")
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "conflicts with a concurrent delete" in lines[0], err
+    assert env.lake.table(T).current_snapshot() == deleted
+    _readers_agree(env, T, [r for r in base if r["id"] != 3])
