@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from lakehouse.io.engine import Engine
 
 NEW = "lake_new"  # the staged relation of new rows
-IN_LIST_MAX = 1000  # up to this many distinct keys prune with IN, beyond with the keys' min/max
+IN_LIST_MAX = 200  # pyiceberg evaluates IN with up to 200 values (IN_PREDICATE_LIMIT); beyond: min/max
 _PRUNABLE = (int, float, str, Decimal, date, datetime, bytes)
 
 
