@@ -2,7 +2,8 @@
 
 DuckDB reads the sources in parallel and streams them into data files (`lakehouse.io.inference` reads
 them, `lakehouse.ops.columns` maps their columns onto the table, `lakehouse.io.writer` writes); the
-files are described from their footers and committed in one append (or overwrite). Any failure
+files are described from their footers and committed in one append (or overwrite, or with `--mode
+merge --key` an upsert through `lakehouse.ops.upsert`). Any failure
 removes the files this ingest wrote, so the table and its location are left as they were.
 """
 

@@ -85,6 +85,8 @@ class UpsertPlan:
     files_read: int  # data files left after pruning
     files_live: int
     replaced: tuple[DataFile, ...] = field(default=(), repr=False, compare=False)
+    # the replaced files' manifest entries and the snapshot's delete files, read back by `write_upsert`
+    entries: tuple[ManifestEntry, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def rows_inserted(self) -> int:
@@ -199,6 +201,7 @@ def plan_upsert(
                     data_file.file_path, data_file.record_count, data_file.file_size_in_bytes, int(matched)
                 )
             )
+    hit = {f.file_path for f in replaced}
     return UpsertPlan(
         table=table_name,
         keys=keys,
@@ -211,6 +214,7 @@ def plan_upsert(
         files_read=len(candidates),
         files_live=len(data),
         replaced=tuple(replaced),
+        entries=tuple([e for e in candidates if e.data_file.file_path in hit] + (deletes if hit else [])),
     )
 
 
@@ -240,11 +244,8 @@ def write_upsert(
             else f"CAST(NULL AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}"
             for f in target.fields
         )
-        snapshot = table.metadata.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id is not None else None
-        entries = live_entries(table.io, snapshot)
-        paths = {f.file_path for f in plan.replaced}
-        data = [e for e in entries if e.data_file.file_path in paths]
-        deletes = [e for e in entries if e.data_file.content != DataFileContent.DATA]
+        data = [e for e in plan.entries if e.data_file.content == DataFileContent.DATA]
+        deletes = [e for e in plan.entries if e.data_file.content != DataFileContent.DATA]
         on = " AND ".join(f"f.{quote_ident(k)} = n.{quote_ident(k)}" for k in plan.keys)
         old = old_rows(table, data, deletes)
         select = f"SELECT {old_cols} FROM ({old}) AS f ANTI JOIN {NEW} AS n ON {on} UNION ALL {select}"
