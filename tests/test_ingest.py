@@ -263,3 +263,9 @@ def test_a_failed_local_write_names_the_data_path_not_the_source(
     line = one_line_error(run_cli(local_lake, "ingest", "bronze.events", str(src)))
     assert "events.jsonl" not in line and "country=DE" in line and "bronze.events" in line, line
     assert snapshot_count(local_lake, "bronze.events") == 0
+
+
+def test_ingest_help_shows_merge_mode_key_and_dry_run(local_lake: LakeEnv, run_cli) -> None:
+    text = run_cli(local_lake, "ingest", "--help").stdout
+    assert "[append|overwrite|merge]" in text and "--key" in text and "--dry-run" in text
+    assert "--mode merge --key user_id --dry-run" in text

@@ -32,7 +32,17 @@ if TYPE_CHECKING:
     show_default=True,
     help="Source format; auto goes by file extension.",
 )
-@click.option("--mode", type=click.Choice(["append", "overwrite"]), default="append", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["append", "overwrite", "merge"]),
+    default="append",
+    show_default=True,
+    help="merge: upsert on --key (a row whose key exists replaces it, the others are inserted).",
+)
+@click.option("--key", help="Key column(s) for --mode merge, comma-separated: --key id or --key day,user_id.")
+@click.option(
+    "--dry-run", is_flag=True, help="With --mode merge: the files it would rewrite, rows matched/inserted."
+)
 @click.option(
     "--create", is_flag=True, help="Create the table from the sources' schema if it does not exist."
 )
@@ -48,6 +58,8 @@ def ingest(
     sources: tuple[str, ...],
     fmt: str,
     mode: str,
+    key: str | None,
+    dry_run: bool,
     create: bool,
     partition_by: str | None,
     evolve: bool,
@@ -65,11 +77,13 @@ def ingest(
       lake ingest bronze.events raw/events.jsonl --create --partition-by "day(ts)"
       lake ingest bronze.events "s3://landing/events/year=2026/*/*.parquet"
       lake ingest bronze.events new.csv --mode overwrite
+      lake ingest silver.users changes.parquet --mode merge --key user_id --dry-run
     """
     with out.progress(f"ingest {table}", enabled=not quiet) as progress:
         result = ctx.lake.ingest(
             table, list(sources), format=fmt, mode=mode, create=create, partition_by=partition_by,
             evolve=evolve, properties=parse_properties(properties), on_progress=progress.callback,
+            key=key, dry_run=dry_run,
         )  # fmt: skip
     out.ingested(table, result)
 

@@ -79,6 +79,7 @@ def write_audit_publish(
             "lake.inputs": json.dumps({r: str(snapshot_ids.get(r)) for r in step.reads}, sort_keys=True),
             "lake.rows": str(done.rows),
             "lake.write-id": write_id,
+            **done.summary,
         }
         operation = Operation.OVERWRITE if done.deleted else Operation.APPEND
         write = stage_rewrite(done.deleted, done.written.data_files, summary, operation, branch=branch)

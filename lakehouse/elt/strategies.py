@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 from lakehouse.core.schemas import quote_ident
 from lakehouse.elt.plan import Step
 from lakehouse.elt.reads import pinned, rewrite_pinned
-from lakehouse.io.fieldids import read_by_field_id
-from lakehouse.io.storage import local_path
 from lakehouse.io.writer import WrittenFiles, copy_to_data_files
-from lakehouse.table.snapshots import data_files, live_files
+from lakehouse.ops.upsert import NEW, check_keys, plan_upsert, write_upsert
+from lakehouse.table.snapshots import live_files
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -34,6 +33,7 @@ class ModelWrite:
     written: WrittenFiles
     deleted: list[DataFile] = field(default_factory=list)
     new_rows: int | None = None  # merge: the rows of the model's output (some replace old ones)
+    summary: dict[str, str] = field(default_factory=dict)  # merge: lake.rows-updated, lake.rows-inserted
 
     @property
     def rows(self) -> int:
@@ -56,7 +56,7 @@ def write_model(
         return ModelWrite(copy_to_data_files(engine, table, sql, write_id=write_id), deleted)
     if step.strategy == "append":
         return ModelWrite(_append(engine, load, table, step, parent_id, sql, write_id))
-    return merge(engine, table, parent_id, sql, list(step.unique_key), write_id)
+    return merge(engine, table, parent_id, sql, list(step.unique_key), write_id, step.model)
 
 
 def _append(
@@ -79,40 +79,15 @@ def _append(
 
 
 def merge(
-    engine: Engine, table: Table, parent_id: int | None, sql: str, keys: list[str], write_id: str
+    engine: Engine, table: Table, parent_id: int | None, sql: str, keys: list[str], write_id: str, name: str
 ) -> ModelWrite:
-    """Copy-on-write upsert: rewrite only the files that hold a key of the new rows."""
-    with engine.temp_table("lake_new", sql):
-        return _merge_into(engine, table, parent_id, keys, write_id)
+    """Copy-on-write upsert (`lakehouse.ops.upsert`): rewrite only the files that hold a key of the new rows.
 
-
-def _merge_into(
-    engine: Engine, table: Table, parent_id: int | None, keys: list[str], write_id: str
-) -> ModelWrite:
-    new_rows = int(engine.value("SELECT count(*) FROM lake_new"))
-    snapshot = table.metadata.snapshot_by_id(parent_id) if parent_id is not None else None
-    live = data_files(table.io, snapshot)
-
-    def norm(path: str) -> str:
-        return str(local_path(path)) if path.startswith("file://") else path
-
-    by_path = {norm(f.file_path): f for f in live}
-    cols = ", ".join(quote_ident(f.name) for f in table.schema().fields)
-    on = " AND ".join(f"f.{quote_ident(k)} = n.{quote_ident(k)}" for k in keys)
-    affected: list[DataFile] = []
-    if live and new_rows:
-        # Old files are read by field id (a renamed column keeps its values), never by Hive folder names.
-        hit = engine.rows(
-            f"SELECT DISTINCT f.lake_filename FROM ({read_by_field_id(table, live, with_filename=True)}) AS f "
-            f"SEMI JOIN lake_new AS n ON {on}"
-        )
-        affected = [by_path[norm(row[0])] for row in hit]
-    if affected:
-        select = (
-            f"SELECT {cols} FROM ({read_by_field_id(table, affected)}) AS f ANTI JOIN lake_new AS n ON {on} "
-            f"UNION ALL SELECT {cols} FROM lake_new"
-        )
-    else:
-        select = f"SELECT {cols} FROM lake_new"
-    written = copy_to_data_files(engine, table, select, write_id=write_id)
-    return ModelWrite(written, affected, new_rows)
+    A model's output is not refused for repeated or NULL keys: the model's checks (e.g. `unique`)
+    audit the staged snapshot and stop the run before it is published.
+    """
+    with engine.temp_table(NEW, sql):
+        names = check_keys(engine, table, name, keys, "the model's output", strict=False)
+        plan = plan_upsert(engine, table, name, names, parent_id)
+        written = write_upsert(engine, table, plan, write_id)
+    return ModelWrite(written, list(plan.replaced), plan.source_rows, plan.summary())

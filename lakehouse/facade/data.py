@@ -76,9 +76,11 @@ class DataAPI(LakeBase):
         self, name: str, sources: list[str] | str, *, format: str = "auto", mode: str = "append",
         create: bool = False, partition_by: str | None = None, evolve: bool = False,
         properties: dict[str, str] | None = None, on_progress: Callable[[float], None] | None = None,
+        key: list[str] | str | None = None, dry_run: bool = False,
     ) -> IngestResult:  # fmt: skip
-        """Append (or overwrite with) CSV, JSON Lines or Parquet files as one snapshot; `create=True`
-        makes the table from the sources first."""
+        """Append (overwrite with, or merge on `key`) CSV, JSON Lines or Parquet files as one snapshot;
+        `create=True` makes the table from the sources first. `mode="merge"` is an upsert: a source
+        row whose key is in the table replaces that row, the others are inserted (`dry_run` plans it)."""
         from lakehouse.io.sources import resolve_sources
         from lakehouse.ops.ingest import ingest_into
 
@@ -90,7 +92,19 @@ class DataAPI(LakeBase):
             return ingest_into(
                 self.profile, self.catalog, engine, name, found, mode=mode, create=create,
                 partition_by=partition_by, evolve=evolve, properties=properties, on_progress=on_progress,
+                key=_keys(key), dry_run=dry_run,
             )  # fmt: skip
+
+    def merge(
+        self, name: str, sources: list[str] | str, *, key: list[str] | str, format: str = "auto",
+        evolve: bool = False, dry_run: bool = False, on_progress: Callable[[float], None] | None = None,
+    ) -> IngestResult:  # fmt: skip
+        """Upsert the sources into `name` on the `key` column(s), copy-on-write, as one snapshot: only
+        the files holding a key are rewritten. Repeated or NULL keys in the sources are refused."""
+        return self.ingest(
+            name, sources, format=format, mode="merge", key=key, evolve=evolve, dry_run=dry_run,
+            on_progress=on_progress,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- reads
 
@@ -136,3 +150,11 @@ class DataAPI(LakeBase):
             yield from result.reader
         finally:
             result.close()
+
+
+def _keys(key: list[str] | str | None) -> list[str] | None:
+    """`"a,b"` or `["a", "b"]`."""
+    if key is None:
+        return None
+    parts = key.split(",") if isinstance(key, str) else [p for k in key for p in k.split(",")]
+    return [p.strip() for p in parts if p.strip()] or None

@@ -2,7 +2,8 @@
 
 DuckDB reads the sources in parallel and streams them into data files (`lakehouse.io.inference` reads
 them, `lakehouse.ops.columns` maps their columns onto the table, `lakehouse.io.writer` writes); the
-files are described from their footers and committed in one append (or overwrite). Any failure
+files are described from their footers and committed in one append (or overwrite, or with `--mode
+merge --key` an upsert through `lakehouse.ops.upsert`). Any failure
 removes the files this ingest wrote, so the table and its location are left as they were.
 """
 
@@ -26,6 +27,7 @@ from lakehouse.io.inference import source_relation, source_schema, untyped_colum
 from lakehouse.io.sources import SourceSet
 from lakehouse.io.writer import WrittenFiles, copy_to_data_files, data_location, new_write_id
 from lakehouse.ops.columns import ColumnPlan, infer_schema, plan_columns
+from lakehouse.ops.upsert import NEW, UpsertPlan, check_keys, plan_upsert, stage_upsert, write_upsert
 from lakehouse.table.commits import RetryPolicy, commit_with_retry
 from lakehouse.table.producers import stage_append, stage_rewrite, table_io
 from lakehouse.table.snapshots import live_files
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 
     from lakehouse.core.config import Profile
 
-MODES = ("append", "overwrite")
+MODES = ("append", "overwrite", "merge")
 _SUMMARY_SOURCES_MAX = 4000
 
 
@@ -51,6 +53,8 @@ class IngestResult:
     sources: list[str]
     seconds: float = 0.0
     evolved_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    merge: dict[str, Any] | None = None  # mode merge: keys, rows updated/inserted, files rewritten
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -69,11 +73,18 @@ def ingest_into(
     evolve: bool = False,
     properties: dict[str, str] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    key: list[str] | None = None,
+    dry_run: bool = False,
 ) -> IngestResult:
     """`lake ingest`: into an existing table, or (`create`) into one made from the sources' schema."""
+    _check_mode(mode, key, dry_run)
     try:
         load_table(catalog, name)
     except NoSuchTableError:
+        if dry_run:
+            raise NoSuchTableError(
+                f"table {name} does not exist; --dry-run plans a merge into an existing table"
+            ) from None
         if not create:
             raise NoSuchTableError(
                 f"table {name} does not exist; pass --create to make it from the source"
@@ -90,7 +101,7 @@ def ingest_into(
     try:
         return ingest(
             profile, engine, lambda: load_table(catalog, name), name, sources,
-            mode=mode, evolve=evolve, on_progress=on_progress,
+            mode=mode, evolve=evolve, on_progress=on_progress, key=key, dry_run=dry_run,
         )  # fmt: skip
     except BaseException:
         if created:  # a failed --create ingest leaves no empty table behind...
@@ -109,9 +120,10 @@ def ingest(
     evolve: bool = False,
     properties: dict[str, str] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    key: list[str] | None = None,
+    dry_run: bool = False,
 ) -> IngestResult:
-    if mode not in MODES:
-        raise LakehouseError(f"unknown mode {mode!r}; use append or overwrite")
+    _check_mode(mode, key, dry_run)
     start = time.perf_counter()
     table = load()
     relation = source_relation(engine, sources, table.schema())
@@ -130,21 +142,37 @@ def ingest(
         )
     write_id = new_write_id()
     written = WrittenFiles()
+    merging: UpsertPlan | None = None
     try:
         checkpoint("before-write")
-        written = copy_to_data_files(
-            engine, table, plan.select_sql, metadata=metadata, write_id=write_id, on_progress=on_progress
-        )
+        if mode == "merge":
+            with engine.temp_table(NEW, plan.select_sql):
+                where = (
+                    sources.paths[0]
+                    if len(sources.paths) == 1
+                    else f"{sources.paths[0]} and {len(sources.paths) - 1} more"
+                )
+                keys = check_keys(engine, table, table_name, key or [], where)
+                merging = plan_upsert(engine, table, table_name, keys, table.metadata.current_snapshot_id)
+                if dry_run:
+                    return _planned(merging, sources, plan, start)
+                written = write_upsert(engine, table, merging, write_id, metadata)
+        else:
+            written = copy_to_data_files(
+                engine, table, plan.select_sql, metadata=metadata, write_id=write_id, on_progress=on_progress
+            )
         checkpoint("after-write")
+        rows = merging.source_rows if merging is not None else written.rows
         summary = {
             "lake.operation": f"ingest-{mode}",
             "lake.sources": _sources_summary(sources.paths),
             "lake.source-files": str(len(sources.paths)),
-            "lake.rows": str(written.rows),
+            "lake.rows": str(rows),
             "lake.write-id": write_id,
         }
-        stage = _stage(mode, written, summary, plan)
-        committed = commit_with_retry(load, stage, RetryPolicy.of(profile), f"ingest into {table_name}")
+        stage = _stage(mode, written, summary, plan, merging)
+        what = f"{'merge' if merging else 'ingest'} into {table_name}"
+        committed = commit_with_retry(load, stage, RetryPolicy.of(profile), what)
     except BaseException as exc:
         remove_write(profile, table, write_id, written.paths)
         if isinstance(exc, LakehouseError):
@@ -158,13 +186,42 @@ def ingest(
     return IngestResult(
         table=table_name,
         mode=mode,
-        rows=written.rows,
+        rows=rows,
         files=len(written.data_files),
         bytes=written.bytes,
         snapshot_id=snapshot.snapshot_id if snapshot else None,
         sources=sources.paths,
         seconds=round(time.perf_counter() - start, 3),
         evolved_columns=list(plan.new_columns),
+        merge=merging.to_dict() if merging is not None else None,
+    )
+
+
+def _check_mode(mode: str, key: list[str] | None, dry_run: bool) -> None:
+    if mode not in MODES:
+        raise LakehouseError(f"unknown mode {mode!r}; use append, overwrite or merge")
+    if key and mode != "merge":
+        raise LakehouseError(f"--key applies only with --mode merge (not {mode})")
+    if mode == "merge" and not key:
+        raise LakehouseError("--mode merge needs --key: the column(s) that identify a row, e.g. --key id")
+    if dry_run and mode != "merge":
+        raise LakehouseError("--dry-run applies only with --mode merge")
+
+
+def _planned(merging: UpsertPlan, sources: SourceSet, plan: ColumnPlan, start: float) -> IngestResult:
+    """A merge's `--dry-run`: what it would rewrite and insert; nothing is written."""
+    return IngestResult(
+        table=merging.table,
+        mode="merge",
+        rows=merging.source_rows,
+        files=0,
+        bytes=0,
+        snapshot_id=None,
+        sources=sources.paths,
+        seconds=round(time.perf_counter() - start, 3),
+        evolved_columns=list(plan.new_columns),
+        dry_run=True,
+        merge=merging.to_dict(),
     )
 
 
@@ -176,11 +233,14 @@ def _sources_summary(paths: list[str]) -> str:
 
 
 def _stage(
-    mode: str, written: WrittenFiles, summary: dict[str, str], plan: ColumnPlan
+    mode: str, written: WrittenFiles, summary: dict[str, str], plan: ColumnPlan, merging: UpsertPlan | None
 ) -> Callable[[Transaction], None]:
     def stage(tx: Transaction) -> None:
         if plan.evolved_schema is not None:
             _evolve(tx, plan)
+        if merging is not None:
+            stage_upsert(merging, written, summary)(tx)
+            return
         if mode == "append":
             stage_append(written.data_files, summary)(tx)
             return

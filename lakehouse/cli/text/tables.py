@@ -75,6 +75,10 @@ class TableText(Output):
 
     def ingested(self, table: str, result: Any) -> None:
         extra = f"; added columns {', '.join(result.evolved_columns)}" if result.evolved_columns else ""
+        if result.merge is not None:
+            merged(table, result.merge, result.dry_run)
+            if result.dry_run:
+                return
         click.echo(
             f"{result.mode} {result.rows} rows into {table}: {result.files} files, "
             f"{format_size(result.bytes)}, snapshot {result.snapshot_id} ({result.seconds:.2f}s){extra}"
@@ -88,3 +92,19 @@ class TableText(Output):
             note(f"read {name} at snapshot {snapshot_id}")
         fmt = fmt or ("table" if output is None and sys.stdout.isatty() else format_for(output))
         write_result(result.reader, fmt, output)
+
+
+def merged(table: str, plan: dict[str, Any], dry_run: bool) -> None:
+    """A merge: rows updated and inserted, and the files (to be) rewritten."""
+    verb = "would rewrite" if dry_run else "rewrote"
+    click.echo(
+        f"{'dry run: ' if dry_run else ''}merge into {table} on {', '.join(plan['keys'])}: "
+        f"{plan['rows_updated']} rows updated, {plan['rows_inserted']} inserted; {verb} "
+        f"{len(plan['files_rewritten'])} of {plan['files_live']} files ({format_size(plan['bytes_rewritten'])}, "
+        f"{plan['files_read']} read after pruning)"
+    )
+    if dry_run:
+        for f in plan["files_rewritten"]:
+            click.echo(
+                f"  {f['path']}  {f['rows']} rows, {format_size(f['bytes'])}, {f['matched_rows']} matched"
+            )
