@@ -18,8 +18,8 @@ from pyiceberg.table.metadata import TableMetadata
 from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.errors import CommitError
 from lakehouse.io.cleanup import remove_write
-from lakehouse.io.projection import file_schema, select_list
 from lakehouse.io.paths import normalize
+from lakehouse.io.projection import file_schema, select_list
 from lakehouse.io.storage import delete_files, list_files
 from lakehouse.io.writer import copy_to_partition, data_location, new_write_id
 from lakehouse.ops.erase.plan import (
