@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from lakehouse.core.config import Profile, load_profile
+from lakehouse.facade.changes import ChangesAPI
 from lakehouse.facade.data import DataAPI
 from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
@@ -16,7 +17,7 @@ from lakehouse.read.execute import QueryResult
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
+class Lakehouse(DataAPI, ChangesAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 
