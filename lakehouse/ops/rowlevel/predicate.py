@@ -27,6 +27,7 @@ from pyiceberg.expressions import (
     Not,
     NotEqualTo,
     Or,
+    Reference,
 )
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
@@ -161,7 +162,7 @@ def _translate(node: exp.Expr, schema: Schema) -> tuple[BooleanExpression | None
         return (Not(inner), True) if inner is not None and exact else (None, False)
     if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
         name = _column(node.this, schema)
-        return (IsNull(name), True) if name else (None, False)
+        return (IsNull(term=Reference(name)), True) if name else (None, False)
     if isinstance(node, exp.Not) or (isinstance(node, exp.Is) and isinstance(node.expression, exp.Not)):
         return None, False
     if isinstance(node, exp.In) and not node.args.get("query"):
