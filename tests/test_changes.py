@@ -336,3 +336,29 @@ def test_plan_change_refuses_an_unknown_mode(local_lake: LakeEnv, tmp_path: Path
     _table(local_lake, tmp_path, appends=1, properties={"write.delete.mode": "sideways"})
     with local_lake.lake.engine() as engine, pytest.raises(LakehouseError, match="write.delete.mode"):
         plan_change(engine, local_lake.lake.table(TABLE), TABLE, "delete", "id = 1")
+
+
+def test_an_update_writing_null_into_a_required_column_is_refused(
+    local_lake: LakeEnv, tmp_path: Path, run_cli
+) -> None:
+    env = local_lake
+    env.lake.create(TABLE, "id long not null, name string")
+    env.lake.ingest(
+        TABLE, str(write_jsonl(tmp_path / "r.jsonl", [{"id": i, "name": f"n{i}"} for i in range(5)]))
+    )
+    files = {f.path for f in list_files(env.profile, env.lake.table(TABLE).location())}
+    args = ["update", TABLE, "--set", "id = NULL", "--where", "id = 2"]
+    fails_unchanged(run_cli, env, TABLE, args, "id", "required")
+    assert {f.path for f in list_files(env.profile, env.lake.table(TABLE).location())} == files
+
+
+def test_merge_on_read_update_marks_old_rows_and_appends_new_ones(any_lake: LakeEnv, tmp_path: Path) -> None:
+    env = any_lake
+    _table(env, tmp_path, properties=MOR)
+    before = _live_paths(env)
+    result = env.lake.update(TABLE, "amount = 0, ts = ts + INTERVAL 30 DAY", "user_id = 4")
+    assert result.rows_updated == 18 and result.delete_files_added == 3 and result.files_added == 3
+    assert before <= _live_paths(env)
+    assert _summary(env)["lake.rows-updated"] == "18"
+    change = lambda r: {**r, "amount": 0.0} if r["user_id"] == 4 else r  # noqa: E731
+    assert _agree(env) == _expected(300, change=change)

@@ -87,6 +87,9 @@ def _updated(table: Table, plan: ChangePlan) -> str:
         name = quote_ident(f.name)
         if f.name in sets:
             value = f"CAST(({sets[f.name]}) AS {duckdb_type(f.field_type)})"
+            if f.required:  # DuckDB raises while writing: nothing is committed, the files are removed
+                message = f"--set {f.name}: the column is required and the value is NULL"
+                value = f"coalesce({value}, error({quote_literal(message)}))"
             out.append(f"CASE WHEN ({plan.predicate}) THEN {value} ELSE {name} END AS {name}")
         else:
             out.append(name)
