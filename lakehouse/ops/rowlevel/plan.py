@@ -21,7 +21,7 @@ from lakehouse.core.schemas import duckdb_type, quote_ident
 from lakehouse.errors import QueryError
 from lakehouse.io.engine import Engine, short_error
 from lakehouse.ops.rowlevel.predicate import Assignment, parse_assignments, parse_expression, to_iceberg
-from lakehouse.ops.rowlevel.reading import duckdb_name, live_relation
+from lakehouse.ops.rowlevel.reading import live_relation
 from lakehouse.table.snapshots import live_entries
 
 COPY_ON_WRITE = "copy-on-write"
@@ -224,5 +224,4 @@ def _count(
         rows = engine.rows(sql)
     except Exception as exc:
         raise QueryError(f"--where {predicate!r}: {short_error(exc)}") from None
-    by_name = {duckdb_name(e.data_file.file_path): e.data_file.file_path for e in candidates}
-    return {by_name.get(str(name), str(name)): (int(total), int(hits)) for name, total, hits in rows}
+    return {str(name): (int(total), int(hits)) for name, total, hits in rows}

@@ -1,6 +1,7 @@
 """The rows of some data files as they are live: read by Iceberg field id, with the table's delete
-files applied, so a rewrite never resurrects a deleted row. Each row carries `lake_filename` (and,
-when asked, `lake_position`, its row number in the file, for positional deletes)."""
+files applied, so a rewrite never resurrects a deleted row. Each row carries `lake_filename` (the
+data file's path as its manifest names it) and, when asked, `lake_pos` (its row number in the file,
+for positional deletes)."""
 
 from __future__ import annotations
 
@@ -28,23 +29,15 @@ def live_relation(
         )
     sql = read_by_field_id(table, [e.data_file for e in data], with_filename=True)
     if with_position:
-        sql = sql.replace(
-            " AS lake_filename FROM", " AS lake_filename, file_row_number AS lake_position FROM"
-        )
+        sql = sql.replace(" AS lake_filename FROM", " AS lake_filename, file_row_number AS lake_pos FROM")
         sql = sql.replace("filename = true)", "filename = true, file_row_number = true)")
-    return sql
+    cases = " ".join(
+        f"WHEN {quote_literal(_duckdb_name(e.data_file.file_path))} THEN {quote_literal(e.data_file.file_path)}"
+        for e in data
+    )
+    return f"SELECT * REPLACE (CASE lake_filename {cases} END AS lake_filename) FROM ({sql}) AS lake_files"
 
 
-def duckdb_name(path: str) -> str:
+def _duckdb_name(path: str) -> str:
     """The path as DuckDB's `filename` column reports it (a local `file://` URI as a bare path)."""
     return path if is_s3(path) else str(local_path(path))
-
-
-def manifest_path_sql(entries: list[ManifestEntry], column: str = "lake_filename") -> str:
-    """SQL mapping DuckDB's `filename` back to the path the manifest names (positional deletes must
-    carry exactly that spelling)."""
-    cases = " ".join(
-        f"WHEN {quote_literal(duckdb_name(e.data_file.file_path))} THEN {quote_literal(e.data_file.file_path)}"
-        for e in entries
-    )
-    return f"CASE {column} {cases} END"

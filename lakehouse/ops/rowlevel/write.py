@@ -21,7 +21,7 @@ from lakehouse.io.engine import Engine
 from lakehouse.io.storage import is_s3, local_path
 from lakehouse.io.writer import copy_to_data_files, data_location
 from lakehouse.ops.rowlevel.plan import MERGE_ON_READ, ChangePlan
-from lakehouse.ops.rowlevel.reading import live_relation, manifest_path_sql
+from lakehouse.ops.rowlevel.reading import live_relation
 from lakehouse.table.deletes import POSITIONAL_PATH_ID, POSITIONAL_POS_ID
 
 
@@ -116,7 +116,7 @@ def _write_positional_deletes(engine: Engine, table: Table, plan: ChangePlan, wr
         path = f"{directory}/{write.write_id}-deletes-{index:05d}.parquet"
         relation = live_relation(table, entries, list(plan.delete_entries), with_position=True)
         sql = (
-            f"COPY (SELECT {manifest_path_sql(entries)} AS file_path, CAST(lake_position AS BIGINT) AS pos "
+            f"COPY (SELECT lake_filename AS file_path, CAST(lake_pos AS BIGINT) AS pos "
             f"FROM ({relation}) AS lake_rows WHERE ({plan.predicate}) ORDER BY file_path, pos) "
             f"TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {ids}, RETURN_STATS true)"
         )
