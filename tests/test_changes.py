@@ -362,3 +362,23 @@ def test_merge_on_read_update_marks_old_rows_and_appends_new_ones(any_lake: Lake
     assert _summary(env)["lake.rows-updated"] == "18"
     change = lambda r: {**r, "amount": 0.0} if r["user_id"] == 4 else r  # noqa: E731
     assert _agree(env) == _expected(300, change=change)
+
+
+def test_a_delete_process_losing_to_a_compaction_fails_in_one_line_and_removes_its_files(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    """Held after staging its commit; a compaction rewrites its files; the retry sees it and stops."""
+    env = local_lake
+    _table(env, tmp_path, properties={"lake.compact.allow-any-target": "true"})
+    held = _held(env, tmp_path / "hooks", "before-commit", "delete", TABLE, "--where", "user_id = 3")
+    Lakehouse(env.profile).compact(TABLE, target_size="1MB", min_input_files=2)
+    head, rows = env.lake.snapshot(TABLE).snapshot_id, _agree(env)
+    rc, err = _finish(held, tmp_path / "hooks", "before-commit")
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: delete on s.t conflicts with a concurrent change: 9 of the 9 files"
+    )
+    assert env.lake.snapshot(TABLE).snapshot_id == head and _agree(env) == rows and len(rows) == 300
+    listed = {f.path for f in list_files(env.profile, env.lake.table(TABLE).location() + "/data")}
+    assert listed == {p.removeprefix("file://") for p in _removed_but_reachable(env)}
