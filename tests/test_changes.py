@@ -382,3 +382,19 @@ def test_a_delete_process_losing_to_a_compaction_fails_in_one_line_and_removes_i
     assert env.lake.snapshot(TABLE).snapshot_id == head and _agree(env) == rows and len(rows) == 300
     listed = {f.path for f in list_files(env.profile, env.lake.table(TABLE).location() + "/data")}
     assert listed == {p.removeprefix("file://") for p in _removed_but_reachable(env)}
+
+
+def test_pruning_keeps_nan_rows_that_duckdb_says_match(local_lake: LakeEnv, tmp_path: Path) -> None:
+    """DuckDB orders NaN above every number, so `amount > 5` matches NaN; Iceberg's bounds leave NaN out
+    and would have pruned the file that holds only 1.0 and NaN."""
+    import pyarrow as pa
+
+    env = local_lake
+    env.lake.create(TABLE, "id long, amount double")
+    for i, values in enumerate([[1.0, float("nan")], [10.0, 2.0]]):  # pyiceberg's writer: bounds without NaN
+        env.lake.table(TABLE).append(pa.table({"id": pa.array([2 * i, 2 * i + 1], pa.int64()), "amount": values}))
+    for where in ("amount > 5", "NOT (amount <= 5)", "amount BETWEEN 5 AND 'NaN'::DOUBLE"):
+        plan = env.lake.plan_change(TABLE, where)
+        assert plan.matching_rows == 2, where
+    env.lake.delete(TABLE, "amount > 5")
+    assert sorted(env.lake.table(TABLE).scan().to_arrow().column("id").to_pylist()) == [0, 3]

@@ -176,6 +176,8 @@ def _translate(node: exp.Expr, schema: Schema) -> tuple[BooleanExpression | None
         low, high = _value(node.args.get("low"), schema, name), _value(node.args.get("high"), schema, name)
         if not name or low is None or high is None:
             return None, False
+        if _floating(schema, name):  # `>=` would drop NaN rows (below)
+            return LessThanOrEqual(name, high), False  # type: ignore[call-arg, arg-type]
         return And(GreaterThanOrEqual(name, low), LessThanOrEqual(name, high)), True  # type: ignore[call-arg, arg-type]
     kind = type(node)
     if kind in _PREDICATES:
@@ -186,8 +188,18 @@ def _translate(node: exp.Expr, schema: Schema) -> tuple[BooleanExpression | None
         value = _value(right, schema, name)
         if name is None or value is None:
             return None, False
+        if _floating(schema, name):
+            # DuckDB orders NaN above every number (`x > 1` holds for NaN); Iceberg's bounds leave
+            # NaN out, so pruning on `>`/`>=` could drop NaN rows, and NOT could turn `<` into one.
+            if kind in (exp.GT, exp.GTE):
+                return None, False
+            return _PREDICATES[kind](name, value), False
         return _PREDICATES[kind](name, value), True
     return None, False
+
+
+def _floating(schema: Schema, name: str) -> bool:
+    return isinstance(schema.find_field(name).field_type, (FloatType, DoubleType))
 
 
 def _column(node: exp.Expr | None, schema: Schema) -> str | None:
