@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +54,106 @@ class _DeleteManifest(ManifestWriterV2):
 
 
 class _AddDeletes(_FastAppendFiles):
-    """A `delete` snapshot that adds positional delete files in a delete manifest (merge-on-read)."""
+    """A snapshot that adds positional or equality delete files in a delete manifest (merge-on-read),
+    and data files, if any, in a data manifest of its own (Flink's upserts add both at once)."""
 
     def _manifests(self) -> list[ManifestFile]:
         spec = self._transaction.table_metadata.spec()
-        writer = _DeleteManifest(
-            spec, self.schema(), self.new_manifest_output(), self._snapshot_id, self._compression
-        )
-        with writer:
-            for f in self._added_data_files:
-                writer.add_entry(
-                    ManifestEntry.from_args(
-                        status=ManifestEntryStatus.ADDED, snapshot_id=self._snapshot_id, data_file=f
+        manifests = []
+        for content in (ManifestContent.DELETES, ManifestContent.DATA):
+            files = [
+                f
+                for f in self._added_data_files
+                if (f.content == DataFileContent.DATA) == (content == ManifestContent.DATA)
+            ]
+            if not files:
+                continue
+            kind = _DeleteManifest if content == ManifestContent.DELETES else ManifestWriterV2
+            writer = kind(
+                spec, self.schema(), self.new_manifest_output(), self._snapshot_id, self._compression
+            )
+            with writer:
+                for f in files:
+                    writer.add_entry(
+                        ManifestEntry.from_args(
+                            status=ManifestEntryStatus.ADDED, snapshot_id=self._snapshot_id, data_file=f
+                        )
                     )
-                )
-        return [writer.to_manifest_file(), *self._existing_manifests()]
+            manifests.append(writer.to_manifest_file())
+        return [*manifests, *self._existing_manifests()]
 
 
-def commit_positional_deletes(table: Table, targets: dict[str, list[int]]) -> Table:
+def _delete_file(
+    table: Table, arrow: pa.Table, content: DataFileContent, *,
+    partition: Record | None = None, equality_ids: list[int] | None = None,
+) -> DataFile:  # fmt: skip
+    path = f"{table.location().rstrip('/')}/data/{uuid.uuid4().hex}-deletes.parquet"
+    with table.io.new_output(path).create() as out:
+        pq.write_table(arrow, out)
+    return DataFile.from_args(
+        content=content,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=partition if partition is not None else Record(),
+        record_count=len(arrow),
+        file_size_in_bytes=len(table.io.new_input(path)),
+        spec_id=table.metadata.default_spec_id,
+        sort_order_id=None,
+        equality_ids=equality_ids,
+        key_metadata=None,
+    )
+
+
+def _commit(table: Table, files: list[DataFile], operation: Operation = Operation.DELETE) -> Table:
+    tx = table.transaction()
+    with _AddDeletes(operation, tx, table.io) as add:
+        for f in files:
+            add.append_data_file(f)
+    return tx.commit_transaction()
+
+
+def _commit_delete_file(
+    table: Table, arrow: pa.Table, content: DataFileContent, *,
+    partition: Record | None = None, equality_ids: list[int] | None = None,
+) -> Table:  # fmt: skip
+    return _commit(
+        table, [_delete_file(table, arrow, content, partition=partition, equality_ids=equality_ids)]
+    )
+
+
+def _equality_arrow(table: Table, rows: list[dict[str, Any]]) -> tuple[pa.Table, list[int]]:
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    names = list(rows[0])
+    arrow = pa.Table.from_pylist(rows, schema=schema_to_pyarrow(table.schema().select(*names)))
+    return arrow, [table.schema().find_field(n).field_id for n in names]
+
+
+def commit_upsert(
+    table: Table, rows: list[dict[str, Any]], key: str = "id", drop: list[int] | None = None
+) -> Table:
+    """Flink's upsert: one snapshot adds the new rows in a data file and an equality delete of their
+    keys, which (same sequence number) removes the old rows but not the new ones. Rows at positions
+    `drop` of the new file were deleted within the same checkpoint: a positional delete of the same
+    snapshot removes them."""
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files, schema_to_pyarrow
+
+    arrow = pa.Table.from_pylist(rows, schema=schema_to_pyarrow(table.schema()))
+    data = list(_dataframe_to_data_files(table.metadata, arrow, table.io))
+    keys, ids = _equality_arrow(table, [{key: r[key]} for r in rows])
+    deletes = [_delete_file(table, keys, DataFileContent.EQUALITY_DELETES, equality_ids=ids)]
+    if drop:
+        positions = {"file_path": [data[0].file_path] * len(drop), "pos": drop}
+        arrow = pa.table(positions, schema=pa.schema(
+            [pa.field("file_path", pa.string(), False, PATH_FIELD), pa.field("pos", pa.int64(), False, POS_FIELD)]
+        ))  # fmt: skip
+        deletes.append(_delete_file(table, arrow, DataFileContent.POSITION_DELETES))
+    return _commit(table, [*data, *deletes], Operation.OVERWRITE)
+
+
+def commit_positional_deletes(
+    table: Table, targets: dict[str, list[int]], partition: Record | None = None
+) -> Table:
     """One positional delete file removing `targets` (data file path -> row positions), committed."""
     rows = sorted((path, pos) for path, positions in targets.items() for pos in positions)
     arrow = pa.table(
@@ -82,55 +165,81 @@ def commit_positional_deletes(table: Table, targets: dict[str, list[int]]) -> Ta
             ]
         ),
     )
-    path = f"{table.location().rstrip('/')}/data/{uuid.uuid4().hex}-deletes.parquet"
-    with table.io.new_output(path).create() as out:
-        pq.write_table(arrow, out)
-    data_file = DataFile.from_args(
-        content=DataFileContent.POSITION_DELETES,
-        file_path=path,
-        file_format=FileFormat.PARQUET,
-        partition=Record(),
-        record_count=len(rows),
-        file_size_in_bytes=len(table.io.new_input(path)),
-        spec_id=table.metadata.default_spec_id,
-        sort_order_id=None,
-        equality_ids=None,
-        key_metadata=None,
+    return _commit_delete_file(table, arrow, DataFileContent.POSITION_DELETES, partition=partition)
+
+
+def commit_equality_deletes(
+    table: Table, rows: list[dict[str, Any]], partition: Record | None = None
+) -> Table:
+    """One equality delete file (as Flink writes them): a row for each deleted key, its columns the
+    table's own, with their field ids; its `equality_ids` are those columns'."""
+    arrow, ids = _equality_arrow(table, rows)
+    return _commit_delete_file(
+        table, arrow, DataFileContent.EQUALITY_DELETES, partition=partition, equality_ids=ids
     )
-    tx = table.transaction()
-    with _AddDeletes(Operation.DELETE, tx, table.io) as add:
-        add.append_data_file(data_file)
-    return tx.commit_transaction()
 
 
 # ---------------------------------------------------------------- a spec-strict reader
 
 
-def strict_ids(table: Table, snapshot: Snapshot | None = None) -> list[int]:
-    """The `id`s a reader that follows the spec to the letter sees: a positional delete applies to a
-    data file of that path whose data sequence number is <= the delete's own."""
+def strict_rows(table: Table, snapshot: Snapshot | None = None) -> list[dict[str, Any]]:
+    """The rows a reader that follows the spec to the letter sees, sorted by `id`:
+    - a positional delete applies to a data file of that path whose data sequence number is <= its own;
+    - an equality delete applies to data files with a strictly lower data sequence number, in its
+      partition (or anywhere when its spec is unpartitioned); NULL equals NULL."""
     snapshot = snapshot or table.current_snapshot()
     assert snapshot is not None
-    entries = [e for m in snapshot.manifests(table.io) for e in m.fetch_manifest_entry(table.io)]
-    deletes = [e for e in entries if e.data_file.content == DataFileContent.POSITION_DELETES]
-    assert all(e.data_file.content != DataFileContent.EQUALITY_DELETES for e in entries)
-    ids = []
+    entries = [
+        e
+        for m in snapshot.manifests(table.io)
+        for e in m.fetch_manifest_entry(table.io, discard_deleted=True)
+    ]
+
+    def read(path: str) -> list[dict[str, Any]]:
+        with table.io.new_input(path).open() as stream:
+            return pq.read_table(stream).to_pylist()
+
+    def same_partition(delete: DataFile, data: DataFile) -> bool:
+        if table.specs()[delete.spec_id].is_unpartitioned():
+            return True
+        return delete.spec_id == data.spec_id and delete.partition == data.partition
+
+    names = {f.field_id: f.name for f in table.schema().fields}
+    out = []
     for entry in entries:
         if entry.data_file.content != DataFileContent.DATA:
             continue
         assert entry.sequence_number is not None
         dropped: set[int] = set()
-        for delete in deletes:
+        equality: list[tuple[list[str], set[tuple[Any, ...]]]] = []
+        for delete in entries:
+            f = delete.data_file
             assert delete.sequence_number is not None
-            if delete.sequence_number < entry.sequence_number:
-                continue
-            with table.io.new_input(delete.data_file.file_path).open() as stream:
-                positions = pq.read_table(stream).to_pylist()
-            dropped |= {r["pos"] for r in positions if r["file_path"] == entry.data_file.file_path}
-        with table.io.new_input(entry.data_file.file_path).open() as stream:
-            rows = pq.read_table(stream, columns=["id"]).column("id").to_pylist()
-        ids += [v for i, v in enumerate(rows) if i not in dropped]
-    return sorted(ids)
+            if (
+                f.content == DataFileContent.POSITION_DELETES
+                and delete.sequence_number >= entry.sequence_number
+            ):
+                dropped |= {
+                    r["pos"] for r in read(f.file_path) if r["file_path"] == entry.data_file.file_path
+                }
+            if (
+                f.content == DataFileContent.EQUALITY_DELETES
+                and delete.sequence_number > entry.sequence_number
+                and same_partition(f, entry.data_file)
+            ):
+                cols = [names[i] for i in f.equality_ids or []]
+                equality.append((cols, {tuple(r[c] for c in cols) for r in read(f.file_path)}))
+        rows = read(entry.data_file.file_path)
+        out += [
+            r
+            for i, r in enumerate(rows)
+            if i not in dropped and not any(tuple(r[c] for c in cols) in keys for cols, keys in equality)
+        ]
+    return sorted(out, key=lambda r: r["id"])
+
+
+def strict_ids(table: Table, snapshot: Snapshot | None = None) -> list[int]:
+    return [r["id"] for r in strict_rows(table, snapshot)]
 
 
 def sequence_numbers(table: Table, snapshot_id: int | None = None) -> dict[str, int | None]:
@@ -296,3 +405,94 @@ def test_query_and_maintenance_keep_the_live_rows(deleted, run_cli) -> None:
         assert result.exit_code == 0 or result.stderr.count("\n") == 1, (args, result.output)
         table = env.lake.table(TABLE)
         assert strict_ids(table) == pyiceberg_ids(table) == duckdb_ids(table) == live, args
+
+
+# ---------------------------------------------------------------- read_live: every delete kind
+
+
+@pytest.fixture
+def mixed(deleted: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """`deleted`, then another engine's equality deletes and more appends: `user_id = 3` everywhere
+    before it (not in the rows appended after), NULL-country rows of user 5 and DE rows of user 6 by
+    (country, user_id), and a positional delete in an appended file."""
+    env = deleted["env"]
+    lk = env.lake
+    table = commit_equality_deletes(lk.table(TABLE), [{"user_id": 3}])
+    lk.ingest(TABLE, str(write_jsonl(tmp_path / "after.jsonl", events(50, start=200))))
+    nulls = [{**r, "country": None} for r in events(20, start=300)]
+    lk.ingest(TABLE, str(write_jsonl(tmp_path / "nulls.jsonl", nulls)))
+    table = commit_equality_deletes(
+        lk.table(TABLE), [{"country": None, "user_id": 5}, {"country": "DE", "user_id": 6}]
+    )
+    appended = [p for p in data_paths(table) if p not in deleted["paths"]]
+    after = next(p for p in appended if 200 in _ids_of(p))
+    table = commit_positional_deletes(table, {after: [0, 1]})
+    upserted = [{**r, "amount": 999.0} for r in events(3, start=210)]
+    for r in upserted:
+        r["ts"] = datetime.fromisoformat(r["ts"])
+    table = commit_upsert(table, upserted, drop=[2])  # 212 upserted, then deleted in the same commit
+    rows = strict_rows(table)
+    ids = [r["id"] for r in rows]
+    assert 3 not in ids and 20 not in ids  # user 3 before the delete; id 20 is user 3
+    assert any(r["user_id"] == 3 for r in rows if r["id"] >= 200)  # appended after: kept
+    assert not any(r["user_id"] == 5 and r["country"] is None for r in rows)
+    assert any(r["user_id"] == 5 and r["country"] is not None for r in rows)  # NULL matches NULL only
+    assert not any(r["user_id"] == 6 and r["country"] == "DE" for r in rows)
+    assert 200 not in ids and 201 not in ids and 202 in ids
+    assert [r["amount"] for r in rows if r["id"] in (210, 211)] == [999.0, 999.0]  # new kept, old gone
+    assert 212 not in ids
+    return {**deleted, "rows": rows}
+
+
+def _ids_of(path: str) -> list[int]:
+    return pq.read_table(path.removeprefix("file://"), columns=["id"]).column("id").to_pylist()
+
+
+def _read_live_rows(env: LakeEnv, table: Table, **options: bool) -> list[dict[str, Any]]:
+    from lakehouse.io.fieldids import read_live
+    from lakehouse.table.snapshots import live_entries
+
+    sql = read_live(table, live_entries(table.io, table.current_snapshot()), **options)
+    with env.lake.engine() as engine:
+        got = engine.arrow(f"SELECT * FROM ({sql}) ORDER BY id").to_pylist()
+    return got
+
+
+def _comparable(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(r["id"], str(r["ts"]), r["country"], r["amount"], r["user_id"]) for r in rows]
+
+
+def test_read_live_applies_positional_and_equality_deletes_as_the_spec_says(mixed) -> None:
+    env = mixed["env"]
+    table = env.lake.table(TABLE)
+    got = _read_live_rows(env, table)
+    assert list(got[0]) == ["id", "ts", "country", "amount", "user_id"]
+    assert _comparable(got) == _comparable(mixed["rows"])
+
+    located = _read_live_rows(env, table, with_filename=True, with_position=True)
+    assert _comparable(located) == _comparable(mixed["rows"])
+    live_paths = set(data_paths(table))
+    for row in located:  # the manifest's path, and the row's position in that file
+        assert row["lake_filename"] in live_paths
+        assert _ids_of(row["lake_filename"])[row["lake_pos"]] == row["id"]
+
+
+def test_read_live_of_a_subset_and_of_no_data_files(mixed) -> None:
+    from lakehouse.io.fieldids import read_live
+    from lakehouse.table.snapshots import live_entries
+
+    env = mixed["env"]
+    table = env.lake.table(TABLE)
+    entries = live_entries(table.io, table.current_snapshot())
+    first = mixed["paths"][0]
+    subset = [
+        e for e in entries if e.data_file.content != DataFileContent.DATA or e.data_file.file_path == first
+    ]
+    with env.lake.engine() as engine:
+        got = (
+            engine.arrow(f"SELECT id FROM ({read_live(table, subset)}) ORDER BY id").column("id").to_pylist()
+        )
+        deletes_only = [e for e in entries if e.data_file.content != DataFileContent.DATA]
+        empty = engine.arrow(f"SELECT * FROM ({read_live(table, deletes_only, with_position=True)})")
+    assert got == [i for i in _ids_of(first) if i in {r["id"] for r in mixed["rows"]}]
+    assert empty.num_rows == 0 and empty.column_names[-1] == "lake_pos"
