@@ -392,9 +392,55 @@ def test_pruning_keeps_nan_rows_that_duckdb_says_match(local_lake: LakeEnv, tmp_
     env = local_lake
     env.lake.create(TABLE, "id long, amount double")
     for i, values in enumerate([[1.0, float("nan")], [10.0, 2.0]]):  # pyiceberg's writer: bounds without NaN
-        env.lake.table(TABLE).append(pa.table({"id": pa.array([2 * i, 2 * i + 1], pa.int64()), "amount": values}))
+        env.lake.table(TABLE).append(
+            pa.table({"id": pa.array([2 * i, 2 * i + 1], pa.int64()), "amount": values})
+        )
     for where in ("amount > 5", "NOT (amount <= 5)", "amount BETWEEN 5 AND 'NaN'::DOUBLE"):
         plan = env.lake.plan_change(TABLE, where)
         assert plan.matching_rows == 2, where
     env.lake.delete(TABLE, "amount > 5")
     assert sorted(env.lake.table(TABLE).scan().to_arrow().column("id").to_pylist()) == [0, 3]
+
+
+# ---------------------------------------------------------------- tables that already have delete files
+
+
+def test_copy_on_write_applies_another_engines_deletes_and_drops_them(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    """A positional delete file (as Spark writes them) names rows of the files a delete rewrites: the
+    rewrite keeps those rows deleted, and the delete file, naming only rewritten files, leaves in the
+    same snapshot."""
+    env = local_lake
+    _table(env, tmp_path, appends=2, partition_by=None)
+    files = sorted(env.lake.table(TABLE).inspect.files().column("file_path").to_pylist())
+    commit_positional_deletes(env.lake.table(TABLE), {files[0]: [0, 1, 2]})
+    gone = set(strict_ids(env.lake.table(TABLE))) ^ set(range(200))
+    assert len(gone) == 3
+    result = env.lake.delete(TABLE, "user_id = 5")
+    assert len(result.plan.obsolete_deletes) == 1 and result.plan.to_dict()["delete_files_to_remove"] == 1
+    table = env.lake.table(TABLE)
+    assert set(table.inspect.files().column("content").to_pylist()) == {0}  # no delete file left
+    expected = [r[0] for r in _expected(200, drop=lambda r: r["user_id"] == 5 or r["id"] in gone)]
+    assert [r[0] for r in _agree(env)] == expected == strict_ids(table)
+
+
+def test_merge_on_read_changes_stack_on_earlier_delete_files(any_lake: LakeEnv, tmp_path: Path) -> None:
+    env = any_lake
+    _table(env, tmp_path, properties=MOR)
+    env.lake.delete(TABLE, "user_id = 3")
+    result = env.lake.delete(TABLE, "user_id IN (3, 4)")  # user 3's rows are gone: only user 4's match
+    assert result.rows_deleted == 18
+    updated = env.lake.update(TABLE, "amount = -1", "user_id = 5 OR user_id = 4")
+    assert updated.rows_updated == 18
+    change = lambda r: {**r, "amount": -1.0} if r["user_id"] == 5 else r  # noqa: E731
+    expected = _expected(300, drop=lambda r: r["user_id"] in (3, 4), change=change)
+    assert _agree(env) == expected
+    assert strict_ids(env.lake.table(TABLE)) == sorted(r[0] for r in expected)
+    # and a copy-on-write change over all of it keeps every earlier change
+    env.lake.table(TABLE).transaction().set_properties(
+        {"write.delete.mode": "copy-on-write"}
+    ).commit_transaction()
+    env.lake.delete(TABLE, "id < 30")
+    assert _agree(env) == [r for r in expected if r[0] >= 30]
+    assert set(env.lake.table(TABLE).inspect.files().column("content").to_pylist()) <= {0, 1}

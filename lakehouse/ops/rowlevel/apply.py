@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.parquet as pq
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
@@ -87,7 +86,7 @@ def apply_change(
     except BaseException:
         remove_write(profile, table, write.write_id, write.paths)
         raise
-    removed = [] if plan.mode == MERGE_ON_READ else [*plan.data_files, *_obsolete_deletes(table, plan)]
+    removed = [] if plan.mode == MERGE_ON_READ else [*plan.data_files, *plan.obsolete_deletes]
     summary = {
         "lake.operation": plan.kind,
         "lake.write-id": write.write_id,
@@ -155,18 +154,3 @@ def _conflict(plan: ChangePlan, tx: Transaction) -> None:
 def _partition(data_file: DataFile) -> tuple[int, tuple[Any, ...]]:
     record = data_file.partition
     return data_file.spec_id, tuple(record[i] for i in range(len(record)))
-
-
-def _obsolete_deletes(table: Table, plan: ChangePlan) -> list[DataFile]:
-    """Positional delete files that name only files this rewrite removes: they go in the same snapshot."""
-    paths = {f.path for f in plan.files}
-    out = []
-    for entry in plan.delete_entries:
-        f = entry.data_file
-        if f.content != DataFileContent.POSITION_DELETES or f.file_format.name != "PARQUET":
-            continue
-        with table.io.new_input(f.file_path).open() as stream:
-            named = set(pq.read_table(stream, columns=["file_path"]).column(0).to_pylist())
-        if named and named <= paths:
-            out.append(f)
-    return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestEntry
 from pyiceberg.table import Table
 
 from lakehouse.core.hive import human_values
@@ -70,6 +70,8 @@ class ChangePlan:
     files: tuple[AffectedFile, ...] = ()
     entries: tuple[ManifestEntry, ...] = ()  # the affected data files' entries, in `files` order
     delete_entries: tuple[ManifestEntry, ...] = ()  # every live delete file at planning time
+    # copy-on-write: positional delete files naming only rewritten files, removed in the same snapshot
+    obsolete_deletes: tuple[DataFile, ...] = ()
 
     @property
     def matching_rows(self) -> int:
@@ -102,6 +104,7 @@ class ChangePlan:
             "candidate_files": self.candidate_files,
             "candidate_bytes": self.candidate_bytes,
             "files_to_rewrite": len(self.files),
+            "delete_files_to_remove": len(self.obsolete_deletes),
             "rows_in_files": self.rewrite_rows,
             "bytes_to_rewrite": self.rewrite_bytes,
             "matching_rows": self.matching_rows,
@@ -179,6 +182,7 @@ def plan_change(
         files=files,
         entries=tuple(affected),
         delete_entries=deletes,
+        obsolete_deletes=_obsolete(table, affected, deletes) if mode == COPY_ON_WRITE else (),
     )
 
 
@@ -225,3 +229,29 @@ def _count(
     except Exception as exc:
         raise QueryError(f"--where {predicate!r}: {short_error(exc)}") from None
     return {str(name): (int(total), int(hits)) for name, total, hits in rows}
+
+
+def _obsolete(
+    table: Table, affected: list[ManifestEntry], deletes: tuple[ManifestEntry, ...]
+) -> tuple[DataFile, ...]:
+    """Positional delete files whose every row names a file the rewrite removes (they would dangle).
+    Only those in the affected files' partitions (or unpartitioned ones) can; only those are read."""
+    import pyarrow.parquet as pq
+
+    def key(f: DataFile) -> tuple[int, tuple[Any, ...]]:
+        return f.spec_id, tuple(f.partition[i] for i in range(len(f.partition)))
+
+    paths = {e.data_file.file_path for e in affected}
+    partitions = {key(e.data_file) for e in affected}
+    out = []
+    for entry in deletes:
+        f = entry.data_file
+        if f.content != DataFileContent.POSITION_DELETES or f.file_format != FileFormat.PARQUET:
+            continue
+        if key(f) not in partitions and key(f)[1]:
+            continue
+        with table.io.new_input(f.file_path).open() as stream:
+            named = set(pq.read_table(stream, columns=["file_path"]).column(0).to_pylist())
+        if named and named <= paths:
+            out.append(f)
+    return tuple(out)
