@@ -444,3 +444,15 @@ def test_merge_on_read_changes_stack_on_earlier_delete_files(any_lake: LakeEnv, 
     env.lake.delete(TABLE, "id < 30")
     assert _agree(env) == [r for r in expected if r[0] >= 30]
     assert set(env.lake.table(TABLE).inspect.files().column("content").to_pylist()) <= {0, 1}
+
+
+def test_an_empty_table_and_a_delete_of_every_row(local_lake: LakeEnv, tmp_path: Path) -> None:
+    env = local_lake
+    env.lake.create(TABLE, SCHEMA, partition_by="day(ts)")
+    nothing = env.lake.delete(TABLE, "id = 1")
+    assert nothing.snapshot_id is None and nothing.plan.matching_rows == 0 and snapshot_count(env, TABLE) == 0
+    env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(40))))
+    result = env.lake.delete(TABLE, "true")
+    assert result.rows_deleted == 40 and result.files_added == 0
+    assert _agree(env) == [] and env.lake.files(TABLE) == []
+    assert _summary(env)["lake.rows-deleted"] == "40"
