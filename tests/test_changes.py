@@ -284,12 +284,13 @@ def test_a_delete_racing_an_append_keeps_both(local_lake: LakeEnv, tmp_path: Pat
     assert ops[-2:] == ["append", "overwrite"]
 
 
+@pytest.mark.parametrize("mode", ["copy-on-write", "merge-on-read"])
 @pytest.mark.parametrize("other", ["compact", "delete"])
 def test_a_delete_racing_a_rewrite_of_its_files_fails_cleanly(
-    local_lake: LakeEnv, tmp_path: Path, other: str
+    local_lake: LakeEnv, tmp_path: Path, other: str, mode: str
 ) -> None:
     env = local_lake
-    _table(env, tmp_path, properties={"lake.compact.allow-any-target": "true"})
+    _table(env, tmp_path, properties={"lake.compact.allow-any-target": "true", "write.delete.mode": mode})
     plan = env.lake.plan_change(TABLE, "user_id = 3")
     if other == "compact":
         env.lake.compact(TABLE, target_size="1MB", min_input_files=2)
