@@ -19,8 +19,9 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
 
 from lakehouse.core.hooks import checkpoint
-from lakehouse.errors import CommitError
+from lakehouse.errors import CommitError, LakehouseError, QueryError
 from lakehouse.io.cleanup import remove_write
+from lakehouse.io.engine import short_error
 from lakehouse.io.writer import new_write_id
 from lakehouse.ops.rowlevel.plan import MERGE_ON_READ, ChangePlan
 from lakehouse.ops.rowlevel.write import ChangeWrite, write_change
@@ -83,8 +84,12 @@ def apply_change(
         checkpoint("before-write")
         write_change(engine, table, plan, write)
         checkpoint("after-write")
-    except BaseException:
+    except BaseException as exc:
         remove_write(profile, table, write.write_id, write.paths)
+        if isinstance(exc, Exception) and not isinstance(exc, LakehouseError):  # DuckDB's, on a value
+            raise QueryError(
+                f"{plan.kind} of {plan.table}: {_what(plan)}: {short_error(exc)}; nothing was changed"
+            ) from None
         raise
     removed = [] if plan.mode == MERGE_ON_READ else [*plan.data_files, *plan.obsolete_deletes]
     summary = {
@@ -111,6 +116,11 @@ def apply_change(
         files_added=len(write.data_files), delete_files_added=len(write.delete_files),
         bytes_written=write.bytes, seconds=round(time.perf_counter() - start, 3),
     )  # fmt: skip
+
+
+def _what(plan: ChangePlan) -> str:
+    sets = ", ".join(f"{a.column} = {a.expression}" for a in plan.assignments)
+    return f"--set {sets!r} --where {plan.where!r}" if sets else f"--where {plan.where!r}"
 
 
 def _stage(
