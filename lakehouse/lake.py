@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from lakehouse.core.config import Profile, load_profile
+from lakehouse.facade.changes import ChangesAPI
 from lakehouse.facade.data import DataAPI
 from lakehouse.facade.erase import EraseAPI
 from lakehouse.facade.history import HistoryAPI
@@ -17,7 +18,7 @@ from lakehouse.read.execute import QueryResult
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, MaintenanceAPI, HistoryAPI, ModelsAPI, EraseAPI):
+class Lakehouse(DataAPI, ChangesAPI, EraseAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 

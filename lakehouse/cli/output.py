@@ -81,6 +81,10 @@ class Output(ABC):
     @abstractmethod
     def maintained(self, table: str, result: Any) -> None: ...
 
+    # row-level changes
+    @abstractmethod
+    def changed(self, result: Any) -> None: ...
+
     # ELT
     @abstractmethod
     def run_plan(self, plan: Any) -> None: ...
@@ -172,6 +176,9 @@ class Json(Output):
         self.emit(preview.to_dict())
 
     def maintained(self, table: str, result: Any) -> None:
+        self.emit(result.to_dict())
+
+    def changed(self, result: Any) -> None:
         self.emit(result.to_dict())
 
     def run_plan(self, plan: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lakehouse.cli.text.changes import ChangesText
 from lakehouse.cli.text.dev import DevText
 from lakehouse.cli.text.elt import EltText
 from lakehouse.cli.text.erase import EraseText
@@ -10,7 +11,7 @@ from lakehouse.cli.text.maintenance import MaintenanceText
 from lakehouse.cli.text.tables import TableText
 
 
-class Text(TableText, HistoryText, MaintenanceText, EltText, DevText, EraseText):
+class Text(TableText, HistoryText, MaintenanceText, ChangesText, EraseText, EltText, DevText):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 
 
