@@ -283,3 +283,25 @@ def test_erase_after_schema_evolution_keeps_each_snapshot_schema(local_lake: Lak
     assert now.column_names == ["id", "contact", "note"] and now.num_rows == 14
     assert EMAIL not in now.column("contact").to_pylist()
     assert_no_trace(env)
+
+
+def test_delete_with_erase_history_is_lake_erase(local_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+    """`lake delete --erase-history` takes the same path as `lake erase`: the tag loses the row too, and
+    no file keeps it; a plain `lake delete` would leave it readable through the tag."""
+    env = local_lake
+    ingest(env, tmp_path, "a", rows(0, 20, True))
+    env.lake.tag(TABLE, "v1")
+    ingest(env, tmp_path, "b", rows(100, 20, False))
+    preview = cli_json(
+        run_cli(env, "delete", TABLE, "--where", WHERE, "--erase-history", "--dry-run", "--json")
+    )
+    assert preview["dry_run"] and preview["matching_rows"] == 1
+    done = cli_json(run_cli(env, "delete", TABLE, "--where", WHERE, "--erase-history", "--yes", "--json"))
+    assert not done["dry_run"] and EMAIL not in json.dumps(done)
+    assert EMAIL not in current_emails(env, "v1") and EMAIL not in current_emails(env)
+    assert len(current_emails(env)) == 40
+    assert_no_trace(env)
+    result = env.lake.delete(TABLE, "id = 5", erase_history=True)
+    assert (
+        EMAIL not in json.dumps(result.to_dict()) and 5 not in env.lake.read(TABLE).column("id").to_pylist()
+    )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
-from lakehouse.cli.options import dry_run_option, output_option, pass_ctx
+from lakehouse.cli.options import dry_run_option, output_option, pass_ctx, yes_option
 
 if TYPE_CHECKING:
     from lakehouse.cli.output import Output
@@ -18,10 +18,18 @@ if TYPE_CHECKING:
 @click.option(
     "--where", required=True, help='DuckDB SQL predicate over TABLE\'s columns, e.g. "user_id = 42".'
 )
+@click.option(
+    "--erase-history",
+    is_flag=True,
+    help="Also remove the rows from every reachable snapshot, tag and branch (as `lake erase`).",
+)
 @dry_run_option(help="Show the files that would be rewritten and the matching rows; change nothing.")
+@yes_option
 @output_option()
 @pass_ctx
-def delete(ctx: Context, table: str, where: str, dry_run: bool, out: Output) -> None:
+def delete(
+    ctx: Context, table: str, where: str, erase_history: bool, dry_run: bool, yes: bool, out: Output
+) -> None:
     """Delete TABLE's rows where --where is true, as one `overwrite` snapshot.
 
     Only data files that hold a matching row are rewritten (copy-on-write), found with partition and
@@ -33,7 +41,13 @@ def delete(ctx: Context, table: str, where: str, dry_run: bool, out: Output) -> 
     Examples:
       lake delete silver.events --where "user_id = 42" --dry-run
       lake delete silver.events --where "ts < '2026-01-01T00:00:00Z' AND country = 'US'" --json
+      lake delete silver.users --where "email = 'a@example.com'" --erase-history --dry-run
     """
+    if erase_history:
+        from lakehouse.cli.erase import erase_rows
+
+        erase_rows(ctx, out, table, where, dry_run=dry_run, yes=yes)
+        return
     out.changed(ctx.lake.delete(table, where, dry_run=dry_run))
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
-from lakehouse.facade.base import LakeBase
+from lakehouse.facade.erase import EraseAPI
 
 if TYPE_CHECKING:
+    from lakehouse.ops.erase import EraseResult
     from lakehouse.ops.rowlevel import ChangePlan, ChangeResult
 
 
-class ChangesAPI(LakeBase):
+class ChangesAPI(EraseAPI):
     """Delete and update rows; each change is one `overwrite` snapshot, planned first."""
 
     def plan_change(self, name: str, where: str, set: str | None = None) -> ChangePlan:
@@ -22,9 +23,22 @@ class ChangesAPI(LakeBase):
                 engine, self.table(name), name, "update" if set is not None else "delete", where, set
             )
 
-    def delete(self, name: str, where: str, *, dry_run: bool = False) -> ChangeResult:
+    @overload
+    def delete(
+        self, name: str, where: str, *, dry_run: bool = False, erase_history: Literal[False] = False
+    ) -> ChangeResult: ...
+    @overload
+    def delete(
+        self, name: str, where: str, *, dry_run: bool = False, erase_history: Literal[True]
+    ) -> EraseResult: ...
+    def delete(
+        self, name: str, where: str, *, dry_run: bool = False, erase_history: bool = False
+    ) -> ChangeResult | EraseResult:
         """Delete the rows where the DuckDB SQL predicate `where` is true, as one snapshot
-        (copy-on-write, or positional delete files when write.delete.mode=merge-on-read)."""
+        (copy-on-write, or positional delete files when write.delete.mode=merge-on-read).
+        `erase_history=True` removes them from every reachable snapshot too (see `erase`)."""
+        if erase_history:
+            return self.erase(name, where, dry_run=dry_run)
         return self._change(self.plan_change(name, where), dry_run)
 
     def update(self, name: str, set: str, where: str, *, dry_run: bool = False) -> ChangeResult:
