@@ -11,12 +11,13 @@ from lakehouse.facade.data import DataAPI
 from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
 from lakehouse.facade.models import ModelsAPI
+from lakehouse.facade.schema import SchemaAPI
 from lakehouse.read.execute import QueryResult
 
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
+class Lakehouse(DataAPI, MaintenanceAPI, HistoryAPI, ModelsAPI, SchemaAPI):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 

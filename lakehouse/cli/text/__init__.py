@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lakehouse.cli.text.alter import AlterText
 from lakehouse.cli.text.dev import DevText
 from lakehouse.cli.text.elt import EltText
 from lakehouse.cli.text.history import HistoryText
@@ -9,7 +10,7 @@ from lakehouse.cli.text.maintenance import MaintenanceText
 from lakehouse.cli.text.tables import TableText
 
 
-class Text(TableText, HistoryText, MaintenanceText, EltText, DevText):
+class Text(TableText, HistoryText, MaintenanceText, EltText, DevText, AlterText):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 
 
