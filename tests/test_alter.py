@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance.readers import duckdb_rows, polars_rows, pyiceberg_rows
+from conftest import CliFn, cli_json, events, fails_unchanged, snapshot_count, write_jsonl
 from pyiceberg.types import StringType
 
 from lakehouse.testing import LakeEnv
-from conformance.readers import duckdb_rows, polars_rows, pyiceberg_rows
-from conftest import CliFn, cli_json, events, fails_unchanged, snapshot_count, write_jsonl
 
 TABLE = "silver.events"
 
@@ -41,7 +41,9 @@ def _read_by_others(env: LakeEnv, table: str = TABLE) -> dict[str, list[Any]]:
     return by_pyiceberg
 
 
-def test_schema_change_by_pyiceberg_is_visible_to_describe_at_once(local_lake: LakeEnv, tmp_path: Path) -> None:
+def test_schema_change_by_pyiceberg_is_visible_to_describe_at_once(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
     """Regression: a schema changed through pyiceberg on a table lake wrote stayed invisible to
     `lake describe` until the next write (describe showed the current snapshot's schema)."""
     env = local_lake
@@ -74,7 +76,10 @@ def test_rename_add_drop_widen_each_one_commit_read_by_field_id(
     assert note.doc == "free text"
 
     # ingest after the rename writes by field id; the old file is read by field id too
-    write_jsonl(tmp_path / "more.jsonl", [{"id": 100, "ts": "2026-06-02T00:00:00Z", "region": "NL", "user_id": 3, "note": "x"}])
+    write_jsonl(
+        tmp_path / "more.jsonl",
+        [{"id": 100, "ts": "2026-06-02T00:00:00Z", "region": "NL", "user_id": 3, "note": "x"}],
+    )
     cli_json(run_cli(env, "ingest", TABLE, str(tmp_path / "more.jsonl"), "--json"))
     rows = _read_by_others(env)
     assert rows["region"][:4] == ["US", "DE", "FR", "JP"] and rows["region"][-1] == "NL"
@@ -141,7 +146,9 @@ def test_bad_input_is_one_line_and_the_table_is_unchanged(
     assert env.lake.table(TABLE).metadata_location == before
 
 
-def test_dry_run_shows_the_change_and_commits_nothing(local_lake: LakeEnv, tmp_path: Path, run_cli: CliFn) -> None:
+def test_dry_run_shows_the_change_and_commits_nothing(
+    local_lake: LakeEnv, tmp_path: Path, run_cli: CliFn
+) -> None:
     env = local_lake
     _table(env, tmp_path)
     before = env.lake.table(TABLE).metadata_location

@@ -58,7 +58,9 @@ def check_change(meta: TableMetadata, name: str, change: Change) -> None:
         if not change.value:
             raise LakehouseError("rename-column needs the new name")
         if _find(schema, target) is not None and target.lower() != (column or "").lower():
-            raise SchemaError(f"cannot rename {column} to {change.value}: {name} already has a column {target}")
+            raise SchemaError(
+                f"cannot rename {column} to {change.value}: {name} already has a column {target}"
+            )
     elif kind == "drop-column":
         _refuse_drop(meta, name, column or "")
     elif kind == "widen":
@@ -160,13 +162,17 @@ def _refuse_drop(meta: TableMetadata, name: str, column: str) -> None:
     for spec in meta.specs().values():  # old files keep old specs: their source must stay readable
         for pfield in spec.fields:
             if pfield.source_id == found.field_id:
-                where = "the current partition spec" if spec.spec_id == meta.default_spec_id else f"partition spec {spec.spec_id}"
+                where = (
+                    "the current partition spec"
+                    if spec.spec_id == meta.default_spec_id
+                    else f"partition spec {spec.spec_id}"
+                )
                 raise SchemaError(
                     f"cannot drop column {column} of {name}: {where} partitions by it ({pfield.name})"
                 )
 
 
-_WIDENINGS = {IntegerType: LongType, FloatType: DoubleType}
+_WIDENINGS: dict[type, type] = {IntegerType: LongType, FloatType: DoubleType}
 
 
 def _check_widen(schema: Schema, name: str, column: str, target: IcebergType) -> None:
@@ -185,7 +191,10 @@ def _check_widen(schema: Schema, name: str, column: str, target: IcebergType) ->
 
 def _canonical(schema: Schema, terms: list[PartitionTerm]) -> list[PartitionTerm]:
     """Terms with the column spelled as the schema spells it."""
-    return [PartitionTerm(t.transform, schema.find_field(t.column, case_sensitive=False).name, t.param) for t in terms]
+    return [
+        PartitionTerm(t.transform, schema.find_field(t.column, case_sensitive=False).name, t.param)
+        for t in terms
+    ]
 
 
 def _canonical_text(text: str) -> str:
