@@ -41,23 +41,20 @@ def _change(fn: Callable[..., Any]) -> Callable[..., Any]:
     @output_option()
     @click.pass_context
     def command(click_ctx: click.Context, dry_run: bool, out: Output, **kwargs: Any) -> None:
-        from lakehouse.ops.alter import Change
-
         table = click_ctx.parent.params["table"] if click_ctx.parent else ""
         ctx = click_ctx.find_object(Context)
         assert ctx is not None
-        made: Change = fn(**kwargs)
-        out.altered(ctx.lake.alter(table, made, dry_run=dry_run))
+        kind, fields = fn(**kwargs)
+        out.altered(ctx.lake.alter(table, kind, dry_run=dry_run, **fields))
 
     command.__name__ = fn.__name__
     command.__doc__ = fn.__doc__
     return command
 
 
-def _make(kind: str, **fields: Any) -> Any:
-    from lakehouse.ops.alter import Change
-
-    return Change(kind, **fields)
+def _make(kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    """The change a sub-command asks for, as the facade's `alter(table, kind, **fields)` takes it."""
+    return kind, fields
 
 
 @alter.command("add-column")

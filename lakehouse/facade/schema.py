@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.facade.base import LakeBase
 
@@ -13,14 +13,18 @@ if TYPE_CHECKING:
 class SchemaAPI(LakeBase):
     """`alter`: evolve a table's schema or partition spec, set properties, rename it."""
 
-    def alter(self, name: str, change: Change, *, dry_run: bool = False) -> AlterResult:
-        """Apply one `Change` (see `lakehouse.ops.alter.Change`) as one metadata commit; `dry_run`
+    def alter(self, name: str, change: str | Change, *, dry_run: bool = False, **fields: Any) -> AlterResult:
+        """Apply one change as one metadata commit: a `Change`, or its kind and fields; `dry_run`
         checks it and returns the plan (before/after) without committing.
 
-            lake.alter("silver.events", Change("rename-column", "name", "label"))
+            lake.alter("silver.events", "rename-column", column="name", value="label")
+            lake.alter("silver.events", "partition-add", value="day(ts)", dry_run=True)
         """
-        from lakehouse.ops.alter import AlterResult, apply_alter, plan_alter
+        from lakehouse.ops.alter import AlterResult, Change, apply_alter, plan_alter
         from lakehouse.table.commits import RetryPolicy
+
+        if isinstance(change, str):
+            change = Change(change, **fields)
 
         plan = plan_alter(self.catalog, name, change)
         if dry_run:

@@ -19,36 +19,17 @@ from pyiceberg.exceptions import ValidationError
 from lakehouse.core.properties import check_table_properties
 from lakehouse.core.schemas import describe_partition_field, format_schema
 from lakehouse.errors import LakehouseError, SchemaError, TableExistsError
-from lakehouse.ops.alterations import KINDS, check_change, stage_change
+from lakehouse.ops.alterations import KINDS, Change, check_change, stage_change
 from lakehouse.table import tables
 from lakehouse.table.catalog import split_identifier
 from lakehouse.table.commits import RetryPolicy, commit_with_retry
+
+__all__ = ["AlterPlan", "AlterResult", "Change", "apply_alter", "plan_alter"]
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
     from pyiceberg.table.metadata import TableMetadata
-
-
-@dataclass(frozen=True)
-class Change:
-    """One alteration, as typed: `kind` is one of `KINDS`; the other fields are its arguments."""
-
-    kind: str
-    column: str | None = None  # the column it names (dotted for a nested one)
-    value: str | None = None  # new name, type, table name, or partition terms
-    doc: str | None = None
-    after: str | None = None
-    first: bool = False
-    required: bool = False
-    names: tuple[str, ...] = ()  # identifier fields, or property keys to unset
-    properties: tuple[tuple[str, str], ...] = ()  # set-property pairs
-
-    def describe(self) -> str:
-        """The change as a user would type it, e.g. `rename-column name label`."""
-        parts = [self.kind, self.column or "", self.value or ""]
-        parts += list(self.names) + [f"{k}={v}" for k, v in self.properties]
-        return " ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ how it is staged on a pyiceberg transaction through public APIs only."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.types import DecimalType, DoubleType, FloatType, IcebergType, IntegerType, LongType
@@ -23,11 +24,30 @@ if TYPE_CHECKING:
     from pyiceberg.table import Transaction
     from pyiceberg.table.metadata import TableMetadata
 
-    from lakehouse.ops.alter import Change
-
 SCHEMA_KINDS = ("add-column", "rename-column", "drop-column", "widen", "set-optional", "identifier-fields")
 PARTITION_KINDS = ("partition-add", "partition-drop", "partition-replace")
 KINDS = (*SCHEMA_KINDS, *PARTITION_KINDS, "set-property", "unset-property", "rename")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One alteration, as typed: `kind` is one of `KINDS`; the other fields are its arguments."""
+
+    kind: str
+    column: str | None = None  # the column it names (dotted for a nested one)
+    value: str | None = None  # new name, type, table name, or partition terms
+    doc: str | None = None
+    after: str | None = None
+    first: bool = False
+    required: bool = False
+    names: tuple[str, ...] = ()  # identifier fields, or property keys to unset
+    properties: tuple[tuple[str, str], ...] = ()  # set-property pairs
+
+    def describe(self) -> str:
+        """The change as a user would type it, e.g. `rename-column name label`."""
+        parts = [self.kind, self.column or "", self.value or ""]
+        parts += list(self.names) + [f"{k}={v}" for k, v in self.properties]
+        return " ".join(p for p in parts if p)
 
 
 def parse_type(text: str) -> IcebergType:
