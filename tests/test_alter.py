@@ -112,6 +112,8 @@ def test_widen_and_set_optional_and_identifier_fields(local_lake: LakeEnv, run_c
     assert types == {"id": "long", "qty": "double", "price": "decimal(12, 2)", "name": "string"}
     fails_unchanged(run_cli, env, TABLE, ["alter", TABLE, "drop-column", "id"], "identifier field", "id")
     env.lake.create("silver.other", "id long not null")
+    _ = cli_json(run_cli(env, "alter", "silver.other", "add-column", "k", "string", "--required", "--json"))
+    assert env.lake.table("silver.other").schema().find_field("k").required  # no rows yet: allowed
     _ = cli_json(run_cli(env, "alter", "silver.other", "set-optional", "id", "--json"))
     assert not env.lake.table("silver.other").schema().find_field("id").required
 
@@ -123,6 +125,9 @@ def test_widen_and_set_optional_and_identifier_fields(local_lake: LakeEnv, run_c
         (["rename-column", "id", "country"], ["country", "already"]),
         (["add-column", "country", "string"], ["country", "already exists"]),
         (["add-column", "x", "strang"], ["strang"]),
+        (["add-column", "x", "string", "--required"], ["required column x", TABLE]),
+        (["add-column", "x", "string", "--after", "nope"], ["nope", "does not exist"]),
+        (["rename", "bad name"], ["bad name"]),
         (["drop-column", "nope"], ["nope", "does not exist"]),
         (["drop-column", "ts"], ["ts", "partition", "ts_day"]),
         (["widen", "country", "long"], ["country", "string", "long"]),

@@ -70,6 +70,11 @@ def check_change(meta: TableMetadata, name: str, change: Change) -> None:
         if _find(schema, column) is not None:
             raise SchemaError(f"column {column} already exists in {name}")
         parse_type(change.value)
+        if change.required and meta.current_snapshot_id is not None:
+            raise SchemaError(
+                f"cannot add required column {column} to {name}: its rows would have no value; "
+                "add it optional (and later set the identifier fields or fill it) instead"
+            )
         for anchor in [change.after] if change.after else []:
             _field(schema, name, anchor)
     elif kind == "rename-column":
@@ -108,7 +113,9 @@ def stage_change(tx: Transaction, change: Change) -> None:
     """Stage one change on `tx` (committed by the caller, or never for a dry run)."""
     kind = change.kind
     if kind in SCHEMA_KINDS:
-        with tx.update_schema() as update:
+        # a required column can be added only while no row exists (check_change refused the rest)
+        empty = change.kind == "add-column" and tx.table_metadata.current_snapshot_id is None
+        with tx.update_schema(allow_incompatible_changes=empty) as update:
             _schema_change(update, change)
     elif kind in PARTITION_KINDS:
         meta = tx.table_metadata
@@ -188,7 +195,8 @@ def _refuse_drop(meta: TableMetadata, name: str, column: str) -> None:
                     else f"partition spec {spec.spec_id}"
                 )
                 raise SchemaError(
-                    f"cannot drop column {column} of {name}: {where} partitions by it ({pfield.name})"
+                    f"cannot drop column {column} of {name}: {where} partitions by it ({pfield.name}), "
+                    "and files written with a spec keep it"
                 )
 
 
