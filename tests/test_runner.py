@@ -303,3 +303,20 @@ def test_merge_after_a_column_rename_writes_by_field_id(local_lake):
     got = env.lake.table("silver.m").scan().to_arrow()
     assert got.column_names == ["event_id", "value"]
     assert sorted(got["value"].to_pylist()) == before  # every row keeps its value under the new name
+
+
+def test_run_reads_a_renamed_input_in_its_current_schema(local_lake):
+    """Regression: a run pins its inputs by snapshot id, and used to read them in the schema that
+    snapshot was written with, so a model naming a column renamed by `lake alter` failed with
+    'column not found' until the next write to the input."""
+    env = local_lake
+    load_bronze(env, datagen.events(50, end=END, seed=6))
+    env.lake.rename_column("bronze.events", "amount", "value")
+    env.lake.add_column("bronze.events", "note", "string")
+    result = env.lake.run(
+        write_project(env.root, {"silver.s": "SELECT event_id, value, note FROM bronze.events"})
+    )
+    assert result.ok, result.failure_message()
+    got = env.lake.read("silver.s")
+    assert got.column_names == ["event_id", "value", "note"]
+    assert sorted(got["value"].to_pylist()) == sorted(env.lake.read("bronze.events")["value"].to_pylist())

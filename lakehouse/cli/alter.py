@@ -63,7 +63,11 @@ def _make(kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
 @click.option("--doc", help="The column's documentation.")
 @click.option("--after", metavar="COLUMN", help="Place it after COLUMN (default: last).")
 @click.option("--first", is_flag=True, help="Place it first.")
-@click.option("--required", is_flag=True, help="NOT NULL (only on a table with no snapshot yet: old rows would have no value).")
+@click.option(
+    "--required",
+    is_flag=True,
+    help="NOT NULL (only on a table with no snapshot yet: old rows would have no value).",
+)
 @_change
 def add_column(name: str, type: str, doc: str | None, after: str | None, first: bool, required: bool) -> Any:
     """Add column NAME of TYPE (as `lake create --schema` spells types); a dotted NAME adds to a struct."""
