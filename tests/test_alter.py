@@ -74,6 +74,7 @@ def test_rename_add_drop_widen_each_one_commit_read_by_field_id(
     assert _columns(env) == ["id", "note", "ts", "region", "user_id"]
     note = env.lake.table(TABLE).schema().find_field("note")
     assert note.doc == "free text"
+    assert env.lake.describe(TABLE)["schema"][1]["doc"] == "free text"
 
     # ingest after the rename writes by field id; the old file is read by field id too
     write_jsonl(
@@ -108,6 +109,7 @@ def test_widen_and_set_optional_and_identifier_fields(local_lake: LakeEnv, run_c
     _alter(run_cli, env, "widen", "price", "decimal(12,2)")
     _alter(run_cli, env, "identifier-fields", "id")
     assert env.lake.table(TABLE).schema().identifier_field_names() == {"id"}
+    assert env.lake.describe(TABLE)["identifier_fields"] == ["id"]
     types = {c["name"]: c["type"] for c in env.lake.describe(TABLE)["schema"]}
     assert types == {"id": "long", "qty": "double", "price": "decimal(12, 2)", "name": "string"}
     fails_unchanged(run_cli, env, TABLE, ["alter", TABLE, "drop-column", "id"], "identifier field", "id")

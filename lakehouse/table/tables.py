@@ -173,7 +173,11 @@ def describe(
         "table": identifier,
         "location": table.location(),
         "format_version": table.metadata.format_version,
-        "schema": format_schema(schema),
+        "schema": [
+            {**row, "doc": f.doc} if f.doc else row
+            for row, f in zip(format_schema(schema), schema.fields, strict=True)
+        ],
+        "identifier_fields": sorted(schema.identifier_field_names()),
         "partition_spec": [describe_partition_field(f, schema) for f in table.spec().fields],
         "properties": dict(table.properties),
         "snapshot": None
