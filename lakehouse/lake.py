@@ -13,12 +13,13 @@ from lakehouse.facade.erase import EraseAPI
 from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
 from lakehouse.facade.models import ModelsAPI
+from lakehouse.facade.schema import SchemaAPI
 from lakehouse.read.execute import QueryResult
 
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, ChangesAPI, EraseAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
+class Lakehouse(DataAPI, ChangesAPI, EraseAPI, SchemaAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 

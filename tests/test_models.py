@@ -85,6 +85,10 @@ def test_jinja_ref_source_config_and_plain_sql(tmp_path):
         ({"silver.a": "{{ config(colums={}) }} SELECT 1"}, "unknown config key"),
         ({"silver.a": "{{ config(columns={'a': 'lng'}) }} SELECT 1 AS a"}, "invalid columns contract"),
         ({"silver.a": "DELETE FROM bronze.events"}, "must be one SELECT"),
+        (
+            {"silver.a": "{{ config(on_schema_change='sync') }} SELECT 1"},
+            "on_schema_change='sync'; use one of",
+        ),
         ({"silver.a": "SELECT {{ nope }}"}, "cannot render model silver.a"),
     ],
 )
@@ -150,3 +154,18 @@ def test_env_var_reads_only_model_variables(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="silver.a.*not allowed") as err:
         render("SELECT '{{ env_var('AWS_SECRET_ACCESS_KEY') }}'", "silver.a")
     assert "canary-secret" not in str(err.value)
+
+
+def test_on_schema_change_config(tmp_path):
+    project = Project.load(
+        write_project(
+            tmp_path,
+            {
+                "silver.a": "{{ config(on_schema_change='append_new_columns') }} SELECT 1 AS a",
+                "silver.b": "SELECT 1 AS b",
+            },
+        )
+    )
+    assert project.models["silver.a"].config.on_schema_change == "append_new_columns"
+    assert project.models["silver.b"].config.on_schema_change == "fail"
+    assert project.models["silver.a"].config.to_dict()["on_schema_change"] == "append_new_columns"

@@ -236,3 +236,87 @@ def test_run_applies_exactly_the_plan_it_is_given(local_lake):
     assert plan.to_dict() == before
     assert env.lake.read("silver.n")["n"][0].as_py() == planned_rows
     assert result.models[0].inputs == {"bronze.events": plan.inputs["bronze.events"]}
+
+
+def _schema_change_project(env, on_schema_change: str | None, with_country: bool, incremental: bool):
+    cfg = ", ".join(
+        [f"on_schema_change='{on_schema_change}'"] * bool(on_schema_change)
+        + ["materialized='incremental', unique_key='event_id'"] * incremental
+    )
+    extra = ", country" if with_country else ""
+    sql = f"{{{{ config({cfg}) }}}} SELECT event_id, amount{extra} FROM bronze.events"
+    return write_project(env.root, {"silver.evolving": sql})
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_schema_change_append_new_columns_evolves_the_table(local_lake, incremental):
+    """config(on_schema_change='append_new_columns'): a model whose output gains a column adds it to
+    its table (one metadata commit) and writes, instead of failing; old rows read null in it."""
+    env = local_lake
+    load_bronze(env, datagen.events(200, end=END, seed=3))
+    assert env.lake.run(_schema_change_project(env, None, False, incremental)).ok
+    rows_before = env.lake.read("silver.evolving").num_rows
+    project = _schema_change_project(env, "append_new_columns", True, incremental)
+    result = env.lake.run(project)
+    assert result.ok, result.failure_message()
+    columns = [c["name"] for c in env.lake.describe("silver.evolving")["schema"]]
+    assert columns == ["event_id", "amount", "country"]
+    got = env.lake.query("SELECT count(*) AS n, count(country) AS c FROM silver.evolving")
+    assert got["n"][0].as_py() == rows_before
+    assert (
+        got["c"][0].as_py() == env.lake.query("SELECT count(country) AS c FROM bronze.events")["c"][0].as_py()
+    )
+
+
+def test_schema_change_fails_by_default_and_names_the_option(local_lake):
+    env = local_lake
+    load_bronze(env, datagen.events(100, end=END, seed=4))
+    assert env.lake.run(_schema_change_project(env, None, False, False)).ok
+    before = snapshot_count(env, "silver.evolving")
+    result = env.lake.run(_schema_change_project(env, "fail", True, False))
+    assert not result.ok
+    assert "new column(s) country not in the table" in result.failure_message()
+    assert "on_schema_change='append_new_columns'" in result.failure_message()
+    assert snapshot_count(env, "silver.evolving") == before
+    assert [c["name"] for c in env.lake.describe("silver.evolving")["schema"]] == ["event_id", "amount"]
+
+
+def test_schema_change_bad_value_is_a_model_error(local_lake):
+    from lakehouse.elt.models import ModelError
+
+    env = local_lake
+    with pytest.raises(ModelError, match="on_schema_change='sync_all'"):
+        env.lake.run(_schema_change_project(env, "sync_all", False, False))
+
+
+def test_merge_after_a_column_rename_writes_by_field_id(local_lake):
+    """`lake alter` renames a column of a model's table; the model, updated to the new name, merges
+    into it: old and new rows read back under the new name."""
+    env = local_lake
+    load_bronze(env, datagen.events(150, end=END, seed=5))
+    model = "{{{{ config(materialized='incremental', unique_key='event_id') }}}} SELECT event_id, amount AS {} FROM bronze.events"
+    assert env.lake.run(write_project(env.root, {"silver.m": model.format("amount")})).ok
+    before = sorted(env.lake.read("silver.m")["amount"].to_pylist())
+    env.lake.rename_column("silver.m", "amount", "value")
+    result = env.lake.run(write_project(env.root, {"silver.m": model.format("value")}))
+    assert result.ok, result.failure_message()
+    got = env.lake.table("silver.m").scan().to_arrow()
+    assert got.column_names == ["event_id", "value"]
+    assert sorted(got["value"].to_pylist()) == before  # every row keeps its value under the new name
+
+
+def test_run_reads_a_renamed_input_in_its_current_schema(local_lake):
+    """Regression: a run pins its inputs by snapshot id, and used to read them in the schema that
+    snapshot was written with, so a model naming a column renamed by `lake alter` failed with
+    'column not found' until the next write to the input."""
+    env = local_lake
+    load_bronze(env, datagen.events(50, end=END, seed=6))
+    env.lake.rename_column("bronze.events", "amount", "value")
+    env.lake.add_column("bronze.events", "note", "string")
+    result = env.lake.run(
+        write_project(env.root, {"silver.s": "SELECT event_id, value, note FROM bronze.events"})
+    )
+    assert result.ok, result.failure_message()
+    got = env.lake.read("silver.s")
+    assert got.column_names == ["event_id", "value", "note"]
+    assert sorted(got["value"].to_pylist()) == sorted(env.lake.read("bronze.events")["value"].to_pylist())

@@ -107,6 +107,10 @@ class Output(ABC):
     @abstractmethod
     def dev_status(self, result: dict[str, Any]) -> None: ...
 
+    # lake alter
+    @abstractmethod
+    def altered(self, result: Any) -> None: ...
+
 
 class Json(Output):
     """One JSON document on stdout per command: the library's result as a dict, nothing else."""
@@ -207,3 +211,6 @@ class Json(Output):
 
     def dev_status(self, result: dict[str, Any]) -> None:
         self.emit(result)
+
+    def altered(self, result: Any) -> None:
+        self.emit(result.to_dict())

@@ -15,12 +15,13 @@ from lakehouse.elt.models import contract_text
 from lakehouse.errors import NoSuchTableError, SchemaMismatchError
 from lakehouse.ops.columns import compatible, iceberg_schema_from_arrow
 from lakehouse.table import tables
+from lakehouse.table.commits import RetryPolicy, commit_with_retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pyiceberg.catalog import Catalog
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
 
 
 def not_null_checks(name: str, columns: Mapping[str, str]) -> list[Check]:
@@ -66,7 +67,28 @@ def check_contract(name: str, columns: Mapping[str, str], table: Table | None, o
             f"{name}: the model's output no longer matches table {name}: "
             + "; ".join(problems)
             + f". Drop the table (`lake drop {name}`) and run again to rebuild it with the new schema"
+            + (", or set config(on_schema_change='append_new_columns') to add new columns" if extra else "")
         )
+
+
+def append_new_columns(
+    load: Callable[[str], Table], name: str, table: Table, output: pa.Schema, policy: RetryPolicy
+) -> Table:
+    """dbt's on_schema_change='append_new_columns': the output's columns the table lacks are added
+    (optional, last, one metadata commit) before the write; every other difference still fails."""
+    have = {f.name.lower() for f in table.schema().fields}
+    new = [f for f in iceberg_schema_from_arrow(output).fields if f.name.lower() not in have]
+    if not new:
+        return table
+
+    def stage(tx: Transaction) -> None:
+        current = {f.name.lower() for f in tx.table_metadata.schema().fields}
+        with tx.update_schema() as update:
+            for fld in new:
+                if fld.name.lower() not in current:
+                    update.add_column(fld.name, fld.field_type, doc=fld.doc)
+
+    return commit_with_retry(lambda: load(name), stage, policy, f"{name}: add new columns")
 
 
 def ensure_table(

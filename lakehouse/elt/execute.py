@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from lakehouse.elt.contracts import check_contract, ensure_table
+from lakehouse.elt.contracts import append_new_columns, check_contract, ensure_table
 from lakehouse.elt.plan import RunPlan, Step
 from lakehouse.elt.publish import write_audit_publish
 from lakehouse.elt.reads import pinned, rewrite_pinned
@@ -20,6 +20,7 @@ from lakehouse.elt.results import ModelResult, RunResult
 from lakehouse.errors import LakehouseError
 from lakehouse.io.engine import short_error
 from lakehouse.io.explain import is_duckdb_error
+from lakehouse.table.commits import RetryPolicy
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -85,6 +86,8 @@ def _run_model(
         table = ensure_table(
             load, catalog, step.model, step.columns, step.partition_by, step.description, output
         )
+        if step.on_schema_change == "append_new_columns":
+            table = append_new_columns(load, step.model, table, output, RetryPolicy.of(profile))
         check_contract(step.model, {}, table, output)
         published = write_audit_publish(profile, engine, load, table, step, run_id, snapshot_ids, sql, result)
         result.status = "ok" if published else "failed"

@@ -11,6 +11,7 @@ in ONE place, the model's own `config(...)` call (there is no YAML beside a mode
         description='Typed, cleaned events',
         columns={'event_id': 'string not null', 'ts': 'timestamptz not null'},   -- the data contract
         checks=[{'unique': 'event_id'}, {'accepted_values': {'column': 'kind', 'values': ['a', 'b']}}],
+        on_schema_change='append_new_columns',   -- new output columns evolve the table ('fail': default)
     ) }}
     SELECT ... FROM {{ source('bronze', 'events') }}
     {% if is_incremental() %} WHERE ts >= (SELECT max(ts) FROM {{ this }}) {% endif %}
@@ -50,7 +51,11 @@ CONFIG_KEYS = {
     "columns",
     "checks",
     "tags",
+    "on_schema_change",
 }
+# dbt's names: 'fail' (default) stops a model whose output no longer matches its table;
+# 'append_new_columns' adds the output's new columns to the table (one metadata commit) and writes.
+ON_SCHEMA_CHANGE = ("fail", "append_new_columns")
 SOURCES_FILE = "sources.yml"
 
 
@@ -68,6 +73,7 @@ class ModelConfig:
     columns: dict[str, str] = field(default_factory=dict)  # name -> "type [not null]"
     checks: list[Any] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    on_schema_change: str = "fail"
 
     @property
     def strategy(self) -> str:
@@ -89,6 +95,7 @@ class ModelConfig:
             "description": self.description,
             "columns": self.columns,
             "checks": self.checks,
+            "on_schema_change": self.on_schema_change,
         }
 
 
@@ -241,6 +248,11 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
     cfg.checks = list(checks) if isinstance(checks, list) else [checks]
     tags = raw.get("tags") or []
     cfg.tags = [tags] if isinstance(tags, str) else list(tags)
+    cfg.on_schema_change = str(raw.get("on_schema_change", "fail"))
+    if cfg.on_schema_change not in ON_SCHEMA_CHANGE:
+        raise ModelError(
+            f"{name}: on_schema_change={cfg.on_schema_change!r}; use one of: {', '.join(ON_SCHEMA_CHANGE)}"
+        )
     return cfg
 
 

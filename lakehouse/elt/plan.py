@@ -44,6 +44,7 @@ class Step:
     watermark: str | None = None  # append rows newer than max(watermark)
     columns: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # the contract
     description: str = ""
+    on_schema_change: str = "fail"  # or append_new_columns: new output columns evolve the table
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +137,7 @@ def plan_run(
                 watermark=config.watermark,
                 columns=_frozen(config.columns),
                 description=config.description,
+                on_schema_change=config.on_schema_change,
             )
         )
     return RunPlan(new_run_id(), str(project.root), tuple(steps), _frozen(inputs), full_refresh, as_of)

@@ -6,6 +6,7 @@ which names each table's snapshot without parsing `--as-of` or reading a lock fi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
 
 def pinned(ids: Mapping[str, int | None]) -> ReadPlan:
-    """Each table at its snapshot id; a table with none (new or empty when planned) at its current one."""
-    return ReadPlan.parse({name: sid for name, sid in ids.items() if sid is not None})
+    """Each table at its snapshot id; a table with none (new or empty when planned) at its current one.
+    Tables read in their current schema: a pinned id is for repeatability, not time travel."""
+    plan = ReadPlan.parse({name: sid for name, sid in ids.items() if sid is not None})
+    return dataclasses.replace(plan, current_schema=True)
 
 
 def rewrite_pinned(sql: str, load: Callable[[str], Table], reads: ReadPlan) -> str:

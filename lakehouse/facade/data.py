@@ -54,7 +54,8 @@ class DataAPI(LakeBase):
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
         table = self.table(name)
-        return tables.describe(table, name, ReadPlan.at(name, as_of).snapshot(table, name))
+        snapshot = ReadPlan.at(name, as_of).snapshot(table, name)
+        return tables.describe(table, name, snapshot, time_travel=as_of is not None)
 
     def files(self, name: str, as_of: str | int | None = None) -> list[dict[str, Any]]:
         table = self.table(name)

@@ -43,7 +43,8 @@ def plan_sql(sql: str, plan: ReadPlan, load: Callable[[str], Table]) -> tuple[st
 
     def read(identifier: str, sql_ref: str | None) -> TableRead:
         table = load(identifier)  # first: a missing table says so before any pin is looked up
-        return table_read(table, identifier, plan.sql_ref(identifier, sql_ref))
+        current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
+        return table_read(table, identifier, plan.sql_ref(identifier, sql_ref), current_schema=current)
 
     return rewrite(sql, read)
 

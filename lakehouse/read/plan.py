@@ -39,6 +39,9 @@ class ReadPlan:
     default: str | None = None
     per_table: Mapping[str, str | int] = field(default_factory=dict)  # lower-case identifier -> ref
     pins: PinFile | None = None
+    # A run pins its inputs' snapshot ids for repeatable reads, but reads them in the schema the
+    # tables have now, so a model sees a rename or an added column at once (not time travel).
+    current_schema: bool = False
 
     @classmethod
     def parse(cls, as_of: AsOf = None, pins: PinsArg = None) -> ReadPlan:
@@ -92,16 +95,16 @@ class ReadPlan:
         return ids
 
 
-def table_read(table: Table, identifier: str, ref: Ref) -> TableRead:
+def table_read(table: Table, identifier: str, ref: Ref, *, current_schema: bool = False) -> TableRead:
     """How a query scans `table` at `ref`: the current state in the current schema (as Spark does),
-    time travel in the schema the snapshot was written with."""
+    time travel in the schema the snapshot was written with (unless `current_schema`: a run's pins)."""
     ref = erased_ref(table, ref)
     snapshot = choose(table, identifier, ref)
     schema = table.schema()
     written = schema
     if snapshot is not None and snapshot.schema_id is not None:
         written = table.schemas().get(snapshot.schema_id, schema)
-    if ref is not None:
+    if ref is not None and not current_schema:
         schema = written
     columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
     return TableRead(

@@ -158,12 +158,14 @@ def snapshot_files(
     return sorted(rows, key=lambda r: (r["content"] != "data", r["path"]))
 
 
-def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[str, Any]:
-    schema = (
-        table.schema()
-        if snapshot is None or snapshot.schema_id is None
-        else table.schemas()[snapshot.schema_id]
-    )
+def describe(
+    table: Table, identifier: str, snapshot: Snapshot | None, *, time_travel: bool = False
+) -> dict[str, Any]:
+    """The table now, in its current schema (a schema change needs no write to show, as in Spark);
+    with `time_travel`, the snapshot in the schema it was written with."""
+    schema = table.schema()
+    if time_travel and snapshot is not None and snapshot.schema_id is not None:
+        schema = table.schemas().get(snapshot.schema_id, schema)
     entries = live_entries(table.io, snapshot)
     files = snapshot_files(table, snapshot, entries)
     counts = live_counts(table, snapshot, entries)
@@ -171,7 +173,11 @@ def describe(table: Table, identifier: str, snapshot: Snapshot | None) -> dict[s
         "table": identifier,
         "location": table.location(),
         "format_version": table.metadata.format_version,
-        "schema": format_schema(schema),
+        "schema": [
+            {**row, "doc": f.doc} if f.doc else row
+            for row, f in zip(format_schema(schema), schema.fields, strict=True)
+        ],
+        "identifier_fields": sorted(schema.identifier_field_names()),
         "partition_spec": [describe_partition_field(f, schema) for f in table.spec().fields],
         "properties": dict(table.properties),
         "snapshot": None

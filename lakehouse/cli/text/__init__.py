@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lakehouse.cli.text.alter import AlterText
 from lakehouse.cli.text.changes import ChangesText
 from lakehouse.cli.text.dev import DevText
 from lakehouse.cli.text.elt import EltText
@@ -11,7 +12,7 @@ from lakehouse.cli.text.maintenance import MaintenanceText
 from lakehouse.cli.text.tables import TableText
 
 
-class Text(TableText, HistoryText, MaintenanceText, ChangesText, EraseText, EltText, DevText):
+class Text(TableText, HistoryText, MaintenanceText, ChangesText, EraseText, AlterText, EltText, DevText):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 
 
