@@ -67,3 +67,41 @@ def test_delete_update_merge_compact_erase(
     ]
     failures = run_steps(s, steps)
     assert not failures, failures_text(failures)
+
+
+def test_alter_then_write_and_compact(any_lake: Any, subject_factory: Any) -> None:
+    """`lake alter` adds, renames and drops columns and adds a partition field; lake then ingests, deletes
+    and compacts across the old and new schema and spec."""
+    lake, name = any_lake.lake, "conf.altered"
+    lake.create(name, f"id long, s string, k long, gone string, {NESTED_SCHEMA}", properties=PROPS)
+    s = subject_factory(any_lake, name, "alter", "none -> identity(k)")
+    s.ingest(_batch(0).append_column("gone", pa.array(["g"] * len(_batch(0)))))
+
+    def add_rename_drop() -> None:
+        lake.add_column(name, "extra", "string", after="id")
+        lake.rename_column(name, "s", "label")
+        lake.drop_column(name, "gone")
+        for r in s.model.values():
+            r["label"], r["extra"] = r.pop("s"), None
+            r.pop("gone")
+
+    def repartition() -> None:
+        lake.evolve_partitions(name, "add", "k")
+
+    def ingest_new() -> None:
+        new = _batch(10_000).rename_columns(["id", "label", "k", "n"])
+        s.ingest(new.append_column("extra", pa.array([f"x{i}" for i in range(len(new))])))
+
+    def delete() -> None:
+        lake.delete(name, "id % 4 = 0")
+        s.model = {i: r for i, r in s.model.items() if i % 4 != 0}
+
+    steps: list[tuple[str, Any, dict[str, Any]]] = [
+        ("alter-columns", add_rename_drop, {"filters": False}),
+        ("alter-partition", repartition, {"filters": False}),
+        ("ingest", ingest_new, {"filters": False}),
+        ("delete", delete, {"filters": False}),
+        ("compact", lambda: lake.compact(name, **COMPACT), {"filters": False}),
+    ]
+    failures = run_steps(s, steps)
+    assert not failures, failures_text(failures)
