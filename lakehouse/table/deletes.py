@@ -58,6 +58,36 @@ def _readable_positional(entry: ManifestEntry) -> bool:
     return f.content == DataFileContent.POSITION_DELETES and f.file_format == FileFormat.PARQUET
 
 
+def targets(table: Table, entries: list[ManifestEntry]) -> dict[str, set[str]]:
+    """Delete file path -> the paths of the data files among `entries` it applies to, by the spec's
+    rules (a positional delete: the paths it names, data sequence number <= its own; an equality
+    delete: every data file with a lower one in its partition, or anywhere when unpartitioned)."""
+    data = [e for e in entries if is_data(e)]
+    out: dict[str, set[str]] = {}
+    for entry in entries:
+        f, seq = entry.data_file, entry.sequence_number or 0
+        if f.content == DataFileContent.POSITION_DELETES:
+            # an unreadable one (a deletion vector) is taken to apply to every file as old as it
+            named = _read_positions(table, f.file_path) if _readable_positional(entry) else None
+            out[f.file_path] = {
+                d.data_file.file_path
+                for d in data
+                if (d.sequence_number or 0) <= seq and (named is None or d.data_file.file_path in named)
+            }
+        elif f.content == DataFileContent.EQUALITY_DELETES:
+            spec = table.specs().get(f.spec_id)
+            everywhere = spec is None or spec.is_unpartitioned()
+            out[f.file_path] = {
+                d.data_file.file_path
+                for d in data
+                if (d.sequence_number or 0) < seq
+                and (
+                    everywhere or (d.data_file.spec_id == f.spec_id and d.data_file.partition == f.partition)
+                )
+            }
+    return out
+
+
 def _read_positions(table: Table, path: str) -> dict[str, list[int]]:
     with table.io.new_input(path).open() as stream:
         arrow = pq.read_table(stream)
