@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pyiceberg.manifest import DataFileContent
+
 from lakehouse.core.schemas import quote_ident
 from lakehouse.elt.plan import Step
 from lakehouse.elt.reads import pinned, rewrite_pinned
-from lakehouse.io.fieldids import read_by_field_id
+from lakehouse.io.fieldids import read_live
 from lakehouse.io.storage import local_path
 from lakehouse.io.writer import WrittenFiles, copy_to_data_files
-from lakehouse.table.snapshots import data_files, live_files
+from lakehouse.table.snapshots import live_entries, live_files
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -91,7 +93,8 @@ def _merge_into(
 ) -> ModelWrite:
     new_rows = int(engine.value("SELECT count(*) FROM lake_new"))
     snapshot = table.metadata.snapshot_by_id(parent_id) if parent_id is not None else None
-    live = data_files(table.io, snapshot)
+    entries = live_entries(table.io, snapshot)  # delete files from other engines apply: read_live
+    live = [e.data_file for e in entries if e.data_file.content == DataFileContent.DATA]
 
     def norm(path: str) -> str:
         return str(local_path(path)) if path.startswith("file://") else path
@@ -103,13 +106,19 @@ def _merge_into(
     if live and new_rows:
         # Old files are read by field id (a renamed column keeps its values), never by Hive folder names.
         hit = engine.rows(
-            f"SELECT DISTINCT f.lake_filename FROM ({read_by_field_id(table, live, with_filename=True)}) AS f "
+            f"SELECT DISTINCT f.lake_filename FROM ({read_live(table, entries, with_filename=True)}) AS f "
             f"SEMI JOIN lake_new AS n ON {on}"
         )
         affected = [by_path[norm(row[0])] for row in hit]
     if affected:
+        paths = {f.file_path for f in affected}
+        rewritten = [
+            e
+            for e in entries
+            if e.data_file.content != DataFileContent.DATA or e.data_file.file_path in paths
+        ]
         select = (
-            f"SELECT {cols} FROM ({read_by_field_id(table, affected)}) AS f ANTI JOIN lake_new AS n ON {on} "
+            f"SELECT {cols} FROM ({read_live(table, rewritten)}) AS f ANTI JOIN lake_new AS n ON {on} "
             f"UNION ALL SELECT {cols} FROM lake_new"
         )
     else:
