@@ -636,6 +636,15 @@ def test_readers_apply_equality_deletes_duckdb_iceberg_scan_gets_wrong(mixed, ru
         sorted(f["content"] for f in files if f["content"] != "data")
         == ["equality-deletes"] * 3 + ["position-deletes"] * 4
     )
+    # time travel to the snapshot of the first equality delete (before the appends), and a pin
+    first_eq = next(s for s in table.snapshots() if s.summary.get("added-equality-delete-files") == "1")  # type: ignore[union-attr]
+    old = lk.read(TABLE, ["id"], snapshot_id=first_eq.snapshot_id).column("id").to_pylist()
+    assert sorted(old) == strict_ids(table, first_eq) != live
+    lock = env.root / "eq.lock"
+    assert run_cli(env, "pin", TABLE, "-o", str(lock)).exit_code == 0
+    assert run_cli(env, "pin", "--verify", str(lock)).exit_code == 0
+    pinned = lk.query(f"SELECT count(*) AS n FROM {TABLE}", as_of=f"@{lock}").to_pylist()
+    assert pinned == [{"n": len(live)}]
 
 
 def test_run_reads_live_rows_and_merges_into_a_table_with_deletes(deleted, tmp_path) -> None:
