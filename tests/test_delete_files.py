@@ -386,8 +386,8 @@ def test_rollback_past_the_delete_files_and_forward_again(deleted, run_cli) -> N
 
 
 def test_query_and_maintenance_keep_the_live_rows(deleted, run_cli) -> None:
-    """lake query applies the deletes; compaction leaves files with deletes alone; rewrite-manifests,
-    expire and gc keep the delete files and their sequence numbers."""
+    """lake query applies the deletes; compaction applies them; rewrite-manifests, expire and gc keep
+    the live rows."""
     env = deleted["env"]
     live = deleted["live"]
     got = env.lake.query(f"SELECT id FROM {TABLE} ORDER BY id").column("id").to_pylist()
@@ -496,3 +496,201 @@ def test_read_live_of_a_subset_and_of_no_data_files(mixed) -> None:
         empty = engine.arrow(f"SELECT * FROM ({read_live(table, deletes_only, with_position=True)})")
     assert got == [i for i in _ids_of(first) if i in {r["id"] for r in mixed["rows"]}]
     assert empty.num_rows == 0 and empty.column_names[-1] == "lake_pos"
+
+
+# ---------------------------------------------------------------- compaction applies delete files
+
+
+def _delete_files(table: Table) -> list[str]:
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    return [
+        e.data_file.file_path
+        for m in snapshot.manifests(table.io)
+        for e in m.fetch_manifest_entry(table.io)
+        if e.data_file.content != DataFileContent.DATA
+    ]
+
+
+def polars_ids(table: Table) -> list[int]:
+    import polars as pl
+
+    return sorted(pl.scan_iceberg(table).select("id").collect()["id"].to_list())
+
+
+def test_compact_applies_positional_and_equality_deletes_and_removes_them(mixed, run_cli) -> None:
+    """It skipped every partition with delete files ("compaction would not apply them")."""
+    env = mixed["env"]
+    table = env.lake.table(TABLE)
+    table.transaction().set_properties({"lake.compact.allow-any-target": "true"}).commit_transaction()
+    table = env.lake.table(TABLE)
+    deletes, data_rows = _delete_files(table), sum(len(_ids_of(p)) for p in data_paths(table))
+    assert len(deletes) == 7
+    plan = cli_json(run_cli(env, "compact", TABLE, "--target-size", "1MB", "--dry-run", "--json"))["plan"]
+    assert plan["delete_files_applied"] == 7 and plan["delete_files_removed"] == 7
+    out = cli_json(run_cli(env, "compact", TABLE, "--target-size", "1MB", "--json"))
+    assert (out["rows_before"], out["rows_after"], out["delete_files_removed"]) == (
+        data_rows,
+        len(mixed["rows"]),
+        7,
+    )
+    table = env.lake.table(TABLE)
+    summary = table.current_snapshot().summary  # type: ignore[union-attr]
+    assert summary.operation == Operation.REPLACE
+    assert summary["lake.rows-before"] == str(data_rows) and summary["lake.rows-after"] == str(
+        len(mixed["rows"])
+    )
+    assert summary["removed-position-delete-files"] == "4" and summary["removed-equality-delete-files"] == "3"
+    assert summary["total-delete-files"] == "0" and _delete_files(table) == []
+    live = [r["id"] for r in mixed["rows"]]
+    assert strict_ids(table) == pyiceberg_ids(table) == duckdb_ids(table) == polars_ids(table) == live
+    assert _comparable(strict_rows(table)) == _comparable(mixed["rows"])
+    info = cli_json(run_cli(env, "describe", TABLE, "--json"))
+    assert (info["delete_files"], info["rows"], info["rows_exact"]) == (0, len(live), True)
+
+
+def test_compact_where_applies_one_partitions_deletes_and_keeps_the_others(
+    local_lake, run_cli, tmp_path
+) -> None:
+    """An equality delete in partition DE applies there only; compacting DE applies and removes it, and
+    the positional delete of partition US stays and still applies."""
+    lk = local_lake.lake
+    lk.create(TABLE, "id long, ts timestamptz, country string, amount double, user_id long",
+              partition_by="country", properties={"lake.compact.allow-any-target": "true"})  # fmt: skip
+    for n in range(2):
+        lk.ingest(TABLE, str(write_jsonl(tmp_path / f"{n}.jsonl", events(80, start=n * 80))))
+    table = commit_equality_deletes(lk.table(TABLE), [{"user_id": 6}], partition=Record("DE"))
+    us = next(p for p in data_paths(table) if "country=US" in p)
+    table = commit_positional_deletes(table, {us: [0, 3]}, partition=Record("US"))
+    rows = strict_rows(table)
+    assert any(r["user_id"] == 6 and r["country"] != "DE" for r in rows)  # the DE delete stays in DE
+    assert not any(r["user_id"] == 6 and r["country"] == "DE" for r in rows)
+    assert _comparable(_read_live_rows(local_lake, table)) == _comparable(rows)
+
+    out = cli_json(
+        run_cli(local_lake, "compact", TABLE, "--target-size", "1MB", "--where", "country = 'DE'", "--json")
+    )
+    assert out["delete_files_removed"] == 1 and out["rows_after"] == sum(
+        1 for r in rows if r["country"] == "DE"
+    )
+    table = lk.table(TABLE)
+    assert len(_delete_files(table)) == 1 and _delete_files(table)[0] != us
+    ids = [r["id"] for r in rows]
+    assert strict_ids(table) == pyiceberg_ids(table) == duckdb_ids(table) == polars_ids(table) == ids
+
+
+def test_compaction_racing_a_new_delete_file_fails_cleanly(deleted, tmp_path) -> None:
+    """Delete files present when planned are applied; one added to a compacted partition meanwhile
+    makes the commit fail, the table keeps it, and the compaction's files are removed."""
+    from lakehouse.errors import CommitError
+    from lakehouse.io.engine import Engine
+    from lakehouse.ops import compaction
+
+    env = deleted["env"]
+    table = env.lake.table(TABLE)
+    table.transaction().set_properties({"lake.compact.allow-any-target": "true"}).commit_transaction()
+    table = env.lake.table(TABLE)
+    plan = compaction.plan_compaction(table, TABLE, target_size="1MB")
+    assert len(plan.removed_deletes) == 2
+    with Engine(env.profile) as engine:
+        write = compaction.write_compaction(env.profile, engine, table, plan)
+    assert write.rows == len(deleted["live"])
+    table = commit_positional_deletes(table, {deleted["paths"][3]: [5]})
+    head = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
+    expected = strict_ids(table)
+    with pytest.raises(CommitError) as caught:
+        compaction.commit_compaction(env.profile, lambda: env.lake.table(TABLE), plan, write)
+    assert "1 delete files were added to the partitions it rewrites" in str(caught.value)
+    table = env.lake.table(TABLE)
+    assert table.current_snapshot().snapshot_id == head  # type: ignore[union-attr]
+    assert pyiceberg_ids(table) == duckdb_ids(table) == expected
+    assert not any(Path(p.removeprefix("file://")).exists() for p in write.paths)
+
+
+# ---------------------------------------------------------------- readers
+
+
+def test_readers_apply_equality_deletes_duckdb_iceberg_scan_gets_wrong(mixed, run_cli) -> None:
+    """DuckDB 1.5.5's iceberg_scan drops every row with a NULL in an equality column (three-valued
+    logic: `NOT (NULL = 'DE' AND 6 = 6)` is NULL); lake query/read/batches read such a snapshot through
+    read_live and agree with the spec-strict reader. pyiceberg and polars refuse equality deletes."""
+    env = mixed["env"]
+    lk = env.lake
+    table = lk.table(TABLE)
+    live = [r["id"] for r in mixed["rows"]]
+    standalone = duckdb_ids(table)
+    assert standalone != live and sorted(set(live) - set(standalone)) == [312]  # id 312: (NULL, 6)
+    assert lk.query(f"SELECT id FROM {TABLE} ORDER BY id").column("id").to_pylist() == live
+    nulls = lk.query(f"SELECT t.id FROM {TABLE} AS t WHERE t.country IS NULL ORDER BY 1").column("id")
+    assert nulls.to_pylist() == [r["id"] for r in mixed["rows"] if r["country"] is None]
+    assert sorted(lk.read(TABLE, ["id"]).column("id").to_pylist()) == live
+    assert (
+        sorted(i for b in lk.batches(TABLE, ["id"], batch_size=7) for i in b.column("id").to_pylist()) == live
+    )
+    out = cli_json(run_cli(env, "query", f"SELECT count(*) AS n FROM {TABLE}", "--json"))
+    assert out["rows"] == [{"n": len(live)}]
+    info = cli_json(run_cli(env, "describe", TABLE, "--json"))
+    # exact: the equality keys are matched against the key columns of the files they apply to
+    assert (info["delete_files"], info["rows"], info["rows_exact"]) == (7, len(live), True)
+    files = cli_json(run_cli(env, "files", TABLE, "--json"))
+    assert (
+        sorted(f["content"] for f in files if f["content"] != "data")
+        == ["equality-deletes"] * 3 + ["position-deletes"] * 4
+    )
+    # time travel to the snapshot of the first equality delete (before the appends), and a pin
+    first_eq = next(s for s in table.snapshots() if s.summary.get("added-equality-delete-files") == "1")  # type: ignore[union-attr]
+    old = lk.read(TABLE, ["id"], snapshot_id=first_eq.snapshot_id).column("id").to_pylist()
+    assert sorted(old) == strict_ids(table, first_eq) != live
+    lock = env.root / "eq.lock"
+    assert run_cli(env, "pin", TABLE, "-o", str(lock)).exit_code == 0
+    assert run_cli(env, "pin", "--verify", str(lock)).exit_code == 0
+    pinned = lk.query(f"SELECT count(*) AS n FROM {TABLE}", as_of=f"@{lock}").to_pylist()
+    assert pinned == [{"n": len(live)}]
+
+
+def test_run_reads_live_rows_and_merges_into_a_table_with_deletes(deleted, tmp_path) -> None:
+    """A model reads its source's live rows; an incremental merge into a table that another engine
+    deleted from rewrote the affected file with every row, so deleted rows came back."""
+    from conftest import write_project
+
+    env = deleted["env"]
+    lk = env.lake
+    project = write_project(
+        tmp_path,
+        {
+            "gold.m": "{{ config(materialized='incremental', unique_key='id') }}\nSELECT id, user_id, amount FROM s.u\n"
+        },
+        sources="sources: {s.u: {}, s.t: {}}",
+    )
+    lk.ingest(
+        "s.u",
+        str(
+            write_jsonl(
+                tmp_path / "u.jsonl", [{"id": i, "user_id": i % 17, "amount": 1.0} for i in range(50)]
+            )
+        ),
+        create=True,
+    )
+    assert lk.run(project).ok
+    gold = lk.table("gold.m")
+    (path,) = data_paths(gold)
+    order = _ids_of(path)
+    gold = commit_positional_deletes(gold, {path: [order.index(10), order.index(11)]})
+    gold = commit_equality_deletes(gold, [{"user_id": 5}])  # ids 5, 22, 39
+    lk.ingest(
+        "s.u",
+        str(
+            write_jsonl(
+                tmp_path / "u2.jsonl", [{"id": i, "user_id": i % 17, "amount": 2.0} for i in range(5)]
+            )
+        ),
+        mode="overwrite",
+    )
+    result = lk.run(project)
+    assert result.ok, result.failure_message()
+    gold = lk.table("gold.m")
+    expected = sorted(set(range(50)) - {5, 10, 11, 22, 39})
+    assert strict_ids(gold) == expected
+    got = lk.query("SELECT id, amount FROM gold.m ORDER BY id").to_pylist()
+    assert [r["id"] for r in got] == expected
+    assert {r["id"] for r in got if r["amount"] == 2.0} == set(range(5))

@@ -37,26 +37,29 @@ def read_live(
     *,
     with_filename: bool = False,
     with_position: bool = False,
+    schema: Schema | None = None,
 ) -> str:
     """SQL over the live rows of the data files among `entries` (manifest entries of ONE snapshot, as
     `lakehouse.table.snapshots.live_entries` lists them), in the table's current schema, by field id.
 
     The delete files among `entries` are applied to those data files. `with_filename` adds
     `lake_filename` (the data file's path as its manifest names it), `with_position` adds `lake_pos`
-    (the row's position in its data file).
+    (the row's position in its data file). `schema` reads them in an older schema of the table (time
+    travel), by field id as well.
     """
+    schema = schema or table.schema()
     data = [e for e in entries if e.data_file.content == DataFileContent.DATA]
     seqs = {e.data_file.file_path: _seq(e) for e in data}
     parts = {e.data_file.file_path: _partition_key(e.data_file) for e in data}
     positional = [e for e in entries if _applies_positional(e, seqs)]
     equality = [e for e in entries if _applies_equality(table, e, seqs, parts)]
-    columns = [f"lake_d.{quote_ident(f.name)}" for f in table.schema().fields]
+    columns = [f"lake_d.{quote_ident(f.name)}" for f in schema.fields]
     if with_filename:
         columns.append("lake_d.lake_filename")
     if with_position:
         columns.append("lake_d.lake_pos")
     if not data:
-        return _empty(table, with_filename, with_position)
+        return _empty(schema, with_filename, with_position)
     files = [e.data_file for e in data]
     per_file: dict[str, list[str]] = {}
     if with_filename or positional:
@@ -66,7 +69,7 @@ def read_live(
     if equality:
         per_file["lake_part"] = [quote_literal(parts[f.file_path]) for f in files]
     relation = scan_files(
-        table, files, lambda f, found: select_list(table, f, found),
+        table, files, lambda f, found: select_list(table, f, found, schema),
         per_file=per_file, position="lake_pos" if (with_position or positional) else None,
     )  # fmt: skip
     joins = []
@@ -76,7 +79,7 @@ def read_live(
             "AND lake_p.pos = lake_d.lake_pos AND lake_p.seq >= lake_d.lake_seq"
         )
     for n, (ids, group) in enumerate(_by_equality_ids(equality).items()):
-        joins.append(_equality_join(table, ids, group, f"lake_e{n}"))
+        joins.append(_equality_join(table, schema, ids, group, f"lake_e{n}"))
     return f"SELECT {', '.join(columns)} FROM ({relation}) AS lake_d {' '.join(joins)}".rstrip()
 
 
@@ -167,11 +170,13 @@ def _access(root: str, path: list[NestedField]) -> str:
     return expr
 
 
-def _equality_join(table: Table, ids: tuple[int, ...], deletes: list[ManifestEntry], alias: str) -> str:
+def _equality_join(
+    table: Table, schema: Schema, ids: tuple[int, ...], deletes: list[ManifestEntry], alias: str
+) -> str:
     """ANTI JOIN removing the rows whose fields `ids` equal a row of the equality delete files."""
     current: dict[int, list[NestedField]] = {}
     for field_id in ids:
-        path = _path(table.schema().as_struct(), field_id)
+        path = _path(schema.as_struct(), field_id)
         if path is None:
             raise LakehouseError(
                 f"equality delete file {deletes[0].data_file.file_path} matches on field id {field_id}, "
@@ -188,26 +193,29 @@ def _equality_join(table: Table, ids: tuple[int, ...], deletes: list[ManifestEnt
             out.append(f"CAST({value} AS {target}) AS lake_k{field_id}")
         return ", ".join(out)
 
-    files = [e.data_file for e in deletes]
-    rows = scan_files(
-        table, files, keys,
-        per_file={
-            "seq": [str(_seq(e)) for e in deletes],
-            "part": ["NULL" if _global(table, f) else quote_literal(_partition_key(f)) for f in files],
-        },
-    )  # fmt: skip
-    on = " AND ".join(f"{alias}.lake_k{i} IS NOT DISTINCT FROM {_access('lake_d.', current[i])}" for i in ids)
-    # two joins would keep each a pure equality match; one with the partition test as a residual is enough
-    return (
-        f"ANTI JOIN ({rows}) AS {alias} ON {on} AND {alias}.seq > lake_d.lake_seq "
-        f"AND ({alias}.part IS NULL OR {alias}.part = lake_d.lake_part)"
-    )
+    joins = []
+    # Global and partition-scoped deletes join apart: an OR in the condition turns DuckDB's hash join
+    # into a nested loop (measured: 3.3 s against 0.1 s for 800k rows and 1k keys).
+    for scoped in (False, True):
+        group = [e for e in deletes if _global(table, e.data_file) != scoped]
+        if not group:
+            continue
+        files = [e.data_file for e in group]
+        per_file = {"seq": [str(_seq(e)) for e in group]}
+        on = " AND ".join(
+            f"{alias}.lake_k{i} IS NOT DISTINCT FROM {_access('lake_d.', current[i])}" for i in ids
+        )
+        if scoped:
+            per_file["part"] = [quote_literal(_partition_key(f)) for f in files]
+            on += f" AND {alias}.part = lake_d.lake_part"
+        rows = scan_files(table, files, keys, per_file=per_file)
+        joins.append(f"ANTI JOIN ({rows}) AS {alias} ON {on} AND {alias}.seq > lake_d.lake_seq")
+        alias += "p"
+    return " ".join(joins)
 
 
-def _empty(table: Table, with_filename: bool, with_position: bool) -> str:
-    columns = [
-        f"CAST(NULL AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}" for f in table.schema().fields
-    ]
+def _empty(schema: Schema, with_filename: bool, with_position: bool) -> str:
+    columns = [f"CAST(NULL AS {duckdb_type(f.field_type)}) AS {quote_ident(f.name)}" for f in schema.fields]
     if with_filename:
         columns.append("CAST(NULL AS VARCHAR) AS lake_filename")
     if with_position:

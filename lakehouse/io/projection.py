@@ -139,11 +139,11 @@ def _missing(table: Table, data_file: DataFile, field: NestedField) -> str:
     return _null(field.field_type)
 
 
-def select_list(table: Table, data_file: DataFile, found: Schema) -> str:
-    """`expr AS name, ...` reading one file's columns into the table's current schema."""
+def select_list(table: Table, data_file: DataFile, found: Schema, schema: Schema | None = None) -> str:
+    """`expr AS name, ...` reading one file's columns into the table's current schema (or `schema`)."""
     by_id = {f.field_id: f for f in found.fields}
     columns = []
-    for field in table.schema().fields:
+    for field in (schema or table.schema()).fields:
         old = by_id.get(field.field_id)
         if old is None:
             expr = _missing(table, data_file, field)

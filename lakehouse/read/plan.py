@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from lakehouse.core.schemas import duckdb_type
 from lakehouse.errors import LakehouseError, SnapshotNotFoundError
-from lakehouse.read.pruning import duckdb_may_prune
+from lakehouse.read.pruning import duckdb_may_prune, live_sql
 from lakehouse.read.query import TableRead, current_projection
 from lakehouse.table.catalog import split_identifier
 from lakehouse.table.pins import PinFile, erasure_of, load_pins
@@ -111,6 +111,7 @@ def table_read(table: Table, identifier: str, ref: Ref, *, current_schema: bool 
         identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns,
         current_projection(schema, written),
         snapshot is None or duckdb_may_prune(table, snapshot),
+        live_sql(table, snapshot, schema) if snapshot is not None else None,
     )  # fmt: skip
 
 

@@ -11,10 +11,16 @@ tests/conformance/upstream.py has the links):
 For a table whose partitions hit one of these, lake reads the snapshot without filter pushdown into
 the scan: DuckDB then filters rows after reading them (still skipping no file it should read). Tables
 that hit none keep full pruning. This is a workaround, to be dropped when DuckDB is fixed.
+
+`iceberg_scan` also applies equality deletes with SQL's three-valued logic: a row with a NULL in an
+equality column is dropped by any equality delete (`NOT (NULL = 3)` is NULL), though the spec says
+NULL equals NULL only. A snapshot with equality delete files is read through `read_live` instead.
 """
 
 from __future__ import annotations
 
+from pyiceberg.manifest import DataFileContent, ManifestContent
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import (
@@ -27,7 +33,23 @@ from pyiceberg.transforms import (
 )
 from pyiceberg.types import BinaryType, DecimalType, FixedType, UUIDType
 
+from lakehouse.io.fieldids import read_live
+from lakehouse.table.snapshots import live_entries
+
 _TIME = (YearTransform, MonthTransform, DayTransform, HourTransform)
+
+
+def live_sql(table: Table, snapshot: Snapshot, schema: Schema) -> str | None:
+    """SQL for the snapshot's live rows in `schema` when it has equality delete files, else None
+    (iceberg_scan reads it right)."""
+    deletes = [m for m in snapshot.manifests(table.io) if m.content == ManifestContent.DELETES]
+    if not any(
+        e.data_file.content == DataFileContent.EQUALITY_DELETES
+        for m in deletes
+        for e in m.fetch_manifest_entry(table.io, discard_deleted=True)
+    ):
+        return None
+    return read_live(table, live_entries(table.io, snapshot), schema=schema)
 
 
 def duckdb_may_prune(table: Table, snapshot: Snapshot) -> bool:

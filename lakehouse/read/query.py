@@ -32,11 +32,16 @@ class TableRead:
     projection: tuple[str, ...] = ()
     # False when DuckDB's partition pruning would drop matching rows (lakehouse/read/pruning.py).
     pushdown: bool = True
+    # The snapshot's live rows as `lakehouse.io.fieldids.read_live` reads them, when iceberg_scan cannot
+    # (DuckDB 1.5.5 drops every row with a NULL in an equality-delete column): already in `columns`.
+    live_sql: str | None = None
 
     def scan_sql(self) -> str:
         if self.snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in self.columns)
             return f"(SELECT {cols} LIMIT 0)"
+        if self.live_sql is not None:
+            return f"({self.live_sql})"
         scan = f"iceberg_scan({quote_literal(self.metadata_location)}, snapshot_from_id = {int(self.snapshot_id)})"
         if not self.pushdown:  # OFFSET 0 keeps DuckDB from pushing filters into the scan's pruning
             return f"(SELECT {', '.join(self.projection) or '*'} FROM {scan} OFFSET 0)"

@@ -31,7 +31,9 @@ class CompactionResult:
     bytes_before: int = 0
     files_after: int = 0
     bytes_after: int = 0
-    rows: int = 0
+    rows: int = 0  # live rows written (the rows read, less those the delete files removed)
+    rows_before: int = 0  # rows in the input files, deleted ones included
+    delete_files_removed: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +46,10 @@ class CompactionResult:
             "files_after": self.files_after,
             "bytes_after": self.bytes_after,
             "rows": self.rows,
+            "rows_before": self.rows_before,
+            "rows_after": self.rows,
+            "delete_files_applied": self.plan.to_dict()["delete_files_applied"],
+            "delete_files_removed": self.delete_files_removed,
             "seconds": self.seconds,
             "plan": self.plan.to_dict(),
         }
@@ -63,13 +69,16 @@ def compact(
     before = {
         "files_before": len(plan.input_files),
         "bytes_before": plan.input_bytes,
-        "rows": sum(g.input_rows for g in plan.groups),
+        "rows_before": sum(g.input_rows for g in plan.groups),
+        "delete_files_removed": len(plan.removed_deletes),
     }
     if dry_run or plan.empty:
-        return CompactionResult(plan, dry_run, files_after=plan.expected_outputs, **before)
+        known = [g.live_rows for g in plan.groups]
+        rows = sum(r for r in known if r is not None) if None not in known else 0  # 0: unknown until written
+        return CompactionResult(plan, dry_run, files_after=plan.expected_outputs, rows=rows, **before)
     write = write_compaction(profile, engine, load(), plan, on_progress)
     snapshot = commit_compaction(profile, load, plan, write).current_snapshot()
     return CompactionResult(
         plan, dry_run, snapshot.snapshot_id if snapshot else None, files_after=len(write.data_files),
-        bytes_after=write.bytes, seconds=round(time.perf_counter() - start, 3), **before,
+        bytes_after=write.bytes, rows=write.rows, seconds=round(time.perf_counter() - start, 3), **before,
     )  # fmt: skip

@@ -1,8 +1,10 @@
-"""Commit a written compaction: remove the inputs and add the outputs in one `replace` snapshot.
+"""Commit a written compaction: remove the inputs (and the delete files that applied to them only) and
+add the outputs in one `replace` snapshot.
 
 The commit is retried on top of concurrent appends. Before each attempt, and again against the head
-it lands on, the plan's input files must all still be live and no delete files may have been added to
-the partitions it rewrites; otherwise it fails, names the change that got in the way, and removes its files.
+it lands on, the plan's input files and the delete files it removes must all still be live, and no
+delete files may have been added to the partitions it rewrites; otherwise it fails, names the change
+that got in the way, and removes its files.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def commit_compaction(
         "lake.files-before": str(len(plan.input_files)),
         "lake.bytes-before": str(plan.input_bytes),
         "lake.files-after": str(len(added)),
+        "lake.rows-before": str(sum(g.input_rows for g in plan.groups)),
+        "lake.rows-after": str(write.rows),
+        "lake.delete-files-removed": str(len(plan.removed_deletes)),
         "lake.bytes-after": str(write.bytes),
         "lake.target-size": str(plan.target_size),
     }
@@ -63,7 +68,7 @@ def _stage(
     def stage(tx: Transaction) -> None:
         check(tx, tx.table_metadata.current_snapshot())
         with ReplaceFiles(tx, summary, check) as rewrite:
-            for data_file in plan.input_files:
+            for data_file in (*plan.input_files, *plan.removed_deletes):
                 rewrite.delete_data_file(data_file)
             for data_file in write.data_files:
                 rewrite.append_data_file(data_file)
@@ -73,14 +78,15 @@ def _stage(
 
 def _conflict(plan: CompactionPlan, tx: Transaction, head: Snapshot | None) -> None:
     """Raise CommitError when an input file is gone from `head` or deletes were added to its partitions."""
-    inputs = {f.file_path for f in plan.input_files}
+    inputs = {f.file_path for f in (*plan.input_files, *plan.removed_deletes)}
     partitions = {partition_key(f) for f in plan.input_files}
     live: set[str] = set()
     new_deletes = 0
     for data_file in live_files(table_io(tx), head):
-        if data_file.content == DataFileContent.DATA:
-            live.add(data_file.file_path)
-        elif partition_key(data_file) in partitions or not partition_key(data_file)[1]:
+        live.add(data_file.file_path)
+        if data_file.content == DataFileContent.DATA or data_file.file_path in plan.delete_files:
+            continue
+        if partition_key(data_file) in partitions or not partition_key(data_file)[1]:
             new_deletes += 1
     missing = sorted(inputs - live)
     if not missing and not new_deletes:

@@ -2,7 +2,9 @@
 
 `plan_compaction` reads the current snapshot's manifests only and returns a frozen `CompactionPlan`:
 per partition, the bin-packed groups of candidate files (smaller than `min_size` or larger than
-`max_size`), with input files, bytes and expected output files. `--dry-run` prints this plan, and
+`max_size`, or with delete files that apply to them), with input files, bytes and expected output
+files. A group's delete files are applied as it is rewritten (`lakehouse.io.fieldids.read_live`), and
+those that then apply to no remaining data file are removed in the same snapshot. `--dry-run` prints this plan, and
 `lakehouse.ops.compaction.apply.compact` carries out exactly it.
 """
 
@@ -12,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Record
@@ -22,7 +24,8 @@ from lakehouse.core.properties import ALLOW_ANY_TARGET_PROPERTY
 from lakehouse.core.sizes import format_size, parse_size
 from lakehouse.errors import LakehouseError
 from lakehouse.io.writer import data_location, target_file_size
-from lakehouse.table.snapshots import live_files
+from lakehouse.ops.compaction.deletes import applying, group_entries, is_delete, removable
+from lakehouse.table.snapshots import live_entries
 
 MIN_TARGET = 128 * 1024**2
 MAX_TARGET = 1024**3
@@ -40,6 +43,13 @@ class FileGroup:
     files: tuple[DataFile, ...]
     directory: str
     expected_outputs: int = 1
+    # the files' manifest entries and those of the delete files that apply to them (for read_live)
+    entries: tuple[ManifestEntry, ...] = ()
+    live_rows: int | None = None  # rows once the deletes apply; None when equality deletes leave it open
+
+    @property
+    def deletes(self) -> tuple[ManifestEntry, ...]:
+        return tuple(e for e in self.entries if e.data_file.content != DataFileContent.DATA)
 
     @property
     def input_bytes(self) -> int:
@@ -54,6 +64,8 @@ class FileGroup:
             "input_files": len(self.files),
             "input_bytes": self.input_bytes,
             "input_rows": self.input_rows,
+            "delete_files": len(self.deletes),
+            "live_rows": self.live_rows,
             "expected_output_files": self.expected_outputs,
         }
 
@@ -96,6 +108,8 @@ class CompactionPlan:
     where: str | None = None
     sort_by: tuple[str, ...] = ()
     partitions: tuple[PartitionPlan, ...] = ()
+    removed_deletes: tuple[DataFile, ...] = ()  # delete files that apply to no data file once it is done
+    delete_files: frozenset[str] = frozenset()  # every live delete file when planned (for the conflict check)
 
     @property
     def groups(self) -> tuple[FileGroup, ...]:
@@ -132,6 +146,8 @@ class CompactionPlan:
             "input_files": len(self.input_files),
             "input_bytes": self.input_bytes,
             "expected_output_files": self.expected_outputs,
+            "delete_files_applied": len({e.data_file.file_path for g in self.groups for e in g.deletes}),
+            "delete_files_removed": len(self.removed_deletes),
             "partitions": [p.to_dict() for p in self.partitions if p.groups or p.skipped],
         }
 
@@ -163,14 +179,20 @@ def plan_compaction(
         raise LakehouseError(f"--min-input-files must be at least 1, got {min_input_files}")
     sort_columns = _sort_columns(table, identifier, sort_by)
     snapshot = table.current_snapshot()
+    entries = live_entries(table.io, snapshot)
+    found, deletes_of = applying(table, entries)
     partitions = (
         ()
         if snapshot is None
-        else _plan_partitions(table, snapshot, where, target, low, high, min_input_files)
+        else _plan_partitions(table, snapshot, entries, deletes_of, where, target, low, high, min_input_files)
+    )
+    groups = [g for p in partitions for g in p.groups]
+    removed = removable(
+        found, [d for g in groups for d in g.deletes], {f.file_path for g in groups for f in g.files}
     )
     return CompactionPlan(
         identifier, snapshot.snapshot_id if snapshot else None, target, low, high, min_input_files,
-        where, sort_columns, partitions,
+        where, sort_columns, partitions, removed, frozenset(e.data_file.file_path for e in entries if is_delete(e)),
     )  # fmt: skip
 
 
@@ -206,34 +228,21 @@ def partition_key(data_file: DataFile) -> PartitionKey:
 def _plan_partitions(
     table: Table,
     snapshot: Snapshot,
+    entries: list[ManifestEntry],
+    applying: dict[str, list[ManifestEntry]],
     where: str | None,
     target: int,
     low: int,
     high: int,
     min_input_files: int,
 ) -> tuple[PartitionPlan, ...]:
-    data: dict[PartitionKey, list[DataFile]] = {}
-    with_deletes: set[PartitionKey] = set()
-    global_deletes = False
-    for data_file in live_files(table.io, snapshot):
-        key = partition_key(data_file)
-        if data_file.content != DataFileContent.DATA:
-            with_deletes.add(key)
-            global_deletes |= not key[1]
-        else:
-            data.setdefault(key, []).append(data_file)
-    wanted = _matching_partitions(table, where, snapshot.snapshot_id) if where else None
+    data: dict[PartitionKey, list[ManifestEntry]] = {}
+    for entry in entries:
+        if not is_delete(entry):
+            data.setdefault(partition_key(entry.data_file), []).append(entry)
+    wanted = _matching_partitions(table, where, snapshot.snapshot_id, entries) if where else None
     return tuple(
-        _plan_partition(
-            table,
-            key[0],
-            data[key],
-            target,
-            low,
-            high,
-            min_input_files,
-            has_deletes=key in with_deletes or global_deletes,
-        )  # fmt: skip
+        _plan_partition(table, key[0], data[key], applying, target, low, high, min_input_files)
         for key in sorted(data, key=lambda k: (k[0], tuple(str(v) for v in k[1])))
         if wanted is None or key in wanted
     )
@@ -242,31 +251,41 @@ def _plan_partitions(
 def _plan_partition(
     table: Table,
     spec_id: int,
-    files: list[DataFile],
+    entries: list[ManifestEntry],
+    applying: dict[str, list[ManifestEntry]],
     target: int,
     low: int,
     high: int,
     min_input_files: int,
-    *,
-    has_deletes: bool,
 ) -> PartitionPlan:
+    files = [e.data_file for e in entries]
     record = files[-1].partition
-    candidates = [f for f in files if f.file_size_in_bytes < low or f.file_size_in_bytes > high]
+    candidates = [
+        f
+        for f in files
+        if f.file_size_in_bytes < low or f.file_size_in_bytes > high or f.file_path in applying
+    ]
+    with_deletes = any(f.file_path in applying for f in candidates)
     groups: tuple[FileGroup, ...] = ()
     skipped = None
-    if len(candidates) < min_input_files and sum(f.file_size_in_bytes for f in candidates) <= target:
+    if (
+        not with_deletes
+        and len(candidates) < min_input_files
+        and sum(f.file_size_in_bytes for f in candidates) <= target
+    ):
         pass  # too little to gain
-    elif has_deletes:
-        skipped = "has delete files; compaction would not apply them"
     elif spec_id != table.spec().spec_id:
         skipped = f"written with an older partition spec ({spec_id})"
     else:
         directory = _directory(table, spec_id, record)
+        by_path = {e.data_file.file_path: e for e in entries}
         groups = tuple(
-            FileGroup(tuple(group), directory, _outputs(group, target, high))
+            _group(table, [by_path[f.file_path] for f in group], applying, directory, target, high)
             for group in _bin_pack(candidates, target, high)
-            # rewriting one in-range file into one file gains nothing
-            if len(group) > 1 or sum(f.file_size_in_bytes for f in group) > high
+            # rewriting one in-range file into one file gains nothing, unless it applies deletes
+            if len(group) > 1
+            or sum(f.file_size_in_bytes for f in group) > high
+            or any(f.file_path in applying for f in group)
         )
     values = tuple(human_values(table.specs()[spec_id], table.schema(), record).items())
     return PartitionPlan(
@@ -275,12 +294,27 @@ def _plan_partition(
     )  # fmt: skip
 
 
+def _group(
+    table: Table,
+    data: list[ManifestEntry],
+    applying: dict[str, list[ManifestEntry]],
+    directory: str,
+    target: int,
+    high: int,
+) -> FileGroup:
+    files = [e.data_file for e in data]
+    entries, live_rows = group_entries(table, data, applying)
+    return FileGroup(tuple(files), directory, _outputs(files, target, high), entries, live_rows)
+
+
 def _outputs(group: list[DataFile], target: int, high: int) -> int:
     bytes_in = sum(f.file_size_in_bytes for f in group)
     return 1 if bytes_in <= high else math.ceil(bytes_in / target)
 
 
-def _matching_partitions(table: Table, where: str, snapshot_id: int) -> set[PartitionKey]:
+def _matching_partitions(
+    table: Table, where: str, snapshot_id: int, entries: list[ManifestEntry]
+) -> set[PartitionKey]:
     from pyiceberg.expressions.parser import parse
 
     try:
@@ -291,10 +325,31 @@ def _matching_partitions(table: Table, where: str, snapshot_id: int) -> set[Part
             "\"country = 'US' AND ts >= '2026-06-01T00:00:00'\""
         ) from None
     try:
+        if any(e.data_file.content == DataFileContent.EQUALITY_DELETES for e in entries):
+            return _partitions_matching(table, expression, entries)  # pyiceberg cannot plan those
         tasks = table.scan(row_filter=expression, snapshot_id=snapshot_id).plan_files()
     except Exception as exc:
         raise LakehouseError(f"invalid --where {where!r}: {str(exc).splitlines()[0]}") from None
     return {partition_key(task.file) for task in tasks}
+
+
+def _partitions_matching(table: Table, expression: Any, entries: list[ManifestEntry]) -> set[PartitionKey]:
+    """The partitions whose values may hold a row matching `expression` (its inclusive projection)."""
+    from pyiceberg.expressions.visitors import expression_evaluator, inclusive_projection
+    from pyiceberg.schema import Schema
+
+    evaluators = {}
+    for spec_id, spec in table.specs().items():
+        projected = inclusive_projection(table.schema(), spec)(expression)
+        evaluators[spec_id] = expression_evaluator(
+            Schema(*spec.partition_type(table.schema()).fields), projected, True
+        )
+    return {
+        partition_key(e.data_file)
+        for e in entries
+        if e.data_file.content == DataFileContent.DATA
+        and evaluators[e.data_file.spec_id](e.data_file.partition)
+    }
 
 
 def _bin_pack(files: list[DataFile], target: int, max_size: int) -> list[list[DataFile]]:

@@ -1,8 +1,9 @@
 """Compaction's writes: stream each planned group through DuckDB into its partition's directory.
 
 Each group is read with `read_parquet` of its files, every column, nested fields too, matched by
-Iceberg field id or the name mapping (`lakehouse.io.fieldids`). Memory is bounded by DuckDB's limit,
-not by the group. Nothing is committed here; a failed write removes what it wrote.
+Iceberg field id or the name mapping (`lakehouse.io.fieldids`); a group with delete files is read
+through `read_live`, so only its live rows are written. Memory is bounded by DuckDB's limit, not by
+the group. Nothing is committed here; a failed write removes what it wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lakehouse.core.hooks import checkpoint
 from lakehouse.core.schemas import quote_ident
 from lakehouse.errors import LakehouseError
 from lakehouse.io.cleanup import remove_write
-from lakehouse.io.fieldids import read_by_field_id
+from lakehouse.io.fieldids import read_by_field_id, read_live
 from lakehouse.io.writer import WrittenFiles, copy_to_partition, new_write_id
 from lakehouse.ops.compaction.plan import CompactionPlan, FileGroup
 
@@ -46,12 +47,16 @@ class CompactionWrite:
         return sum(w.bytes for w in self.outputs)
 
     @property
+    def rows(self) -> int:
+        return sum(w.rows for w in self.outputs)
+
+    @property
     def paths(self) -> list[str]:
         return [f.file_path for f in self.data_files]
 
 
 def group_select(table: Table, group: FileGroup, sort_by: tuple[str, ...]) -> str:
-    """Read a group's files by Iceberg field id (renamed, added and nested columns are right)."""
+    """Read a group's live rows by Iceberg field id (renamed, added and nested columns are right)."""
     columns = ", ".join(quote_ident(f.name) for f in table.schema().fields)
     order = ""
     if sort_by:
@@ -59,7 +64,11 @@ def group_select(table: Table, group: FileGroup, sort_by: tuple[str, ...]) -> st
             f"{quote_ident(s.split(' ')[0])} {s.split(' ', 1)[1] if ' ' in s else ''}".strip()
             for s in sort_by
         )
-    return f"SELECT {columns} FROM ({read_by_field_id(table, group.files)}) AS lake_group{order}"
+    return f"SELECT {columns} FROM ({_relation(table, group)}) AS lake_group{order}"
+
+
+def _relation(table: Table, group: FileGroup) -> str:
+    return read_live(table, group.entries) if group.deletes else read_by_field_id(table, group.files)
 
 
 def engine_settings(profile: Profile, sorted_output: bool) -> dict[str, str | bool]:
@@ -119,9 +128,12 @@ def _write_groups(
         )  # fmt: skip
         write.outputs.append(written)
         checkpoint("after-write")  # after the first group: with several groups, mid-write
-        if written.rows != group.input_rows:
+        expected = group.live_rows
+        if expected is None:  # equality deletes: count the live rows apart (their keys only are read)
+            expected = int(engine.value(f"SELECT count(*) FROM ({_relation(table, group)})"))
+        if written.rows != expected:
             raise LakehouseError(
-                f"compaction of {plan.table} read {written.rows} rows from a group of "
-                f"{group.input_rows}; nothing was committed"
+                f"compaction of {plan.table} wrote {written.rows} rows from a group of {expected} live rows; "
+                "nothing was committed"
             )
         done += group.input_bytes

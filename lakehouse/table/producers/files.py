@@ -20,7 +20,7 @@ from pyiceberg.manifest import (
 )
 from pyiceberg.table import Transaction
 from pyiceberg.table.snapshots import Operation, Snapshot, Summary
-from pyiceberg.table.update.snapshot import _OverwriteFiles, _SnapshotProducer
+from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 # (manifests to keep as they are, groups of manifests to merge into one each)
 Packing: TypeAlias = Callable[[list[ManifestFile], int], tuple[list[ManifestFile], list[list[ManifestFile]]]]
@@ -224,19 +224,14 @@ class ReplaceSummary:
         return Summary(operation=Operation.REPLACE, **summary.additional_properties)
 
 
-class ReplaceFiles(ReplaceSummary, _OverwriteFiles):
-    """Remove the inputs and add the outputs; a conflict is what `check` says about the new head."""
+class ReplaceFiles(ReplaceSummary, RewriteFiles):
+    """Remove the inputs (data and delete files) and add the outputs; a conflict is what `check` says
+    about the new head."""
 
     def __init__(
         self, tx: Transaction, summary: dict[str, str], check: Callable[[Transaction, Snapshot | None], None]
     ):
-        super().__init__(
-            operation=Operation.REPLACE,
-            transaction=tx,
-            io=tx._table.io,
-            branch="main",
-            snapshot_properties=summary,
-        )
+        super().__init__(Operation.REPLACE, tx, "main", summary, commit_uuid(summary), [], [], {})
         self._check = check
 
     def _validate_concurrency(self) -> None:
