@@ -65,3 +65,11 @@ class CheckFailedError(LakehouseError):
 
 class DevServerError(LakehouseError):
     """The local moto S3 development server could not be started, found or stopped."""
+
+
+class LakehouseWarning(UserWarning):
+    """Something a user should know that does not stop the operation; the CLI prints `Warning: ...`."""
+
+
+class ErasedSnapshotWarning(LakehouseWarning):
+    """A pinned or named snapshot was rewritten by an erasure; its re-created version is read."""

@@ -145,6 +145,12 @@ def test_erase_reaches_tags_branches_pins_and_leaves_no_byte(
     with pytest.warns(UserWarning, match="rewritten by erasure"):
         got = env.lake.query(f"SELECT count(*) AS n FROM {TABLE}", as_of=f"@{pin}")
     assert got.column("n").to_pylist() == [50]
+    read = run_cli(
+        env, "query", f"SELECT count(*) AS n FROM {TABLE}", "--as-of", f"@{pin}", "--format", "csv"
+    )
+    assert read.exit_code == 0 and read.stdout.strip().splitlines()[-1] == "50"
+    warned = [line for line in read.stderr.splitlines() if line.strip()]
+    assert len(warned) == 1 and warned[0].startswith("Warning: ") and "rewritten by erasure" in warned[0]
 
 
 def test_erase_bad_predicate_is_one_line_and_changes_nothing(

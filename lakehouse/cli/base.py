@@ -45,8 +45,19 @@ class LakeGroup(click.Group):
     """Turns every library error into one line `Error: ...` and exit code 1 (tracebacks with --debug)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from lakehouse.errors import LakehouseError
+        import warnings
 
+        from lakehouse.errors import LakehouseError, LakehouseWarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, LakehouseWarning):  # ours: one line, masked, like an error
+                click.echo(
+                    f"Warning: {_redact(ctx.find_object(Context), ' '.join(str(message).split()))}", err=True
+                )
+            else:
+                original(message, category, *args, **kwargs)
+
+        original, warnings.showwarning = warnings.showwarning, show
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
@@ -65,6 +76,8 @@ class LakeGroup(click.Group):
                 f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                 exc,
             )
+        finally:
+            warnings.showwarning = original
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 from lakehouse.core.schemas import duckdb_type
-from lakehouse.errors import LakehouseError, SnapshotNotFoundError
+from lakehouse.errors import ErasedSnapshotWarning, LakehouseError, SnapshotNotFoundError
 from lakehouse.read.pruning import duckdb_may_prune, live_sql
 from lakehouse.read.query import TableRead, current_projection
 from lakehouse.table.catalog import split_identifier
@@ -129,10 +129,6 @@ def erased_ref(table: Table, ref: Ref) -> Ref:
         stacklevel=2,
     )
     return erased.new
-
-
-class ErasedSnapshotWarning(UserWarning):
-    """A pinned or named snapshot was rewritten by an erasure; its re-created version is read."""
 
 
 def _split(as_of: AsOf) -> tuple[str | None, dict[str, str | int]]:
