@@ -6,14 +6,13 @@ append keep both, races with a compaction or another delete fail cleanly."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conformance.readers import READERS, read_rows
 from conftest import cli_json, events, fails_unchanged, snapshot_count, write_jsonl
-from test_concurrency import LAKE, hook_env, wait_for
+from test_concurrency import held, release
 from test_delete_files import commit_positional_deletes, strict_ids
 
 from lakehouse.errors import CommitError, LakehouseError
@@ -253,28 +252,12 @@ def test_merge_on_read_delete_writes_positional_delete_files(any_lake: LakeEnv, 
 # ---------------------------------------------------------------- concurrency
 
 
-def _held(env: LakeEnv, hooks: Path, phase: str, *args: str) -> subprocess.Popen[bytes]:
-    hooks.mkdir()
-    proc = subprocess.Popen(
-        [LAKE, *env.cli_args(), *args], env=hook_env(hooks, phase),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for(hooks / f"{phase}.reached", proc)
-    return proc
-
-
-def _finish(proc: subprocess.Popen[bytes], hooks: Path, phase: str) -> tuple[int, str]:
-    (hooks / f"{phase}.go").write_text("")
-    _, err = proc.communicate(timeout=120)
-    return proc.returncode, err.decode()
-
-
 def test_a_delete_racing_an_append_keeps_both(local_lake: LakeEnv, tmp_path: Path) -> None:
     env = local_lake
     _table(env, tmp_path)
-    held = _held(env, tmp_path / "hooks", "before-commit", "delete", TABLE, "--where", "user_id = 3")
+    waiting = held(env, tmp_path / "hooks", "before-commit", "delete", TABLE, "--where", "user_id = 3")
     Lakehouse(env.profile).ingest(TABLE, str(write_jsonl(tmp_path / "late.jsonl", events(50, start=1000))))
-    rc, err = _finish(held, tmp_path / "hooks", "before-commit")
+    rc, err = release(waiting, tmp_path / "hooks", "before-commit")
     assert rc == 0, err
     late = sorted((r["id"], r["country"], r["amount"], r["user_id"]) for r in events(50, start=1000))
     assert _agree(env) == sorted(
@@ -371,10 +354,10 @@ def test_a_delete_process_losing_to_a_compaction_fails_in_one_line_and_removes_i
     """Held after staging its commit; a compaction rewrites its files; the retry sees it and stops."""
     env = local_lake
     _table(env, tmp_path, properties={"lake.compact.allow-any-target": "true"})
-    held = _held(env, tmp_path / "hooks", "before-commit", "delete", TABLE, "--where", "user_id = 3")
+    waiting = held(env, tmp_path / "hooks", "before-commit", "delete", TABLE, "--where", "user_id = 3")
     Lakehouse(env.profile).compact(TABLE, target_size="1MB", min_input_files=2)
     head, rows = env.lake.snapshot(TABLE).snapshot_id, _agree(env)
-    rc, err = _finish(held, tmp_path / "hooks", "before-commit")
+    rc, err = release(waiting, tmp_path / "hooks", "before-commit")
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(

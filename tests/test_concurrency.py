@@ -39,6 +39,24 @@ def wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 120) ->
         time.sleep(0.01)
 
 
+def held(env: LakeEnv, hooks: Path, phase: str, *args: str) -> subprocess.Popen[bytes]:
+    """A real `lake` process that stops at `phase` (lakehouse/core/hooks.py) until `release`."""
+    hooks.mkdir()
+    proc = subprocess.Popen(
+        [LAKE, *env.cli_args(), *args], env=hook_env(hooks, phase),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for(hooks / f"{phase}.reached", proc)
+    return proc
+
+
+def release(proc: subprocess.Popen[bytes], hooks: Path, phase: str) -> tuple[int, str]:
+    """Let a `held` process go on; its exit code and stderr."""
+    (hooks / f"{phase}.go").write_text("")
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err.decode()
+
+
 def check_linear_history(env: LakeEnv, table_name: str, expected_snapshots: int) -> list[int]:
     """One snapshot per ingest, each the parent of the next: returns the ids oldest first."""
     table = env.lake.table(table_name)

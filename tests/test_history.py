@@ -17,7 +17,7 @@ from conftest import (
     snapshot_count,
     write_jsonl,
 )
-from test_concurrency import hook_env, wait_for
+from test_concurrency import held, release
 
 from lakehouse.testing import LakeEnv, local_properties, make_lake_env, write_config
 
@@ -172,23 +172,6 @@ def test_tag_retain_out_of_range_is_one_line(local_lake: LakeEnv, run_cli, tmp_p
 LAKE = str(Path(sys.executable).with_name("lake"))
 
 
-def _held(env: LakeEnv, hooks: Path, phase: str, *args: str) -> subprocess.Popen[bytes]:
-    """A real `lake` process that stops at `phase` (lakehouse/core/hooks.py) until `<phase>.go` exists."""
-    hooks.mkdir()
-    proc = subprocess.Popen(
-        [LAKE, *env.cli_args(), *args], env=hook_env(hooks, phase),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for(hooks / f"{phase}.reached", proc)
-    return proc
-
-
-def _finish(proc: subprocess.Popen[bytes], hooks: Path, phase: str) -> tuple[int, str]:
-    (hooks / f"{phase}.go").write_text("")
-    _, err = proc.communicate(timeout=120)
-    return proc.returncode, err.decode()
-
-
 def _read_by_others(env: LakeEnv) -> tuple[int, int]:
     """Rows of the current snapshot as pyiceberg and DuckDB's own iceberg_scan read them."""
     table = env.lake.table(TABLE)
@@ -202,15 +185,15 @@ def _read_by_others(env: LakeEnv) -> tuple[int, int]:
 def _race(env: LakeEnv, tmp_path: Path, ids: list[int], expire_phase: str) -> tuple[int, str, int, str]:
     """`lake rollback --to ids[0]` held right before its commit while `lake expire` (which expires
     ids[0] and deletes its files) runs to `expire_phase` or to the end; then the rollback goes on."""
-    rollback = _held(env, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
+    rollback = held(env, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
     expire_args = ["expire", TABLE, "--older-than", "0s", "--retain-last", "1", "--json"]
     if expire_phase == "end":
         expired = subprocess.run([LAKE, *env.cli_args(), *expire_args], capture_output=True, timeout=120)
-        rc_rb, err_rb = _finish(rollback, tmp_path / "rb", "before-commit")
+        rc_rb, err_rb = release(rollback, tmp_path / "rb", "before-commit")
         return rc_rb, err_rb, expired.returncode, expired.stderr.decode()
-    expire = _held(env, tmp_path / "ex", expire_phase, *expire_args)
-    rc_rb, err_rb = _finish(rollback, tmp_path / "rb", "before-commit")
-    rc_ex, err_ex = _finish(expire, tmp_path / "ex", expire_phase)
+    expire = held(env, tmp_path / "ex", expire_phase, *expire_args)
+    rc_rb, err_rb = release(rollback, tmp_path / "rb", "before-commit")
+    rc_ex, err_ex = release(expire, tmp_path / "ex", expire_phase)
     return rc_rb, err_rb, rc_ex, err_ex
 
 
@@ -255,14 +238,14 @@ def test_rollback_that_commits_first_keeps_its_files_through_expire(
     its commit, so the relinked files stay, and the rolled-back table reads its 40 rows."""
     env = local_lake
     ids = build_history(env, tmp_path)
-    expire = _held(
+    expire = held(
         env, tmp_path / "ex", "before-commit", "expire", TABLE, "--older-than", "0s", "--retain-last", "1"
     )
     rolled = subprocess.run(
         [LAKE, *env.cli_args(), "rollback", TABLE, "--to", str(ids[0])], capture_output=True, timeout=120
     )
     assert rolled.returncode == 0, rolled.stderr.decode()
-    rc_ex, err_ex = _finish(expire, tmp_path / "ex", "before-commit")
+    rc_ex, err_ex = release(expire, tmp_path / "ex", "before-commit")
     assert rc_ex == 0, err_ex
     table = env.lake.table(TABLE)
     assert ids[0] not in [s.snapshot_id for s in table.snapshots()]
@@ -289,9 +272,9 @@ def test_rollback_retries_as_the_profile_says_not_the_table(
     # (a retry would say that the table changed while planning).
     props = {**env.profile.properties, "lake.commit.attempts": "1"}
     once = LakeEnv(env.lake, env.profile, write_config(tmp_path / "one", env.profile.name, props), env.root)
-    held = _held(once, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
+    waiting = held(once, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
     env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "d.jsonl", events(5, start=200))))
-    rc, err = _finish(held, tmp_path / "rb", "before-commit")
+    rc, err = release(waiting, tmp_path / "rb", "before-commit")
     assert rc == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: rollback of {TABLE} failed after 1 attempts"), err
@@ -305,9 +288,9 @@ def test_rollback_does_not_land_on_a_concurrent_ingest(any_lake: LakeEnv, tmp_pa
     the change and refuses; the ingest's rows stay, and readers that are not ours agree."""
     env = any_lake
     ids = build_history(env, tmp_path)
-    held = _held(env, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
+    waiting = held(env, tmp_path / "rb", "before-commit", "rollback", TABLE, "--to", str(ids[0]))
     env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "d.jsonl", events(5, start=200))))
-    rc, err = _finish(held, tmp_path / "rb", "before-commit")
+    rc, err = release(waiting, tmp_path / "rb", "before-commit")
     assert rc == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "changed while planning the rollback" in lines[0], err

@@ -10,13 +10,18 @@ import pyarrow as pa
 import pytest
 from conformance.readers import duckdb_rows, polars_rows, pyiceberg_rows
 from conftest import cli_json, events, fails_unchanged, snapshot_count, write_jsonl, write_project
-from test_concurrency import LAKE, hook_env, wait_for
+from test_concurrency import held, release
 
 from lakehouse.errors import LakehouseError
 from lakehouse.io.storage import list_files
 from lakehouse.testing import LakeEnv
 
 T = "bronze.events"
+
+
+def _held_merge(env: LakeEnv, hooks: Path, src: Path) -> subprocess.Popen[bytes]:
+    """`lake ingest --mode merge --key id` held before its commit."""
+    return held(env, hooks, "before-commit", "ingest", T, str(src), "--mode", "merge", "--key", "id")
 
 
 def _expected(base: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -187,23 +192,6 @@ def test_bad_merges_fail_in_one_line_and_write_nothing(
     assert set(list_files(env.profile, location)) == files
 
 
-def _held_merge(env: LakeEnv, hooks: Path, src: Path) -> subprocess.Popen[bytes]:
-    hooks.mkdir()
-    proc = subprocess.Popen(
-        [LAKE, *env.cli_args(), "ingest", T, str(src), "--mode", "merge", "--key", "id"],
-        env=hook_env(hooks, "before-commit"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for(hooks / "before-commit.reached", proc)
-    return proc
-
-
-def _go(proc: subprocess.Popen[bytes], hooks: Path) -> tuple[int, str]:
-    (hooks / "before-commit.go").write_text("")
-    _, err = proc.communicate(timeout=120)
-    return proc.returncode, err.decode()
-
-
 def test_merge_racing_an_append_keeps_both(local_lake: LakeEnv, tmp_path: Path) -> None:
     env = local_lake
     base = events(50)
@@ -212,7 +200,7 @@ def test_merge_racing_an_append_keeps_both(local_lake: LakeEnv, tmp_path: Path) 
     proc = _held_merge(env, tmp_path / "hooks", write_jsonl(tmp_path / "b.jsonl", changes))
     appended = events(10, start=1000)
     env.lake.ingest(T, str(write_jsonl(tmp_path / "c.jsonl", appended)))
-    rc, err = _go(proc, tmp_path / "hooks")
+    rc, err = release(proc, tmp_path / "hooks", "before-commit")
     assert rc == 0, err
     _readers_agree(env, T, _expected(base + appended, changes))
 
@@ -229,7 +217,7 @@ def test_merge_racing_a_compaction_of_its_files_fails_cleanly(local_lake: LakeEn
     env.lake.compact(T, min_input_files=2)
     compacted = env.lake.table(T).current_snapshot()
     files = set(list_files(env.profile, location))
-    rc, err = _go(proc, tmp_path / "hooks")
+    rc, err = release(proc, tmp_path / "hooks", "before-commit")
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "no longer" in lines[0], err
@@ -311,7 +299,7 @@ def test_merge_racing_a_delete_fails_rather_than_bring_rows_back(local_lake: Lak
     proc = _held_merge(env, tmp_path / "hooks", write_jsonl(tmp_path / "b.jsonl", _changes(base, [1, 2])))
     delete_rows(env.profile, env.lake.table(T), {3})
     deleted = env.lake.table(T).current_snapshot()
-    rc, err = _go(proc, tmp_path / "hooks")
+    rc, err = release(proc, tmp_path / "hooks", "before-commit")
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "conflicts with a concurrent delete" in lines[0], err

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 
-from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestFile
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry, ManifestFile
 from pyiceberg.table import Transaction
 from pyiceberg.table.refs import SnapshotRef
 from pyiceberg.table.snapshots import Operation
@@ -60,14 +60,7 @@ class EraseFiles(RewriteFiles):
         written = []
         by_group: dict[tuple[ManifestContent, int], list[ManifestEntry]] = {}
         for data_file in self._added_data_files:
-            entry = ManifestEntry.from_args(
-                status=ManifestEntryStatus.ADDED,
-                snapshot_id=self._snapshot_id,
-                sequence_number=self._keep_sequence.get(data_file.file_path),
-                file_sequence_number=None,
-                data_file=data_file,
-            )
-            spec_id = getattr(data_file, "_spec_id", self._transaction.table_metadata.default_spec_id)
+            entry, spec_id = self._added_entry(data_file)
             by_group.setdefault((_content(data_file), spec_id), []).append(entry)
         for (content, spec_id), entries in by_group.items():
             with self._writer(content, spec_id) as writer:

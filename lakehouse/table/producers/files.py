@@ -176,6 +176,20 @@ class RewriteFiles(_SnapshotProducer["RewriteFiles"]):
             self._compression,
         )
 
+    def _added_entry(self, data_file: DataFile) -> tuple[ManifestEntry, int]:
+        """An ADDED entry for `data_file`, and the spec id it is written under."""
+        # An explicit data sequence number on an ADDED entry is what Java's RewriteFiles writes to keep
+        # one; readers inherit the snapshot's only when it is null.
+        entry = ManifestEntry.from_args(
+            status=ManifestEntryStatus.ADDED,
+            snapshot_id=self._snapshot_id,
+            sequence_number=self._keep_sequence.get(data_file.file_path),
+            file_sequence_number=None,
+            data_file=data_file,
+        )
+        # Files we write carry no spec id; pyiceberg adds them under the default spec too.
+        return entry, getattr(data_file, "_spec_id", self._transaction.table_metadata.default_spec_id)
+
     def _manifests(self) -> list[ManifestFile]:
         # Added and deleted entries go to separate manifests, as pyiceberg and Java write them: a
         # manifest of deleted entries is reachable from this snapshot only, so expiry can drop it.
@@ -185,17 +199,7 @@ class RewriteFiles(_SnapshotProducer["RewriteFiles"]):
         for entry in self._deleted_entries():
             groups[entry.status, _content(entry.data_file), entry.data_file.spec_id].append(entry)
         for data_file in self._added_data_files:
-            # An explicit data sequence number on an ADDED entry is what Java's RewriteFiles writes
-            # to keep one; readers inherit the snapshot's only when it is null.
-            entry = ManifestEntry.from_args(
-                status=ManifestEntryStatus.ADDED,
-                snapshot_id=self._snapshot_id,
-                sequence_number=self._keep_sequence.get(data_file.file_path),
-                file_sequence_number=None,
-                data_file=data_file,
-            )
-            # Files we write carry no spec id; pyiceberg adds them under the default spec too.
-            spec_id = getattr(data_file, "_spec_id", self._transaction.table_metadata.default_spec_id)
+            entry, spec_id = self._added_entry(data_file)
             groups[entry.status, _content(data_file), spec_id].append(entry)
         written = []
         for (_, content, spec_id), entries in groups.items():
