@@ -48,10 +48,6 @@ DEFAULT_RETAIN_LAST = 1  # Iceberg history.expire.min-snapshots-to-keep
 EXPIRED_IDS_KEPT = 1000
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class ExpiredSnapshot:
     snapshot_id: int
@@ -226,9 +222,9 @@ def plan_expire(
     if retain_last < 1:
         raise LakehouseError(f"--retain-last must be at least 1 (the current snapshot), got {retain_last}")
     age = parse_duration(older_than)
-    cutoff = _now() - age
+    cutoff = datetime.now(UTC) - age
     metadata = table.metadata
-    aged = expired_refs(metadata, int(_now().timestamp() * 1000), identifier)
+    aged = expired_refs(metadata, int(datetime.now(UTC).timestamp() * 1000), identifier)
     ids = expired_snapshot_ids(metadata, int(cutoff.timestamp() * 1000), retain_last, aged)
     snapshots = []
     for snapshot_id in ids:
@@ -309,7 +305,7 @@ def apply_expire(profile: Profile, load: Callable[[], Table], plan: ExpirePlan) 
     result = ExpireResult(plan, dry_run=False)
     if not plan.snapshots and not plan.refs:
         return result
-    now_ms = int(_now().timestamp() * 1000)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
 
     def stage(tx: Transaction) -> None:
         metadata = tx.table_metadata

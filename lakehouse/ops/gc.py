@@ -38,10 +38,6 @@ DEFAULT_GC_AGE = "3d"  # Spark remove_orphan_files older_than
 GC_FLOOR = timedelta(days=3)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class GcPlan:
     table: str
@@ -157,7 +153,7 @@ def plan_gc(
     (at least GC_FLOOR unless `force`). `claims`: other catalog entries under the location, whose
     files count as reachable."""
     age, warning = gc_window(older_than, identifier, force)
-    cutoff = _now() - age
+    cutoff = datetime.now(UTC) - age
     # List first, then read the metadata: a file committed in between is then known to be reachable.
     if storage_root(table.location()) is None:
         raise LakehouseError(f"cannot gc {identifier}: cannot list its location {table.location()}")

@@ -69,23 +69,10 @@ class EraseFiles(RewriteFiles):
             written.append(writer.to_manifest_file())
         return written + self._existing_manifests()
 
-    def _existing_manifests(self) -> list[ManifestFile]:
-        removed = {f.file_path for f in self._deleted_data_files}
-        kept = []
-        for manifest, entries in self._parent_entries():
-            every = manifest.fetch_manifest_entry(self._io, discard_deleted=False)
-            if not any(
-                e.data_file.file_path in self._scrub or e.data_file.file_path in removed for e in every
-            ):
-                kept.append(manifest)
-                continue
-            rest = [e for e in entries if e.data_file.file_path not in removed]
-            if rest:
-                with self._writer(manifest.content, manifest.partition_spec_id) as writer:
-                    for entry in rest:
-                        writer.existing(entry)
-                kept.append(writer.to_manifest_file())
-        return kept
+    def _touches(self, manifest: ManifestFile, entries: list[ManifestEntry], removed: set[str]) -> bool:
+        """Any entry naming a scrubbed or removed file, deleted ones too: their bounds may hold the values."""
+        every = manifest.fetch_manifest_entry(self._io, discard_deleted=False)
+        return any(e.data_file.file_path in self._scrub or e.data_file.file_path in removed for e in every)
 
 
 def stage_erase(

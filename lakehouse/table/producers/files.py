@@ -154,7 +154,7 @@ class RewriteFiles(_SnapshotProducer["RewriteFiles"]):
         paths = {f.file_path for f in self._deleted_data_files}
         kept = []
         for manifest, entries in self._parent_entries():
-            if not any(e.data_file.file_path in paths for e in entries):
+            if not self._touches(manifest, entries, paths):
                 kept.append(manifest)
                 continue
             rest = [e for e in entries if e.data_file.file_path not in paths]
@@ -164,6 +164,10 @@ class RewriteFiles(_SnapshotProducer["RewriteFiles"]):
                         writer.existing(entry)
                 kept.append(writer.to_manifest_file())
         return kept
+
+    def _touches(self, manifest: ManifestFile, entries: list[ManifestEntry], removed: set[str]) -> bool:
+        """Whether a parent manifest must be rewritten: one of its live entries is a removed file."""
+        return any(e.data_file.file_path in removed for e in entries)
 
     def _writer(self, content: ManifestContent, spec_id: int) -> ManifestWriter:
         if content == ManifestContent.DATA:
