@@ -25,6 +25,7 @@ MEMORY_LIMIT = "lake.duckdb.memory-limit"
 COMMIT_ATTEMPTS = "lake.commit.attempts"
 COMMIT_BASE_DELAY = "lake.commit.base-delay-ms"
 COMMIT_MAX_DELAY = "lake.commit.max-delay-ms"
+READ_PARQUET = "lake.read.parquet"
 
 _WHOLE = re.compile(r"^[0-9]{1,18}$")
 _NUMBER = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
@@ -40,6 +41,9 @@ class Settings:
     commit_attempts: int = 40  # lake.commit.attempts
     commit_base_delay_ms: float = 50.0  # lake.commit.base-delay-ms
     commit_max_delay_ms: float = 2000.0  # lake.commit.max-delay-ms
+    # lake.read.parquet: read a snapshot with read_parquet where it is provably what iceberg_scan reads
+    # (lakehouse/read/scan.py); false always uses iceberg_scan.
+    read_parquet: bool = True
 
     @classmethod
     def from_properties(cls, props: Mapping[str, str], where: str) -> Settings:
@@ -51,12 +55,16 @@ class Settings:
         )
         memory = memory_limit(props, MEMORY_LIMIT, where)
         attempts, base_ms, max_ms = commit_settings(props, where)
+        parquet = str(props.get(READ_PARQUET, "true")).strip().lower()
+        if parquet not in ("true", "false"):
+            raise ConfigError(f"{where}: {READ_PARQUET} must be true or false, not {props[READ_PARQUET]!r}")
         return cls(
             duckdb_threads=threads,
             duckdb_memory_limit=memory,
             commit_attempts=attempts,
             commit_base_delay_ms=base_ms,
             commit_max_delay_ms=max_ms,
+            read_parquet=parquet == "true",
         )
 
 

@@ -16,6 +16,7 @@ from lakehouse.errors import QueryError
 from lakehouse.io.engine import short_error
 from lakehouse.read.execute import plan_sql
 from lakehouse.read.plan import ReadPlan
+from lakehouse.read.tables import TableReader
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -32,7 +33,7 @@ def pinned(ids: Mapping[str, int | None]) -> ReadPlan:
 
 def rewrite_pinned(sql: str, load: Callable[[str], Table], reads: ReadPlan) -> str:
     """DuckDB SQL reading each lake table at the snapshot `reads` names, as `lake query` does."""
-    return plan_sql(sql, reads, load)[0]
+    return plan_sql(sql, reads, TableReader.of(load))[0]
 
 
 def pinned_query(engine: Engine, load: Callable[[str], Table], reads: ReadPlan) -> Callable[[str], pa.Table]:

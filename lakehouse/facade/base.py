@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.core.config import Profile
-from lakehouse.io.engine import Engine
+from lakehouse.io.engine import EXTENSIONS, Engine
+from lakehouse.read.files import PlanCache
 from lakehouse.read.plan import ReadPlan
+from lakehouse.read.tables import TableReader
 from lakehouse.table import tables
 from lakehouse.table.catalog import open_catalog
 
@@ -20,23 +25,40 @@ if TYPE_CHECKING:
 class LakeBase:
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, *, plan_cache: str | os.PathLike[str] | None = None) -> None:
+        """`plan_cache`: a directory where snapshots' file plans are kept between processes (the CLI
+        passes one); without it they are cached in memory for the life of this object."""
         self.profile = profile
+        self._plan_cache = PlanCache(Path(plan_cache) if plan_cache is not None else None)
+        self._locked: Engine | None = None
+        self._loaded: frozenset[str] = frozenset()
 
     @cached_property
     def catalog(self) -> Catalog:
         return open_catalog(self.profile)
 
     @cached_property
-    def _locked_engine(self) -> Engine:
-        engine = Engine(self.profile)
-        engine.lock_down([self.profile.warehouse])
-        return engine
+    def reader(self) -> TableReader:
+        """The read path's view of the tables: metadata and file plans, cached by snapshot."""
+        return TableReader(
+            self.profile, lambda extensions: self.engine(locked=True, extensions=extensions), self.table,
+            self._plan_cache,
+        )  # fmt: skip
 
-    def engine(self, *, locked: bool = True) -> Engine:
+    def engine(self, *, locked: bool = True, extensions: Iterable[str] = EXTENSIONS) -> Engine:
         """A DuckDB engine for this lake. Locked engines are cursors on one shared, locked-down
-        database, so extensions load once per Lakehouse; close the returned handle when done."""
-        return self._locked_engine.cursor() if locked else Engine(self.profile)
+        database, so extensions load once per Lakehouse; close the returned handle when done.
+        Loading an extension costs up to 0.1 s, so a locked database loads only those asked for so
+        far (httpfs always on S3); asking for more opens a new one with them all."""
+        wanted = frozenset(extensions) | ({"httpfs"} if self.profile.is_s3 else set())
+        if not locked:
+            return Engine(self.profile, extensions=sorted(wanted))
+        if self._locked is None or not wanted <= self._loaded:
+            self._loaded |= wanted
+            engine = Engine(self.profile, extensions=sorted(self._loaded))
+            engine.lock_down([self.profile.warehouse])
+            self._locked = engine  # cursors of a replaced database keep it open until they close
+        return self._locked.cursor()
 
     def table(self, name: str) -> Table:
         """The pyiceberg `Table`, for anything lake does not wrap."""

@@ -10,7 +10,7 @@ import pyarrow as pa
 from lakehouse.core.schemas import parse_partition_terms, parse_schema
 from lakehouse.errors import LakehouseError
 from lakehouse.facade.base import LakeBase
-from lakehouse.read.execute import QueryResult, open_reader, plan_sql, read_all, select_sql
+from lakehouse.read.execute import QueryResult, open_reader, plan_sql, read_all, scan_extensions, select_sql
 from lakehouse.read.plan import AsOf, PinsArg, ReadPlan
 from lakehouse.read.query import TableRead
 from lakehouse.table import tables
@@ -111,14 +111,16 @@ class DataAPI(LakeBase):
 
     def plan_query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> tuple[str, list[TableRead]]:
         """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
-        return plan_sql(sql, ReadPlan.parse(as_of, pins), self.table)
+        return plan_sql(sql, ReadPlan.parse(as_of, pins), self.reader)
 
     def query_reader(
         self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None
     ) -> QueryResult:
         """Stream a query's result as Arrow record batches, in a locked-down engine."""
         rewritten, reads = self.plan_query(sql, as_of, pins)
-        return open_reader(self.engine(locked=True), rewritten, reads, batch_size)
+        return open_reader(
+            self.engine(locked=True, extensions=scan_extensions(reads)), rewritten, reads, batch_size
+        )
 
     def query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> pa.Table:
         """Run DuckDB SQL in which `namespace.table` names are lake tables; returns an Arrow table.

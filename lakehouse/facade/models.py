@@ -27,7 +27,7 @@ class ModelsAPI(LakeBase):
         from lakehouse.elt.plan import plan_run
         from lakehouse.elt.project import Project
 
-        return plan_run(self.table, Project.load(project), select, full_refresh=full_refresh, as_of=as_of)
+        return plan_run(self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of)
 
     def run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
@@ -41,7 +41,7 @@ class ModelsAPI(LakeBase):
         if plan is None:
             plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of)
         return execute(
-            plan, profile=self.profile, catalog=self.catalog, load=self.table,
+            plan, profile=self.profile, catalog=self.catalog, load=self.reader,
             engine=lambda: self.engine(locked=True), on_model=on_model,
         )  # fmt: skip
 
@@ -53,7 +53,7 @@ class ModelsAPI(LakeBase):
         from lakehouse.elt.testing import check_project
 
         return check_project(
-            self.table, lambda: self.engine(locked=True), Project.load(project), select, as_of
+            self.reader, lambda: self.engine(locked=True), Project.load(project), select, as_of
         )
 
     def lineage(

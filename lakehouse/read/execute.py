@@ -3,18 +3,19 @@ the result from a locked-down engine as Arrow record batches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import pyarrow as pa
-from pyiceberg.table import Table
+from typing import TYPE_CHECKING
 
 from lakehouse.core.schemas import quote_ident
 from lakehouse.errors import LakehouseError, QueryError
 from lakehouse.io.engine import Engine, short_error
-from lakehouse.read.plan import AsOf, ReadPlan, table_read
+from lakehouse.read.plan import AsOf, ReadPlan
 from lakehouse.read.query import TableRead, rewrite
+from lakehouse.read.tables import TableReader
 from lakehouse.table.catalog import split_identifier
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass
@@ -38,15 +39,20 @@ class QueryResult:
         return {r.identifier: r.snapshot_id for r in self.reads}
 
 
-def plan_sql(sql: str, plan: ReadPlan, load: Callable[[str], Table]) -> tuple[str, list[TableRead]]:
+def plan_sql(sql: str, plan: ReadPlan, tables: TableReader) -> tuple[str, list[TableRead]]:
     """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
 
     def read(identifier: str, sql_ref: str | None) -> TableRead:
-        table = load(identifier)  # first: a missing table says so before any pin is looked up
+        meta = tables.meta(identifier)  # first: a missing table says so before any pin is looked up
         current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
-        return table_read(table, identifier, plan.sql_ref(identifier, sql_ref), current_schema=current)
+        return tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
 
     return rewrite(sql, read)
+
+
+def scan_extensions(reads: list[TableRead]) -> tuple[str, ...]:
+    """The DuckDB extensions a query's scans need: iceberg (and avro, which it loads) for iceberg_scan."""
+    return ("avro", "iceberg") if any(r.scan in ("iceberg_scan", "read_live") for r in reads) else ()
 
 
 def open_reader(engine: Engine, sql: str, reads: list[TableRead], batch_size: int) -> QueryResult:

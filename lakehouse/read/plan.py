@@ -2,8 +2,8 @@
 
 `--as-of` values, `pins=` and `@lockfile` references are parsed once into a `ReadPlan`; the plan then
 names one reference per table (a snapshot id, an ISO time, a tag or branch, or none for the current
-snapshot), and `table_read` resolves it once to the snapshot and schema a query scans. Query, read,
-batches, pin, run and test all go through it.
+snapshot), and lakehouse/read/tables.py resolves it once to the snapshot and schema a query scans.
+Query, read, batches, pin, run and test all go through it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
-from lakehouse.core.schemas import duckdb_type
 from lakehouse.errors import ErasedSnapshotWarning, LakehouseError, SnapshotNotFoundError
-from lakehouse.read.pruning import duckdb_may_prune, live_sql
-from lakehouse.read.query import TableRead, current_projection
 from lakehouse.table.catalog import split_identifier
 from lakehouse.table.pins import PinFile, erasure_of, load_pins
 from lakehouse.table.snapshots import choose
@@ -25,6 +22,8 @@ from lakehouse.table.snapshots import choose
 if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
+
+    from lakehouse.table.metadata import TableMeta
 
 AsOf: TypeAlias = "str | int | Mapping[str, str | int] | list[str] | tuple[str, ...] | None"
 PinsArg: TypeAlias = "str | os.PathLike[str] | PinFile | None"
@@ -95,27 +94,7 @@ class ReadPlan:
         return ids
 
 
-def table_read(table: Table, identifier: str, ref: Ref, *, current_schema: bool = False) -> TableRead:
-    """How a query scans `table` at `ref`: the current state in the current schema (as Spark does),
-    time travel in the schema the snapshot was written with (unless `current_schema`: a run's pins)."""
-    ref = erased_ref(table, ref)
-    snapshot = choose(table, identifier, ref)
-    schema = table.schema()
-    written = schema
-    if snapshot is not None and snapshot.schema_id is not None:
-        written = table.schemas().get(snapshot.schema_id, schema)
-    if ref is not None and not current_schema:
-        schema = written
-    columns = [(f.name, duckdb_type(f.field_type)) for f in schema.fields]
-    return TableRead(
-        identifier, table.metadata_location, snapshot.snapshot_id if snapshot else None, columns,
-        current_projection(schema, written),
-        snapshot is None or duckdb_may_prune(table, snapshot),
-        live_sql(table, snapshot, schema) if snapshot is not None else None,
-    )  # fmt: skip
-
-
-def erased_ref(table: Table, ref: Ref) -> Ref:
+def erased_ref(table: Table | TableMeta, ref: Ref) -> Ref:
     """A snapshot id that `lake erase` re-created reads the re-created snapshot, with a warning
     (an ErasedSnapshotWarning: the CLI prints warnings on stderr); any other reference is as given."""
     if ref is None or not str(ref).strip().lstrip("-").isdigit() or table.metadata.snapshot_by_id(int(ref)):

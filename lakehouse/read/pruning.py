@@ -19,29 +19,27 @@ NULL equals NULL only. A snapshot with equality delete files is read through `re
 
 from __future__ import annotations
 
-from pyiceberg.manifest import DataFileContent, ManifestContent
-from pyiceberg.schema import Schema
-from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.transforms import (
-    BucketTransform,
-    DayTransform,
-    HourTransform,
-    MonthTransform,
-    TruncateTransform,
-    YearTransform,
-)
-from pyiceberg.types import BinaryType, DecimalType, FixedType, UUIDType
+from typing import TYPE_CHECKING
 
-from lakehouse.io.fieldids import read_live
-from lakehouse.table.snapshots import live_entries
+from lakehouse.read.files import FilePlan
+from lakehouse.table.metadata import TableMeta
 
-_TIME = (YearTransform, MonthTransform, DayTransform, HourTransform)
+if TYPE_CHECKING:
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
 
 
-def live_sql(table: Table, snapshot: Snapshot, schema: Schema) -> str | None:
+def live_sql(table: Table, snapshot: Snapshot | None, schema: Schema) -> str | None:
     """SQL for the snapshot's live rows in `schema` when it has equality delete files, else None
     (iceberg_scan reads it right)."""
+    from pyiceberg.manifest import DataFileContent, ManifestContent
+
+    from lakehouse.io.fieldids import read_live
+    from lakehouse.table.snapshots import live_entries
+
+    if snapshot is None:
+        return None
     deletes = [m for m in snapshot.manifests(table.io) if m.content == ManifestContent.DELETES]
     if not any(
         e.data_file.content == DataFileContent.EQUALITY_DELETES
@@ -52,31 +50,26 @@ def live_sql(table: Table, snapshot: Snapshot, schema: Schema) -> str | None:
     return read_live(table, live_entries(table.io, snapshot), schema=schema)
 
 
-def duckdb_may_prune(table: Table, snapshot: Snapshot) -> bool:
+def duckdb_may_prune(meta: TableMeta, plan: FilePlan) -> bool:
     """False when DuckDB's partition pruning could drop matching rows of this snapshot."""
-    schema = table.schema()
-    time_fields: dict[int, set[int]] = {}  # spec id -> positions of time-transform fields
-    for spec in table.specs().values():
-        for position, pfield in enumerate(spec.fields):
+    schema = meta.schema()
+    has_time = False
+    for spec in meta.specs_by_id.values():
+        for pfield in spec.fields:
             try:
-                source = schema.find_field(pfield.source_id).field_type
+                source = schema.find_field(pfield.source_id).type
             except ValueError:
                 continue
             transform = pfield.transform
-            if isinstance(source, (BinaryType, FixedType)):
+            if source == "binary" or (isinstance(source, str) and source.startswith("fixed[")):
                 return False
-            if isinstance(transform, BucketTransform) and isinstance(source, UUIDType):
+            if transform.startswith("bucket[") and source == "uuid":
                 return False
-            if isinstance(transform, TruncateTransform) and isinstance(source, DecimalType):
+            if (
+                transform.startswith("truncate[")
+                and isinstance(source, str)
+                and source.startswith("decimal(")
+            ):
                 return False
-            if isinstance(transform, _TIME):
-                time_fields.setdefault(spec.spec_id, set()).add(position)
-    if not time_fields:
-        return True
-    for manifest in snapshot.manifests(table.io):
-        for position in time_fields.get(manifest.partition_spec_id, ()):
-            summaries = manifest.partitions or []
-            low = summaries[position].lower_bound if position < len(summaries) else None
-            if low is not None and int.from_bytes(low, "little", signed=True) < 0:
-                return False  # a value before 1970
-    return True
+            has_time = has_time or transform in ("year", "month", "day", "hour")
+    return not (has_time and plan.before_1970)

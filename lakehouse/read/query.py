@@ -6,17 +6,19 @@ Spark/Trino `FOR TIMESTAMP AS OF` / `FOR VERSION AS OF` clauses; nothing is done
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlglot
-from pyiceberg.schema import Schema
-from pyiceberg.types import PrimitiveType
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakehouse.core.schemas import duckdb_type, quote_ident, quote_literal
+from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.errors import QueryError
+from lakehouse.read.scan import ParquetScan
+from lakehouse.table.metadata import Schema, duckdb_type
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,39 @@ class TableRead:
     # The snapshot's live rows as `lakehouse.io.fieldids.read_live` reads them, when iceberg_scan cannot
     # (DuckDB 1.5.5 drops every row with a NULL in an equality-delete column): already in `columns`.
     live_sql: str | None = None
+    # `read_parquet` over the snapshot's files, when lakehouse/read/scan.py proves it reads the same rows
+    # in `columns` (names stable across every schema, so no projection is needed).
+    parquet: ParquetScan | None = None
+    # The query reads no column of the table, only how many rows it has (`count(*)`).
+    count_only: bool = False
+
+    @property
+    def scan(self) -> str:
+        """How the table is read: read_parquet, iceberg_scan, read_live (equality deletes), row_count
+        (the manifests' counts, for a query that reads no column) or empty."""
+        if self.snapshot_id is None:
+            return "empty"
+        if self.live_sql is not None:
+            return "read_live"
+        if self.parquet is None:
+            return "iceberg_scan"
+        return "row_count" if self.count_only else "read_parquet"
+
+    def planned(self, shape: Shape) -> TableRead:
+        """The fastest of the scans this read may use, for a query of this shape.
+
+        read_parquet wins over all rows, on Hive partition columns and for top-N; iceberg_scan skips
+        whole files by the manifests' column bounds, so it wins a filter on other columns; a query
+        that reads no column needs only the row count, which the manifests hold exactly when there is
+        no delete file (Spark's aggregate push-down to Iceberg uses the same counts)."""
+        if self.parquet is None:
+            return self
+        if shape.column_free:
+            return dataclasses.replace(self, count_only=True)
+        names = {n.lower() for n, _ in self.columns}
+        if (shape.filtered & names) - set(self.parquet.hive):
+            return dataclasses.replace(self, parquet=None)
+        return self
 
     def scan_sql(self) -> str:
         if self.snapshot_id is None:
@@ -42,6 +77,10 @@ class TableRead:
             return f"(SELECT {cols} LIMIT 0)"
         if self.live_sql is not None:
             return f"({self.live_sql})"
+        if self.parquet is not None:
+            if self.count_only:
+                return f"(SELECT NULL AS lake_row FROM range({self.parquet.rows}))"
+            return self.parquet.sql
         scan = f"iceberg_scan({quote_literal(self.metadata_location)}, snapshot_from_id = {int(self.snapshot_id)})"
         if not self.pushdown:  # OFFSET 0 keeps DuckDB from pushing filters into the scan's pruning
             return f"(SELECT {', '.join(self.projection) or '*'} FROM {scan} OFFSET 0)"
@@ -59,13 +98,32 @@ def current_projection(current: Schema, written: Schema) -> tuple[str, ...]:
         try:
             old = written.find_field(f.field_id)
         except ValueError:
-            out.append(f"CAST(NULL AS {duckdb_type(f.field_type)}) AS {name}")
+            out.append(f"CAST(NULL AS {duckdb_type(f.type)}) AS {name}")
             continue
-        if isinstance(f.field_type, PrimitiveType) and f.field_type != old.field_type:
-            out.append(f"CAST({quote_ident(old.name)} AS {duckdb_type(f.field_type)}) AS {name}")
+        if isinstance(f.type, str) and f.type != old.type:  # a primitive widened
+            out.append(f"CAST({quote_ident(old.name)} AS {duckdb_type(f.type)}) AS {name}")
         else:
             out.append(f"{quote_ident(old.name)} AS {name}")
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a query asks of its scans."""
+
+    # No column, no join, and `*` only in count(*): only the tables' row counts matter.
+    column_free: bool
+    filtered: frozenset[str]  # lower-case names of the columns in WHERE clauses
+
+    @classmethod
+    def of(cls, tree: exp.Expr) -> Shape:
+        columns = list(tree.find_all(exp.Column))
+        stars = [s for s in tree.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]
+        filtered = {c.name.lower() for where in tree.find_all(exp.Where) for c in where.find_all(exp.Column)}
+        joins = any(
+            True for _ in tree.find_all(exp.Join)
+        )  # USING and NATURAL name columns without Column nodes
+        return cls(not columns and not stars and not joins, frozenset(filtered))
 
 
 # The resolver maps (identifier, as-of reference or None) to a TableRead.
@@ -166,19 +224,26 @@ def rewrite(sql: str, resolve: Resolver) -> tuple[str, list[TableRead]]:
         )
     check_reads(tree)
     reads: dict[tuple[str, str | None], TableRead] = {}
+    # Each table becomes a placeholder name, replaced by its scan's SQL text after printing: a scan over
+    # thousands of files is never parsed by sqlglot.
+    token = secrets.token_hex(6)
+    shape = Shape.of(tree)
+    scans: dict[str, str] = {}
     for table in lake_tables(tree):
         identifier = f"{table.db}.{table.name}"
         ref = version_ref(table)
         key = (identifier, ref)  # exact: `s.t` and a legacy `s.T` are different tables
         if key not in reads:
-            reads[key] = resolve(identifier, ref)
-        read = reads[key]
-        alias = table.alias or table.name
-        replacement = sqlglot.parse_one(
-            f"SELECT * FROM {read.scan_sql()} AS {quote_ident(alias)}", read="duckdb"
+            reads[key] = resolve(identifier, ref).planned(shape)
+        placeholder = f"lake_scan_{token}_{list(reads).index(key)}"
+        scans[placeholder] = reads[key].scan_sql()
+        table.replace(
+            exp.Table(
+                this=exp.to_identifier(placeholder),
+                alias=exp.TableAlias(this=exp.to_identifier(table.alias or table.name, quoted=True)),
+            )
         )
-        new_table = (
-            replacement.args["from_"].this if "from_" in replacement.args else replacement.args["from"].this
-        )
-        table.replace(new_table)
-    return tree.sql(dialect="duckdb"), list(reads.values())
+    text = tree.sql(dialect="duckdb")
+    for placeholder, scan in scans.items():
+        text = text.replace(placeholder, scan)
+    return text, list(reads.values())

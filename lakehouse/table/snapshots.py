@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-
-from pyiceberg.io import FileIO
-from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry
-from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Snapshot
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 from lakehouse.errors import SnapshotNotFoundError
+
+if TYPE_CHECKING:
+    from pyiceberg.io import FileIO
+    from pyiceberg.manifest import DataFile, ManifestEntry
+    from pyiceberg.table import Table as IcebergTable
+    from pyiceberg.table.snapshots import Snapshot as IcebergSnapshot
+
+    from lakehouse.table.metadata import Snapshot as MetaSnapshot
+    from lakehouse.table.metadata import TableMeta
+
+# Resolution reads only what both pyiceberg's Table and the light TableMeta offer under the same names.
+Table: TypeAlias = "IcebergTable | TableMeta"
+Snapshot: TypeAlias = "IcebergSnapshot | MetaSnapshot"
 
 _INT = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -48,7 +57,7 @@ def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def live_entries(io: FileIO, snapshot: Snapshot | None) -> list[ManifestEntry]:
+def live_entries(io: FileIO, snapshot: IcebergSnapshot | None) -> list[ManifestEntry]:
     """Every live manifest entry of a snapshot (data and delete files), with its data sequence number."""
     if snapshot is None:
         return []
@@ -59,22 +68,32 @@ def live_entries(io: FileIO, snapshot: Snapshot | None) -> list[ManifestEntry]:
     ]
 
 
-def live_files(io: FileIO, snapshot: Snapshot | None) -> list[DataFile]:
+def live_files(io: FileIO, snapshot: IcebergSnapshot | None) -> list[DataFile]:
     """The live data and delete files of a snapshot."""
     return [entry.data_file for entry in live_entries(io, snapshot)]
 
 
-def data_files(io: FileIO, snapshot: Snapshot | None) -> list[DataFile]:
+def data_files(io: FileIO, snapshot: IcebergSnapshot | None) -> list[DataFile]:
     """The live data files of a snapshot (no delete files)."""
+    from pyiceberg.manifest import DataFileContent
+
     return [f for f in live_files(io, snapshot) if f.content == DataFileContent.DATA]
 
 
-def choose(table: Table, identifier: str, ref: str | int | None) -> Snapshot | None:
+@overload
+def choose(table: IcebergTable, identifier: str, ref: str | int | None) -> IcebergSnapshot | None: ...
+@overload
+def choose(table: TableMeta, identifier: str, ref: str | int | None) -> MetaSnapshot | None: ...
+def choose(table: Any, identifier: str, ref: str | int | None) -> Any:
     """The current snapshot (None for an empty table) when `ref` is None, else the one `ref` names."""
     return table.current_snapshot() if ref is None else resolve(table, identifier, ref)
 
 
-def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
+@overload
+def resolve(table: IcebergTable, identifier: str, ref: str | int) -> IcebergSnapshot: ...
+@overload
+def resolve(table: TableMeta, identifier: str, ref: str | int) -> MetaSnapshot: ...
+def resolve(table: Any, identifier: str, ref: str | int) -> Any:
     """The snapshot `ref` names in `table`, or SnapshotNotFoundError saying why not."""
     text = str(ref).strip()
     if not text:
@@ -98,7 +117,11 @@ def resolve(table: Table, identifier: str, ref: str | int) -> Snapshot:
     )
 
 
-def by_id(table: Table, identifier: str, snapshot_id: int) -> Snapshot:
+@overload
+def by_id(table: IcebergTable, identifier: str, snapshot_id: int) -> IcebergSnapshot: ...
+@overload
+def by_id(table: TableMeta, identifier: str, snapshot_id: int) -> MetaSnapshot: ...
+def by_id(table: Any, identifier: str, snapshot_id: int) -> Any:
     snapshot = table.metadata.snapshot_by_id(snapshot_id)
     if snapshot is not None:
         return snapshot
@@ -146,7 +169,11 @@ def _gap_before(table: Table, log: list[tuple[int, int]], index: int) -> bool:
     return bool(table.properties.get(EXPIRED_PROPERTY))
 
 
-def by_time(table: Table, identifier: str, when: datetime) -> Snapshot:
+@overload
+def by_time(table: IcebergTable, identifier: str, when: datetime) -> IcebergSnapshot: ...
+@overload
+def by_time(table: TableMeta, identifier: str, when: datetime) -> MetaSnapshot: ...
+def by_time(table: Any, identifier: str, when: datetime) -> Any:
     """The snapshot that was current at `when`; an error if that one was expired (never an older one)."""
     ms = int(when.timestamp() * 1000)
     log = full_log(table)

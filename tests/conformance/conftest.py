@@ -21,7 +21,7 @@ from conformance.canon import Row, canon
 from conformance.values import WIDE
 from lakehouse.testing import LakeEnv
 
-ALL_READERS = ("pyiceberg", "duckdb", "polars", "strict", "lake")
+ALL_READERS = ("pyiceberg", "duckdb", "polars", "strict", "lake", "lake-iceberg")
 # (type, transform, operation) -> {oracle: problems}
 RESULTS: dict[tuple[str, str, str], dict[str, list[str]]] = {}
 REPORT = Path(os.environ.get("LAKE_CONFORMANCE_REPORT", "CONFORMANCE.md"))

@@ -1,10 +1,12 @@
 """The independent readers of oracle (a) and (e): pyiceberg, standalone DuckDB, polars, a spec-strict
 reader of our own (manifests by DuckDB read_avro, Parquet by pyarrow, by field id, positional deletes
-applied only when their data sequence number allows), and, for comparison, `lake query`.
+applied only when their data sequence number allows), and, for comparison, `lake query` through
+both of its scans (read_parquet where it plans it, and iceberg_scan only).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +18,7 @@ from pyiceberg.table import Table
 from conformance.canon import Row, canon, table_rows
 from conformance.manifests import DATA, POSITION_DELETES, live_entries
 from conformance.storage import duck, read_parquet
+from lakehouse.lake import Lakehouse
 from lakehouse.testing import LakeEnv
 
 FIELD_ID = b"PARQUET:field_id"
@@ -57,7 +60,24 @@ def _polars_storage(env: LakeEnv) -> dict[str, str] | None:
 
 
 def lake_rows(env: LakeEnv, name: str, table: Table) -> pa.Table:
+    """`lake query` as it plans: read_parquet over the file plan where provably equal, else iceberg_scan."""
     return env.lake.query(f"SELECT * FROM {name}")
+
+
+def lake_iceberg_rows(env: LakeEnv, name: str, table: Table) -> pa.Table:
+    """`lake query` with `lake.read.parquet: false`: every scan through iceberg_scan."""
+    return iceberg_only(env.lake).query(f"SELECT * FROM {name}")
+
+
+_iceberg_only: dict[int, Lakehouse] = {}
+
+
+def iceberg_only(lake: Lakehouse) -> Lakehouse:
+    """The same lake with lake's read_parquet path switched off."""
+    if id(lake) not in _iceberg_only:
+        props = {**lake.profile.properties, "lake.read.parquet": "false"}
+        _iceberg_only[id(lake)] = Lakehouse(dataclasses.replace(lake.profile, properties=props))
+    return _iceberg_only[id(lake)]
 
 
 def strict_rows(env: LakeEnv, name: str, table: Table) -> list[Row]:
@@ -121,6 +141,7 @@ READERS: dict[str, Reader] = {
     "polars": polars_rows,
     "strict": strict_rows,
     "lake": lake_rows,
+    "lake-iceberg": lake_iceberg_rows,
 }
 
 

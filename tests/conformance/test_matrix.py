@@ -13,7 +13,7 @@ from conformance.values import REFUSED, SEEDS, TYPE_BY_NAME, WIDE, cases, partit
 from lakehouse.errors import SchemaError
 
 # the default run reads intermediate states with two readers and the final one with all five
-ALL = ("pyiceberg", "duckdb", "polars", "strict", "lake")
+ALL = ("pyiceberg", "duckdb", "polars", "strict", "lake", "lake-iceberg")
 QUICK = ("pyiceberg", "strict")
 # manifest merging on, from two manifests: the append commit rewrites the first ingest's manifest
 PROPS = {
