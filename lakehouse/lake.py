@@ -23,8 +23,12 @@ class Lakehouse(DataAPI, ChangesAPI, EraseAPI, SchemaAPI, MaintenanceAPI, Histor
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 
-def connect(profile: str | Profile | None = None, config: str | os.PathLike[str] | None = None) -> Lakehouse:
-    """Open the lake of a profile (default: $LAKE_PROFILE, then catalog/lake.yaml's default, then `.lake/`)."""
-    if isinstance(profile, Profile):
-        return Lakehouse(profile)
-    return Lakehouse(load_profile(profile, config))
+def connect(
+    profile: str | Profile | None = None, config: str | os.PathLike[str] | None = None,
+    *, plan_cache: str | os.PathLike[str] | None = None,
+) -> Lakehouse:  # fmt: skip
+    """Open the lake of a profile (default: $LAKE_PROFILE, then catalog/lake.yaml's default, then `.lake/`).
+    `plan_cache`: a directory where snapshots' file plans outlive the process (the CLI's)."""
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile, config)
+    return Lakehouse(profile, plan_cache=plan_cache)

@@ -16,6 +16,22 @@ from lakehouse.testing import LakeEnv
 CliFn = Callable[..., Result]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def plan_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CLI's file-plan cache (and that of the `lake` processes tests start) under the test run's
+    temporary directory, not the user's ~/.cache."""
+    import os
+
+    path = tmp_path_factory.mktemp("plan-cache")
+    before = os.environ.get("LAKE_CACHE_DIR")
+    os.environ["LAKE_CACHE_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("LAKE_CACHE_DIR", None)
+    else:
+        os.environ["LAKE_CACHE_DIR"] = before
+
+
 @pytest.fixture
 def run_cli() -> Callable[..., Result]:
     """`run_cli(env, "query", "SELECT 1")`: invoke `lake` in-process against a test lake."""

@@ -36,8 +36,10 @@ class Context:
     def lake(self) -> Lakehouse:
         if self._lake is None:
             from lakehouse.lake import connect
+            from lakehouse.read.files import default_cache_dir
 
-            self._lake = connect(self.profile_name, self.config)
+            # File plans outlive the process: the next command plans without reading manifests.
+            self._lake = connect(self.profile_name, self.config, plan_cache=default_cache_dir())
         return self._lake
 
 

@@ -28,9 +28,9 @@ from lakehouse.io.storage import credentials, is_s3, local_path
 EXTENSIONS = ("avro", "httpfs", "iceberg")
 # DuckDB defaults to 80% of RAM; a bounded default keeps big ingests from crowding out the machine.
 DEFAULT_MEMORY_LIMIT = "4GB"
-# Database-wide settings every connection and cursor runs with. Iceberg never rewrites a data file in
-# place, so Parquet footers can be cached across queries.
-SETTINGS = {"TimeZone": "'UTC'", "parquet_metadata_cache": "true"}
+# Database-wide settings every connection and cursor runs with. Iceberg never rewrites a file in place,
+# so Parquet footers and S3 objects' sizes can be cached across queries.
+SETTINGS = {"TimeZone": "'UTC'", "parquet_metadata_cache": "true", "enable_http_metadata_cache": "true"}
 
 
 @cache

@@ -20,7 +20,7 @@ from lakehouse.core.schemas import quote_literal
 from lakehouse.io.engine import Engine
 from lakehouse.table.metadata import Snapshot, TableMeta
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 _TIME_TRANSFORMS = ("year", "month", "day", "hour")
 
@@ -34,6 +34,7 @@ class DataFile:
     partition: dict[str, str | None]
     record_count: int
     file_format: str
+    snapshot_id: int | None  # the snapshot that added it, whose schema it was written with
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,15 @@ class PlanCache:
                 break
 
 
+def default_cache_dir() -> Path:
+    """Where the CLI keeps file plans: $LAKE_CACHE_DIR, else the user's cache directory (XDG)."""
+    explicit = os.environ.get("LAKE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lake" / "plans"
+
+
 def cache_key(meta: TableMeta, snapshot: Snapshot, warehouse: str) -> str:
     """Unique per warehouse, table and snapshot; the uuid keeps a re-created table from matching."""
     where = hashlib.sha256(warehouse.encode()).hexdigest()[:12]
@@ -128,16 +138,21 @@ def file_plan(meta: TableMeta, snapshot: Snapshot, engine: Callable[[], Engine])
     }  # fmt: skip
     with engine() as con:
         manifests = con.rows(
-            f"SELECT manifest_path, partition_spec_id FROM read_avro({quote_literal(snapshot.manifest_list)})"
+            "SELECT manifest_path, partition_spec_id, added_snapshot_id "
+            f"FROM read_avro({quote_literal(snapshot.manifest_list)})"
         )
         files: list[DataFile] = []
         deletes = equality = 0
         before_1970 = False
         by_spec: dict[int, list[str]] = {}
-        for manifest_path, spec_id in manifests:
+        adder = {}  # an entry's snapshot id may be inherited from its manifest's (v2)
+        for manifest_path, spec_id, added_by in manifests:
             by_spec.setdefault(int(spec_id or 0), []).append(str(manifest_path))
+            adder[str(manifest_path)] = added_by
         for spec_id, paths in sorted(by_spec.items()):
-            for status, content, path, file_format, records, partition_json in _entries(con, paths):
+            for manifest, status, added_by, content, path, file_format, records, partition_json in _entries(
+                con, paths
+            ):
                 if status == 2:  # DELETED
                     continue
                 if content:
@@ -149,18 +164,23 @@ def file_plan(meta: TableMeta, snapshot: Snapshot, engine: Callable[[], Engine])
                     if (spec_id, name) in time_fields and _before_1970(value):
                         before_1970 = True
                 text = {k: _text(v) for k, v in partition.items()}
+                added = added_by if added_by is not None else adder.get(str(manifest))
                 files.append(
-                    DataFile(str(path), spec_id, text, int(records), str(file_format or "PARQUET").upper())
-                )
+                    DataFile(
+                        str(path), spec_id, text, int(records), str(file_format or "PARQUET").upper(),
+                        None if added is None else int(added),
+                    )
+                )  # fmt: skip
     return FilePlan(tuple(files), deletes, equality, before_1970)
 
 
 def _entries(con: Engine, paths: list[str]) -> list[tuple[Any, ...]]:
-    """(status, content, path, format, record count, partition as JSON) of every entry of manifests of
+    """(manifest, status, snapshot id, content, path, format, record count, partition as JSON) of every
+    entry of manifests of
     one spec: one read for all of them, or one each if their Avro schemas differ (v1 beside v2).
     Partition values come as JSON so that no value needs a Python type (a timestamptz would need pytz)."""
     listed = ", ".join(quote_literal(p) for p in paths)
-    source = f"read_avro([{listed}])"
+    source = f"read_avro([{listed}], filename = true)"
     columns = (
         "data_file.file_path, data_file.file_format, data_file.record_count, to_json(data_file.partition)"
     )
@@ -171,7 +191,7 @@ def _entries(con: Engine, paths: list[str]) -> list[tuple[Any, ...]]:
             if struct.startswith('STRUCT("content"') or "content INTEGER" in struct
             else "0"
         )
-        return con.rows(f"SELECT status, {content}, {columns} FROM {source}")
+        return con.rows(f"SELECT filename, status, snapshot_id, {content}, {columns} FROM {source}")
     except Exception:
         if len(paths) == 1:
             raise

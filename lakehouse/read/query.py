@@ -61,11 +61,14 @@ class TableRead:
         read_parquet wins over all rows, on Hive partition columns and for top-N; iceberg_scan skips
         whole files by the manifests' column bounds, so it wins a filter on other columns; a query
         that reads no column needs only the row count, which the manifests hold exactly when there is
-        no delete file (Spark's aggregate push-down to Iceberg uses the same counts)."""
+        no delete file (Spark's aggregate push-down to Iceberg uses the same counts). On S3 iceberg_scan
+        wins every shape but the count (see ParquetScan.local)."""
         if self.parquet is None:
             return self
         if shape.column_free:
             return dataclasses.replace(self, count_only=True)
+        if not self.parquet.local:
+            return dataclasses.replace(self, parquet=None)
         names = {n.lower() for n, _ in self.columns}
         if (shape.filtered & names) - set(self.parquet.hive):
             return dataclasses.replace(self, parquet=None)

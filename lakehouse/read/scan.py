@@ -40,6 +40,9 @@ class ParquetScan:
     sql: str
     hive: tuple[str, ...]  # lower-case names of the columns read from `key=value` paths
     rows: int  # live rows: with no delete files, the manifests' record counts are exact
+    # On S3, read_parquet asks for each file's size (a HEAD per file and query) that iceberg_scan takes
+    # from the manifests: measured slower for every shape on S3, so there it only counts rows.
+    local: bool = True
 
 
 def parquet_scan(meta: TableMeta, schema: Schema, plan: FilePlan, local: bool) -> ParquetScan | None:
@@ -54,22 +57,58 @@ def parquet_scan(meta: TableMeta, schema: Schema, plan: FilePlan, local: bool) -
     paths = [_readable(f.path, local) for f in plan.files]
     if any(p is None for p in paths):
         return None
+    written = _written_fields(meta, plan)
+    if written is None:
+        return None
     listed = ", ".join(quote_literal(p) for p in paths if p is not None)
-    # By name, DuckDB takes the first file's columns and fails on a file that lacks one; union_by_name
-    # (NULL for it) costs a footer read per file, so only where files can differ: after an added column,
-    # or with a name mapping (files from elsewhere, e.g. `add_files`).
+    hive_columns = {k.lower() for k in hive}
+    present = set().union(*written) | {f.field_id for f in schema.fields if f.name.lower() in hive_columns}
+    wanted = {f.field_id for f in schema.fields} & present
     options = []
-    if len(meta.schemas_by_id) > 1 or "schema.name-mapping.default" in meta.properties:
+    # By name, DuckDB takes the first file's columns and fails on a file that lacks one; union_by_name
+    # (NULL there) costs a footer read per file, so only where a file lacks one, or with a name mapping
+    # (files from elsewhere, e.g. `add_files`, may hold anything).
+    hive_ids = _hive_ids(schema, hive_columns)
+    mapped = "schema.name-mapping.default" in meta.properties
+    if mapped or any(not wanted <= ids | hive_ids for ids in written):
         options.append("union_by_name = true")
     if hive:
         types = ", ".join(f"{quote_literal(k)}: {quote_literal(t)}" for k, t in hive.items())
         options += ["hive_partitioning = true", f"hive_types = {{{types}}}", "hive_types_autocast = false"]
     else:
         options.append("hive_partitioning = false")
-    columns = ", ".join(quote_ident(f.name) for f in schema.fields)
+    columns = ", ".join(
+        quote_ident(f.name)
+        if f.field_id in present
+        else f"CAST(NULL AS {duckdb_type(f.type)}) AS {quote_ident(f.name)}"
+        for f in schema.fields
+    )  # a column no file was written with (added since) is NULL
     sql = f"(SELECT {columns} FROM read_parquet([{listed}], {', '.join(options)}))"
-    hive_columns = tuple(k.lower() for k in hive if k.lower() in {f.name.lower() for f in schema.fields})
-    return ParquetScan(sql, hive_columns, sum(f.record_count for f in plan.files))
+    hive_read = tuple(f.name.lower() for f in schema.fields if f.name.lower() in hive_columns)
+    return ParquetScan(sql, hive_read, sum(f.record_count for f in plan.files), local)
+
+
+def _written_fields(meta: TableMeta, plan: FilePlan) -> list[set[int]] | None:
+    """The field ids of the schema each file was written with (its adding snapshot's), or None when
+    one is unknown (an expired snapshot added it) on a table whose schema has changed."""
+    if len(meta.schemas_by_id) == 1:
+        return [{f.field_id for f in meta.schema().fields}]
+    out: dict[int, set[int]] = {}
+    for file in plan.files:
+        snapshot = meta.snapshot_by_id(file.snapshot_id) if file.snapshot_id is not None else None
+        schema = (
+            meta.schemas_by_id.get(snapshot.schema_id)
+            if snapshot and snapshot.schema_id is not None
+            else None
+        )
+        if schema is None:
+            return None
+        out.setdefault(schema.schema_id, {f.field_id for f in schema.fields})
+    return list(out.values())
+
+
+def _hive_ids(schema: Schema, hive_columns: set[str]) -> set[int]:
+    return {f.field_id for f in schema.fields if f.name.lower() in hive_columns}
 
 
 def _stable_names(meta: TableMeta, schema: Schema) -> bool:
