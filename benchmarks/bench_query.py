@@ -107,7 +107,8 @@ def layout_figures(lake: Lakehouse, storage: str, layout: str, repeat: int, scal
     }
     detected = "on" if hive_detected(lake, hive["e"]) else "NOT DETECTED"
     settings = engine_settings(lake) if lake.profile.is_s3 else ""
-    figures = []
+    figures: list[Figure] = []
+    paths: dict[str, str] = {}
     start = time.perf_counter()
     for label, template in SHAPES.items():
         sql = template.format(e=EVENTS, c=COUNTRIES)
@@ -118,14 +119,21 @@ def layout_figures(lake: Lakehouse, storage: str, layout: str, repeat: int, scal
             if not same(results["lake"], results[name]):
                 raise AssertionError(f"{storage} {layout} {label}: lake and read_parquet ({name}) disagree")
         best = best_of_each(variants, repeat, warmup=0)  # the check above was the warm-up
-        path = read_path(lake, sql)
-        notes = [f"read path: {path}"] if path else []
-        if label == next(iter(SHAPES)):
-            notes.insert(0, f"{scale}; {len(events)} data files; baseline read_parquet over them: Hive "
-                            f"detection {detected}; best of {repeat} warm, round-robin{settings}")  # fmt: skip
+        paths[label] = read_path(lake, sql)
         figures.append(Figure(TOPIC, f"{storage}, {layout} ({len(events)} files): {label}", best["lake"],
-                              best["hive"], target=TARGET, command=f'lake.query("{sql}")', note="; ".join(notes),
+                              best["hive"], target=TARGET, command=f'lake.query("{sql}")',
                               alt=best["flat"], alt_label="read_parquet, hive off"))  # fmt: skip
+    figures[0].note = (
+        f"{scale}; {len(events)} data files; baseline: read_parquet over them, Hive detection {detected}; "
+        f"best of {repeat} warm, round-robin{settings}"
+    )
+    if len(set(paths.values())) == 1:  # one read path for all six shapes: say it once
+        figures[0].note += (
+            f"; read path (all six): {paths[next(iter(SHAPES))]}" if any(paths.values()) else ""
+        )
+    else:
+        for figure, path in zip(figures, paths.values(), strict=True):
+            figure.note = "; ".join(n for n in (figure.note, f"read path: {path}" if path else "") if n)
     print(f"   ({storage}, {layout}: six shapes measured in {time.perf_counter() - start:.1f} s)", flush=True)
     return figures
 
@@ -180,8 +188,8 @@ def engine_settings(lake: Lakehouse) -> str:
     """The settings that decide S3 read_parquet's cost: without DuckDB's HTTP metadata cache every
     query sends one HEAD per file, while iceberg_scan takes file sizes from the manifests."""
     with lake.engine() as engine:
-        cache = engine.setting("enable_http_metadata_cache")
-    heads = ", so read_parquet sends a HEAD per file per query" if cache == "false" else ""
+        cache = engine.setting("enable_http_metadata_cache").lower()
+    heads = ", so read_parquet sends a HEAD per file per query" if cache in ("false", "0") else ""
     return f"; lake's engine has enable_http_metadata_cache = {cache}{heads}"
 
 
@@ -199,9 +207,12 @@ def read_path(lake: Lakehouse, sql: str) -> str:
         result = lake.query_reader(sql)
         try:
             for obj in (result, *getattr(result, "reads", ())):
-                found += [
-                    str(v) for a in ("scan", "path") if isinstance(v := getattr(obj, a, None), str) and v
-                ]
+                for attr in ("scan", "path"):
+                    value = getattr(obj, attr, None)
+                    if value is not None and not callable(value):
+                        who = getattr(obj, "identifier", None)
+                        shown = str(getattr(value, "value", value))  # an Enum's value, or a str
+                        found.append(f"{who} {shown}" if who else shown)
         finally:
             result.close()
         if not found:

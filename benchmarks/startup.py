@@ -55,6 +55,7 @@ def figures(ctx: BenchContext, topic: str) -> list[Figure]:
         shown = " ".join(a if " " not in a else f'"{a}"' for a in args)
         out.append(Figure(topic, f"start-up, lake {shown}", lake_s, duck_s, target=target,
                           command=f"lake {shown}  # fresh process, local SQLite lake",
-                          note=f"end to end, best of {pairs} pairs; baseline: python -c \"{DUCKDB}\""))  # fmt: skip
+                          note=f"best of {pairs} pairs" if out else f"a fresh process end to end, best of "
+                          f"{pairs} pairs, each with the baseline python -c \"{DUCKDB}\""))  # fmt: skip
     print(f"   (start-up figures in {time.perf_counter() - start:.1f} s)", flush=True)
     return out
