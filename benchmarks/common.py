@@ -29,10 +29,18 @@ class Figure:
     target: str = ""
     command: str = ""
     note: str = ""
+    # A second baseline measured in the same run (e.g. read_parquet without Hive detection), shown in
+    # its own column so a figure carries both comparisons; `alt_label` names it in the header.
+    alt: float | None = None
+    alt_label: str = ""
 
     @property
     def ratio(self) -> float | None:
         return None if not self.baseline else self.value / self.baseline
+
+    @property
+    def alt_ratio(self) -> float | None:
+        return None if not self.alt else self.value / self.alt
 
 
 @dataclass
@@ -54,6 +62,19 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def best_of_each(fns: dict[str, Callable[[], Any]], repeat: int = 5, warmup: int = 1) -> dict[str, float]:
+    """`best_of` for several variants measured round-robin after `warmup` untimed calls each, so a
+    burst of load on a shared machine hits every variant alike instead of whichever ran then."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            best[name] = min(best[name], best_of(fn, 1))
+    return best
 
 
 def run_timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:

@@ -40,6 +40,11 @@ def main() -> None:
                 print(
                     f"   {fig.name}: {fig.value:.4g} {fig.unit}"
                     + (f" (ratio {fig.ratio:.2f})" if fig.ratio else "")
+                    + (
+                        f" ({fig.alt_label or 'baseline 2'}: ratio {fig.alt_ratio:.2f})"
+                        if fig.alt_ratio
+                        else ""
+                    )
                 )
             figures += got
         except Exception:
@@ -70,14 +75,25 @@ def write_report(figures: list[Figure], failures: list[str], scale: float, only:
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at scale {scale}.",
             "",
-            "| figure | lake | baseline | ratio | target | command |",
-            "|---|---|---|---|---|---|",
         ]
-        for f in (f for f in figures if f.topic == topic):
+        mine = [f for f in figures if f.topic == topic]
+        alt_label = next((f.alt_label or "baseline 2" for f in mine if f.alt is not None), None)
+        if alt_label is None:
+            lines += ["| figure | lake | baseline | ratio | target | command |", "|---|---|---|---|---|---|"]
+        else:
+            lines += [
+                f"| figure | lake | baseline | ratio | {alt_label} | ratio | target | command |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+        for f in mine:
             base = "" if f.baseline is None else f"{f.baseline:.4g} {f.unit}"
             ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
+            alt = ""
+            if alt_label is not None:
+                alt_value = "" if f.alt is None else f"{f.alt:.4g} {f.unit}"
+                alt = f"{alt_value} | {'' if f.alt_ratio is None else f'{f.alt_ratio:.2f}'} | "
             lines.append(
-                f"| {f.name} | {f.value:.4g} {f.unit} | {base} | {ratio} | {f.target} | `{f.command}` |"
+                f"| {f.name} | {f.value:.4g} {f.unit} | {base} | {ratio} | {alt}{f.target} | `{f.command}` |"
             )
         notes = [f"- {f.name}: {f.note}" for f in figures if f.topic == topic and f.note]
         lines += ["", *notes, ""] if notes else [""]
