@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError, TableAlreadyExistsError
@@ -25,6 +24,7 @@ from lakehouse.table.catalog import check_namespace, split_identifier
 from lakehouse.table.claims import refuse_claimed
 from lakehouse.table.deletes import deleted_positions, is_data, live_counts
 from lakehouse.table.snapshots import iso_ms, live_entries
+from lakehouse.table.sqlcatalog import match_table
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -92,25 +92,7 @@ def load_table(catalog: Catalog, identifier: str) -> Table:
         return catalog.load_table(identifier)
     except (IcebergNoSuchTable, NoSuchNamespaceError):
         pass
-    matches = [t for t in list_tables(catalog) if t.lower() == identifier.lower()]
-    if len(matches) == 1:
-        return catalog.load_table(matches[0])
-    if len(matches) > 1:
-        raise NoSuchTableError(
-            f"table {identifier} is ambiguous: {', '.join(matches)} differ only in case; name one exactly"
-        )
-    raise NoSuchTableError(_unknown_table_message(catalog, identifier))
-
-
-def _unknown_table_message(catalog: Catalog, identifier: str) -> str:
-    known = list_tables(catalog)
-    close = difflib.get_close_matches(identifier, known, n=3, cutoff=0.6)
-    hint = (
-        f"; did you mean {', '.join(close)}?"
-        if close
-        else (f"; tables: {', '.join(known[:8])}" if known else "")
-    )
-    return f"table {identifier} does not exist{hint}"
+    return catalog.load_table(match_table(identifier, list_tables(catalog)))
 
 
 def drop_if_empty(catalog: Catalog, identifier: str) -> bool:
