@@ -28,33 +28,14 @@ import base64
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.schema import Schema
-from pyiceberg.transforms import (
-    BucketTransform,
-    DayTransform,
-    HourTransform,
-    MonthTransform,
-    YearTransform,
-)
-from pyiceberg.typedef import Record
-from pyiceberg.types import (
-    BinaryType,
-    BooleanType,
-    DateType,
-    DecimalType,
-    DoubleType,
-    FixedType,
-    FloatType,
-    IcebergType,
-    TimestampType,
-    TimestamptzType,
-    TimeType,
-    UUIDType,
-)
+if TYPE_CHECKING:  # pyiceberg loads with the first value named (only writers and describe need it)
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.typedef import Record
+    from pyiceberg.types import IcebergType
 
 NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"
 _MARK = "~"
@@ -109,37 +90,43 @@ def human_values(spec: PartitionSpec, schema: Schema, record: Record) -> dict[st
 
 def value_text(pfield: PartitionField, source_type: IcebergType, value: Any) -> str | None:
     """The text of a manifest partition value (its Iceberg representation), as named in the folder."""
+    from pyiceberg import transforms as t
+
     if value is None:
         return None
     transform = pfield.transform
-    if isinstance(transform, (YearTransform, MonthTransform, DayTransform, HourTransform, BucketTransform)):
+    if isinstance(
+        transform, (t.YearTransform, t.MonthTransform, t.DayTransform, t.HourTransform, t.BucketTransform)
+    ):
         return transform.to_human_string(source_type, value)
     return source_text(source_type, value)
 
 
 def source_text(source_type: IcebergType, value: Any) -> str:
     """DuckDB's VARCHAR text of a value of `source_type` (binary and fixed: base64)."""
-    if isinstance(source_type, (BinaryType, FixedType)):
+    from pyiceberg import types as t
+
+    if isinstance(source_type, (t.BinaryType, t.FixedType)):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(source_type, UUIDType):
+    if isinstance(source_type, t.UUIDType):
         return str(value if isinstance(value, uuid.UUID) else uuid.UUID(bytes=value))
-    if isinstance(source_type, BooleanType):
+    if isinstance(source_type, t.BooleanType):
         return "true" if value else "false"
-    if isinstance(source_type, DecimalType):
+    if isinstance(source_type, t.DecimalType):
         return format(Decimal(value), "f")
-    if isinstance(source_type, DateType):
+    if isinstance(source_type, t.DateType):
         return (
             (date(1970, 1, 1) + timedelta(days=value)).isoformat() if isinstance(value, int) else str(value)
         )
-    if isinstance(source_type, TimeType):
+    if isinstance(source_type, t.TimeType):
         micros = value if isinstance(value, int) else None
         clock = (_EPOCH + timedelta(microseconds=micros)).time() if micros is not None else value
         return _trim(clock.isoformat())
-    if isinstance(source_type, (TimestampType, TimestamptzType)):
+    if isinstance(source_type, (t.TimestampType, t.TimestamptzType)):
         moment = _EPOCH + timedelta(microseconds=value) if isinstance(value, int) else value
         text = _trim(moment.replace(tzinfo=None).isoformat(sep=" "))
-        return text + "+00" if isinstance(source_type, TimestamptzType) else text
-    if isinstance(source_type, (FloatType, DoubleType)):
+        return text + "+00" if isinstance(source_type, t.TimestamptzType) else text
+    if isinstance(source_type, (t.FloatType, t.DoubleType)):
         return repr(float(value))
     return str(value)
 

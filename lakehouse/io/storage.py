@@ -19,14 +19,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3  # noqa: TID251 - this module is the boto3 boundary
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from lakehouse.core.config import Profile
 from lakehouse.errors import StorageError
 
 _GLOB_CHARS = set("*?[")
+# boto3 and botocore load on first use (about 0.1 s): local lakes and `lake --help` never need them.
+
+
+@cache
+def _s3_errors() -> tuple[type[Exception], ...]:
+    """botocore's errors, for `except`: a failed request, and anything else botocore raises."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ def credentials(profile: Profile) -> S3Credentials:
     secret = props.get("s3.secret-access-key")
     token = props.get("s3.session-token")
     if not key_id:
+        import boto3  # noqa: TID251 - this module is the boto3 boundary
+
         found = boto3.Session().get_credentials()
         if found is not None:
             frozen = found.get_frozen_credentials()
@@ -95,6 +102,9 @@ def credentials(profile: Profile) -> S3Credentials:
 
 @cache
 def _client(creds: S3Credentials) -> Any:
+    import boto3  # noqa: TID251 - this module is the boto3 boundary
+    from botocore.config import Config
+
     return boto3.client(
         "s3",
         endpoint_url=creds.endpoint,
@@ -111,8 +121,8 @@ def s3_client(profile: Profile) -> Any:
 
 
 def _s3_error(exc: Exception, what: str) -> StorageError:
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "?")
+    if isinstance(exc, _s3_errors()[0]):
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "?")
         return StorageError(f"{what}: S3 answered {code}")
     return StorageError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
@@ -121,12 +131,12 @@ def ensure_bucket(profile: Profile, bucket: str) -> None:
     client = s3_client(profile)
     try:
         client.head_bucket(Bucket=bucket)
-    except ClientError:
+    except _s3_errors()[0]:
         try:
             client.create_bucket(Bucket=bucket)
-        except (ClientError, BotoCoreError) as exc:
+        except _s3_errors() as exc:
             raise _s3_error(exc, f"cannot create bucket {bucket}") from None
-    except BotoCoreError as exc:
+    except _s3_errors()[1] as exc:
         raise _s3_error(exc, f"cannot reach bucket {bucket}") from None
 
 
@@ -140,7 +150,7 @@ def list_files(profile: Profile, location: str) -> Iterator[FileInfo]:
             for page in pages:
                 for obj in page.get("Contents", []):
                     yield FileInfo(f"{scheme}://{bucket}/{obj['Key']}", obj["Size"], obj["LastModified"])
-        except (ClientError, BotoCoreError) as exc:
+        except _s3_errors() as exc:
             raise _s3_error(exc, f"cannot list {location}") from None
         return
     root = local_path(location)
@@ -211,7 +221,7 @@ def delete_files(profile: Profile, paths: Iterable[str]) -> int:
                 answer = client.delete_objects(
                     Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
                 )
-            except (ClientError, BotoCoreError) as exc:
+            except _s3_errors() as exc:
                 raise _s3_error(exc, f"cannot delete files in s3://{bucket}") from None
             if errors := answer.get("Errors"):
                 raise StorageError(f"cannot delete s3://{bucket}/{errors[0]['Key']}: {errors[0].get('Code')}")
@@ -244,7 +254,7 @@ def abort_multipart_uploads(
                 continue
             client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
             aborted += 1
-    except (ClientError, BotoCoreError) as exc:
+    except _s3_errors() as exc:
         raise _s3_error(exc, f"cannot abort uploads under {location}") from None
     return aborted
 
@@ -253,7 +263,7 @@ def list_buckets(profile: Profile) -> list[str]:
     """Names of the buckets the profile's credentials can see at its endpoint."""
     try:
         answer = s3_client(profile).list_buckets()
-    except (ClientError, BotoCoreError) as exc:
+    except _s3_errors() as exc:
         raise _s3_error(exc, "cannot list buckets") from None
     return sorted(b["Name"] for b in answer.get("Buckets", []))
 
@@ -264,7 +274,7 @@ def download_file(profile: Profile, path: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         s3_client(profile).download_file(bucket, key, str(target))
-    except (ClientError, BotoCoreError) as exc:
+    except _s3_errors() as exc:
         raise _s3_error(exc, f"cannot download {path}") from None
 
 
@@ -273,7 +283,7 @@ def upload_file(profile: Profile, source: Path, path: str) -> None:
     bucket, key = split_s3(path)
     try:
         s3_client(profile).upload_file(str(source), bucket, key)
-    except (ClientError, BotoCoreError) as exc:
+    except _s3_errors() as exc:
         raise _s3_error(exc, f"cannot upload {source} to {path}") from None
     except OSError as exc:
         raise StorageError(f"cannot read {source}: {exc.strerror or exc}") from None
