@@ -25,6 +25,7 @@ MEMORY_LIMIT = "lake.duckdb.memory-limit"
 COMMIT_ATTEMPTS = "lake.commit.attempts"
 COMMIT_BASE_DELAY = "lake.commit.base-delay-ms"
 COMMIT_MAX_DELAY = "lake.commit.max-delay-ms"
+RUN_THREADS = "lake.run.threads"
 
 _WHOLE = re.compile(r"^[0-9]{1,18}$")
 _NUMBER = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
@@ -40,6 +41,9 @@ class Settings:
     commit_attempts: int = 40  # lake.commit.attempts
     commit_base_delay_ms: float = 50.0  # lake.commit.base-delay-ms
     commit_max_delay_ms: float = 2000.0  # lake.commit.max-delay-ms
+    # lake.run.threads: models `lake run` builds at once (dbt's profile `threads`); None: one per core.
+    # They share the one DuckDB database of the profile, so its memory limit and threads bound them all.
+    run_threads: int | None = None
 
     @classmethod
     def from_properties(cls, props: Mapping[str, str], where: str) -> Settings:
@@ -51,12 +55,18 @@ class Settings:
         )
         memory = memory_limit(props, MEMORY_LIMIT, where)
         attempts, base_ms, max_ms = commit_settings(props, where)
+        run_threads = (
+            whole_number(props, RUN_THREADS, 2, where, high=256, unit=" of models")
+            if RUN_THREADS in props
+            else None
+        )
         return cls(
             duckdb_threads=threads,
             duckdb_memory_limit=memory,
             commit_attempts=attempts,
             commit_base_delay_ms=base_ms,
             commit_max_delay_ms=max_ms,
+            run_threads=run_threads,
         )
 
 
