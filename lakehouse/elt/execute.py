@@ -29,6 +29,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.io.engine import short_error
 from lakehouse.io.explain import is_duckdb_error
 from lakehouse.table.commits import RetryPolicy
+from lakehouse.table.tables import ensure_namespace
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -55,6 +56,10 @@ def execute(
     `load` opens a table by name, `engine` a (locked-down) DuckDB cursor, closed after each model;
     `on_model` hears of each model in the plan's order, as soon as it and all before it are done."""
     start = time.perf_counter()
+    # New tables' namespaces first, one at a time: the SQL catalog's create_namespace is a check then
+    # an insert, so two models creating `silver` at once would fail on its unique key.
+    for namespace in sorted({s.model.split(".", 1)[0] for s in plan.steps if not s.exists}):
+        ensure_namespace(catalog, namespace)
 
     def build(
         step: Step, snapshot_ids: dict[str, int | None], schema_ids: dict[str, int | None]
