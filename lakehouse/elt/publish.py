@@ -14,6 +14,7 @@ The snapshot summary records `lake.inputs` (each input table with the snapshot i
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -103,7 +104,9 @@ def write_audit_publish(
     result.snapshot_id = staged_id
     # audit: the contract's not-null columns and the model's checks, on the staged snapshot only
     checks = [*not_null_checks(name, step.columns), *step.checks]
-    query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}))
+    # Every table a check reads is at a pinned snapshot, so each is loaded once for all the checks
+    # (the staged snapshot is already in this metadata) instead of once per check.
+    query = pinned_query(engine, functools.cache(load), pinned({**snapshot_ids, name: staged_id}))
     result.checks = run_checks(query, name, checks, staged_id)
     if any(c.blocking for c in result.checks):
         _drop_branch(load_this, branch, policy, name)
