@@ -15,6 +15,7 @@ from pathlib import Path
 from benchmarks.common import ROOT, BenchContext, Figure, best_of
 
 TOPIC = "elt"
+REPEAT = 2
 
 
 def _baseline(lake, project, workdir: Path) -> float:  # type: ignore[no-untyped-def]
@@ -23,7 +24,7 @@ def _baseline(lake, project, workdir: Path) -> float:  # type: ignore[no-untyped
     from lakehouse.core.schemas import quote_literal
     from lakehouse.read.query import lake_tables
 
-    out = workdir / "baseline"
+    out = workdir
     out.mkdir(parents=True, exist_ok=True)
     sources = {}
     for ident in project.sources:
@@ -102,18 +103,23 @@ def run(ctx: BenchContext) -> list[Figure]:
     del feed
     project_dir = ROOT / "sql"
     project = Project.load(project_dir)
-    base = _baseline(lake, project, ctx.workdir)
     threads = lake.run_threads()
-    start = time.perf_counter()
-    result = lake.run(project_dir, full_refresh=True)
-    lake_s = time.perf_counter() - start
-    if not result.ok:
-        raise RuntimeError(result.failure_message())
+    # interleaved, best of REPEAT each: one slow moment on a shared machine must not decide the ratio
+    base, lake_s = float("inf"), float("inf")
+    for i in range(REPEAT):
+        base = min(base, _baseline(lake, project, ctx.workdir / f"baseline-{i}"))
+        start = time.perf_counter()
+        result = lake.run(project_dir, full_refresh=True)
+        lake_s = min(lake_s, time.perf_counter() - start)
+        if not result.ok:
+            raise RuntimeError(result.failure_message())
     again: list = []  # type: ignore[type-arg]
-    again_s = best_of(lambda: again.append(lake.run(project_dir)))
+    again_s, plan_only_s = float("inf"), float("inf")
+    for _ in range(5):
+        again_s = min(again_s, best_of(lambda: again.append(lake.run(project_dir)), repeat=1))
+        plan_only_s = min(plan_only_s, best_of(lambda: lake.plan_run(project_dir), repeat=1))
     if {m.status for r in again for m in r.models} != {"up_to_date"}:
         raise RuntimeError("a second run with nothing new rebuilt a model")
-    plan_only_s = best_of(lambda: lake.plan_run(project_dir))
     plan_s = _plan_200(ctx.workdir)
     command = "LAKE_BENCH_ONLY=elt make bench"
     checks = sum(len(m.checks) for m in result.models)
