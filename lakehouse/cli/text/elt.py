@@ -26,7 +26,7 @@ class EltText(Output):
                 continue
             how = f"{step.strategy}{' (incremental)' if step.incremental else ''}"
             checks = ", ".join(c.name for c in step.checks) or "none"
-            click.echo(f"\n-- {i}. {step.model}: {how} ({step.reason}); checks: {checks}")
+            click.echo(f"\n-- {i}. {step.model}: {how}; why: {step.reason}; checks: {checks}")
             click.echo(step.sql)
 
     def model_done(self, model: Any) -> None:
