@@ -105,12 +105,17 @@ def run(ctx: BenchContext) -> list[Figure]:
     project = Project.load(project_dir)
     threads = lake.run_threads()
     # interleaved, best of REPEAT each: one slow moment on a shared machine must not decide the ratio
-    base, lake_s = float("inf"), float("inf")
+    # CPU time (every thread of the process, DuckDB's included) is the work done, which a busy
+    # machine does not inflate the way it does wall time.
+    base, lake_s, base_cpu, lake_cpu = (float("inf"),) * 4
     for i in range(REPEAT):
+        cpu = time.process_time()
         base = min(base, _baseline(lake, project, ctx.workdir / f"baseline-{i}"))
-        start = time.perf_counter()
+        base_cpu = min(base_cpu, time.process_time() - cpu)
+        start, cpu = time.perf_counter(), time.process_time()
         result = lake.run(project_dir, full_refresh=True)
         lake_s = min(lake_s, time.perf_counter() - start)
+        lake_cpu = min(lake_cpu, time.process_time() - cpu)
         if not result.ok:
             raise RuntimeError(result.failure_message())
     again: list = []  # type: ignore[type-arg]
@@ -129,6 +134,10 @@ def run(ctx: BenchContext) -> list[Figure]:
             target="<= 1.1x", command=command,
             note="baseline: the same rendered SELECTs over the same Parquet files with DuckDB COPY to Parquet, "
             f"one after another; lake includes pinning, contracts, {checks} audit checks and 4 WAP commits",
+        ),
+        Figure(
+            TOPIC, "lake run, CPU time of all threads (the work, whatever else the machine runs)", lake_cpu,
+            base_cpu, unit="s CPU", target="<= 1.1x", command=command,
         ),
         Figure(
             TOPIC, "second lake run with nothing new, against the first run", again_s, lake_s,

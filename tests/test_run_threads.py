@@ -120,8 +120,16 @@ def test_independent_model_publishes_while_another_is_held(local_lake: LakeEnv, 
 
 
 def test_threads_setting_is_checked_and_used(tmp_path: Path) -> None:
+    import os
+
     from lakehouse.core.settings import Settings
     from lakehouse.errors import ConfigError
+    from lakehouse.testing import local_properties, make_lake_env
+
+    lake = make_lake_env(tmp_path, {**local_properties(tmp_path), "lake.run.threads": "3"}).lake
+    assert (lake.run_threads(), lake.run_threads(5)) == (3, 5)  # --threads wins over the profile
+    default = make_lake_env(tmp_path / "d", local_properties(tmp_path / "d")).lake
+    assert default.run_threads() == os.cpu_count()
 
     assert Settings.from_properties({"lake.run.threads": "3"}, "profile 'x'").run_threads == 3
     assert Settings.from_properties({}, "profile 'x'").run_threads is None
