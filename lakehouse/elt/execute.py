@@ -118,7 +118,7 @@ class _Schedule:
             progress = False
             for i, step in enumerate(self.steps):
                 upstream = [self.results[p] for p in self.parents[i]]
-                if self.started[i] or None in upstream:
+                if self.started[i] or any(r is None for r in upstream):
                     continue
                 self.started[i] = progress = True
                 failed = [r.model for r in upstream if r is not None and r.status not in DONE]
