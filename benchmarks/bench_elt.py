@@ -1,8 +1,10 @@
-"""ELT: `lake run` of the example project vs the same SELECTs in plain DuckDB; parse+plan of 200 models.
+"""ELT: `lake run` of the example project vs the same SELECTs in plain DuckDB; a second run with nothing
+new against the first and against planning alone; parse+plan of 200 models.
 
 Baseline: each model's rendered SELECT with `ns.table` replaced by `read_parquet` over the same Parquet
 files (bronze's data files, then the baseline's own outputs), written with DuckDB `COPY ... TO` Parquet
-(zstd, partitioned like the model). lake adds pinning, contract checks, audit checks and commits.
+(zstd, partitioned like the model), one after another. lake adds pinning, contract checks, audit checks
+and commits, and builds independent models side by side (`lake.run.threads`, default one per core).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, BenchContext, Figure
+from benchmarks.common import ROOT, BenchContext, Figure, best_of
 
 TOPIC = "elt"
+REPEAT = 2
 
 
 def _baseline(lake, project, workdir: Path) -> float:  # type: ignore[no-untyped-def]
@@ -21,7 +24,7 @@ def _baseline(lake, project, workdir: Path) -> float:  # type: ignore[no-untyped
     from lakehouse.core.schemas import quote_literal
     from lakehouse.read.query import lake_tables
 
-    out = workdir / "baseline"
+    out = workdir
     out.mkdir(parents=True, exist_ok=True)
     sources = {}
     for ident in project.sources:
@@ -100,20 +103,50 @@ def run(ctx: BenchContext) -> list[Figure]:
     del feed
     project_dir = ROOT / "sql"
     project = Project.load(project_dir)
-    base = _baseline(lake, project, ctx.workdir)
-    start = time.perf_counter()
-    result = lake.run(project_dir, full_refresh=True)
-    lake_s = time.perf_counter() - start
-    if not result.ok:
-        raise RuntimeError(result.failure_message())
+    threads = lake.run_threads()
+    # interleaved, best of REPEAT each: one slow moment on a shared machine must not decide the ratio
+    # CPU time (every thread of the process, DuckDB's included) is the work done, which a busy
+    # machine does not inflate the way it does wall time.
+    base, lake_s, base_cpu, lake_cpu = (float("inf"),) * 4
+    for i in range(REPEAT):
+        cpu = time.process_time()
+        base = min(base, _baseline(lake, project, ctx.workdir / f"baseline-{i}"))
+        base_cpu = min(base_cpu, time.process_time() - cpu)
+        start, cpu = time.perf_counter(), time.process_time()
+        result = lake.run(project_dir, full_refresh=True)
+        lake_s = min(lake_s, time.perf_counter() - start)
+        lake_cpu = min(lake_cpu, time.process_time() - cpu)
+        if not result.ok:
+            raise RuntimeError(result.failure_message())
+    again: list = []  # type: ignore[type-arg]
+    again_s, plan_only_s = float("inf"), float("inf")
+    for _ in range(5):
+        again_s = min(again_s, best_of(lambda: again.append(lake.run(project_dir)), repeat=1))
+        plan_only_s = min(plan_only_s, best_of(lambda: lake.plan_run(project_dir), repeat=1))
+    if {m.status for r in again for m in r.models} != {"up_to_date"}:
+        raise RuntimeError("a second run with nothing new rebuilt a model")
     plan_s = _plan_200(ctx.workdir)
     command = "LAKE_BENCH_ONLY=elt make bench"
+    checks = sum(len(m.checks) for m in result.models)
     return [
         Figure(
-            TOPIC, f"lake run, example project, {rows:,} bronze rows", lake_s, base, target="<= 1.3x",
-            command=command,
-            note="baseline: the same rendered SELECTs over the same Parquet files with DuckDB COPY to Parquet; "
-            f"lake includes pinning, contracts, {sum(len(m.checks) for m in result.models)} audit checks and 4 WAP commits",
+            TOPIC, f"lake run, example project, {rows:,} bronze rows, {threads} thread(s)", lake_s, base,
+            target="<= 1.1x", command=command,
+            note="baseline: the same rendered SELECTs over the same Parquet files with DuckDB COPY to Parquet, "
+            f"one after another; lake includes pinning, contracts, {checks} audit checks and 4 WAP commits",
+        ),
+        Figure(
+            TOPIC, "lake run, CPU time of all threads (the work, whatever else the machine runs)", lake_cpu,
+            base_cpu, unit="s CPU", target="<= 1.1x", command=command,
+        ),
+        Figure(
+            TOPIC, "second lake run with nothing new, against the first run", again_s, lake_s,
+            target="small", command=command,
+            note="every model up to date: its SQL, config() and input snapshots are those of its last build",
+        ),
+        Figure(
+            TOPIC, "second lake run with nothing new, against planning alone", again_s, plan_only_s,
+            target="about 1x", command=command,
         ),
         Figure(TOPIC, "parse + plan 200 models", plan_s, None, target="< 2 s", command=command),
     ]  # fmt: skip

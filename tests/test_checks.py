@@ -56,7 +56,7 @@ def test_checks(lake_with_tables, tmp_path):
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "sources.yml").write_text(sources.replace("'", '"'))
     lake = lake_with_tables.lake
-    results = check_project(lake.table, lake.engine, Project.load(tmp_path / "proj"))
+    results = check_project(lake.reader, lake.engine, Project.load(tmp_path / "proj"))
     got: dict[str, list[int]] = {}
     for r in results:
         assert r.error is None, r.message()

@@ -27,7 +27,17 @@ INPUTS_AS_OF_HELP = (
 @cli.command()
 @project_option
 @select_option
-@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every selected model, up to date or not; incremental ones from scratch.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Models built at once (default: the profile's lake.run.threads, else one per core).",
+)
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
 @dry_run_option
 @output_option()
@@ -37,22 +47,27 @@ def run(
     project: str,
     select: tuple[str, ...],
     full_refresh: bool,
+    threads: int | None,
     as_of: tuple[str, ...],
     dry_run: bool,
     out: Output,
 ) -> None:
     """Build the project's models in dependency order, one Iceberg snapshot each.
 
-    Every input table is pinned to one snapshot at the start. Each model is written to an audit
-    branch, its checks run there, and only then is the table's main branch moved to it: a failing
-    check leaves the table (and everything downstream, which is skipped) at its previous snapshot,
-    and the command exits 1 naming the check. --as-of rebuilds from older inputs (a full refresh).
+    Every input table is pinned to one snapshot at the start. A model whose SQL, config() and input
+    snapshots are those its table was last built from is up to date and not rebuilt (nor its checks
+    run again). Each other model is written to an audit branch, its checks run there, and only then
+    is the table's main branch moved to it: a failing check leaves the table (and everything
+    downstream, which is skipped) at its previous snapshot, and the command exits 1 naming the check.
+    Models with no dependency between them are built side by side (--threads), sharing one DuckDB
+    memory limit. --as-of rebuilds from older inputs (a full refresh).
 
     \b
     Examples:
       lake run
       lake run --select silver.events+ --dry-run
       lake run --select +gold.training_set --full-refresh
+      lake run --threads 4
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
     """
     from lakehouse.errors import LakehouseError
@@ -62,7 +77,7 @@ def run(
         out.run_plan(ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs))
         return
     result = ctx.lake.run(
-        project, select, full_refresh=full_refresh, as_of=as_of_refs, on_model=out.model_done
+        project, select, full_refresh=full_refresh, as_of=as_of_refs, on_model=out.model_done, threads=threads
     )
     out.run_finished(result)
     if not result.ok:

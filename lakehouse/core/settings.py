@@ -26,6 +26,7 @@ COMMIT_ATTEMPTS = "lake.commit.attempts"
 COMMIT_BASE_DELAY = "lake.commit.base-delay-ms"
 COMMIT_MAX_DELAY = "lake.commit.max-delay-ms"
 READ_PARQUET = "lake.read.parquet"
+RUN_THREADS = "lake.run.threads"
 
 _WHOLE = re.compile(r"^[0-9]{1,18}$")
 _NUMBER = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
@@ -44,6 +45,9 @@ class Settings:
     # lake.read.parquet: read a snapshot with read_parquet where it is provably what iceberg_scan reads
     # (lakehouse/read/scan.py); false always uses iceberg_scan.
     read_parquet: bool = True
+    # lake.run.threads: models `lake run` builds at once (dbt's profile `threads`); None: one per core.
+    # They share the one DuckDB database of the profile, so its memory limit and threads bound them all.
+    run_threads: int | None = None
 
     @classmethod
     def from_properties(cls, props: Mapping[str, str], where: str) -> Settings:
@@ -58,6 +62,11 @@ class Settings:
         parquet = str(props.get(READ_PARQUET, "true")).strip().lower()
         if parquet not in ("true", "false"):
             raise ConfigError(f"{where}: {READ_PARQUET} must be true or false, not {props[READ_PARQUET]!r}")
+        run_threads = (
+            whole_number(props, RUN_THREADS, 2, where, high=256, unit=" of models")
+            if RUN_THREADS in props
+            else None
+        )
         return cls(
             duckdb_threads=threads,
             duckdb_memory_limit=memory,
@@ -65,6 +74,7 @@ class Settings:
             commit_base_delay_ms=base_ms,
             commit_max_delay_ms=max_ms,
             read_parquet=parquet == "true",
+            run_threads=run_threads,
         )
 
 

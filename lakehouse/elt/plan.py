@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.elt.checks import Check, parse_checks
 from lakehouse.elt.models import sql_hash
 from lakehouse.elt.project import Project
+from lakehouse.elt.state import config_hash, last_build, why_stale
 from lakehouse.errors import NoSuchTableError
 from lakehouse.read.plan import AsOf, ReadPlan
 
@@ -45,12 +46,17 @@ class Step:
     columns: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # the contract
     description: str = ""
     on_schema_change: str = "fail"  # or append_new_columns: new output columns evolve the table
+    config_hash: str = ""
+    up_to_date: bool = False  # data-aware: the table is what this build would give; the run skips it
+    reason: str = ""  # why it is built (or "up to date")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "strategy": self.strategy,
             "incremental": self.incremental,
+            "up_to_date": self.up_to_date,
+            "reason": self.reason,
             "exists": self.exists,
             "previous_snapshot_id": self.target_snapshot_id,
             "reads": list(self.reads),
@@ -67,6 +73,7 @@ class RunPlan:
     project: str
     steps: tuple[Step, ...]
     inputs: Mapping[str, int | None]  # every table read that this run does not build -> pinned snapshot
+    schema_ids: Mapping[str, int | None] = field(default_factory=lambda: _frozen({}))  # of inputs and models
     full_refresh: bool = False
     as_of: AsOf = None
 
@@ -92,14 +99,16 @@ def plan_run(
     full_refresh: bool = False,
     as_of: AsOf = None,
 ) -> RunPlan:
-    """Order the selected models and pin every input to one snapshot id, now."""
+    """Order the selected models, pin every input to one snapshot id, now, and mark the models whose
+    tables are already what building them would give (`lakehouse.elt.state`) up to date."""
     names = project.select(select)
     reads = ReadPlan.parse(as_of)
     rebuild = full_refresh or as_of is not None  # older inputs cannot be merged into today's table
     inputs: dict[str, int | None] = {}
+    schemas: dict[str, int | None] = {}  # every table read or built -> its schema id, now
     for ident in project.inputs(names):
         try:
-            table = load(ident)
+            read = load(ident)
         except NoSuchTableError:
             kind = "source" if ident in project.sources else "model"
             how = (
@@ -108,19 +117,27 @@ def plan_run(
                 else f"build it with `lake run --select {ident}`"
             )
             raise NoSuchTableError(f"{ident} ({kind}) does not exist yet; {how}") from None
-        snapshot = reads.snapshot(table, ident)
+        snapshot = reads.snapshot(read, ident)
         inputs[ident] = snapshot.snapshot_id if snapshot else None
-    steps = []
+        schemas[ident] = read.metadata.current_schema_id
+    steps: list[Step] = []
     for name in names:
         model = project.models[name]
         try:
-            current = load(name).current_snapshot()
-            exists = True
+            table: Table | None = load(name)
         except NoSuchTableError:
-            current, exists = None, False
+            table = None
+        current = table.current_snapshot() if table is not None else None
         incremental = model.config.materialized == "incremental" and current is not None and not rebuild
         sql = model.render(incremental=incremental)
         config = model.config
+        chash = config_hash(config)
+        reason = _why_built(
+            steps, model.name, model.depends_on, table, (model.sql, sql), chash, inputs, schemas
+        )
+        reason = "--full-refresh" if full_refresh and table is not None else reason
+        if table is not None:
+            schemas[name] = table.metadata.current_schema_id
         steps.append(
             Step(
                 model=model.name,
@@ -132,12 +149,44 @@ def plan_run(
                 partition_by=config.partition_by,
                 checks=tuple(parse_checks(model.name, config.checks)),
                 target_snapshot_id=current.snapshot_id if current else None,
-                exists=exists,
+                exists=table is not None,
                 unique_key=tuple(config.unique_key),
                 watermark=config.watermark,
                 columns=_frozen(config.columns),
                 description=config.description,
                 on_schema_change=config.on_schema_change,
+                config_hash=chash,
+                up_to_date=not reason,
+                reason=reason or "up to date",
             )
         )
-    return RunPlan(new_run_id(), str(project.root), tuple(steps), _frozen(inputs), full_refresh, as_of)
+    return RunPlan(
+        new_run_id(), str(project.root), tuple(steps), _frozen(inputs), _frozen(schemas), full_refresh, as_of
+    )
+
+
+def _why_built(
+    planned: list[Step],
+    name: str,
+    reads: list[str],
+    table: Table | None,
+    sqls: tuple[str, str],
+    chash: str,
+    inputs: Mapping[str, int | None],
+    schemas: Mapping[str, int | None],
+) -> str:
+    """ "" when `name` is up to date, else why it is built (see `lakehouse.elt.state`). A read built
+    earlier in this run counts at its current snapshot if it is up to date, else it forces a build."""
+    if table is None or table.current_snapshot() is None:
+        return "new table"
+    earlier = {s.model.lower(): s for s in planned}
+    rebuilt = [r for r in reads if r in earlier and not earlier[r].up_to_date]
+    ids = {r: earlier[r].target_snapshot_id if r in earlier else inputs.get(r) for r in reads}
+    return why_stale(
+        last_build(table, name),
+        tuple(sql_hash(s) for s in sqls),
+        chash,
+        ids,
+        {r: schemas.get(r) for r in reads},
+        rebuilt,
+    )

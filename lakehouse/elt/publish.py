@@ -7,7 +7,9 @@
   branch is removed. A failing check removes the branch: the table stays at its previous snapshot.
 
 The snapshot summary records `lake.inputs` (each input table with the snapshot id it was read at),
-`lake.sql-hash`, `lake.run-id` and `lake.model`; `lake provenance` walks that chain.
+`lake.sql-hash`, `lake.config-hash`, `lake.input-schemas`, `lake.run-id` and `lake.model`;
+`lake provenance` walks that chain, and the next run skips the model while they all still hold
+(`lakehouse.elt.state`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def write_audit_publish(
     step: Step,
     run_id: str,
     snapshot_ids: Mapping[str, int | None],
+    schema_ids: Mapping[str, int | None],
     sql: str,
     result: ModelResult,
 ) -> bool:
@@ -76,7 +79,9 @@ def write_audit_publish(
             "lake.run-id": run_id,
             "lake.model": name,
             "lake.sql-hash": step.sql_hash,
+            "lake.config-hash": step.config_hash,
             "lake.inputs": json.dumps({r: str(snapshot_ids.get(r)) for r in step.reads}, sort_keys=True),
+            "lake.input-schemas": json.dumps({r: str(schema_ids.get(r)) for r in step.reads}, sort_keys=True),
             "lake.rows": str(done.rows),
             "lake.write-id": write_id,
             **done.summary,
@@ -98,6 +103,8 @@ def write_audit_publish(
     result.snapshot_id = staged_id
     # audit: the contract's not-null columns and the model's checks, on the staged snapshot only
     checks = [*not_null_checks(name, step.columns), *step.checks]
+    # Every table a check reads is at a pinned snapshot (the staged one is on its audit branch); the
+    # reader caches each metadata file and file plan, so the checks do not reload them.
     query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}))
     result.checks = run_checks(query, name, checks, staged_id)
     if any(c.blocking for c in result.checks):

@@ -11,7 +11,7 @@ from lakehouse.elt.checks import CheckResult
 @dataclass
 class ModelResult:
     model: str
-    status: str  # ok | failed (a check) | error | skipped
+    status: str  # ok | up_to_date (data-aware: not rebuilt) | failed (a check) | error | skipped (upstream)
     strategy: str = ""
     rows: int = 0
     seconds: float = 0.0
@@ -20,6 +20,7 @@ class ModelResult:
     inputs: dict[str, int | None] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
     error: str | None = None
+    schema_id: int | None = None  # of the table as published (what downstream models read)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,7 +45,10 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(m.status == "ok" for m in self.models)
+        return all(m.status in ("ok", "up_to_date") for m in self.models)
+
+    def count(self, status: str) -> int:
+        return sum(m.status == status for m in self.models)
 
     def failures(self) -> list[ModelResult]:
         return [m for m in self.models if m.status in ("failed", "error")]

@@ -53,11 +53,24 @@ class DataAPI(LakeBase):
         return tables.create_table(self.catalog, name, inferred, terms, properties)
 
     def describe(self, name: str, as_of: str | int | None = None) -> dict[str, Any]:
-        table = self.table(name)
-        snapshot = ReadPlan.at(name, as_of).snapshot(table, name)
-        return tables.describe(table, name, snapshot, time_travel=as_of is not None)
+        from lakehouse.read import overview
+
+        meta, snapshot = self.reader.at(name, ReadPlan.at(name, as_of).ref(name))
+        plan = self.reader.plan_of(meta, snapshot)
+        found = overview.describe(meta, name, snapshot, plan, time_travel=as_of is not None)
+        if found is not None:
+            return found
+        table = self.table(name)  # delete files, or values only pyiceberg prints: its view
+        snapshot_ = ReadPlan.at(name, as_of).snapshot(table, name)
+        return tables.describe(table, name, snapshot_, time_travel=as_of is not None)
 
     def files(self, name: str, as_of: str | int | None = None) -> list[dict[str, Any]]:
+        from lakehouse.read import overview
+
+        meta, snapshot = self.reader.at(name, ReadPlan.at(name, as_of).ref(name))
+        found = overview.table_files(meta, self.reader.plan_of(meta, snapshot))
+        if found is not None:
+            return found
         table = self.table(name)
         return tables.snapshot_files(table, ReadPlan.at(name, as_of).snapshot(table, name))
 

@@ -21,7 +21,9 @@ class HistoryAPI(LakeBase):
 
     def snapshots(self, name: str) -> list[dict[str, Any]]:
         """Every snapshot of a table, oldest first, with its operation, row counts and refs."""
-        return history.list_snapshots(self.table(name))
+        from lakehouse.table.timeline import list_snapshots
+
+        return list_snapshots(self.reader.meta(name))
 
     def tags(self, name: str) -> list[dict[str, Any]]:
         """The table's tags and branches (including `main`)."""

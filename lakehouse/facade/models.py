@@ -32,18 +32,28 @@ class ModelsAPI(LakeBase):
     def run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
-        plan: RunPlan | None = None,
+        plan: RunPlan | None = None, threads: int | None = None,
     ) -> RunResult:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
-        `plan=` (from `plan_run`) builds exactly that plan instead of making a new one."""
+        Models whose SQL, config() and input snapshots are those of their table's last build are up
+        to date and not rebuilt (`full_refresh=True` rebuilds every one). `plan=` (from `plan_run`)
+        builds exactly that plan instead of making a new one. `threads` models are built at once
+        (default: the profile's `lake.run.threads`, else one per core), on one shared DuckDB."""
         from lakehouse.elt.execute import execute
 
         if plan is None:
             plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of)
+        # Open the shared database (every extension) and the reader here, not racing in worker threads.
+        self.engine(locked=True).close()
+        self.reader  # noqa: B018
         return execute(
             plan, profile=self.profile, catalog=self.catalog, load=self.reader,
-            engine=lambda: self.engine(locked=True), on_model=on_model,
+            engine=lambda: self.engine(locked=True), on_model=on_model, threads=self.run_threads(threads),
         )  # fmt: skip
+
+    def run_threads(self, threads: int | None = None) -> int:
+        """How many models `run` builds at once: `threads`, else the profile's, else the core count."""
+        return threads or self.profile.settings.run_threads or os.cpu_count() or 1
 
     def test(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None

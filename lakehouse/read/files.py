@@ -20,7 +20,7 @@ from lakehouse.core.schemas import quote_literal
 from lakehouse.io.engine import Engine
 from lakehouse.table.metadata import Snapshot, TableMeta
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 _TIME_TRANSFORMS = ("year", "month", "day", "hour")
 
@@ -35,6 +35,7 @@ class DataFile:
     record_count: int
     file_format: str
     snapshot_id: int | None  # the snapshot that added it, whose schema it was written with
+    file_size: int
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,17 @@ def file_plan(meta: TableMeta, snapshot: Snapshot, engine: Callable[[], Engine])
             by_spec.setdefault(int(spec_id or 0), []).append(str(manifest_path))
             adder[str(manifest_path)] = added_by
         for spec_id, paths in sorted(by_spec.items()):
-            for manifest, status, added_by, content, path, file_format, records, partition_json in _entries(
-                con, paths
-            ):
+            for (
+                manifest,
+                status,
+                added_by,
+                content,
+                path,
+                file_format,
+                records,
+                size,
+                partition_json,
+            ) in _entries(con, paths):
                 if status == 2:  # DELETED
                     continue
                 if content:
@@ -168,7 +177,7 @@ def file_plan(meta: TableMeta, snapshot: Snapshot, engine: Callable[[], Engine])
                 files.append(
                     DataFile(
                         str(path), spec_id, text, int(records), str(file_format or "PARQUET").upper(),
-                        None if added is None else int(added),
+                        None if added is None else int(added), int(size),
                     )
                 )  # fmt: skip
     return FilePlan(tuple(files), deletes, equality, before_1970)
@@ -182,7 +191,8 @@ def _entries(con: Engine, paths: list[str]) -> list[tuple[Any, ...]]:
     listed = ", ".join(quote_literal(p) for p in paths)
     source = f"read_avro([{listed}], filename = true)"
     columns = (
-        "data_file.file_path, data_file.file_format, data_file.record_count, to_json(data_file.partition)"
+        "data_file.file_path, data_file.file_format, data_file.record_count, data_file.file_size_in_bytes, "
+        "to_json(data_file.partition)"
     )
     try:
         struct = dict(con.columns(f"SELECT data_file FROM {source}"))["data_file"]

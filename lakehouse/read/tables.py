@@ -80,6 +80,15 @@ class TableReader:
             self.cache.put(key, found)
         return found
 
+    def at(self, identifier: str, ref: str | int | None) -> tuple[TableMeta, Snapshot | None]:
+        """The table and the snapshot `ref` names (None: the current one; an empty table has none)."""
+        meta = self.meta(identifier)
+        return meta, choose(meta, identifier, erased_ref(meta, ref))
+
+    def plan_of(self, meta: TableMeta, snapshot: Snapshot | None) -> FilePlan | None:
+        """The snapshot's file plan; None for no snapshot, or a v1 one without a manifest list."""
+        return self.plan(meta, snapshot) if snapshot is not None and snapshot.manifest_list else None
+
     def read(
         self,
         identifier: str,

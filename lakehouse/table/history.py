@@ -1,4 +1,4 @@
-"""A table's history: its snapshots, and its tags and branches (rollback: lakehouse/table/rollback.py)."""
+"""A table's tags and branches (its snapshots: lakehouse/table/timeline.py; rollback: table/rollback.py)."""
 
 from __future__ import annotations
 
@@ -15,54 +15,6 @@ from lakehouse.table.snapshots import iso_ms, parse_timestamp
 DAY_MS = 24 * 3600 * 1000
 MAX_RETAIN_DAYS = 36_600
 _REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
-
-
-# ---------------------------------------------------------------- snapshots
-
-
-def _summary_int(snapshot: Snapshot, key: str) -> int:
-    if snapshot.summary is None:
-        return 0
-    value = snapshot.summary.additional_properties.get(key)
-    return int(value) if value not in (None, "") else 0
-
-
-def refs_by_snapshot(table: Table) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for name, ref in sorted(table.metadata.refs.items()):
-        found.setdefault(ref.snapshot_id, []).append(name)
-    return found
-
-
-def snapshot_row(snapshot: Snapshot, refs: list[str], current_id: int | None) -> dict[str, Any]:
-    """What `lake snapshots` shows for one snapshot (ids stay Python ints: exact in JSON)."""
-    props = snapshot.summary.additional_properties if snapshot.summary else {}
-    return {
-        "snapshot_id": snapshot.snapshot_id,
-        "parent_id": snapshot.parent_snapshot_id,
-        "committed_at": iso_ms(snapshot.timestamp_ms),
-        "operation": snapshot.summary.operation.value if snapshot.summary else None,
-        "added_rows": _summary_int(snapshot, "added-records"),
-        "deleted_rows": _summary_int(snapshot, "deleted-records"),
-        "added_files": _summary_int(snapshot, "added-data-files"),
-        "deleted_files": _summary_int(snapshot, "deleted-data-files"),
-        "total_rows": _summary_int(snapshot, "total-records"),  # in data files; deletes not applied
-        # Row-level deletes from other engines (`lake describe --as-of` gives the live rows).
-        "total_delete_files": _summary_int(snapshot, "total-delete-files"),
-        "total_position_deletes": _summary_int(snapshot, "total-position-deletes"),
-        "total_equality_deletes": _summary_int(snapshot, "total-equality-deletes"),
-        "refs": refs,
-        "current": snapshot.snapshot_id == current_id,
-        "rollback_to": int(props["lake.rollback-to"]) if "lake.rollback-to" in props else None,
-    }
-
-
-def list_snapshots(table: Table) -> list[dict[str, Any]]:
-    """Every snapshot still in the table's metadata, oldest first."""
-    refs = refs_by_snapshot(table)
-    current = table.metadata.current_snapshot_id
-    snapshots = sorted(table.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0))
-    return [snapshot_row(s, refs.get(s.snapshot_id, []), current) for s in snapshots]
 
 
 # ---------------------------------------------------------------- tags and branches

@@ -59,6 +59,7 @@ class Field:
     name: str
     type: Any  # the spec's JSON form: "long", "decimal(9,2)", or a dict for struct/list/map
     required: bool
+    doc: str | None = None
 
     def same_shape(self, other: Field) -> bool:
         """Same name and type, nested names and ids included (docs and required-ness aside)."""
@@ -69,6 +70,7 @@ class Field:
 class Schema:
     schema_id: int
     fields: tuple[Field, ...]
+    identifier_field_ids: tuple[int, ...] = ()
 
     def find_field(self, field_id: int) -> Field:
         for f in self.fields:
@@ -204,9 +206,12 @@ def load(identifier: str, location: str, read: Callable[[str], bytes]) -> TableM
 
 def _schema(doc: dict[str, Any]) -> Schema:
     fields = tuple(
-        Field(int(f["id"]), str(f["name"]), f["type"], bool(f.get("required"))) for f in doc["fields"]
+        Field(int(f["id"]), str(f["name"]), f["type"], bool(f.get("required")), f.get("doc"))
+        for f in doc["fields"]
     )
-    return Schema(int(doc.get("schema-id", 0)), fields)
+    return Schema(
+        int(doc.get("schema-id", 0)), fields, tuple(int(i) for i in doc.get("identifier-field-ids", []))
+    )
 
 
 def _spec(doc: dict[str, Any]) -> Spec:
@@ -272,3 +277,20 @@ def duckdb_type(type_: Any) -> str:
             inner = ", ".join(f"{quote_ident(f['name'])} {duckdb_type(f['type'])}" for f in type_["fields"])
             return f"STRUCT({inner})"
     raise SchemaError(f"type {type_} is not supported")
+
+
+def type_text(type_: Any) -> str:
+    """An Iceberg type as pyiceberg prints it (`decimal(9, 2)`, `list<string>`, `struct<1: a: optional string>`)."""
+    if isinstance(type_, str):
+        return type_.replace(",", ", ") if type_.startswith("decimal(") else type_
+    kind = type_.get("type")
+    if kind == "list":
+        return f"list<{type_text(type_['element'])}>"
+    if kind == "map":
+        return f"map<{type_text(type_['key'])}, {type_text(type_['value'])}>"
+    inner = ", ".join(
+        f"{f['id']}: {f['name']}: {'required' if f.get('required') else 'optional'} {type_text(f['type'])}"
+        + (f" ({f['doc']})" if f.get("doc") else "")
+        for f in type_["fields"]
+    )
+    return f"struct<{inner}>"

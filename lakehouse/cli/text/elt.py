@@ -13,14 +13,20 @@ from lakehouse.cli.terminal import print_table, print_tree
 
 class EltText(Output):
     def run_plan(self, plan: Any) -> None:
-        click.echo(f"run {plan.run_id}: {len(plan.steps)} model(s); inputs pinned:")
+        fresh = sum(s.up_to_date for s in plan.steps)
+        click.echo(
+            f"run {plan.run_id}: {len(plan.steps)} model(s), {len(plan.steps) - fresh} to build, "
+            f"{fresh} up to date; inputs pinned:"
+        )
         for name, sid in plan.inputs.items():
             click.echo(f"  {name} @ {sid}")
         for i, step in enumerate(plan.steps, 1):
+            if step.up_to_date:
+                click.echo(f"\n-- {i}. {step.model}: up to date at snapshot {step.target_snapshot_id}")
+                continue
             how = f"{step.strategy}{' (incremental)' if step.incremental else ''}"
-            click.echo(
-                f"\n-- {i}. {step.model}: {how}; checks: {', '.join(c.name for c in step.checks) or 'none'}"
-            )
+            checks = ", ".join(c.name for c in step.checks) or "none"
+            click.echo(f"\n-- {i}. {step.model}: {how}; why: {step.reason}; checks: {checks}")
             click.echo(step.sql)
 
     def model_done(self, model: Any) -> None:
@@ -28,6 +34,9 @@ class EltText(Output):
         m = model
         if m.status == "skipped":
             click.echo(f"SKIP {m.model}: {redact(str(m.error))}", err=True)
+            return
+        if m.status == "up_to_date":
+            click.echo(f"OK   {m.model}: up to date, snapshot {m.snapshot_id}", err=True)
             return
         sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
@@ -41,7 +50,11 @@ class EltText(Output):
 
     def run_finished(self, result: Any) -> None:
         if result.ok:  # a failed run says so in its error line
-            click.echo(f"run {result.run_id}: {len(result.models)} model(s) built in {result.seconds:.2f}s")
+            fresh = result.count("up_to_date")
+            click.echo(
+                f"run {result.run_id}: {len(result.models) - fresh} model(s) built, {fresh} up to date "
+                f"in {result.seconds:.2f}s"
+            )
 
     def test_results(self, results: list[Any]) -> None:
         rows = [
