@@ -5,6 +5,7 @@ are grouped by job in `lakehouse/facade/`."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.core.config import Profile, load_profile
 from lakehouse.facade.changes import ChangesAPI
@@ -14,7 +15,9 @@ from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
 from lakehouse.facade.models import ModelsAPI
 from lakehouse.facade.schema import SchemaAPI
-from lakehouse.read.execute import QueryResult
+
+if TYPE_CHECKING:
+    from lakehouse.read.execute import QueryResult
 
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
@@ -32,3 +35,12 @@ def connect(
     if not isinstance(profile, Profile):
         profile = load_profile(profile, config)
     return Lakehouse(profile, plan_cache=plan_cache)
+
+
+def __getattr__(name: str) -> Any:
+    """`QueryResult` on first use: it brings the SQL rewriter (sqlglot), which `lake tables` never needs."""
+    if name == "QueryResult":
+        from lakehouse.read.execute import QueryResult
+
+        return QueryResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,14 +12,18 @@ from lakehouse.core.config import Profile
 from lakehouse.io.engine import EXTENSIONS, Engine
 from lakehouse.read.files import PlanCache
 from lakehouse.read.plan import ReadPlan
-from lakehouse.read.tables import TableReader
-from lakehouse.table import tables
 from lakehouse.table.catalog import open_catalog
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
+
+    from lakehouse.read.tables import TableReader
+
+# Modules that import pyiceberg, sqlglot or pyarrow are imported by the methods that use them, so a
+# command that needs none of them (`lake tables` on a SQL catalog) starts without them:
+# tests/test_imports.py keeps it so.
 
 
 class LakeBase:
@@ -40,6 +44,8 @@ class LakeBase:
     @cached_property
     def reader(self) -> TableReader:
         """The read path's view of the tables: metadata and file plans, cached by snapshot."""
+        from lakehouse.read.tables import TableReader
+
         return TableReader(
             self.profile, lambda extensions: self.engine(locked=True, extensions=extensions), self.table,
             self._plan_cache,
@@ -62,6 +68,8 @@ class LakeBase:
 
     def table(self, name: str) -> Table:
         """The pyiceberg `Table`, for anything lake does not wrap."""
+        from lakehouse.table import tables
+
         return tables.load_table(self.catalog, name)
 
     def snapshot(self, name: str, as_of: str | int | None = None) -> Snapshot | None:

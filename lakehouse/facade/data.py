@@ -5,21 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from lakehouse.core.schemas import parse_partition_terms, parse_schema
 from lakehouse.errors import LakehouseError
 from lakehouse.facade.base import LakeBase
-from lakehouse.read.execute import QueryResult, open_reader, plan_sql, read_all, scan_extensions, select_sql
 from lakehouse.read.plan import AsOf, PinsArg, ReadPlan
-from lakehouse.read.query import TableRead
-from lakehouse.table import tables
+from lakehouse.table import sqlcatalog
 from lakehouse.table.catalog import split_identifier
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyiceberg.table import Table
 
     from lakehouse.ops.ingest import IngestResult
+    from lakehouse.read.execute import QueryResult
+    from lakehouse.read.query import TableRead
+
+# lakehouse.table.tables (pyiceberg), lakehouse.read.execute (sqlglot) and pyarrow are imported by the
+# methods that use them: `lake tables` on a SQL catalog needs none of them.
 
 
 class DataAPI(LakeBase):
@@ -28,6 +30,11 @@ class DataAPI(LakeBase):
     # ---------------------------------------------------------------- tables
 
     def tables(self, namespace: str | None = None) -> list[str]:
+        """`namespace.table` names, sorted: of every top-level namespace, or of `namespace`."""
+        if sqlcatalog.is_light(self.profile):  # SQLite or PostgreSQL: read without pyiceberg
+            return sqlcatalog.list_tables(self.profile, namespace)
+        from lakehouse.table import tables
+
         return tables.list_tables(self.catalog, namespace)
 
     def create(
@@ -43,6 +50,7 @@ class DataAPI(LakeBase):
             raise LakehouseError("give exactly one of --schema or --like")
         from lakehouse.io.sources import resolve_sources
         from lakehouse.ops.columns import infer_schema
+        from lakehouse.table import tables
 
         split_identifier(name)
         terms = parse_partition_terms(partition_by)
@@ -60,6 +68,8 @@ class DataAPI(LakeBase):
         found = overview.describe(meta, name, snapshot, plan, time_travel=as_of is not None)
         if found is not None:
             return found
+        from lakehouse.table import tables
+
         table = self.table(name)  # delete files, or values only pyiceberg prints: its view
         snapshot_ = ReadPlan.at(name, as_of).snapshot(table, name)
         return tables.describe(table, name, snapshot_, time_travel=as_of is not None)
@@ -71,6 +81,8 @@ class DataAPI(LakeBase):
         found = overview.table_files(meta, self.reader.plan_of(meta, snapshot))
         if found is not None:
             return found
+        from lakehouse.table import tables
+
         table = self.table(name)
         return tables.snapshot_files(table, ReadPlan.at(name, as_of).snapshot(table, name))
 
@@ -124,12 +136,16 @@ class DataAPI(LakeBase):
 
     def plan_query(self, sql: str, as_of: AsOf = None, pins: PinsArg = None) -> tuple[str, list[TableRead]]:
         """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
+        from lakehouse.read.execute import plan_sql
+
         return plan_sql(sql, ReadPlan.parse(as_of, pins), self.reader)
 
     def query_reader(
         self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None
     ) -> QueryResult:
         """Stream a query's result as Arrow record batches, in a locked-down engine."""
+        from lakehouse.read.execute import open_reader, scan_extensions
+
         rewritten, reads = self.plan_query(sql, as_of, pins)
         return open_reader(
             self.engine(locked=True, extensions=scan_extensions(reads)), rewritten, reads, batch_size
@@ -141,6 +157,8 @@ class DataAPI(LakeBase):
         `pins="training.lock"` reads every table at the snapshot the lock file pins (a table the
         file does not pin is an error); `as_of={"t": ref}` still overrides single tables.
         """
+        from lakehouse.read.execute import read_all
+
         return read_all(self.query_reader(sql, as_of, pins=pins))
 
     def read(
@@ -151,6 +169,8 @@ class DataAPI(LakeBase):
 
         `snapshot_id=`, `as_of=` (id, ISO time, tag) or `pins="training.lock"` choose the snapshot.
         """
+        from lakehouse.read.execute import select_sql
+
         sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
         return self.query(sql, refs, pins=pins)
 
@@ -160,6 +180,8 @@ class DataAPI(LakeBase):
         pins: PinsArg = None,
     ) -> Iterator[pa.RecordBatch]:  # fmt: skip
         """Record batches of a table, streamed: memory stays at about one batch."""
+        from lakehouse.read.execute import select_sql
+
         sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
         result = self.query_reader(sql, refs, batch_size, pins=pins)
         try:

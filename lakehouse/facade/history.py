@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.errors import LakehouseError
 from lakehouse.facade.base import LakeBase
 from lakehouse.read.plan import AsOf, ReadPlan
-from lakehouse.table import history
-from lakehouse.table.pinning import PinReport, pin_tables, verify_pins
 from lakehouse.table.pins import PinFile, write_pins
 
 if TYPE_CHECKING:
+    from lakehouse.table.pinning import PinReport
     from lakehouse.table.rollback import RollbackPlan
 
 
@@ -27,6 +26,8 @@ class HistoryAPI(LakeBase):
 
     def tags(self, name: str) -> list[dict[str, Any]]:
         """The table's tags and branches (including `main`)."""
+        from lakehouse.table import history
+
         return history.list_refs(self.table(name))
 
     def tag(
@@ -34,6 +35,8 @@ class HistoryAPI(LakeBase):
         retain_days: float | None = None, branch: bool = False, delete: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
         """Tag (or branch) the current snapshot, or the one `as_of` names; `delete=True` removes it."""
+        from lakehouse.table import history
+
         table = self.table(name)
         if delete:
             return history.delete_ref(table, name, tag)
@@ -65,6 +68,8 @@ class HistoryAPI(LakeBase):
         tag: str | None = None,
     ) -> PinFile:
         """Record each table's snapshot (current, or `as_of`) in a lock file; `tag` also tags each one."""
+        from lakehouse.table.pinning import pin_tables
+
         names = [names] if isinstance(names, str) else list(names)
         if not names:
             raise LakehouseError("name at least one table to pin")
@@ -74,4 +79,6 @@ class HistoryAPI(LakeBase):
 
     def verify_pins(self, path: str | os.PathLike[str], *, check_files: bool = True) -> PinReport:
         """Check that every pinned snapshot still exists, matches its fingerprint and has its files."""
+        from lakehouse.table.pinning import verify_pins
+
         return verify_pins(path, self.table, self.profile.warehouse, check_files)

@@ -96,11 +96,21 @@ def _target(profile: Profile) -> tuple[str, str] | None:
     return None
 
 
+def _error(profile: Profile, verb: str, exc: Exception) -> ConfigError:
+    """One line naming the profile and the driver's error, with no URI password or credential."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return ConfigError(
+        f"cannot {verb} catalog of profile {profile.name!r} ({type(exc).__name__}): "
+        f"{mask_secrets(redact_uri(message), profile.secrets())}"
+    )
+
+
 class _Catalog:
     """One read-only connection to the catalog database; `tables is None` when it has no catalog tables
     yet (pyiceberg would create them empty)."""
 
     def __init__(self, profile: Profile, con: Any, marker: str) -> None:
+        self.profile = profile
         self.name = profile.name
         self.con = con
         self.marker = marker  # the driver's parameter marker
@@ -129,11 +139,7 @@ class _Catalog:
 
                 con = psycopg2.connect(where)
         except Exception as exc:  # the drivers raise many kinds; one line, never the URI
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise ConfigError(
-                f"cannot open catalog of profile {profile.name!r} ({type(exc).__name__}): "
-                f"{mask_secrets(redact_uri(message), profile.secrets())}"
-            ) from None
+            raise _error(profile, "open", exc) from None
         try:
             yield cls(profile, con, "?" if kind == "sqlite" else "%s")
         finally:
@@ -155,6 +161,8 @@ class _Catalog:
         try:
             cursor.execute(sql.replace("?", self.marker), params)
             return list(cursor.fetchall())
+        except Exception as exc:  # e.g. a locked SQLite file: a LakehouseError, so callers may fall back
+            raise _error(self.profile, "read", exc) from None
         finally:
             cursor.close()
 
