@@ -135,3 +135,41 @@ def test_unreachable_postgres_is_one_masked_config_error() -> None:
     with pytest.raises(LakehouseError, match="cannot open catalog of profile 'p'") as info:
         sqlcatalog.list_tables(profile)
     assert "s3cretpw" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_v0_catalog_without_iceberg_type(tmp_path: Path) -> None:
+    """A catalog written before pyiceberg's v1 schema (no `iceberg_type` column): every row is a table."""
+    import sqlite3
+
+    from pyiceberg.catalog import load_catalog
+
+    db = tmp_path / "v0.db"
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "CREATE TABLE iceberg_tables (catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL,"
+            " table_name VARCHAR(255) NOT NULL, metadata_location VARCHAR(1000),"
+            " previous_metadata_location VARCHAR(1000), PRIMARY KEY (catalog_name, table_namespace, table_name))"
+        )
+        con.execute(
+            "CREATE TABLE iceberg_namespace_properties (catalog_name VARCHAR(255) NOT NULL, namespace VARCHAR(255)"
+            " NOT NULL, property_key VARCHAR(255) NOT NULL, property_value VARCHAR(1000) NOT NULL,"
+            " PRIMARY KEY (catalog_name, namespace, property_key))"
+        )
+        con.executemany(
+            "INSERT INTO iceberg_tables VALUES (?, ?, ?, ?, NULL)",
+            [("p", "a", "t1", "file:///m1.json"), ("p", "a", "t2", "file:///m2.json"), ("q", "a", "t3", "x")],
+        )
+    profile = Profile("p", {"type": "sql", "uri": f"sqlite:///{db}", "warehouse": f"file://{tmp_path}"})
+    catalog = load_catalog("p", **catalog_properties(profile))
+    assert sqlcatalog.list_tables(profile) == tables.list_tables(catalog) == ["a.t1", "a.t2"]
+    assert sqlcatalog.list_tables(profile, "a") == tables.list_tables(catalog, "a")
+    assert sqlcatalog.metadata_location(profile, "A.T2") == "file:///m2.json"
+
+
+def test_a_damaged_catalog_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
+    (tmp_path / "cat.db").write_bytes(b"not a database" * 100)
+    profile = Profile(
+        "p", {"type": "sql", "uri": f"sqlite:///{tmp_path / 'cat.db'}", "warehouse": "file:///x"}
+    )
+    with pytest.raises(LakehouseError, match="catalog of profile 'p'"):
+        sqlcatalog.list_tables(profile)

@@ -138,6 +138,7 @@ class _Catalog:
                 import psycopg2
 
                 con = psycopg2.connect(where)
+                con.set_session(readonly=True)
         except Exception as exc:  # the drivers raise many kinds; one line, never the URI
             raise _error(profile, "open", exc) from None
         try:
@@ -147,22 +148,20 @@ class _Catalog:
                 con.close()
 
     def _try(self, sql: str) -> bool:
-        if self.con is None:
-            return False
-        try:
-            self._rows(sql)
-        except Exception:  # no such table or column (sqlite3 and psycopg2 name them differently)
-            self.con.rollback()
-            return False
-        return True
+        return self.con is not None and self._rows(sql, missing_ok=True) is not None
 
-    def _rows(self, sql: str, *params: str) -> list[tuple[Any, ...]]:
+    def _rows(self, sql: str, *params: str, missing_ok: bool = False) -> list[tuple[Any, ...]] | None:
+        """The rows of a query; None when `missing_ok` and it names a table or column the catalog lacks.
+        Any other error (a locked or damaged file) is a ConfigError, never an empty answer."""
         cursor = self.con.cursor()
         try:
             cursor.execute(sql.replace("?", self.marker), params)
             return list(cursor.fetchall())
-        except Exception as exc:  # e.g. a locked SQLite file: a LakehouseError, so callers may fall back
-            raise _error(self.profile, "read", exc) from None
+        except Exception as exc:
+            if not (missing_ok and _is_missing(exc)):
+                raise _error(self.profile, "read", exc) from None
+            self.con.rollback()  # PostgreSQL refuses further statements in a failed transaction
+            return None
         finally:
             cursor.close()
 
@@ -173,9 +172,9 @@ class _Catalog:
             return []
         select = f"SELECT table_namespace, table_name FROM iceberg_tables WHERE catalog_name = ?{self.filter}"
         if namespace is None:  # pyiceberg lists top-level namespaces, then each one's tables
-            rows = [r for r in self._rows(select, self.name) if "." not in r[0]]
+            rows = [r for r in self._rows(select, self.name) or [] if "." not in r[0]]
         elif self._namespace_exists(namespace):
-            rows = self._rows(select + " AND table_namespace = ?", self.name, namespace)
+            rows = self._rows(select + " AND table_namespace = ?", self.name, namespace) or []
         else:
             raise NoSuchTableError(f"namespace {namespace} does not exist")
         return sorted(f"{ns}.{name}" for ns, name in rows)
@@ -189,11 +188,8 @@ class _Catalog:
         ):
             sql = (f"SELECT 1 FROM {table} WHERE catalog_name = ? AND ({column} = ? OR {column} LIKE ? ESCAPE '!')"
                    " LIMIT 1")  # fmt: skip
-            try:
-                if self._rows(sql, self.name, namespace, children):
-                    return True
-            except Exception:  # a catalog without namespace properties: only tables say it exists
-                self.con.rollback()
+            if self._rows(sql, self.name, namespace, children, missing_ok=True):
+                return True
         return False
 
     def location(self, identifier: str) -> str | None:
@@ -207,3 +203,10 @@ class _Catalog:
             self.name, namespace, name,
         )  # fmt: skip
         return (rows[0][0] or "") if rows else None
+
+
+def _is_missing(exc: Exception) -> bool:
+    """A missing table or column: psycopg2's SQLSTATE 42P01 / 42703, sqlite3's message."""
+    return getattr(exc, "pgcode", None) in ("42P01", "42703") or str(exc).startswith(
+        ("no such table", "no such column")
+    )
