@@ -17,11 +17,15 @@ def is_light(profile: Profile) -> bool:
 def metadata_location(profile: Profile, identifier: str) -> str:
     path = profile.properties["uri"][len("sqlite:///") :]
     namespace, name = identifier.split(".")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         row = con.execute(
             "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
             (profile.name, namespace, name),
         ).fetchone()
+        con.close()
+    except sqlite3.Error:
+        row = None
     if row is None:
         raise NoSuchTableError(f"table {identifier} does not exist")
     return str(row[0])
