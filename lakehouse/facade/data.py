@@ -64,27 +64,30 @@ class DataAPI(LakeBase):
         from lakehouse.read import overview
 
         meta, snapshot = self.reader.at(name, ReadPlan.at(name, as_of).ref(name))
-        plan = self.reader.plan_of(meta, snapshot)
-        found = overview.describe(meta, name, snapshot, plan, time_travel=as_of is not None)
-        if found is not None:
-            return found
-        from lakehouse.table import tables
-
-        table = self.table(name)  # delete files, or values only pyiceberg prints: its view
-        snapshot_ = ReadPlan.at(name, as_of).snapshot(table, name)
-        return tables.describe(table, name, snapshot_, time_travel=as_of is not None)
+        files = overview.table_files(meta, self.reader.plan_of(meta, snapshot))
+        if files is not None:
+            counts = overview.Counts.of_files(files)
+        else:  # delete files apply, or a value only pyiceberg prints: its view of the files
+            files, live = self._files_and_counts(name, snapshot)
+            counts = overview.Counts(
+                live.data_files, live.delete_files, live.data_rows, live.rows, live.exact
+            )
+        return overview.describe(meta, name, snapshot, files, counts, time_travel=as_of is not None)
 
     def files(self, name: str, as_of: str | int | None = None) -> list[dict[str, Any]]:
         from lakehouse.read import overview
 
         meta, snapshot = self.reader.at(name, ReadPlan.at(name, as_of).ref(name))
         found = overview.table_files(meta, self.reader.plan_of(meta, snapshot))
-        if found is not None:
-            return found
+        return found if found is not None else self._files_and_counts(name, snapshot)[0]
+
+    def _files_and_counts(self, name: str, snapshot: Any) -> tuple[list[dict[str, Any]], Any]:
         from lakehouse.table import tables
 
         table = self.table(name)
-        return tables.snapshot_files(table, ReadPlan.at(name, as_of).snapshot(table, name))
+        return tables.files_and_counts(
+            table, table.snapshot_by_id(snapshot.snapshot_id) if snapshot else None
+        )
 
     def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
         """Drop a table; `purge` deletes only files under its own location that no other catalog

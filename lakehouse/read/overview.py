@@ -1,12 +1,14 @@
-"""`lake describe` and `lake files` from the metadata JSON and the file plan alone, without pyiceberg.
+"""`lake describe` and `lake files` from the metadata JSON and the file plan, without pyiceberg.
 
-They cover the everyday case: a snapshot without delete files, partitioned by transforms whose values
-print plainly. Anything else (live counts after row-level deletes, timestamp or binary partition
-values) returns None and the caller asks pyiceberg (lakehouse/table/tables.py), which prints the same.
+The file list comes from the file plan in the everyday case: a snapshot without delete files,
+partitioned by transforms whose values print plainly. Otherwise (live counts after row-level deletes,
+timestamp or binary partition values) `table_files` returns None and the caller asks pyiceberg
+(lakehouse/table/tables.py) for the files and counts; `describe` renders either the same way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,20 +20,35 @@ _PLAIN_IDENTITY = {"string", "int", "long", "date"}
 _EPOCH = date(1970, 1, 1)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """A snapshot's files and rows (lakehouse.table.deletes.LiveCounts, where delete files apply)."""
+
+    data_files: int
+    delete_files: int
+    data_rows: int  # rows in the data files, deleted ones included
+    rows: int  # live rows, once the delete files apply
+    exact: bool  # False: equality deletes make `rows` an upper bound
+
+    @classmethod
+    def of_files(cls, files: list[dict[str, Any]]) -> Counts:
+        """Counts of data files alone: no delete file applies, so every row is live."""
+        rows = sum(f["rows"] for f in files)
+        return cls(len(files), 0, rows, rows, True)
+
+
 def describe(
-    meta: TableMeta, identifier: str, snapshot: Snapshot | None, plan: FilePlan | None, *, time_travel: bool
-) -> dict[str, Any] | None:
-    """What `Lakehouse.describe` returns, or None when only pyiceberg can say it the same way."""
+    meta: TableMeta, identifier: str, snapshot: Snapshot | None, files: list[dict[str, Any]], counts: Counts,
+    *, time_travel: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """What `lake describe` shows: the table now, in its current schema (a schema change needs no write
+    to show, as in Spark); with `time_travel`, the snapshot in the schema it was written with."""
     schema = meta.schema()
     if time_travel and snapshot is not None and snapshot.schema_id is not None:
         schema = meta.schemas_by_id.get(snapshot.schema_id, schema)
-    files = table_files(meta, plan) if snapshot is not None else []
-    if files is None or (plan is not None and plan.delete_files):
-        return None
     names = {f.field_id: f.name for f in schema.fields}
     spec = meta.specs_by_id[meta.default_spec_id]
     summary = snapshot.summary if snapshot is not None else {}
-    rows = sum(f["rows"] for f in files)
     return {
         "table": identifier,
         "location": meta.location,
@@ -53,13 +70,13 @@ def describe(
             "operation": summary.get("operation"),
             "summary": {k: v for k, v in summary.items() if k != "operation"},
         },
-        "data_files": len(files),
-        "data_bytes": sum(f["bytes"] for f in files),
-        "delete_files": 0,
-        "delete_bytes": 0,
-        "data_rows": rows,
-        "rows": rows,
-        "rows_exact": True,
+        "data_files": counts.data_files,
+        "data_bytes": sum(f["bytes"] for f in files if f["content"] == "data"),
+        "delete_files": counts.delete_files,
+        "delete_bytes": sum(f["bytes"] for f in files if f["content"] != "data"),
+        "data_rows": counts.data_rows,
+        "rows": counts.rows,
+        "rows_exact": counts.exact,
     }
 
 

@@ -23,6 +23,7 @@ from lakehouse.read.pruning import duckdb_may_prune
 from lakehouse.read.query import TableRead, current_projection
 from lakehouse.read.scan import ParquetScan, parquet_scan
 from lakehouse.table import metadata, sqlcatalog
+from lakehouse.table.catalog import split_identifier
 from lakehouse.table.metadata import Schema, Snapshot, TableMeta
 from lakehouse.table.snapshots import choose
 
@@ -63,6 +64,7 @@ class TableReader:
         return load
 
     def meta(self, identifier: str) -> TableMeta:
+        split_identifier(identifier)  # a bad name is refused before any catalog sees it
         if sqlcatalog.is_light(self.profile):
             try:
                 location = sqlcatalog.metadata_location(self.profile, identifier)

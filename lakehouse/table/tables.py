@@ -16,14 +16,12 @@ from lakehouse.core.properties import DEFAULT_TABLE_PROPERTIES, check_table_prop
 from lakehouse.core.schemas import (
     PartitionTerm,
     build_partition_spec,
-    describe_partition_field,
-    format_schema,
 )
 from lakehouse.errors import NoSuchTableError, TableExistsError
 from lakehouse.table.catalog import check_namespace, split_identifier
 from lakehouse.table.claims import refuse_claimed
-from lakehouse.table.deletes import deleted_positions, is_data, live_counts
-from lakehouse.table.snapshots import iso_ms, live_entries
+from lakehouse.table.deletes import LiveCounts, deleted_positions, is_data, live_counts
+from lakehouse.table.snapshots import live_entries
 from lakehouse.table.sqlcatalog import match_table
 
 if TYPE_CHECKING:
@@ -140,42 +138,7 @@ def snapshot_files(
     return sorted(rows, key=lambda r: (r["content"] != "data", r["path"]))
 
 
-def describe(
-    table: Table, identifier: str, snapshot: Snapshot | None, *, time_travel: bool = False
-) -> dict[str, Any]:
-    """The table now, in its current schema (a schema change needs no write to show, as in Spark);
-    with `time_travel`, the snapshot in the schema it was written with."""
-    schema = table.schema()
-    if time_travel and snapshot is not None and snapshot.schema_id is not None:
-        schema = table.schemas().get(snapshot.schema_id, schema)
+def files_and_counts(table: Table, snapshot: Snapshot | None) -> tuple[list[dict[str, Any]], LiveCounts]:
+    """`snapshot_files` and `live_counts` of one snapshot, from one read of its manifests."""
     entries = live_entries(table.io, snapshot)
-    files = snapshot_files(table, snapshot, entries)
-    counts = live_counts(table, snapshot, entries)
-    return {
-        "table": identifier,
-        "location": table.location(),
-        "format_version": table.metadata.format_version,
-        "schema": [
-            {**row, "doc": f.doc} if f.doc else row
-            for row, f in zip(format_schema(schema), schema.fields, strict=True)
-        ],
-        "identifier_fields": sorted(schema.identifier_field_names()),
-        "partition_spec": [describe_partition_field(f, schema) for f in table.spec().fields],
-        "properties": dict(table.properties),
-        "snapshot": None
-        if snapshot is None
-        else {
-            "snapshot_id": snapshot.snapshot_id,
-            "parent_id": snapshot.parent_snapshot_id,
-            "committed_at": iso_ms(snapshot.timestamp_ms),
-            "operation": snapshot.summary.operation.value if snapshot.summary else None,
-            "summary": dict(snapshot.summary.additional_properties) if snapshot.summary else {},
-        },
-        "data_files": counts.data_files,
-        "data_bytes": sum(f["bytes"] for f in files if f["content"] == "data"),
-        "delete_files": counts.delete_files,
-        "delete_bytes": sum(f["bytes"] for f in files if f["content"] != "data"),
-        "data_rows": counts.data_rows,  # rows in the data files, deleted ones included
-        "rows": counts.rows,  # live rows, once the delete files apply
-        "rows_exact": counts.exact,  # False: equality deletes make `rows` an upper bound
-    }
+    return snapshot_files(table, snapshot, entries), live_counts(table, snapshot, entries)
