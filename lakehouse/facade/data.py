@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from lakehouse.ops.ingest import IngestResult
     from lakehouse.read.execute import QueryResult
-    from lakehouse.read.query import TableRead
+    from lakehouse.read.tableread import TableRead
 
 # lakehouse.table.tables (pyiceberg), lakehouse.read.execute (sqlglot) and pyarrow are imported by the
 # methods that use them: `lake tables` on a SQL catalog needs none of them.

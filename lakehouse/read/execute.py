@@ -10,7 +10,8 @@ from lakehouse.core.schemas import quote_ident
 from lakehouse.errors import LakehouseError, QueryError
 from lakehouse.io.engine import Engine, short_error
 from lakehouse.read.plan import AsOf, ReadPlan
-from lakehouse.read.query import TableRead, rewrite
+from lakehouse.read.query import rewrite
+from lakehouse.read.tableread import TableRead
 from lakehouse.read.tables import TableReader
 from lakehouse.table.catalog import split_identifier
 

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.core.config import Profile
-from lakehouse.errors import LakehouseError
 from lakehouse.io.engine import Engine
 from lakehouse.read.files import FilePlan, PlanCache, cache_key, file_plan
 from lakehouse.read.plan import erased_ref
 from lakehouse.read.pruning import duckdb_may_prune
-from lakehouse.read.query import TableRead, current_projection
 from lakehouse.read.scan import ParquetScan, parquet_scan
+from lakehouse.read.tableread import TableRead, current_projection
 from lakehouse.table import metadata, sqlcatalog
 from lakehouse.table.catalog import split_identifier
 from lakehouse.table.metadata import Schema, Snapshot, TableMeta
@@ -65,13 +64,10 @@ class TableReader:
 
     def meta(self, identifier: str) -> TableMeta:
         split_identifier(identifier)  # a bad name is refused before any catalog sees it
-        if sqlcatalog.is_light(self.profile):
-            try:
-                location = sqlcatalog.metadata_location(self.profile, identifier)
-            except LakehouseError:
-                pass  # pyiceberg's lookup matches names case-insensitively and says what exists
-            else:
-                return metadata.load(identifier, location, self._read_bytes)
+        if sqlcatalog.is_light(self.profile):  # matches names as pyiceberg's lookup does, same errors
+            return metadata.load(
+                identifier, sqlcatalog.metadata_location(self.profile, identifier), self._read_bytes
+            )
         return metadata.of_table(self.load(identifier), identifier)
 
     def plan(self, meta: TableMeta, snapshot: Snapshot) -> FilePlan:

@@ -282,7 +282,10 @@ def duckdb_type(type_: Any) -> str:
 def type_text(type_: Any) -> str:
     """An Iceberg type as pyiceberg prints it (`decimal(9, 2)`, `list<string>`, `struct<1: a: optional string>`)."""
     if isinstance(type_, str):
-        return type_.replace(",", ", ") if type_.startswith("decimal(") else type_
+        if type_.startswith("decimal("):
+            precision, scale = (p.strip() for p in type_[len("decimal(") : -1].split(","))
+            return f"decimal({precision}, {scale})"
+        return type_
     kind = type_.get("type")
     if kind == "list":
         return f"list<{type_text(type_['element'])}>"
