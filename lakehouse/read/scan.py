@@ -43,6 +43,7 @@ class ParquetScan:
     # On S3, read_parquet asks for each file's size (a HEAD per file and query) that iceberg_scan takes
     # from the manifests: measured slower for every shape on S3, so there it only counts rows.
     local: bool = True
+    files: int = 0
 
 
 def parquet_scan(meta: TableMeta, schema: Schema, plan: FilePlan, local: bool) -> ParquetScan | None:
@@ -85,7 +86,7 @@ def parquet_scan(meta: TableMeta, schema: Schema, plan: FilePlan, local: bool) -
     )  # a column no file was written with (added since) is NULL
     sql = f"(SELECT {columns} FROM read_parquet([{listed}], {', '.join(options)}))"
     hive_read = tuple(f.name.lower() for f in schema.fields if f.name.lower() in hive_columns)
-    return ParquetScan(sql, hive_read, sum(f.record_count for f in plan.files), local)
+    return ParquetScan(sql, hive_read, sum(f.record_count for f in plan.files), local, len(plan.files))
 
 
 def _written_fields(meta: TableMeta, plan: FilePlan) -> list[set[int]] | None:

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 
+# A filter on a column that is not a Hive folder: iceberg_scan skips whole files by the manifests'
+# column bounds, read_parquet opens every footer. Measured (BENCHMARKS.md, `query`): over 1,519 files
+# iceberg_scan took 0.45-0.81x read_parquet's time, over 240 files 1.2-1.9x. Below this many files
+# read_parquet is kept.
+MANY_FILES = 512
+
+
 @dataclass(frozen=True)
 class TableRead:
     """One table as a query reads it: the metadata file and the snapshot pinned for this query."""
@@ -52,7 +59,8 @@ class TableRead:
         """The fastest of the scans this read may use, for a query of this shape.
 
         read_parquet wins over all rows, on Hive partition columns and for top-N; iceberg_scan skips
-        whole files by the manifests' column bounds, so it wins a filter on other columns; a query
+        whole files by the manifests' column bounds, so it wins a filter on other columns over many
+        files (MANY_FILES); a query
         that reads no column needs only the row count, which the manifests hold exactly when there is
         no delete file (Spark's aggregate push-down to Iceberg uses the same counts). On S3 iceberg_scan
         wins every shape but the count (see ParquetScan.local)."""
@@ -63,7 +71,7 @@ class TableRead:
         if not self.parquet.local:
             return dataclasses.replace(self, parquet=None)
         names = {n.lower() for n, _ in self.columns}
-        if (shape.filtered & names) - set(self.parquet.hive):
+        if (shape.filtered & names) - set(self.parquet.hive) and self.parquet.files > MANY_FILES:
             return dataclasses.replace(self, parquet=None)
         return self
 
