@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from lakehouse.core.schemas import quote_ident, quote_literal
+from lakehouse.io.storage import local_path
 from lakehouse.read.files import FilePlan
 from lakehouse.table.metadata import Field, Schema, TableMeta, duckdb_type
 
@@ -193,9 +194,6 @@ def _readable(path: str, local: bool) -> str | None:
     """The path as read_parquet opens it: local files bare, S3 objects as `s3://`; None otherwise."""
     if path.startswith("s3://"):
         return None if local else path
-    for prefix in ("file://localhost/", "file:///", "file:/"):
-        if path.startswith(prefix):
-            return "/" + path[len(prefix) :].lstrip("/")
-    if path.startswith("/"):
-        return path
+    if local and local_path(path).is_absolute():  # `file:///x`, `file:/x`, `file://localhost/x`, `/x`
+        return str(local_path(path))
     return None

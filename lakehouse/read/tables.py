@@ -11,11 +11,11 @@ same rows, else `iceberg_scan`; equality deletes are applied by `read_live` (Duc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.core.config import Profile
 from lakehouse.io.engine import Engine
+from lakehouse.io.storage import local_path
 from lakehouse.read.files import FilePlan, PlanCache, cache_key, file_plan
 from lakehouse.read.plan import erased_ref
 from lakehouse.read.pruning import duckdb_may_prune
@@ -122,7 +122,7 @@ class TableReader:
         self, identifier: str, meta: TableMeta, snapshot: Snapshot, schema: Schema
     ) -> tuple[bool, str | None, ParquetScan | None]:
         """(may DuckDB prune partitions, read_live SQL, read_parquet SQL) for one snapshot and schema."""
-        plan = self.plan(meta, snapshot) if snapshot.manifest_list else None
+        plan = self.plan_of(meta, snapshot)
         live = (
             self._live_sql(identifier, snapshot, schema)
             if plan is None or plan.equality_delete_files
@@ -149,8 +149,4 @@ class TableReader:
 
             with self.engine(()) as con:
                 return bytes(con.value(f"SELECT content FROM read_blob({quote_literal(location)})"))
-        for prefix in ("file://localhost/", "file:///", "file:/"):
-            if location.startswith(prefix):
-                location = "/" + location[len(prefix) :].lstrip("/")
-                break
-        return Path(location).read_bytes()
+        return local_path(location).read_bytes()

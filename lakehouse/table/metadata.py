@@ -15,7 +15,6 @@ import gzip
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.core.schemas import quote_ident
@@ -183,12 +182,7 @@ def parse(data: bytes, identifier: str, location: str) -> TableMeta:
 
 def of_table(table: Table, identifier: str) -> TableMeta:
     """The view of a table pyiceberg loaded (REST and other catalogs, or a table in hand)."""
-    return _of_json(table.metadata.model_dump_json(), identifier, table.metadata_location)
-
-
-@lru_cache(maxsize=256)
-def _of_json(text: str, identifier: str, location: str) -> TableMeta:
-    return parse(text.encode(), identifier, location)
+    return load(identifier, table.metadata_location, lambda _: table.metadata.model_dump_json().encode())
 
 
 _cache: dict[tuple[str, str], TableMeta] = {}
