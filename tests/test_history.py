@@ -55,7 +55,7 @@ def test_snapshots_lists_every_commit_with_counts_and_refs(shared, run_cli) -> N
     assert all(r["committed_at"].endswith("Z") for r in rows)
     text = run_cli(env, "snapshots", TABLE).stdout  # piped: tab-separated with a header
     header, *lines = text.strip().splitlines()
-    assert header.split("\t")[:4] == ["snapshot_id", "parent_id", "committed_at", "operation"]
+    assert header.split("\t")[:4] == ["snapshot_id", "parent_id", "committed_at", "published_at"]
     assert [line.split("\t")[0] for line in lines] == [str(i) for i in ids]
 
 
@@ -296,3 +296,27 @@ def test_rollback_does_not_land_on_a_concurrent_ingest(any_lake: LakeEnv, tmp_pa
     assert len(lines) == 1 and "changed while planning the rollback" in lines[0], err
     assert snapshot_count(env, TABLE) == 4
     assert _read_by_others(env) == (15, 15)
+
+
+def test_snapshots_show_when_main_reached_each_one_and_as_of_resolves_by_it(
+    local_lake, tmp_path, run_cli
+) -> None:
+    """A `lake run` snapshot is committed on an audit branch and published after its checks: the time
+    `lake snapshots` shows as published_at is the one `--as-of` resolves by (issue 14)."""
+    from conftest import events, write_jsonl, write_project
+
+    lake = local_lake.lake
+    lake.ingest("bronze.events", [str(write_jsonl(tmp_path / "e.jsonl", events(20)))], create=True)
+    project = write_project(tmp_path, {"silver.events": "SELECT * FROM {{ source('bronze', 'events') }}"})
+    assert lake.run(project).ok
+    lake.ingest("bronze.events", [str(write_jsonl(tmp_path / "f.jsonl", events(5, start=20)))])
+    assert lake.run(project).ok
+    rows = cli_json(run_cli(local_lake, "snapshots", "silver.events", "--json"))
+    built = [r for r in rows if r["added_rows"]]
+    assert [r["added_rows"] for r in built] == [20, 25]  # each run rebuilt the table (materialized table)
+    assert built[-1]["published_at"] > built[-1]["committed_at"]  # published after its audit
+    for row in rows:
+        assert row["published_at"] >= row["committed_at"]  # ISO-8601 in UTC: text order is time order
+        got = cli_json(run_cli(local_lake, "query", "SELECT count(*) AS n FROM silver.events", "--as-of",
+                               row["published_at"], "--json"))  # fmt: skip
+        assert str(got["snapshots"]["silver.events"]) == str(row["snapshot_id"])

@@ -10,7 +10,7 @@ from lakehouse.cli.output import Output
 from lakehouse.cli.terminal import note, print_table
 
 SNAPSHOT_COLUMNS = [
-    "snapshot_id", "parent_id", "committed_at", "operation", "added_rows", "deleted_rows",
+    "snapshot_id", "parent_id", "committed_at", "published_at", "operation", "added_rows", "deleted_rows",
     "added_files", "deleted_files", "total_rows", "refs",
 ]  # fmt: skip
 
