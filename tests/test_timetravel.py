@@ -164,7 +164,7 @@ def test_unknown_id_names_current_snapshot(history, run_cli) -> None:
 
 def test_unknown_tag_lists_tags(history, run_cli) -> None:
     env, _ = history
-    msg = f"{TABLE} has no tag or branch 'v3'; its tags and branches: v1, v2"
+    msg = f"{TABLE} has no tag or branch 'v3'; its tags and branches: main, v1, v2"  # as `lake tags` lists
     fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE}", "--as-of", "v3"], msg)
     fails_unchanged(run_cli, env, TABLE, ["query", f"SELECT * FROM {TABLE} FOR VERSION AS OF 'v3'"], msg)
     fails_unchanged(run_cli, env, TABLE, ["files", TABLE, "--as-of", "v3"], msg)

@@ -10,7 +10,7 @@ from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Snapshot
 
 from lakehouse.errors import RefError
-from lakehouse.table.snapshots import iso_ms, parse_timestamp
+from lakehouse.table.snapshots import iso_ms, parse_timestamp, ref_listing
 
 DAY_MS = 24 * 3600 * 1000
 MAX_RETAIN_DAYS = 36_600
@@ -89,8 +89,8 @@ def delete_ref(table: Table, identifier: str, name: str) -> dict[str, Any]:
     if name == "main":
         raise RefError(f"cannot delete {identifier}'s main branch")
     if ref is None:
-        names = ", ".join(n for n in sorted(table.metadata.refs) if n != "main") or "none"
-        raise RefError(f"{identifier} has no tag or branch {name!r}; its tags and branches: {names}")
+        listing = ref_listing(table.metadata.refs)
+        raise RefError(f"{identifier} has no tag or branch {name!r}; its tags and branches: {listing}")
     row = next(r for r in list_refs(table) if r["name"] == name)
     manage = table.manage_snapshots()
     if ref.snapshot_ref_type == SnapshotRefType.BRANCH:

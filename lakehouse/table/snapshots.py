@@ -7,6 +7,7 @@ the current snapshot: a reference that does not resolve is an error that says wh
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
@@ -110,11 +111,14 @@ def resolve(table: Any, identifier: str, ref: str | int) -> Any:
         raise SnapshotNotFoundError(
             f"invalid --as-of {text!r} for {identifier}: not an ISO-8601 time such as 2026-01-15T00:00:00Z"
         )
-    tags = sorted(name for name in refs if name != "main")
-    listing = ", ".join(tags) if tags else "none"
     raise SnapshotNotFoundError(
-        f"{identifier} has no tag or branch {text!r}; its tags and branches: {listing}"
+        f"{identifier} has no tag or branch {text!r}; its tags and branches: {ref_listing(refs)}"
     )
+
+
+def ref_listing(refs: Mapping[str, object]) -> str:
+    """The names `lake tags` lists (`main` too), for an error about one that does not exist."""
+    return ", ".join(sorted(refs)) or "none"
 
 
 @overload
