@@ -89,7 +89,12 @@ def test_tag_errors_change_nothing(shared, run_cli) -> None:
             f"{TABLE} already has a tag 'v1' at snapshot {ids[0]}; delete it first",
         )  # fmt: skip
         fails_unchanged(
-            run_cli, env, TABLE, ["tag", TABLE, "nope", "--delete"], "has no tag or branch 'nope'", ": main, v1"
+            run_cli,
+            env,
+            TABLE,
+            ["tag", TABLE, "nope", "--delete"],
+            "has no tag or branch 'nope'",
+            ": main, v1",
         )
         fails_unchanged(run_cli, env, TABLE, ["tag", TABLE, "main"], "'main' is")
         fails_unchanged(run_cli, env, TABLE, ["tag", TABLE, "main", "--delete"], "cannot delete")
