@@ -12,7 +12,7 @@ from lakehouse.io.engine import Engine, short_error
 from lakehouse.read.plan import AsOf, ReadPlan
 from lakehouse.read.query import rewrite
 from lakehouse.read.tableread import TableRead
-from lakehouse.read.tables import TableReader
+from lakehouse.read.tables import ICEBERG, TableReader
 from lakehouse.table.catalog import split_identifier
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def plan_sql(sql: str, plan: ReadPlan, tables: TableReader) -> tuple[str, list[T
 
 def scan_extensions(reads: list[TableRead]) -> tuple[str, ...]:
     """The DuckDB extensions a query's scans need: iceberg (and avro, which it loads) for iceberg_scan."""
-    return ("avro", "iceberg") if any(r.scan in ("iceberg_scan", "read_live") for r in reads) else ()
+    return ICEBERG if any(r.scan in ("iceberg_scan", "read_live") for r in reads) else ()
 
 
 def open_reader(engine: Engine, sql: str, reads: list[TableRead], batch_size: int) -> QueryResult:

@@ -63,14 +63,14 @@ def parquet_scan(meta: TableMeta, schema: Schema, plan: FilePlan, local: bool) -
     if written is None:
         return None
     listed = ", ".join(quote_literal(p) for p in paths if p is not None)
-    hive_columns = {k.lower() for k in hive}
-    present = set().union(*written) | {f.field_id for f in schema.fields if f.name.lower() in hive_columns}
+    from_paths = [f for f in schema.fields if f.name.lower() in {k.lower() for k in hive}]
+    hive_ids = {f.field_id for f in from_paths}
+    present = set().union(*written) | hive_ids
     wanted = {f.field_id for f in schema.fields} & present
     options = []
     # By name, DuckDB takes the first file's columns and fails on a file that lacks one; union_by_name
     # (NULL there) costs a footer read per file, so only where a file lacks one, or with a name mapping
     # (files from elsewhere, e.g. `add_files`, may hold anything).
-    hive_ids = _hive_ids(schema, hive_columns)
     mapped = "schema.name-mapping.default" in meta.properties
     if mapped or any(not wanted <= ids | hive_ids for ids in written):
         options.append("union_by_name = true")
@@ -86,7 +86,7 @@ def parquet_scan(meta: TableMeta, schema: Schema, plan: FilePlan, local: bool) -
         for f in schema.fields
     )  # a column no file was written with (added since) is NULL
     sql = f"(SELECT {columns} FROM read_parquet([{listed}], {', '.join(options)}))"
-    hive_read = tuple(f.name.lower() for f in schema.fields if f.name.lower() in hive_columns)
+    hive_read = tuple(f.name.lower() for f in from_paths)
     return ParquetScan(sql, hive_read, sum(f.record_count for f in plan.files), local, len(plan.files))
 
 
@@ -107,10 +107,6 @@ def _written_fields(meta: TableMeta, plan: FilePlan) -> list[set[int]] | None:
             return None
         out.setdefault(schema.schema_id, {f.field_id for f in schema.fields})
     return list(out.values())
-
-
-def _hive_ids(schema: Schema, hive_columns: set[str]) -> set[int]:
-    return {f.field_id for f in schema.fields if f.name.lower() in hive_columns}
 
 
 def _stable_names(meta: TableMeta, schema: Schema) -> bool:

@@ -60,10 +60,9 @@ class TableRead:
 
         read_parquet wins over all rows, on Hive partition columns and for top-N; iceberg_scan skips
         whole files by the manifests' column bounds, so it wins a filter on other columns over many
-        files (MANY_FILES); a query
-        that reads no column needs only the row count, which the manifests hold exactly when there is
-        no delete file (Spark's aggregate push-down to Iceberg uses the same counts). On S3 iceberg_scan
-        wins every shape but the count (see ParquetScan.local)."""
+        files (MANY_FILES); a query that reads no column needs only the row count, which the manifests
+        hold exactly when there is no delete file (Spark's aggregate push-down to Iceberg uses the same
+        counts). On S3 iceberg_scan wins every shape but the count (see ParquetScan.local)."""
         if self.parquet is None:
             return self
         if shape.column_free:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from lakehouse.core.config import Profile
+from lakehouse.core.schemas import quote_literal
 from lakehouse.io.engine import Engine
 from lakehouse.io.storage import local_path
 from lakehouse.read.files import FilePlan, PlanCache, cache_key, file_plan
@@ -106,9 +107,8 @@ class TableReader:
             written = meta.schemas_by_id.get(snapshot.schema_id, schema)
         if ref is not None and not current_schema:
             schema = written
-        read = TableRead(identifier, meta.metadata_location, None, schema.columns())
         if snapshot is None:
-            return read
+            return TableRead(identifier, meta.metadata_location, None, schema.columns())
         key = (meta.metadata_location, snapshot.snapshot_id, schema.schema_id)
         if key not in self._scans:  # a snapshot read in one schema always scans the same way
             self._scans[key] = self._scan(identifier, meta, snapshot, schema)
@@ -145,8 +145,6 @@ class TableReader:
 
     def _read_bytes(self, location: str) -> bytes:
         if location.startswith("s3://"):
-            from lakehouse.core.schemas import quote_literal
-
             with self.engine(()) as con:
                 return bytes(con.value(f"SELECT content FROM read_blob({quote_literal(location)})"))
         return local_path(location).read_bytes()
