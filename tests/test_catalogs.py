@@ -43,8 +43,8 @@ def test_ingest_query_and_history(cat_lake: LakeEnv, run_cli, tmp_path: Path) ->
     second = cli_json(run_cli(cat_lake, "ingest", "bronze.events", str(src), "--json"))
     assert snapshot_count(cat_lake, "bronze.events") == 2
     table = cat_lake.lake.table("bronze.events")
-    assert table.current_snapshot().parent_snapshot_id == first["snapshot_id"]
-    assert table.current_snapshot().snapshot_id == second["snapshot_id"]
+    assert table.current_snapshot().parent_snapshot_id == int(first["snapshot_id"])
+    assert table.current_snapshot().snapshot_id == int(second["snapshot_id"])
     now = cli_json(run_cli(cat_lake, "query", "SELECT count(*) AS n FROM bronze.events", "--json"))
     assert now["rows"] == [{"n": 240}]
     then = cli_json(

@@ -143,7 +143,7 @@ def test_cli_delete_and_update_report_what_they_did(local_lake: LakeEnv, tmp_pat
     data = cli_json(
         run_cli(env, "update", TABLE, "--set", "user_id = -1", "--where", "id BETWEEN 10 AND 12", "--json")
     )
-    assert data["rows_updated"] == 3 and data["snapshot_id"] == env.lake.snapshot(TABLE).snapshot_id
+    assert data["rows_updated"] == 3 and data["snapshot_id"] == str(env.lake.snapshot(TABLE).snapshot_id)
     none = run_cli(env, "delete", TABLE, "--where", "id > 100000")
     assert none.stdout.strip() == f"{TABLE}: no row matches; nothing deleted"
 

@@ -116,7 +116,7 @@ def test_concurrent_ingest_processes_lose_nothing(
     assert counted["s"] == expected_sum
 
     chain = check_linear_history(env, "bronze.events", workers * INGESTS)
-    assert sorted(chain) == sorted(r["result"]["snapshot_id"] for r in records)
+    assert sorted(chain) == sorted(int(r["result"]["snapshot_id"]) for r in records)
     table = env.lake.table("bronze.events")
     write_ids = {table.snapshot_by_id(s).summary["lake.write-id"] for s in chain}
     assert len(write_ids) == workers * INGESTS
@@ -150,7 +150,7 @@ def test_retried_commit_does_not_reread_the_source(local_lake: LakeEnv, tmp_path
     result = json.loads(out)
     assert result["rows"] == 700
     chain = check_linear_history(env, "bronze.events", 2)
-    assert chain[-1] == result["snapshot_id"]  # A committed after B, on top of it
+    assert chain[-1] == int(result["snapshot_id"])  # A committed after B, on top of it
     ids = sorted(env.lake.read("bronze.events", ["id"])["id"].to_pylist())
     assert ids == list(range(700)) + list(range(10_000, 10_030))
     # A wrote its files exactly once: every file in the table's data directory is committed.

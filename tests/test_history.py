@@ -44,8 +44,8 @@ def test_snapshots_lists_every_commit_with_counts_and_refs(shared, run_cli) -> N
         rows = cli_json(run_cli(env, "snapshots", TABLE, "--json"))
     finally:
         env.lake.tag(TABLE, "first", delete=True)
-    assert [r["snapshot_id"] for r in rows] == ids
-    assert [r["parent_id"] for r in rows] == [None, ids[0], ids[1]]
+    assert [r["snapshot_id"] for r in rows] == [str(i) for i in ids]  # strings: jq keeps every digit
+    assert [r["parent_id"] for r in rows] == [None, str(ids[0]), str(ids[1])]
     assert [r["operation"] for r in rows] == ["append", "append", "overwrite"]
     assert [r["added_rows"] for r in rows] == [40, 20, 10]
     assert [r["deleted_rows"] for r in rows] == [0, 0, 60]
@@ -62,14 +62,14 @@ def test_snapshots_lists_every_commit_with_counts_and_refs(shared, run_cli) -> N
 def test_tag_branch_list_read_and_delete(shared, run_cli) -> None:
     env, ids = shared
     out = cli_json(run_cli(env, "tag", TABLE, "v1", "--as-of", str(ids[0]), "--retain", "30", "--json"))
-    assert out["snapshot_id"] == ids[0] and out["type"] == "tag" and out["retain_days"] == 30
+    assert out["snapshot_id"] == str(ids[0]) and out["type"] == "tag" and out["retain_days"] == 30
     text = run_cli(env, "tag", TABLE, "dev", "--branch").stdout
     assert f"tagged {TABLE} snapshot {ids[2]} as branch dev" in text
     listed = cli_json(run_cli(env, "tags", TABLE, "--json"))
     assert {(t["name"], t["type"], t["snapshot_id"]) for t in listed} == {
-        ("main", "branch", ids[2]),
-        ("dev", "branch", ids[2]),
-        ("v1", "tag", ids[0]),
+        ("main", "branch", str(ids[2])),
+        ("dev", "branch", str(ids[2])),
+        ("v1", "tag", str(ids[0])),
     }
     assert env.lake.read(TABLE, as_of="v1").num_rows == 40
     assert env.lake.read(TABLE, as_of="dev").num_rows == 10
@@ -128,7 +128,7 @@ def test_rollback_dry_run_then_new_snapshot_that_deletes_nothing(history, run_cl
     assert text.startswith(f"would roll {TABLE} back to snapshot {ids[1]}")
 
     done = cli_json(run_cli(env, "rollback", TABLE, "--to", str(ids[1]), "--json"))
-    new_id = done["snapshot_id"]
+    new_id = int(done["snapshot_id"])
     rows = lk.snapshots(TABLE)
     assert [r["snapshot_id"] for r in rows] == [*ids, new_id]  # a new commit; history kept
     assert rows[-1]["parent_id"] == ids[2] and rows[-1]["rollback_to"] == ids[1]
@@ -271,7 +271,7 @@ def test_rollback_retries_as_the_profile_says_not_the_table(
         # pyiceberg's own in-transaction retry off, so a lost race reaches lake's retry loop
         tx.set_properties({"lake.commit.attempts": "abc", "commit.retry.num-retries": "0"})
     done = cli_json(run_cli(env, "rollback", TABLE, "--to", str(ids[1]), "--json"))
-    assert env.lake.snapshots(TABLE)[-1]["snapshot_id"] == done["snapshot_id"]
+    assert str(env.lake.snapshots(TABLE)[-1]["snapshot_id"]) == done["snapshot_id"]
 
     # `lake.commit.attempts: 1` in the profile: a rollback that loses its commit race is not retried
     # (a retry would say that the table changed while planning).

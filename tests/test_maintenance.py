@@ -50,7 +50,7 @@ def test_expire_deletes_unreachable_files_and_keeps_tagged_snapshots(any_lake: L
     assert dry["by_kind"]["manifest-list"]["files"] == 2 and dry["deleted_bytes"] > 0
     assert snapshot_count(any_lake, "s.t") == 4 and all(_exists(any_lake, p) for p in first_files)
     out = cli_json(run_cli(any_lake, "expire", "s.t", "--older-than", "0s", "--json"))
-    assert [s["snapshot_id"] for s in out["snapshots"]][0] == first and out["deleted_files"] >= 5
+    assert [s["snapshot_id"] for s in out["snapshots"]][0] == str(first) and out["deleted_files"] >= 5
     assert snapshot_count(any_lake, "s.t") == 2
     assert not any(_exists(any_lake, p) for p in first_files)  # only the expired snapshot reached it
     assert all(_exists(any_lake, p) for p in tagged_files | current_files)
@@ -109,7 +109,7 @@ def test_expire_removes_tags_past_their_retention_then_their_snapshots(any_lake:
 
     dry = cli_json(run_cli(env, "expire", "s.t", "--dry-run", "--json"))  # default window: 5 days
     assert [(r["name"], r["type"], r["snapshot_id"]) for r in dry["refs_removed"]] == [
-        ("b-short", "branch", ids[0]), ("short", "tag", ids[0])
+        ("b-short", "branch", str(ids[0])), ("short", "tag", str(ids[0]))
     ]  # fmt: skip
     assert dry["refs_removed"][1]["max_ref_age_ms"] == 864 and dry["snapshots"] == []
     assert dry["removed_refs"] == ["b-short", "short"]
@@ -126,7 +126,7 @@ def test_expire_removes_tags_past_their_retention_then_their_snapshots(any_lake:
 
     # without its tags, the first snapshot expires as any other; the tagged second one stays
     out = cli_json(run_cli(env, "expire", "s.t", "--older-than", "0s", "--json"))
-    assert [s["snapshot_id"] for s in out["snapshots"]] == [ids[0]] and out["removed_refs"] == []
+    assert [s["snapshot_id"] for s in out["snapshots"]] == [str(ids[0])] and out["removed_refs"] == []
     assert [s.snapshot_id for s in env.lake.table("s.t").snapshots()] == ids[1:]
     assert not _exists(env, first_list)  # the files only it reached are deleted
     assert _read_by_others(env) == (40, 40)

@@ -100,9 +100,8 @@ def test_output_formats(two_tables: LakeEnv, run_cli, tmp_path: Path) -> None:
     assert res.stdout.splitlines()[0] == '{"country": "DE", "n": 100}'
     out = cli_json(run_cli(two_tables, "query", sql, "--json"))
     assert out["rows"][3] == {"country": "US", "n": 100}
-    assert (
-        out["snapshots"]["bronze.events"]
-        == two_tables.lake.table("bronze.events").current_snapshot().snapshot_id
+    assert out["snapshots"]["bronze.events"] == str(
+        two_tables.lake.table("bronze.events").current_snapshot().snapshot_id
     )
     target = tmp_path / "out.parquet"
     res = run_cli(two_tables, "query", sql, "--output", str(target))
@@ -138,7 +137,7 @@ def test_query_with_a_pin_file_reads_the_pinned_snapshots(
     out = cli_json(
         run_cli(two_tables, "query", "SELECT count(*) AS n FROM bronze.events", "--pins", str(lock), "--json")
     )
-    assert out == {"snapshots": {"bronze.events": pinned}, "rows": [{"n": 400}]}
+    assert out == {"snapshots": {"bronze.events": str(pinned)}, "rows": [{"n": 400}]}
     assert lake.query("SELECT count(*) AS n FROM bronze.events").to_pylist() == [{"n": 450}]
 
 

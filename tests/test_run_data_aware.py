@@ -54,7 +54,7 @@ def test_second_run_is_up_to_date_and_publishes_nothing(built: LakeEnv, run_cli)
     assert {m: snapshot_count(env, m) for m in MODELS} == counts
     doc = cli_json(run_cli(env, "run", "--project", str(REPO_SQL), "--json"))
     assert [(m["model"], m["status"], m["snapshot_id"], m["checks"]) for m in doc["models"]] == [
-        (m, "up_to_date", heads[m], [])
+        (m, "up_to_date", str(heads[m]), [])
         for m in MODELS  # checks are not re-run: the data did not change
     ]
 

@@ -94,7 +94,7 @@ def test_every_as_of_form_agrees_with_duckdb_iceberg_scan(s3_history, run_cli) -
     out = cli_json(
         run_cli(env, "query", f"SELECT id, amount FROM {TABLE} ORDER BY id", "--as-of", str(ids[0]), "--json")
     )
-    assert out["snapshots"] == {TABLE: ids[0]}
+    assert out["snapshots"] == {TABLE: str(ids[0])}
     assert [r["id"] for r in out["rows"]] == expected[ids[0]]["id"].to_pylist()
     assert [r["amount"] for r in out["rows"]] == expected[ids[0]]["amount"].to_pylist()
 
@@ -123,7 +123,7 @@ def test_timestamp_applies_to_every_table_and_table_ref_to_one(history, run_cli)
     later = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
     sql = f"SELECT count(*) AS n FROM {TABLE} e JOIN gold.users u USING (user_id)"
     out = cli_json(run_cli(env, "query", sql, "--as-of", later, "--as-of", f"{TABLE}={ids[0]}", "--json"))
-    assert out["snapshots"] == {TABLE: ids[0], "gold.users": user_snap}
+    assert out["snapshots"] == {TABLE: str(ids[0]), "gold.users": str(user_snap)}
     assert out["rows"] == [{"n": sum(1 for e in events(40) if e["user_id"] == 1)}]
     plan_sql, reads = env.lake.plan_query(sql, later)
     assert {r.identifier: r.snapshot_id for r in reads} == {TABLE: ids[-1], "gold.users": user_snap}
@@ -132,11 +132,11 @@ def test_timestamp_applies_to_every_table_and_table_ref_to_one(history, run_cli)
 def test_snapshot_ids_stay_exact_64_bit_in_json(history, run_cli) -> None:
     env, ids = history
     result = run_cli(env, "query", f"SELECT 1 AS x FROM {TABLE} LIMIT 1", "--as-of", str(ids[0]), "--json")
-    assert f'"{TABLE}": {ids[0]}' in result.stdout  # an exact integer literal, never a float
+    assert f'"{TABLE}": "{ids[0]}"' in result.stdout  # a string: jq and JavaScript read numbers as doubles
     listing = run_cli(env, "snapshots", TABLE, "--json").stdout
     for sid in ids:
-        assert f'"snapshot_id": {sid},' in listing
-    assert [s["snapshot_id"] for s in json.loads(listing)] == ids
+        assert f'"snapshot_id": "{sid}",' in listing
+    assert [int(s["snapshot_id"]) for s in json.loads(listing)] == ids
 
 
 # ---------------------------------------------------------------- errors: one line, exit 1, nothing changed

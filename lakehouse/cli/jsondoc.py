@@ -47,8 +47,52 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+# Keys whose integer values are snapshot ids, and keys of maps (table -> snapshot id) or lists of them.
+_ID_KEYS = frozenset({"snapshot_id", "parent_id", "snapshot"})
+_ID_COLLECTIONS = frozenset({"snapshots", "inputs", "snapshot_ids"})
+
+
+def _is_id_key(key: str | None) -> bool:
+    return key is not None and (key in _ID_KEYS or key.endswith("_snapshot_id"))
+
+
+def ids_as_strings(data: Any, key: str | None = None, in_ids: bool = False) -> Any:
+    """Snapshot ids written as strings, as pin files do: they are 63-bit, and jq and JavaScript read
+    JSON numbers as doubles, which round them (a copied id would then name no snapshot). Python API
+    results keep them as ints; only the CLI's documents change. Query result rows are user data and
+    never pass through here."""
+    if isinstance(data, bool):
+        return data
+    if isinstance(data, int):
+        return str(data) if in_ids or _is_id_key(key) else data
+    collection = key in _ID_COLLECTIONS  # a map of table -> id, or a list of ids
+    if isinstance(data, dict):
+        return {k: ids_as_strings(v, k, collection) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        # items that are records start afresh: their own keys say which of their values are ids
+        return [
+            ids_as_strings(v)
+            if isinstance(v, (dict, list, tuple))
+            else ids_as_strings(v, key, in_ids or collection)
+            for v in data
+        ]
+    return data
+
+
 def to_json(data: Any) -> str:
-    return json.dumps(json_safe(data), default=_default, indent=2, allow_nan=False)
+    """A CLI document: snapshot ids as strings, non-finite floats spelled out, dates in ISO form."""
+    return json.dumps(json_safe(ids_as_strings(_plain(data))), default=_default, indent=2, allow_nan=False)
+
+
+def _plain(data: Any) -> Any:
+    """Objects with `to_dict` turned into dicts first, so their ids are found by key too."""
+    if hasattr(data, "to_dict") and not isinstance(data, (dict, list, tuple, str)):
+        return _plain(data.to_dict())
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_plain(v) for v in data]
+    return data
 
 
 def to_json_line(row: dict[str, Any]) -> str:
