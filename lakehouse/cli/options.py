@@ -99,8 +99,19 @@ def project_option(fn: F) -> F:
         show_default=True,
         envvar="LAKE_PROJECT",
         type=click.Path(file_okay=False),
-        help="Folder of models: <project>/<layer>/<name>.sql and sources.yml (env: LAKE_PROJECT).",
+        callback=_from_project_root,
+        help="Folder of models: <project>/<layer>/<name>.sql and sources.yml, relative to the project "
+        "root (env: LAKE_PROJECT).",
     )(fn)
+
+
+def _from_project_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A relative --project is relative to the project root (as dbt's paths are), wherever it is run."""
+    import os
+
+    if value is None or os.path.isabs(value):
+        return value
+    return os.path.join(ctx.ensure_object(Context).profile.base_dir, value)
 
 
 def select_option(fn: F) -> F:
