@@ -109,9 +109,10 @@ def _from_project_root(ctx: click.Context, param: click.Parameter, value: str | 
     """A relative --project is relative to the project root (as dbt's paths are), wherever it is run."""
     import os
 
-    if value is None or os.path.isabs(value):
+    obj = ctx.find_object(Context)
+    if value is None or os.path.isabs(value) or obj is None:
         return value
-    return os.path.join(ctx.ensure_object(Context).profile.base_dir, value)
+    return os.path.join(obj.profile.base_dir, value)
 
 
 def select_option(fn: F) -> F:

@@ -70,6 +70,8 @@ def _probe(what: str, url: str, timeout: float) -> Probe:
         return Probe(what, shown, False, "connection refused")
     except OSError as exc:
         return Probe(what, shown, False, exc.strerror or type(exc).__name__)
+    except (UnicodeError, ValueError) as exc:  # a host name that cannot be encoded, a bad port
+        return Probe(what, shown, False, type(exc).__name__)
 
 
 def dev_would_help(profile: Profile) -> str | None:

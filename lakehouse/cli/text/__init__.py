@@ -13,7 +13,9 @@ from lakehouse.cli.text.project import ProjectText
 from lakehouse.cli.text.tables import TableText
 
 
-class Text(TableText, HistoryText, MaintenanceText, ChangesText, EraseText, AlterText, EltText, DevText, ProjectText):
+class Text(
+    TableText, HistoryText, MaintenanceText, ChangesText, EraseText, AlterText, EltText, DevText, ProjectText
+):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 
 
