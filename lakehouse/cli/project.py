@@ -53,6 +53,7 @@ def _info(ctx: Context, check: bool, out: Output) -> None:
 
 _INFO_HELP = """Which config, profile, catalog, warehouse, project root and dev server a command run
 here would use, and whether the S3 endpoint and catalog server answer. Credentials are masked.
+Also `lake doctor`.
 
 The project root is the nearest directory upwards holding catalog/lake.yaml or an existing .lake/;
 without either, the built-in default (a SQLite catalog and files in ./.lake/) is used.
