@@ -224,3 +224,24 @@ def test_durations_format_short() -> None:
         "36h",
         "90s",
     ]
+
+
+def test_the_nearest_project_root_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`catalog/lake.yaml` or an existing `.lake/`, whichever is nearer upwards; never the subdirectory."""
+    from lakehouse.core.project import enclosing_root, find_root
+
+    monkeypatch.delenv("LAKE_CONFIG", raising=False)
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    write(tmp_path / "catalog" / "lake.yaml", "profiles:\n  a:\n    warehouse: file://.lake/wh\n")
+    inner = tmp_path / "apps" / "inner"
+    (inner / ".lake").mkdir(parents=True)
+    deep = inner / "src" / "x"
+    deep.mkdir(parents=True)
+    assert load_profile(start=tmp_path / "apps").warehouse == f"file://{tmp_path / '.lake' / 'wh'}"
+    nested = load_profile(start=deep)  # the inner `.lake/` is nearer: its built-in default
+    assert (nested.name, nested.base_dir, nested.config_path) == ("local", inner, None)
+    root = find_root(deep)
+    assert root is not None and (root.path, root.marker) == (inner, ".lake/")
+    outer = enclosing_root(inner)
+    assert outer is not None and (outer.path, outer.marker) == (tmp_path, "catalog/lake.yaml")
+    assert not (deep / ".lake").exists()

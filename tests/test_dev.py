@@ -312,3 +312,42 @@ def test_alive_knows_a_server_started_elsewhere_from_zombies_and_reused_pids() -
         for proc in (*procs, other):
             proc.kill()
             proc.wait(timeout=5)
+
+
+def test_up_on_another_port_is_found_by_other_commands(
+    project: DevProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lake dev up --port N` while the profile says another port: other commands used to fail with a
+    raw `OSError ... NETWORK_CONNECTION` unless LAKE_DEV_PORT=N was set; they read N from server.json."""
+    monkeypatch.delenv("LAKE_DEV_PORT")  # the profile's own port is 9753 now
+    port = free_port()
+    code, _, err = project.cli("dev", "up", "--port", str(port))
+    assert code == 0 and f"find port {port} from .lake/dev/server.json" in err
+    state = json.loads((project.root / ".lake" / "dev" / "server.json").read_text())
+    assert (state["port"], state["profile"]) == (port, "dev")
+    src = write_jsonl(project.root / "a.jsonl", events(4))
+    code, _, err = project.cli("--profile", "dev", "ingest", "bronze.t", str(src), "--create")
+    assert code == 0, err
+    assert project.profile().get("s3.endpoint") == f"http://127.0.0.1:{port}"
+    assert project.profile().configured_endpoint == "http://127.0.0.1:9753"
+    assert project.count("bronze.t") == 4
+    code, out, _ = project.cli("dev", "up")  # the running server is this profile's: no second one
+    assert code == 0 and out.startswith(f"already running at http://127.0.0.1:{port}")
+    code, out, _ = project.cli("dev", "down", "--json")
+    assert code == 0 and json.loads(out)["save"]["objects"] > 0
+    assert project.profile().get("s3.endpoint") == "http://127.0.0.1:9753"  # stopped: the profile's own
+
+
+def test_a_state_file_of_another_profile_or_a_dead_pid_redirects_nothing(tmp_path: Path) -> None:
+    from lakehouse.core.project import running_dev_endpoint
+
+    state = tmp_path / ".lake" / "dev" / "server.json"
+    state.parent.mkdir(parents=True)
+    here = "http://127.0.0.1:9753"
+    doc = {"pid": os.getpid(), "port": 9811, "endpoint": "http://127.0.0.1:9811", "profile": "dev"}
+    state.write_text(json.dumps(doc))
+    assert running_dev_endpoint(tmp_path, "dev", here) == "http://127.0.0.1:9811"
+    assert running_dev_endpoint(tmp_path, "other", here) is None
+    assert running_dev_endpoint(tmp_path, "dev", "https://s3.example.com") is None  # never a remote one
+    state.write_text(json.dumps({**doc, "pid": 2**22 + 12345}))
+    assert running_dev_endpoint(tmp_path, "dev", here) is None

@@ -28,6 +28,12 @@ class Context:
         """The opened profile's credential values, to mask; none before a profile is opened."""
         return self._lake.profile.secrets() if self._lake is not None else []
 
+    def unreachable(self) -> str | None:
+        """Which server of the opened profile does not answer (None: all do, or none opened yet)."""
+        from lakehouse.dev.reach import unreachable
+
+        return unreachable(self._lake.profile) if self._lake is not None else None
+
     @property
     def profile(self) -> Profile:
         return self.lake.profile
@@ -87,6 +93,8 @@ def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
     obj = ctx.find_object(Context)
     if obj is not None and obj.debug:
         click.echo(_redact(obj, "".join(traceback.format_exception(exc))), err=True)
+    if obj is not None:  # a server of the profile that does not answer is named, not a raw OSError
+        message = obj.unreachable() or message
     click.echo(f"Error: {_redact(obj, ' '.join(message.split()))}", err=True)
     sys.exit(1)
 

@@ -31,7 +31,9 @@ def dev() -> None:
     """Local S3 for development: moto's S3 server on 127.0.0.1, in the background.
 
     Uses the `dev` profile of catalog/lake.yaml (override with `lake --profile NAME dev ...`); its
-    port is the profile's s3.endpoint port (LAKE_DEV_PORT, default 9753) unless --port is given.
+    port is the profile's s3.endpoint port (LAKE_DEV_PORT, default 9753) unless --port is given;
+    other commands in the project find the running server's port in .lake/dev/server.json. A new
+    project gets a `dev` profile from `lake init`.
 
     State is RESTORED across restarts: `down` saves the SQLite catalog and every object to
     .lake/dev/s3/ before stopping the server, and `up` uploads them again and restores the catalog
@@ -61,7 +63,7 @@ def up(ctx: Context, port: int | None, out: Output) -> None:
     \b
     Examples:
       lake dev up
-      LAKE_DEV_PORT=9800 lake dev up
+      lake dev up --port 9800      # later commands find 9800 by themselves
     """
     from lakehouse.dev import server as devserver
 

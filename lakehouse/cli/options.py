@@ -99,8 +99,20 @@ def project_option(fn: F) -> F:
         show_default=True,
         envvar="LAKE_PROJECT",
         type=click.Path(file_okay=False),
-        help="Folder of models: <project>/<layer>/<name>.sql and sources.yml (env: LAKE_PROJECT).",
+        callback=_from_project_root,
+        help="Folder of models: <project>/<layer>/<name>.sql and sources.yml, relative to the project "
+        "root (env: LAKE_PROJECT).",
     )(fn)
+
+
+def _from_project_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A relative --project is relative to the project root (as dbt's paths are), wherever it is run."""
+    import os
+
+    obj = ctx.find_object(Context)
+    if value is None or os.path.isabs(value) or obj is None:
+        return value
+    return os.path.join(obj.profile.base_dir, value)
 
 
 def select_option(fn: F) -> F:

@@ -107,6 +107,12 @@ class Output(ABC):
     @abstractmethod
     def dev_status(self, result: dict[str, Any]) -> None: ...
 
+    # lake init, lake info
+    @abstractmethod
+    def project_initialized(self, result: Any) -> None: ...
+    @abstractmethod
+    def project_info(self, info: Any) -> None: ...
+
     # lake alter
     @abstractmethod
     def altered(self, result: Any) -> None: ...
@@ -211,6 +217,12 @@ class Json(Output):
 
     def dev_status(self, result: dict[str, Any]) -> None:
         self.emit(result)
+
+    def project_initialized(self, result: Any) -> None:
+        self.emit(result.to_dict())
+
+    def project_info(self, info: Any) -> None:
+        self.emit(info.to_dict())
 
     def altered(self, result: Any) -> None:
         self.emit(result.to_dict())

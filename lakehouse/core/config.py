@@ -1,8 +1,11 @@
 """Profiles from `catalog/lake.yaml`: pyiceberg catalog properties under a name.
 
-Lookup order for the file: explicit path > $LAKE_CONFIG > `catalog/lake.yaml` found from the working
-directory upwards > a built-in default (SQLite catalog and file warehouse under `./.lake/`).
+Lookup order for the file: explicit path > $LAKE_CONFIG > the project root's `catalog/lake.yaml` > a
+built-in default (SQLite catalog and file warehouse under `<root>/.lake/`). The project root is the
+nearest directory upwards holding `catalog/lake.yaml` or an existing `.lake/` (`core.project`), and
+the working directory only when there is none.
 Lookup order for the profile: explicit name > $LAKE_PROFILE > the file's `default`.
+Relative paths in a profile are relative to the project root.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
+from lakehouse.core.project import CONFIG_RELPATH, base_dir_of, find_root, running_dev_endpoint
 from lakehouse.core.settings import Settings
 from lakehouse.errors import ConfigError
 
-CONFIG_RELPATH = Path("catalog") / "lake.yaml"
 _ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 # Property names whose values are credentials; never shown. `uri` may embed a password too.
 SECRET_KEYS = ("secret", "password", "token", "credential", "session", "access-key-id", "key-id")
@@ -33,6 +36,8 @@ class Profile:
     properties: dict[str, str]
     config_path: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
+    # The profile's own s3.endpoint when it was aimed at a running `lake dev` server's port instead.
+    configured_endpoint: str | None = field(default=None, compare=False)
     # The typed `lake.*` settings, read once here: a bad value fails when the profile loads.
     settings: Settings = field(init=False, repr=False, compare=False)
 
@@ -139,12 +144,8 @@ def find_config(explicit: str | os.PathLike[str] | None = None, start: Path | No
         if not path.is_file():
             raise ConfigError(f"LAKE_CONFIG points at {path}, which does not exist")
         return path
-    here = (start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        candidate = directory / CONFIG_RELPATH
-        if candidate.is_file():
-            return candidate
-    return None
+    root = find_root(start)
+    return root.config if root is not None else None
 
 
 def default_profile(base_dir: Path) -> Profile:
@@ -169,9 +170,13 @@ def load_profile(
     if path is None:
         if name not in (None, "local"):
             raise ConfigError(
-                f"profile {name!r} not found: no catalog/lake.yaml here or above, and no --config"
+                f"profile {name!r} not found: no {CONFIG_RELPATH} here or above, and no --config; "
+                "`lake init` writes one with `local` and `dev` profiles"
             )
-        return default_profile(start or Path.cwd())
+        # Inside a project without a config (only `.lake/`), the default lives at its root: never a
+        # second, empty `.lake/` in a subdirectory.
+        root = find_root(start)
+        return default_profile(root.path if root is not None else (start or Path.cwd()))
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -186,12 +191,18 @@ def load_profile(
     if not isinstance(raw, dict):
         raise ConfigError(f"profile {chosen!r} in {path} must be a mapping of properties")
     # Relative paths in a profile are relative to the directory holding `catalog/`, i.e. the project root.
-    base_dir = path.resolve().parent.parent
+    base_dir = base_dir_of(path)
     props = {str(k): _expand(v) for k, v in raw.items()}
     props = {k: _resolve_relative(v, base_dir) for k, v in props.items()}
     if "warehouse" not in props:
         raise ConfigError(f"profile {chosen!r} in {path} needs a `warehouse` property")
-    return Profile(name=chosen, properties=props, config_path=path, base_dir=base_dir)
+    configured = None
+    if running := running_dev_endpoint(base_dir, str(chosen), props.get("s3.endpoint")):
+        # `lake dev up --port N` runs this profile's server: every command finds it, no LAKE_DEV_PORT.
+        configured, props["s3.endpoint"] = props["s3.endpoint"], running
+    return Profile(
+        name=chosen, properties=props, config_path=path, base_dir=base_dir, configured_endpoint=configured
+    )
 
 
 def _resolve_relative(value: str, base_dir: Path) -> str:

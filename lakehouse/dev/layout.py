@@ -13,11 +13,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from lakehouse.core.config import Profile
+from lakehouse.core.project import DEV_DIR, LOCAL_HOSTS
 from lakehouse.errors import DevServerError
 
 DEFAULT_PORT = 9753
 HOST = "127.0.0.1"
-_LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class DevPaths:
 
 
 def dev_paths(profile: Profile) -> DevPaths:
-    return DevPaths(profile.base_dir / ".lake" / "dev")
+    return DevPaths(profile.base_dir / DEV_DIR)
 
 
 def profile_port(profile: Profile) -> int:
@@ -60,7 +60,7 @@ def profile_port(profile: Profile) -> int:
         )
     endpoint = profile.get("s3.endpoint")
     parsed = urlparse(endpoint or "")
-    if not endpoint or parsed.scheme != "http" or parsed.hostname not in _LOCAL_HOSTS:
+    if not endpoint or parsed.scheme != "http" or parsed.hostname not in LOCAL_HOSTS:
         raise DevServerError(
             f"profile {profile.name!r} does not point at a local server (s3.endpoint {endpoint!r}); "
             f"`lake dev` only runs with s3.endpoint: http://{HOST}:PORT"

@@ -50,7 +50,15 @@ def up(profile: Profile, port: int | None = None) -> dict[str, Any]:
     check_port_free(port)
     paths.root.mkdir(parents=True, exist_ok=True)
     pid = spawn(paths, port)
-    write_state(paths, {"pid": pid, "port": port, "endpoint": endpoint(port), "started_at": now()})
+    # `profile` lets loading that profile anywhere in the project find this port (core.project).
+    state_doc = {
+        "pid": pid,
+        "port": port,
+        "endpoint": endpoint(port),
+        "profile": profile.name,
+        "started_at": now(),
+    }
+    write_state(paths, state_doc)
     try:
         restore = restore_or_reset(profile, paths, on_port(profile, port))
     except BaseException:
@@ -64,8 +72,8 @@ def up(profile: Profile, port: int | None = None) -> dict[str, Any]:
         result["stale_pid_removed"] = stale
     if port != profile_port:
         result["note"] = (
-            f"profile {profile.name!r} points at port {profile_port}; "
-            f"set LAKE_DEV_PORT={port} so other lake commands reach this server"
+            f"profile {profile.name!r} points at port {profile_port}; other lake commands in "
+            f"{profile.base_dir} find port {port} from {paths.state.relative_to(profile.base_dir)}"
         )
     return result
 

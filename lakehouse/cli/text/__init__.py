@@ -9,10 +9,13 @@ from lakehouse.cli.text.elt import EltText
 from lakehouse.cli.text.erase import EraseText
 from lakehouse.cli.text.history import HistoryText
 from lakehouse.cli.text.maintenance import MaintenanceText
+from lakehouse.cli.text.project import ProjectText
 from lakehouse.cli.text.tables import TableText
 
 
-class Text(TableText, HistoryText, MaintenanceText, ChangesText, EraseText, AlterText, EltText, DevText):
+class Text(
+    TableText, HistoryText, MaintenanceText, ChangesText, EraseText, AlterText, EltText, DevText, ProjectText
+):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 
 
