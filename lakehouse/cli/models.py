@@ -116,7 +116,12 @@ def test_cmd(
 @project_option
 @click.option("--columns", is_flag=True, help="Column-level lineage (sqlglot), traced back to the sources.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "mermaid"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "html"]),
+    default="text",
+    show_default=True,
+    help="html: one self-contained page (no network) drawing the graph; click a table for its column lineage.",
 )
 @output_option()
 @pass_ctx
@@ -128,8 +133,9 @@ def lineage(ctx: Context, model: str | None, project: str, columns: bool, fmt: s
       lake lineage
       lake lineage gold.user_features --columns
       lake lineage --format mermaid > lineage.mmd
+      lake lineage --format html > lineage.html
     """
-    out.lineage(ctx.lake.lineage(project, model, columns=columns), fmt)
+    out.lineage(ctx.lake.lineage(project, model, columns=columns or fmt == "html"), fmt)
 
 
 @cli.command()
