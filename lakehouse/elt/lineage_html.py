@@ -27,7 +27,7 @@ def render_html(lineage: Lineage, title: str = "lake lineage") -> str:
         "title": html.escape(title),
         "style": _asset("lineage.css"),
         "data": _script_json(page_data(lineage)),
-        "dagre": _script(_asset(DAGRE)),
+        "dagre": f"/*!\n{_asset('LICENSE.dagre')}*/\n{_script(_asset(DAGRE))}",
         "script": _script(_asset("lineage.js")),
     }
     # One pass, so nothing inserted is searched for markers again.

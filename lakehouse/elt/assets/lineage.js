@@ -163,12 +163,12 @@
     }
 
     // ------------------------------------------------------------ one column's lineage
-    function chains(ref, depth) { // every path from a column down to columns with no lineage (sources)
-      var ups = (columns[ref[0]] || {})[ref[1]];
-      if (!ups || !ups.length || depth > 20) return [[]];
+    function chains(ref, next, depth) { // every path from a column to columns with no further lineage
+      var refs = (next[ref[0]] || {})[ref[1]];
+      if (!refs || !refs.length || depth > 20) return [[]];
       var out = [];
-      ups.forEach(function (up) {
-        chains(up, depth + 1).forEach(function (rest) { out.push([up].concat(rest)); });
+      refs.forEach(function (other) {
+        chains(other, next, depth + 1).forEach(function (rest) { out.push([other].concat(rest)); });
       });
       return out;
     }
@@ -197,12 +197,11 @@
       row.after(h("tr", "", "detail", null));
       row.nextSibling.appendChild(cell);
       h("li", "Lineage of " + key(start) + ":", "meta", list).style.listStyle = "none";
-      var paths = chains(start, 0);
-      (paths.length && paths[0].length ? paths : []).forEach(function (path) {
-        h("li", [key(start)].concat(path.map(key)).join(" \u2190 "), "chain", list);
+      [[columns, " \u2190 "], [usedBy, " \u2192 "]].forEach(function (way) { // up, then down
+        chains(start, way[0], 0).forEach(function (path) {
+          if (path.length) h("li", [key(start)].concat(path.map(key)).join(way[1]), "chain", list);
+        });
       });
-      var below = (usedBy[name] || {})[col] || [];
-      below.forEach(function (ref) { h("li", key(start) + " \u2192 " + key(ref), "chain", list); });
       if (!list.querySelector(".chain")) h("li", "no recorded lineage", "hint", list);
       remember("#node=" + encodeURIComponent(name) + "&column=" + encodeURIComponent(col));
     }
