@@ -7,7 +7,7 @@ import importlib
 
 from lakehouse.cli.base import cli
 
-COMMAND_MODULES = ("tables", "data", "history", "maintenance", "changes", "erase", "alter", "models", "dev")
+COMMAND_MODULES = ("tables", "data", "history", "maintenance", "changes", "erase", "alter", "models", "dev", "completion")  # fmt: skip
 
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_models, complete_tables
 from lakehouse.cli.options import (
     as_of_option,
     dry_run_option,
@@ -112,7 +113,7 @@ def test_cmd(
 
 
 @cli.command()
-@click.argument("model", required=False)
+@click.argument("model", required=False, shell_complete=complete_models)
 @project_option
 @click.option("--columns", is_flag=True, help="Column-level lineage (sqlglot), traced back to the sources.")
 @click.option(
@@ -139,7 +140,7 @@ def lineage(ctx: Context, model: str | None, project: str, columns: bool, fmt: s
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @as_of_option("Start from a snapshot id, ISO-8601 time or tag.", metavar="REF")
 @output_option()
 @pass_ctx
