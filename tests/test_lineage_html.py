@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import struct
-import subprocess
-import zlib
-from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, Page, png_colors
+from chromium import run as chromium
 from conftest import write_project
 
 REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
-CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)"
 )
@@ -38,19 +34,6 @@ def page(env, run_cli, tmp_path: Path, *args: str, project: Path = REPO_SQL) -> 
     path = tmp_path / "lineage.html"
     path.write_text(result.stdout)
     return path
-
-
-def chromium(tmp_path: Path, url: str, *args: str) -> str:
-    """Run headless Chromium as the closed network here needs it; its stdout."""
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args, url,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 class Elements(HTMLParser):
@@ -83,43 +66,6 @@ class Elements(HTMLParser):
 
 def classes(element: dict) -> set[str]:
     return set(element.get("class", "").split())
-
-
-def png_colors(path: Path) -> tuple[int, int, Counter]:
-    """Width, height and a count of each RGB colour of an 8-bit RGB(A) PNG (stdlib only: zlib, struct)."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat = 8, b""
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-    assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
-    bpp = 3 if color == 2 else 4
-    raw, stride = zlib.decompress(idat), width * bpp
-    out, prev = bytearray(), bytearray(stride)
-    for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for i in range(stride):  # undo the PNG filters (spec section 9)
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
-            if kind == 1:
-                line[i] = (line[i] + a) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + b) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (a + b) // 2) & 0xFF
-            elif kind == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        out += line
-        prev = line
-    return width, height, Counter(zip(out[0::bpp], out[1::bpp], out[2::bpp], strict=True))
 
 
 # ---------------------------------------------------------------- the page, without a browser
@@ -226,7 +172,7 @@ def test_clicking_a_table_shows_its_column_lineage(local_lake, run_cli, tmp_path
 def test_screenshot_shows_the_graph_and_the_selection(local_lake, run_cli, tmp_path):
     uri = page(local_lake, run_cli, tmp_path).as_uri()
     shot = tmp_path / "graph.png"
-    chromium(tmp_path, uri, f"--screenshot={shot}", "--window-size=1000,600", "--hide-scrollbars")
+    chromium(tmp_path, uri, f"--screenshot={shot}", "--window-size=1000,600")
     width, height, colors = png_colors(shot)
     assert (width, height) == (1000, 600)
     assert len(colors) > 50  # not blank: text, borders, fills
@@ -235,7 +181,50 @@ def test_screenshot_shows_the_graph_and_the_selection(local_lake, run_cli, tmp_p
 
     chosen = tmp_path / "chosen.png"
     chromium(tmp_path, uri + "#node=silver.events&column=amount", f"--screenshot={chosen}",
-             "--window-size=1000,600", "--hide-scrollbars")  # fmt: skip
+             "--window-size=1000,600")  # fmt: skip
     _, _, colors = png_colors(chosen)
     assert colors[SELECTED_STROKE] > 500  # the clicked box's border and the lineage edges
     assert colors[TRACED_FILL] > 2 * 1_500  # bronze.events and gold.user_features are on the path
+
+
+@needs_chromium
+def test_real_clicks_drags_and_wheel(local_lake, run_cli, tmp_path):
+    """Trusted input through the DevTools protocol: the browser hit-tests each press, as for a user."""
+    panel = "document.getElementById('panel')"
+    with Page(tmp_path) as browser:
+        browser.open(page(local_lake, run_cli, tmp_path).as_uri())
+        assert browser.evaluate("document.body.dataset.ready") == "true"
+        browser.click('g.node[data-name="gold.user_features"]')
+        assert browser.evaluate(f"{panel}.dataset.selected") == "gold.user_features"
+        columns = browser.evaluate(f"[...{panel}.querySelectorAll('tr.column')].map(r => r.dataset.column)")
+        assert columns[:3] == ["user_id", "feature_date", "available_at"] and len(columns) == 9
+        browser.click('#panel tr.column[data-column="total_spend"]')
+        chains = browser.evaluate(f"[...{panel}.querySelectorAll('li.chain')].map(li => li.textContent)")
+        assert "gold.user_features.total_spend ← silver.events.amount ← bronze.events.amount" in chains
+        traced = browser.evaluate("[...document.querySelectorAll('g.node.traced')].map(g => g.dataset.name)")
+        assert sorted(traced) == ["bronze.events", "gold.training_set", "silver.events"]
+        _, _, colors = png_colors(browser.screenshot(tmp_path / "clicked.png"))
+        assert colors[SELECTED_STROKE] > 500 and colors[TRACED_FILL] > 2 * 1_500
+
+        # Dragging the background pans (and is no click: the selection stays); the wheel zooms.
+        view = "document.getElementById('graph').getAttribute('viewBox').split(' ').map(Number)"
+        before = browser.evaluate(view)
+        left, top = browser.evaluate(
+            "(r => [r.x, r.y])(document.getElementById('graph').getBoundingClientRect())"
+        )
+        x, y = left + 10, top + 10  # a corner of the graph, away from the boxes
+        browser.mouse("mousePressed", x, y, button="left", clickCount=1)
+        browser.mouse("mouseMoved", x + 150, y + 40, button="left")
+        browser.mouse("mouseReleased", x + 150, y + 40, button="left", clickCount=1)
+        moved = browser.evaluate(view)
+        assert moved[0] < before[0] and moved[1] < before[1] and moved[2:] == before[2:]
+        assert browser.evaluate(f"{panel}.dataset.selected") == "gold.user_features"
+        browser.mouse("mouseWheel", x + 300, y + 200, deltaX=0, deltaY=-400)
+        assert browser.evaluate(view)[2] < moved[2]  # zoomed in: a narrower view
+
+        browser.click("header")  # outside the graph: nothing changes
+        browser.mouse("mousePressed", x, y, button="left", clickCount=1)
+        browser.mouse("mouseReleased", x, y, button="left", clickCount=1)  # a click on the background
+        assert "Click a table" in browser.evaluate(f"{panel}.textContent")
+        assert browser.evaluate(f"{panel}.dataset.selected") is None
+        assert browser.evaluate("document.querySelectorAll('g.node.selected, g.node.traced').length") == 0

@@ -116,7 +116,8 @@
     function clear() {
       highlight(null, null);
       panel.textContent = "";
-      h("p", "Click a table to see where each of its columns comes from.", "hint", panel);
+      delete panel.dataset.selected;
+      h("p", "Click a table to see where each of its columns comes from. Drag to pan, scroll to zoom.", "hint", panel);
       remember("#");
     }
 
