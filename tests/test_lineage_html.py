@@ -98,6 +98,15 @@ def test_html_page_is_self_contained(local_lake, run_cli, tmp_path):
     assert local_lake.lake.tables() == []  # lineage reads the project; the lake is unchanged
 
 
+def test_html_of_one_model_draws_its_up_and_downstream(local_lake, run_cli, tmp_path):
+    text = page(local_lake, run_cli, tmp_path, "silver.labels").read_text()
+    embedded = json.loads(re.search(r'id="lineage-data">(.*?)</script>', text, re.S).group(1))
+    assert [n["name"] for n in embedded["nodes"]] == ["bronze.labels", "silver.labels", "gold.training_set"]
+    assert embedded["edges"] == [["bronze.labels", "silver.labels"], ["silver.labels", "gold.training_set"]]
+    # Column lineage is always in the page (no --columns needed); an input outside the graph keeps its name.
+    assert embedded["columns"]["gold.training_set"]["total_spend"] == [["gold.user_features", "total_spend"]]
+
+
 def test_html_escapes_what_the_project_says(local_lake, run_cli, tmp_path):
     evil = "</script><script>document.title='owned'</script>"
     project = write_project(
