@@ -101,6 +101,9 @@ def test_table_arguments_complete_from_the_catalog(lake_with_tables, lake_bin, t
 def test_models_complete_from_the_project(lake_bin, tmp_path):
     words = f"lake lineage --project {REPO_SQL} gold."
     assert sorted(complete(lake_bin, words, tmp_path)) == ["gold.training_set", "gold.user_features"]
+    words = f"lake run --project {REPO_SQL} --select +silver."
+    assert sorted(complete(lake_bin, words, tmp_path)) == ["+silver.events", "+silver.labels"]
+    assert complete(lake_bin, "lake test --select silver.e", REPO_SQL.parent) == ["silver.events"]  # sql/
 
 
 # ---------------------------------------------------------------- profiles

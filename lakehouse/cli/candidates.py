@@ -57,15 +57,17 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
 
 
 def complete_models(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    """MODEL: the models of the project (`--project`, $LAKE_PROJECT, else `sql`)."""
+    """MODEL and --select: the models of the project (`--project`, $LAKE_PROJECT, else `sql`); a
+    selector's leading `+` (and upstream) is kept."""
     project = ctx.params.get("project") or "sql"
+    plus = "+" if incomplete.startswith("+") else ""
 
     def names() -> list[str]:
         from lakehouse.elt.project import Project
 
         return list(Project.load(project).models)
 
-    return _matching(quietly(names), incomplete)
+    return [plus + name for name in _matching(quietly(names), incomplete[len(plus) :])]
 
 
 def quietly(find: Callable[[], Iterable[str]], timeout: float | None = None) -> list[str]:
