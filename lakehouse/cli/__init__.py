@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "models",
     "dev",
     "project",
+    "completion",
 )
 
 for _module in COMMAND_MODULES:

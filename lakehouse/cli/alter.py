@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import dry_run_option, output_option, parse_properties
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 @cli.group()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 def alter(table: str) -> None:
     """Change a table's schema, partition spec, properties or name: one metadata commit per change.
 

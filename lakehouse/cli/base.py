@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lakehouse.cli.candidates import complete_profiles
+
 if TYPE_CHECKING:
     from lakehouse.core.config import Profile
     from lakehouse.lake import Lakehouse
@@ -118,7 +120,10 @@ def _redact(obj: Context | None, text: str) -> str:
     cls=LakeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
 @click.option(
-    "--profile", envvar="LAKE_PROFILE", help="Catalog profile from catalog/lake.yaml (env: LAKE_PROFILE)."
+    "--profile",
+    envvar="LAKE_PROFILE",
+    help="Catalog profile from catalog/lake.yaml (env: LAKE_PROFILE).",
+    shell_complete=complete_profiles,
 )
 @click.option(
     "--config", envvar="LAKE_CONFIG", type=click.Path(dir_okay=False), help="Config file (env: LAKE_CONFIG)."

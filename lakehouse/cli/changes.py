@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import dry_run_option, output_option, pass_ctx, yes_option
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option(
     "--where", required=True, help='DuckDB SQL predicate over TABLE\'s columns, e.g. "user_id = 42".'
 )
@@ -52,7 +53,7 @@ def delete(
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option(
     "--set", "set_", required=True, help="Assignments, e.g. \"amount = amount * 2, country = 'DE'\"."
 )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import (
     as_of_option,
     output_option,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.argument("sources", nargs=-1, required=True)
 @click.option(
     "--format",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import dry_run_option, output_option, pass_ctx, yes_option
 from lakehouse.errors import LakehouseError
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option("--where", required=True, help="DuckDB SQL predicate over TABLE's columns: the rows to erase.")
 @click.option("--older-than", default="5d", show_default=True,
               help="The retention window: snapshots expire would keep are re-created, older ones removed.")  # fmt: skip

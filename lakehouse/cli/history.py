@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import AS_OF_HELP, as_of_option, dry_run_option, output_option, pass_ctx
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @output_option()
 @pass_ctx
 def snapshots(ctx: Context, table: str, out: Output) -> None:
@@ -30,7 +31,7 @@ def snapshots(ctx: Context, table: str, out: Output) -> None:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.argument("name")
 @as_of_option("Snapshot to tag (default: the current one). " + AS_OF_HELP)
 @click.option(
@@ -72,7 +73,7 @@ def tag(
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @output_option()
 @pass_ctx
 def tags(ctx: Context, table: str, out: Output) -> None:
@@ -86,7 +87,7 @@ def tags(ctx: Context, table: str, out: Output) -> None:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option("--to", "to", required=True, metavar="REF", help="Snapshot to return to. " + AS_OF_HELP)
 @dry_run_option
 @output_option()
@@ -117,7 +118,7 @@ def rollback(ctx: Context, table: str, to: str, dry_run: bool, out: Output) -> N
 
 
 @cli.command()
-@click.argument("tables", nargs=-1)
+@click.argument("tables", nargs=-1, shell_complete=complete_tables)
 @as_of_option(
     "Pin this snapshot instead of the current one; TABLE=REF for one table (repeatable). " + AS_OF_HELP,
     multiple=True,

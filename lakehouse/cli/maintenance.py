@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import dry_run_option, output_option, pass_ctx, quiet_option, yes_option
 from lakehouse.errors import LakehouseError
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option("--target-size", help="Output file size on disk, 128MB..1GB.  [default: 512MB]")
 @click.option("--min-size", help="Files smaller than this are rewritten.  [default: 75% of target]")
 @click.option(
@@ -68,7 +69,7 @@ def compact(
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option(
     "--older-than", default="5d", show_default=True, help="Expire snapshots older than this (s, m, h, d, w)."
 )
@@ -97,7 +98,7 @@ def expire(ctx: Context, table: str, older_than: str, retain_last: int, dry_run:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option("--older-than", default="3d", show_default=True,
               help="Only files older than this: a write in flight is never touched. At least 3d without --force.")  # fmt: skip
 @click.option("--force", is_flag=True,
@@ -125,7 +126,7 @@ def gc(ctx: Context, table: str, older_than: str, force: bool, dry_run: bool, ou
 
 
 @cli.command("rewrite-manifests")
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @dry_run_option
 @output_option()
 @pass_ctx
@@ -146,7 +147,7 @@ def rewrite_manifests(ctx: Context, table: str, dry_run: bool, out: Output) -> N
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @yes_option
 @quiet_option
 @dry_run_option

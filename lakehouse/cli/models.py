@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_models, complete_tables
 from lakehouse.cli.options import (
     as_of_option,
     dry_run_option,
@@ -112,11 +113,16 @@ def test_cmd(
 
 
 @cli.command()
-@click.argument("model", required=False)
+@click.argument("model", required=False, shell_complete=complete_models)
 @project_option
 @click.option("--columns", is_flag=True, help="Column-level lineage (sqlglot), traced back to the sources.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "mermaid"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "html"]),
+    default="text",
+    show_default=True,
+    help="html: one self-contained page (no network) drawing the graph; click a table for its column lineage.",
 )
 @output_option()
 @pass_ctx
@@ -128,12 +134,13 @@ def lineage(ctx: Context, model: str | None, project: str, columns: bool, fmt: s
       lake lineage
       lake lineage gold.user_features --columns
       lake lineage --format mermaid > lineage.mmd
+      lake lineage --format html > lineage.html
     """
-    out.lineage(ctx.lake.lineage(project, model, columns=columns), fmt)
+    out.lineage(ctx.lake.lineage(project, model, columns=columns or fmt == "html"), fmt)
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @as_of_option("Start from a snapshot id, ISO-8601 time or tag.", metavar="REF")
 @output_option()
 @pass_ctx

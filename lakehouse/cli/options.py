@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from lakehouse.cli.base import Context
+from lakehouse.cli.candidates import complete_models
 
 if TYPE_CHECKING:
     from lakehouse.cli.output import Output
@@ -123,4 +124,5 @@ def select_option(fn: F) -> F:
         multiple=True,
         metavar="EXPR",
         help="dbt selectors: silver.events, silver.events+ (and downstream), +gold.x (and upstream), gold.*.",
+        shell_complete=complete_models,
     )(fn)

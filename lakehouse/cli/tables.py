@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli.base import Context, cli
+from lakehouse.cli.candidates import complete_tables
 from lakehouse.cli.options import (
     as_of_option,
     dry_run_option,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option("--schema", help='Columns, e.g. "id long not null, ts timestamptz, country string".')
 @click.option("--like", "like", metavar="FILE", help="Take the schema from a CSV/JSONL/Parquet file.")
 @partition_by_option('Partition spec, e.g. "day(ts), country, bucket(16, user_id)".')
@@ -69,7 +70,7 @@ def list_tables(ctx: Context, namespace: str | None, out: Output) -> None:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @as_of_option("Snapshot id, ISO-8601 time or tag to describe instead of the current snapshot.")
 @output_option()
 @pass_ctx
@@ -85,7 +86,7 @@ def describe(ctx: Context, table: str, as_of: str | None, out: Output) -> None:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @as_of_option("Snapshot id, ISO-8601 time or tag.")
 @output_option()
 @pass_ctx
@@ -100,7 +101,7 @@ def files(ctx: Context, table: str, as_of: str | None, out: Output) -> None:
 
 
 @cli.command()
-@click.argument("table")
+@click.argument("table", shell_complete=complete_tables)
 @click.option("--purge", is_flag=True,
               help="Also delete the data and metadata files the table reaches under its own location.")  # fmt: skip
 @dry_run_option(help="Say what would be dropped; change nothing.")

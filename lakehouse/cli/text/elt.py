@@ -78,6 +78,10 @@ class EltText(Output):
             Json().lineage(result, fmt)
         elif fmt == "mermaid":
             click.echo(result.to_mermaid())
+        elif fmt == "html":
+            from lakehouse.elt.lineage_html import render_html
+
+            click.echo(render_html(result), nl=False)
         else:
             click.echo(result.to_text())
 
