@@ -3,8 +3,8 @@
     lake dev up -> generate a raw events feed -> lake ingest bronze.events / bronze.labels
     -> lake run (silver -> gold, with checks) -> query results -> lake pin gold.training_set
 
-Everything goes through the `dev` profile of the repo's catalog/lake.yaml, and the lake stays in place
-afterwards, so the commands printed at the end work as shown. `run_demo` is the library part: it takes a
+Everything goes through the `dev` profile of the project's catalog/lake.yaml (the project found from the
+working directory, else this repo), and the lake stays in place afterwards, so the commands printed at the end work as shown. `run_demo` is the library part: it takes a
 `Lakehouse` and a `say` callback and never prints itself (the tests run it on a throwaway lake).
 """
 
@@ -69,10 +69,13 @@ def run_demo(
         say(f"ingested {got.rows:,} rows into {table}: snapshot {got.snapshot_id} ({got.seconds:.1f}s)")
 
     def progress(m: Any) -> None:
-        sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
-        say(
-            f"  {m.status.upper():7} {m.model}: {m.strategy}, {m.rows:,} rows, {m.seconds:.2f}s, snapshot {sid}"
-        )
+        if m.status == "ok":
+            published = f"snapshot {m.snapshot_id}"
+        elif m.previous_snapshot_id is not None:
+            published = f"unchanged at snapshot {m.previous_snapshot_id}"
+        else:
+            published = "nothing published"
+        say(f"  {m.status.upper():7} {m.model}: {m.strategy}, {m.rows:,} rows, {m.seconds:.2f}s, {published}")
         for c in m.checks:
             if not c.passed:
                 say(f"          {'warn' if c.severity == 'warn' else 'FAIL'}: {c.message()}")
@@ -115,16 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.errors import LakehouseError
 
     rows = int(os.environ.get("LAKE_DEMO_ROWS", DEFAULT_ROWS))
-    os.chdir(ROOT)
+    root = _project_root()
+    os.chdir(root)
     try:
-        profile = load_profile("dev", ROOT / "catalog" / "lake.yaml")
+        profile = load_profile("dev", root / "catalog" / "lake.yaml")
         status = dev.up(profile)
         print(
             f"lake dev up: {status.get('action')} on {status.get('endpoint')} (bucket {status.get('bucket')})"
         )
         if status.get("note"):
             print(f"  note: {status['note']}")
-        done = run_demo(Lakehouse(profile), ROOT / ".lake" / "demo", rows=rows, say=print)
+        done = run_demo(
+            Lakehouse(profile), root / ".lake" / "demo", rows=rows, project=root / "sql", say=print
+        )
     except LakehouseError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if done["pin"] is not None:
         pin = done["pin"].pins[0]
         print(
-            f"\npinned gold.training_set at snapshot {pin.snapshot_id} in {done['pin_path'].relative_to(ROOT)}"
+            f"\npinned gold.training_set at snapshot {pin.snapshot_id} in {done['pin_path'].relative_to(root)}"
         )
     print(f"\ndone in {done['seconds']:.1f}s; the lake stays up. Next, try:")
     for line in (
@@ -152,6 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print(f"  {line}")
     return 0
+
+
+def _project_root() -> Path:
+    """The project around the working directory when it has a config and models (as `make demo` in a
+    clone, or a copy of it), else this repo."""
+    from lakehouse.core.project import find_root
+
+    found = find_root()
+    if found is not None and found.config is not None and (found.path / "sql").is_dir():
+        return found.path
+    return ROOT
 
 
 if __name__ == "__main__":
