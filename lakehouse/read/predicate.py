@@ -11,6 +11,7 @@ timestamp in any ISO form (`Z`, an offset, none, a date alone) prunes as DuckDB 
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 
 import sqlglot
@@ -45,7 +46,7 @@ from pyiceberg.types import (
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakehouse.errors import QueryError
+from lakehouse.errors import LakehouseWarning, QueryError
 from lakehouse.read.query import check_reads, syntax_error
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -190,14 +191,16 @@ def _value(node: exp.Expr | None, schema: Schema, column: str | None) -> Value |
         return _typed_literal(str(node.this.this), node.to, field_type)
     if isinstance(node, exp.Literal):
         text = str(node.this)
-        return _string_value(text, field_type) if node.is_string else _number(text, field_type)
+        return _string_value(text, column, field_type) if node.is_string else _number(text, field_type)
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     return None
 
 
-def _string_value(text: str, field_type: IcebergType) -> Value | None:
+def _string_value(text: str, column: str, field_type: IcebergType) -> Value | None:
     """A string literal compared with a column: DuckDB casts it to the column's type."""
+    if isinstance(field_type, TimestampType):
+        _offset_ignored(text, column)
     if isinstance(field_type, _TIMESTAMPS):
         return micros(text, isinstance(field_type, TimestamptzType))
     if isinstance(field_type, DateType):
@@ -234,6 +237,21 @@ def _typed_literal(text: str, to: exp.DataType, field_type: IcebergType) -> Valu
     if to.is_type("timestamp", "date"):
         return micros(text, with_zone=False)
     return None
+
+
+def _offset_ignored(text: str, column: str) -> None:
+    """DuckDB keeps the wall-clock time of `'...+02:00'` cast to a TIMESTAMP: say so, it surprises."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return
+    if when.utcoffset():
+        warnings.warn(
+            f"{column} is a timestamp without time zone: {text!r} reads as {when.replace(tzinfo=None).isoformat()} "
+            "(DuckDB drops the offset); compare with a TIMESTAMPTZ literal to convert it",
+            LakehouseWarning,
+            stacklevel=2,
+        )
 
 
 def _iso_date(text: str) -> str | None:
