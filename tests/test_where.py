@@ -12,7 +12,6 @@ import duckdb
 import pytest
 from conftest import cli_json, fails_unchanged, write_jsonl
 
-from lakehouse.read.predicate import micros
 from lakehouse.testing import LakeEnv
 
 TABLE = "s.w"
@@ -186,6 +185,8 @@ def test_bad_where_is_one_line_without_parser_internals(
 )
 @pytest.mark.parametrize("kind", ["TIMESTAMP", "TIMESTAMPTZ"])
 def test_literals_read_as_duckdb_casts_them(text: str, kind: str) -> None:
+    from lakehouse.read.predicate import micros
+
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     expected = con.execute(f"SELECT epoch_us(CAST(? AS {kind}))", [text]).fetchone()[0]  # type: ignore[index]
