@@ -25,13 +25,15 @@ def files_matching(
     """The data files that may hold a row matching `where`, or None when it cannot prune (every file)."""
     _tree, expression = where_filter(where, table.schema())
     if expression is None:
-        return _cannot_prune(where, NO_PRUNING)
+        _cannot_prune(where, NO_PRUNING)
+        return None
     try:
         if any(e.data_file.content == DataFileContent.EQUALITY_DELETES for e in entries):
             return _in_partitions(table, expression, entries)  # pyiceberg cannot plan those
         return [task.file for task in table.scan(row_filter=expression, snapshot_id=snapshot_id).plan_files()]
     except Exception as exc:  # a literal pyiceberg cannot bind to the column's type
-        return _cannot_prune(where, str(exc).splitlines()[0])
+        _cannot_prune(where, str(exc).splitlines()[0])
+        return None
 
 
 def _cannot_prune(where: str, why: str) -> None:
@@ -40,7 +42,6 @@ def _cannot_prune(where: str, why: str) -> None:
         LakehouseWarning,
         stacklevel=3,
     )
-    return None
 
 
 def _in_partitions(
