@@ -191,3 +191,32 @@ def test_literals_read_as_duckdb_casts_them(text: str, kind: str) -> None:
     con.execute("SET TimeZone = 'UTC'")
     expected = con.execute(f"SELECT epoch_us(CAST(? AS {kind}))", [text]).fetchone()[0]  # type: ignore[index]
     assert micros(text, with_zone=kind == "TIMESTAMPTZ") == expected
+
+
+TYPED = [
+    "ts >= TIMESTAMP '2026-06-01 02:00:00'",
+    "ts >= TIMESTAMPTZ '2026-06-01 02:00:00+02'",
+    "ts < '2026-06-01T02:00:00+02:00'::TIMESTAMPTZ",
+    "ts >= DATE '2026-06-02'",
+    "ts BETWEEN '2026-05-31T22:00:00Z' AND '2026-06-01 01:30:00'",
+    "ts IN ('2026-06-01T00:00:00Z', '2026-06-02')",
+    "'2026-06-01' > ts OR v = 47",
+    "NOT (ts >= '2026-06-01T00:00:00-01:00')",
+]
+
+
+@pytest.mark.parametrize("kind", ["timestamp", "timestamptz"])
+def test_delete_matches_what_lake_query_selects(
+    local_lake: LakeEnv, run_cli, tmp_path: Path, kind: str
+) -> None:
+    """The same predicate in `lake query` and `lake delete --dry-run` selects the same rows, and pruning
+    keeps every file holding one of them."""
+    _make(local_lake, tmp_path, kind)
+    for where in TYPED:
+        rows = cli_json(
+            run_cli(local_lake, "query", f"SELECT count(*) AS n FROM {TABLE} WHERE {where}", "--json")
+        )
+        out = cli_json(run_cli(local_lake, "delete", TABLE, "--where", where, "--dry-run", "--json"))
+        plan = out.get("plan", out)
+        assert plan["matching_rows"] == rows["rows"][0]["n"] > 0, where
+        assert plan["pruning"], where

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 
 import sqlglot
 from pyiceberg.expressions import (
@@ -230,13 +231,15 @@ def _number(text: str, field_type: IcebergType) -> int | float | None:
 def _typed_literal(text: str, to: exp.DataType, field_type: IcebergType) -> Value | None:
     """`TIMESTAMP '...'`, `'...'::TIMESTAMPTZ`, `DATE '...'`: the cast decides how the text reads; the
     comparison with a timestamp column is then by instant (the engine's zone is UTC)."""
+    kind = to.this.name if isinstance(to.this, Enum) else str(to.this)
     if not isinstance(field_type, _TIMESTAMPS):
-        return _iso_date(text) if to.is_type("date") and isinstance(field_type, DateType) else None
-    if to.is_type("timestamptz"):
+        return _iso_date(text) if kind == "DATE" and isinstance(field_type, DateType) else None
+    if kind in ("TIMESTAMPTZ", "TIMESTAMPLTZ"):
         return micros(text, with_zone=True)
-    if to.is_type("timestamp", "date"):
+    if kind in ("TIMESTAMP", "TIMESTAMPNTZ", "DATETIME"):
         return micros(text, with_zone=False)
-    return None
+    day = _iso_date(text) if kind == "DATE" else None  # a date alone: DuckDB may truncate a time
+    return micros(day, with_zone=False) if day else None
 
 
 def _offset_ignored(text: str, column: str) -> None:
