@@ -144,12 +144,20 @@ def test_the_sandbox_stays_strict(lake: LakeEnv, run_cli, sql: str, needle: str)
         ("SELECT id FROM s.t GROUP BY HAVING", 'line 1, column 29, near "HAVING": HAVING is incomplete'),
         ("SELECT id\nFROM s.t\nWHERE id = = 1", 'line 3, column 12, near "=": an expression is incomplete'),
         ("SELECT (id FROM s.t", 'line 1, column 12, near "FROM": expected )'),
+        ("SELECT * FROM", 'line 1, column 10, near "FROM": expected table name'),
     ],
 )
 def test_a_syntax_error_names_line_column_and_token(lake: LakeEnv, run_cli, sql: str, expected: str) -> None:
     line = one_line_error(run_cli(lake, "query", sql))
     assert line == f"Error: cannot parse SQL: syntax error at {expected}"
     assert "sqlglot" not in line and "Required keyword" not in line
+
+
+def test_an_open_quote_is_one_line(lake: LakeEnv, run_cli) -> None:
+    line = one_line_error(run_cli(lake, "query", "SELECT 'abc FROM s.t"))
+    assert (
+        line == "Error: cannot parse SQL: it cannot be split into tokens (is a quote or comment left open?)"
+    )
 
 
 def test_duckdb_hints_are_kept(lake: LakeEnv, run_cli) -> None:

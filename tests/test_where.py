@@ -163,6 +163,7 @@ def test_a_predicate_that_cannot_prune_says_so_once_and_stays_exact(
         (["compact", TABLE, "--where", "id IN (SELECT 1)"], ["subqueries"]),
         (["compact", TABLE, "--where", "read_text('/etc/passwd') = ''"], ["read_text() is not allowed"]),
         (["delete", TABLE, "--where", "ts >= AND"], ["cannot parse --where", "syntax error at line 1"]),
+        (["compact", TABLE, "--where", "ts >= '2026"], ["cannot parse --where", "is a quote left open?"]),
         (["update", TABLE, "--set", "v = ", "--where", "id = 1"], ["cannot parse --set", "column 3"]),
     ],
 )

@@ -45,7 +45,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from lakehouse.errors import LakehouseWarning, QueryError
 from lakehouse.read.query import check_reads, syntax_error
@@ -83,6 +83,8 @@ def parse_expression(sql: str, what: str, schema: Schema) -> exp.Expr:
         tree = sqlglot.parse_one(sql, read="duckdb", into=exp.Condition)
     except ParseError as exc:
         raise QueryError(f"cannot parse {what} {sql!r}: {syntax_error(exc)}") from None
+    except TokenError:
+        raise QueryError(f"cannot parse {what} {sql!r}: is a quote left open?") from None
     except Exception:
         raise QueryError(f"cannot parse {what} {sql!r}: expected an SQL expression") from None
     if tree is None or isinstance(tree, (exp.Query, exp.Command)) or tree.find(exp.Query):

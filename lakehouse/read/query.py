@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from lakehouse.errors import QueryError
 from lakehouse.read.tableread import Shape, TableRead
@@ -96,8 +96,11 @@ def syntax_error(exc: ParseError, offset: int = 0) -> str:
         what = "unexpected token"
     elif description.startswith("Expecting"):
         what = "expected" + description[len("Expecting") :]
-    else:
-        what = description.split("<class", 1)[0].strip().rstrip(":") or "syntax error"
+    else:  # "Expected table name but got <Token token_type: ...>": keep the words
+        what = (
+            description.split(" but got <", 1)[0].split("<class", 1)[0].strip().rstrip(":") or "syntax error"
+        )
+        what = what[:1].lower() + what[1:]
     near = f'near "{token}"' if token else "at the end"
     return f"syntax error at line {line}, column {column}, {near}: {what}"
 
@@ -111,6 +114,10 @@ def parse_single(sql: str) -> exp.Expr:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except ParseError as exc:
         raise QueryError(f"cannot parse SQL: {syntax_error(exc)}") from None
+    except TokenError:
+        raise QueryError(
+            "cannot parse SQL: it cannot be split into tokens (is a quote or comment left open?)"
+        ) from None
     finally:
         log.setLevel(level)
     if len(statements) != 1:
