@@ -201,6 +201,12 @@ def statement(tree: exp.Expr, list_tables: Lister | None) -> exp.Expr:
         return _show_tables(tree, list_tables)
     if not isinstance(tree, _READ_ONLY):
         raise QueryError(_READ_ONLY_HELP)
+    if isinstance(tree, (exp.Describe, exp.Summarize, exp.Pivot)) and not isinstance(
+        tree.this, (exp.Table, exp.Query, exp.Subquery)
+    ):  # `SUMMARIZE '/path/file.csv'`: DuckDB would read the file
+        raise QueryError(
+            f"{tree.this.sql('duckdb')} is not a lake table: name tables as namespace.table (see `lake tables`)"
+        )
     if isinstance(tree, (exp.Describe, exp.Summarize, exp.Pivot)) and isinstance(tree.this, exp.Table):
         source = tree.this
         select = exp.select("*").from_(source.copy())
