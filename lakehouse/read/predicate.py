@@ -260,8 +260,11 @@ def _offset_ignored(text: str, column: str) -> None:
 
 
 def _iso_date(text: str) -> str | None:
+    text = text.strip()
+    if len(text) != 10 or not _plain_iso(text):
+        return None
     try:
-        return date.fromisoformat(text.strip()).isoformat()
+        return date.fromisoformat(text).isoformat()
     except ValueError:
         return None
 
@@ -270,13 +273,30 @@ def micros(text: str, with_zone: bool) -> int | None:
     """An ISO timestamp (`Z`, an offset, none, or a date alone) as microseconds since the epoch, read
     as DuckDB casts it: to TIMESTAMPTZ an offset converts and no offset means UTC (the engine's
     zone); to TIMESTAMP the wall-clock time is kept and an offset is dropped. None if unreadable."""
+    text = text.strip()
+    if not _plain_iso(text):
+        return None
     try:
-        when = datetime.fromisoformat(text.strip())
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
     if when.tzinfo is None or not with_zone:
         when = when.replace(tzinfo=UTC)
     return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _plain_iso(text: str) -> bool:
+    """`YYYY-MM-DD`, then optionally `[T ]HH:MM[:SS[.ffffff]]` and a zone: the forms Python and DuckDB
+    read alike (Python also takes `20260601`, week dates and nanoseconds, which DuckDB reads otherwise
+    or not at all: those do not prune)."""
+    day, rest = text[:10], text[10:]
+    if len(day) != 10 or day[4] != "-" or day[7] != "-" or not day.replace("-", "").isdigit():
+        return False
+    if not rest:
+        return True
+    fraction = rest.split(".", 1)[1] if "." in rest else ""
+    digits = len(fraction) - len(fraction.lstrip("0123456789"))
+    return rest[0] in "T " and rest[3:4] == ":" and digits <= 6
 
 
 def where_filter(where: str, schema: Schema) -> tuple[exp.Expr, BooleanExpression | None]:
