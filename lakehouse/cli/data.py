@@ -123,7 +123,8 @@ def query(
     pins: str | None,
     out: Output,
 ) -> None:
-    """Run read-only DuckDB SQL; `namespace.table` names read lake tables.
+    """Run read-only DuckDB SQL; `namespace.table` names read lake tables. SELECT (FROM-first too),
+    DESCRIBE, SUMMARIZE, PIVOT/UNPIVOT, EXPLAIN and SHOW TABLES run.
 
     Spark/Trino time travel works inside SQL: `FROM t FOR TIMESTAMP AS OF '2026-01-15'`,
     `FOR VERSION AS OF 8744736658442914487` or `FOR VERSION AS OF 'v1'`.
@@ -132,6 +133,7 @@ def query(
     Examples:
       lake query "SELECT country, sum(amount) FROM silver.events GROUP BY 1 ORDER BY 2 DESC"
       lake query --file report.sql --format parquet -o report.parquet
+      lake query "SUMMARIZE silver.events"
       lake query "SELECT count(*) FROM silver.events" --as-of 2026-01-15T00:00:00Z
       lake query "SELECT * FROM gold.training_set" --pins training.lock -o train.parquet
     """

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import heapq
 import os
@@ -39,9 +40,11 @@ class Project:
             for dep in model.depends_on:
                 if dep in self.models or dep in self.sources:
                     continue
+                close = difflib.get_close_matches(dep, [*self.models, *self.sources], n=3, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(close)}?" if close else ""
                 raise ModelError(
                     f"{model.name} reads {dep}, which is neither a model in {self.root} nor a source "
-                    f"declared in {self.root / 'sources.yml'}"
+                    f"declared in {self.root / 'sources.yml'}{hint}"
                 )
             if model.name.lower() in self.sources:
                 raise ModelError(f"{model.name} is both a model and a declared source; remove one")

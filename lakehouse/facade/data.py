@@ -141,7 +141,7 @@ class DataAPI(LakeBase):
         """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
         from lakehouse.read.execute import plan_sql
 
-        return plan_sql(sql, ReadPlan.parse(as_of, pins), self.reader)
+        return plan_sql(sql, ReadPlan.parse(as_of, pins), self.reader, self.tables)
 
     def query_reader(
         self, sql: str, as_of: AsOf = None, batch_size: int = 65536, pins: PinsArg = None

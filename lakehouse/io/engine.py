@@ -238,14 +238,20 @@ class Engine:
         self.close()
 
 
+# Hint lines DuckDB puts under its message, kept on the one line lake prints.
+_HINTS = ("Candidate bindings:", "Did you mean")
+
+
 def short_error(exc: BaseException) -> str:
-    """DuckDB errors are multi-line with hints; keep the first meaningful line."""
+    """DuckDB errors are multi-line with hints; keep the first meaningful line and its hints (the
+    `LINE 1: ... ^` context would show the rewritten SQL, not the user's)."""
     text = str(exc).strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("LINE ") and not line.startswith("^"):
-            return line
-    return text or type(exc).__name__
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("LINE ", "^"))]
+    if not lines:
+        return text or type(exc).__name__
+    hints = [line for line in lines[1:] if line.startswith(_HINTS)]
+    return " ".join([lines[0], *hints])
 
 
 def elapsed(start: float) -> float:

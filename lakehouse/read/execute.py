@@ -10,7 +10,7 @@ from lakehouse.core.schemas import quote_ident
 from lakehouse.errors import LakehouseError, QueryError
 from lakehouse.io.engine import Engine, short_error
 from lakehouse.read.plan import AsOf, ReadPlan
-from lakehouse.read.query import rewrite
+from lakehouse.read.query import Lister, rewrite
 from lakehouse.read.tableread import TableRead
 from lakehouse.read.tables import ICEBERG, TableReader
 from lakehouse.table.catalog import split_identifier
@@ -40,15 +40,18 @@ class QueryResult:
         return {r.identifier: r.snapshot_id for r in self.reads}
 
 
-def plan_sql(sql: str, plan: ReadPlan, tables: TableReader) -> tuple[str, list[TableRead]]:
-    """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads."""
+def plan_sql(
+    sql: str, plan: ReadPlan, tables: TableReader, list_tables: Lister | None = None
+) -> tuple[str, list[TableRead]]:
+    """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads;
+    `list_tables` lists the lake's tables for SHOW TABLES."""
 
     def read(identifier: str, sql_ref: str | None) -> TableRead:
         meta = tables.meta(identifier)  # first: a missing table says so before any pin is looked up
         current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
         return tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
 
-    return rewrite(sql, read)
+    return rewrite(sql, read, list_tables)
 
 
 def scan_extensions(reads: list[TableRead]) -> tuple[str, ...]:

@@ -6,19 +6,28 @@ Spark/Trino `FOR TIMESTAMP AS OF` / `FOR VERSION AS OF` clauses; nothing is done
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from lakehouse.errors import QueryError
 from lakehouse.read.tableread import Shape, TableRead
 
 # The resolver maps (identifier, as-of reference or None) to a TableRead.
 Resolver = Callable[[str, str | None], TableRead]
-_READ_ONLY = (exp.Query, exp.Describe)
+# The lake's tables as the catalog lists them (`namespace.table`), for SHOW TABLES.
+Lister = Callable[[], list[str]]
+# Read-only statements DuckDB users type; EXPLAIN (a Command to sqlglot) and SHOW TABLES are handled
+# in `statement`.
+_READ_ONLY = (exp.Query, exp.Describe, exp.Summarize, exp.Pivot)
+_READ_ONLY_HELP = (
+    "lake query is read-only: use SELECT, FROM, WITH, DESCRIBE, SUMMARIZE, PIVOT, UNPIVOT, EXPLAIN or "
+    "SHOW TABLES; write with lake ingest or lake run"
+)
 # Table functions user SQL may call: they read no file, setting or secret. Every other one (read_*,
 # glob, query(), duckdb_secrets(), iceberg_scan of a path...) is refused before DuckDB sees the SQL, so
 # path tricks such as `s3://bucket/warehouse/../../other/` never reach DuckDB's own path checks.
@@ -62,11 +71,55 @@ def check_reads(tree: exp.Expr) -> None:
             raise QueryError(f"{name}() is not allowed in lake query: it reads files, settings or secrets")
 
 
+# sqlglot's "Required keyword: 'this' missing for <class '...Having'>" names a class; users know clauses.
+_CLAUSES = {
+    "Having": "HAVING", "Where": "WHERE", "Order": "ORDER BY", "Group": "GROUP BY", "Limit": "LIMIT",
+    "Offset": "OFFSET", "Join": "JOIN", "From": "FROM", "Qualify": "QUALIFY", "Cast": "CAST",
+    "Case": "CASE", "Window": "OVER", "In": "IN", "Between": "BETWEEN",
+}  # fmt: skip
+
+
+def syntax_error(exc: ParseError, offset: int = 0) -> str:
+    """sqlglot's parse error as a user reads it: where (line, column of the token) and what.
+    `offset` is the length of text lake put before the user's on line 1."""
+    if not exc.errors:
+        return str(exc).splitlines()[0]
+    error = exc.errors[0]
+    token = str(error.get("highlight") or "")
+    line, end = int(error.get("line") or 1), int(error.get("col") or 0)
+    column = max(1, end - len(token) + 1 - (offset if line == 1 else 0))
+    description = str(error.get("description") or "")
+    if description.startswith("Required keyword"):
+        clause = description.rstrip("'>").rsplit(".", 1)[-1]
+        what = f"{_CLAUSES[clause]} is incomplete" if clause in _CLAUSES else "an expression is incomplete"
+    elif description.startswith("Invalid expression"):
+        what = "unexpected token"
+    elif description.startswith("Expecting"):
+        what = "expected" + description[len("Expecting") :]
+    else:  # "Expected table name but got <Token token_type: ...>": keep the words
+        what = (
+            description.split(" but got <", 1)[0].split("<class", 1)[0].strip().rstrip(":") or "syntax error"
+        )
+        what = what[:1].lower() + what[1:]
+    near = f'near "{token}"' if token else "at the end"
+    return f"syntax error at line {line}, column {column}, {near}: {what}"
+
+
 def parse_single(sql: str) -> exp.Expr:
+    # sqlglot logs a warning when it keeps a statement it does not model (EXPLAIN) as a Command.
+    log = logging.getLogger("sqlglot")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except ParseError as exc:
-        raise QueryError(f"cannot parse SQL: {str(exc).splitlines()[0]}") from None
+        raise QueryError(f"cannot parse SQL: {syntax_error(exc)}") from None
+    except TokenError:
+        raise QueryError(
+            "cannot parse SQL: it cannot be split into tokens (is a quote or comment left open?)"
+        ) from None
+    finally:
+        log.setLevel(level)
     if len(statements) != 1:
         raise QueryError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
@@ -102,16 +155,16 @@ def lake_tables(tree: exp.Expr) -> list[exp.Table]:
     return found
 
 
-def rewrite(sql: str, resolve: Resolver) -> tuple[str, list[TableRead]]:
+def rewrite(sql: str, resolve: Resolver, list_tables: Lister | None = None) -> tuple[str, list[TableRead]]:
     """Return DuckDB SQL reading pinned snapshots, and the reads it makes (for reporting and pinning).
 
     `resolve(identifier, ref)` gets the reference the SQL names (`FOR TIMESTAMP AS OF ...`) or None,
     once per distinct pair."""
     tree = parse_single(sql)
-    if not isinstance(tree, _READ_ONLY):
-        raise QueryError(
-            "lake query is read-only: use SELECT (or WITH ... SELECT); write with lake ingest or lake run"
-        )
+    prefix = ""
+    if isinstance(tree, exp.Command) and str(tree.this).upper() == "EXPLAIN":
+        prefix, tree = _explained(tree)
+    tree = statement(tree, list_tables)
     check_reads(tree)
     reads: dict[tuple[str, str | None], TableRead] = {}
     # Each table becomes a placeholder name, replaced by its scan's SQL text after printing: a scan over
@@ -131,9 +184,64 @@ def rewrite(sql: str, resolve: Resolver) -> tuple[str, list[TableRead]]:
             exp.Table(
                 this=exp.to_identifier(placeholder),
                 alias=exp.TableAlias(this=exp.to_identifier(table.alias or table.name, quoted=True)),
+                pivots=table.args.get("pivots"),  # `FROM ns.t PIVOT (...)` / `UNPIVOT (...)`
             )
         )
-    text = tree.sql(dialect="duckdb")
+    text = prefix + tree.sql(dialect="duckdb")
     for placeholder, scan in scans.items():
         text = text.replace(placeholder, scan)
     return text, list(reads.values())
+
+
+def statement(tree: exp.Expr, list_tables: Lister | None) -> exp.Expr:
+    """A read-only statement as DuckDB runs it over scans: `DESCRIBE ns.t` / `SUMMARIZE ns.t` /
+    `PIVOT ns.t ...` read `SELECT * FROM ns.t` (a scan is not a catalog table), and `SHOW TABLES`
+    lists the lake's tables as its catalog does; anything that is not a read is refused."""
+    if isinstance(tree, exp.Show):
+        return _show_tables(tree, list_tables)
+    if not isinstance(tree, _READ_ONLY):
+        raise QueryError(_READ_ONLY_HELP)
+    if isinstance(tree, (exp.Describe, exp.Summarize, exp.Pivot)) and not isinstance(
+        tree.this, (exp.Table, exp.Query, exp.Subquery)
+    ):  # `SUMMARIZE '/path/file.csv'`: DuckDB would read the file
+        raise QueryError(
+            f"{tree.this.sql('duckdb')} is not a lake table: name tables as namespace.table (see `lake tables`)"
+        )
+    if isinstance(tree, (exp.Describe, exp.Summarize, exp.Pivot)) and isinstance(tree.this, exp.Table):
+        source = tree.this
+        select = exp.select("*").from_(source.copy())
+        tree.set("this", exp.Subquery(this=select) if isinstance(tree, exp.Pivot) else select)
+        if isinstance(tree, exp.Summarize):
+            tree.set("table", None)
+    return tree
+
+
+def _explained(tree: exp.Command) -> tuple[str, exp.Expr]:
+    """`EXPLAIN [ANALYZE] statement` (sqlglot keeps it as text): the prefix, and the statement parsed."""
+    text = str(tree.expression.name if isinstance(tree.expression, exp.Literal) else tree.expression or "")
+    tokens = sqlglot.tokenize(text, read="duckdb")
+    prefix = "EXPLAIN "
+    if tokens and tokens[0].text.upper() == "ANALYZE":
+        prefix, text = "EXPLAIN ANALYZE ", text[tokens[0].end + 1 :]
+    if not text.strip():
+        raise QueryError("EXPLAIN needs a statement: EXPLAIN SELECT ...")
+    inner = parse_single(text)
+    if isinstance(inner, exp.Command):
+        raise QueryError(f"EXPLAIN {str(inner.this).upper()} is not supported: EXPLAIN a SELECT")
+    return prefix, inner
+
+
+def _show_tables(tree: exp.Show, list_tables: Lister | None) -> exp.Expr:
+    """`SHOW [ALL] TABLES [FROM ns]` as a SELECT over the catalog's listing: namespace, name."""
+    kind = str(tree.this).upper()
+    if kind not in ("TABLES", "ALL TABLES") or list_tables is None:
+        raise QueryError(f"SHOW {kind} is not supported in lake query: use SHOW TABLES (or lake tables)")
+    within = tree.args.get("from_") or tree.args.get("db")
+    namespace = within.name.lower() if isinstance(within, exp.Expr) else None
+    names = [n.split(".", 1) for n in list_tables()]
+    rows = [(ns, name) for ns, name in names if namespace is None or ns.lower() == namespace]
+    columns = ["namespace", "name"]
+    if not rows:  # a VALUES list cannot be empty: a typed relation with no row
+        return exp.select(*(exp.cast(exp.null(), "VARCHAR").as_(c) for c in columns)).where(exp.false())
+    values = exp.values(rows, "lake_tables", columns)
+    return exp.select(*columns).from_(values).order_by(*columns)

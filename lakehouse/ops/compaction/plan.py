@@ -25,6 +25,7 @@ from lakehouse.core.sizes import format_size, parse_size
 from lakehouse.errors import LakehouseError
 from lakehouse.io.writer import data_location, target_file_size
 from lakehouse.ops.compaction.deletes import applying, group_entries, is_delete, removable
+from lakehouse.ops.compaction.where import files_matching
 from lakehouse.table.snapshots import live_entries
 
 MIN_TARGET = 128 * 1024**2
@@ -240,7 +241,8 @@ def _plan_partitions(
     for entry in entries:
         if not is_delete(entry):
             data.setdefault(partition_key(entry.data_file), []).append(entry)
-    wanted = _matching_partitions(table, where, snapshot.snapshot_id, entries) if where else None
+    matching = files_matching(table, where, snapshot.snapshot_id, entries) if where else None
+    wanted = None if matching is None else {partition_key(f) for f in matching}
     return tuple(
         _plan_partition(table, key[0], data[key], applying, target, low, high, min_input_files)
         for key in sorted(data, key=lambda k: (k[0], tuple(str(v) for v in k[1])))
@@ -310,46 +312,6 @@ def _group(
 def _outputs(group: list[DataFile], target: int, high: int) -> int:
     bytes_in = sum(f.file_size_in_bytes for f in group)
     return 1 if bytes_in <= high else math.ceil(bytes_in / target)
-
-
-def _matching_partitions(
-    table: Table, where: str, snapshot_id: int, entries: list[ManifestEntry]
-) -> set[PartitionKey]:
-    from pyiceberg.expressions.parser import parse
-
-    try:
-        expression = parse(where)
-    except Exception as exc:
-        raise LakehouseError(
-            f"invalid --where {where!r}: {str(exc).splitlines()[0]}; use a predicate such as "
-            "\"country = 'US' AND ts >= '2026-06-01T00:00:00'\""
-        ) from None
-    try:
-        if any(e.data_file.content == DataFileContent.EQUALITY_DELETES for e in entries):
-            return _partitions_matching(table, expression, entries)  # pyiceberg cannot plan those
-        tasks = table.scan(row_filter=expression, snapshot_id=snapshot_id).plan_files()
-    except Exception as exc:
-        raise LakehouseError(f"invalid --where {where!r}: {str(exc).splitlines()[0]}") from None
-    return {partition_key(task.file) for task in tasks}
-
-
-def _partitions_matching(table: Table, expression: Any, entries: list[ManifestEntry]) -> set[PartitionKey]:
-    """The partitions whose values may hold a row matching `expression` (its inclusive projection)."""
-    from pyiceberg.expressions.visitors import expression_evaluator, inclusive_projection
-    from pyiceberg.schema import Schema
-
-    evaluators = {}
-    for spec_id, spec in table.specs().items():
-        projected = inclusive_projection(table.schema(), spec)(expression)
-        evaluators[spec_id] = expression_evaluator(
-            Schema(*spec.partition_type(table.schema()).fields), projected, True
-        )
-    return {
-        partition_key(e.data_file)
-        for e in entries
-        if e.data_file.content == DataFileContent.DATA
-        and evaluators[e.data_file.spec_id](e.data_file.partition)
-    }
 
 
 def _bin_pack(files: list[DataFile], target: int, max_size: int) -> list[list[DataFile]]:

@@ -20,8 +20,9 @@ from lakehouse.core.hive import human_values
 from lakehouse.core.schemas import duckdb_type, quote_ident
 from lakehouse.errors import QueryError
 from lakehouse.io.engine import Engine, short_error
-from lakehouse.ops.rowlevel.predicate import Assignment, parse_assignments, parse_expression, to_iceberg
+from lakehouse.ops.rowlevel.predicate import Assignment, parse_assignments
 from lakehouse.ops.rowlevel.reading import live_relation
+from lakehouse.read.predicate import NO_PRUNING, where_filter
 from lakehouse.table.snapshots import live_entries
 
 COPY_ON_WRITE = "copy-on-write"
@@ -128,7 +129,7 @@ def plan_change(
 ) -> ChangePlan:
     """Check the SQL, prune, and count matching rows file by file; nothing is written."""
     schema = table.schema()
-    tree = parse_expression(where, "--where", schema)
+    tree, expression = where_filter(where, schema)
     predicate = tree.sql("duckdb")
     assignments = parse_assignments(set_text or "", schema) if kind == "update" else ()
     _check_types(engine, table, predicate, assignments)
@@ -146,18 +147,17 @@ def plan_change(
         return ChangePlan(
             **base, snapshot_id=None, pruned=True, note=None, candidate_files=0, candidate_bytes=0
         )  # type: ignore[arg-type]
-    expression = to_iceberg(tree, schema)
     note = None
     candidates = data
     if expression is None:
-        note = "the predicate could not be used for pruning; every data file was read"
+        note = f"--where cannot prune ({NO_PRUNING}): every data file was read"
     else:
         try:
             tasks = table.scan(row_filter=expression, snapshot_id=snapshot.snapshot_id).plan_files()
             wanted = {t.file.file_path for t in tasks}
             candidates = [e for e in data if e.data_file.file_path in wanted]
         except Exception as exc:  # a literal pyiceberg cannot bind to the column's type
-            note = f"the predicate could not be used for pruning ({str(exc).splitlines()[0]}); every data file was read"
+            note = f"--where cannot prune ({str(exc).splitlines()[0]}): every data file was read"
             expression = None
     counts = _count(engine, table, candidates, deletes, predicate) if candidates else {}
     affected = [e for e in candidates if counts.get(e.data_file.file_path, (0, 0))[1] > 0]
