@@ -89,14 +89,21 @@ class DataAPI(LakeBase):
             table, table.snapshot_by_id(snapshot.snapshot_id) if snapshot else None
         )
 
-    def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
+    def drop(
+        self, name: str, purge: bool = False, *, dry_run: bool = False,
+        confirm: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         """Drop a table; `purge` deletes only files under its own location that no other catalog
-        entry reaches, and lists the others as kept."""
+        entry reaches, and lists the others as kept. `confirm` is shown the dry run's result and
+        drops exactly that plan only if it returns True (else the result is the dry run's, with
+        `"dropped": False`). The result's `warnings` name the tags and branches other than main."""
         from lakehouse.ops.drop import DropResult, apply_drop, plan_drop
 
         plan = plan_drop(self.catalog, name, purge)
         if dry_run:
             return DropResult(plan, dry_run=True).to_dict()
+        if confirm is not None and not confirm(DropResult(plan, dry_run=True).to_dict()):
+            return {**DropResult(plan, dry_run=True).to_dict(), "dropped": False}
         return apply_drop(self.catalog, plan, self.profile).to_dict()
 
     # ---------------------------------------------------------------- ingest

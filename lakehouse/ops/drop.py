@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pyiceberg.table import Table
 
 from lakehouse.errors import StorageError
-from lakehouse.io.paths import under
+from lakehouse.io.paths import normalize, under
 from lakehouse.io.storage import delete_files
 from lakehouse.ops.reach import claimed_reach, reachable
 from lakehouse.table.claims import claims
@@ -36,6 +36,7 @@ class PurgePlan:
     table: str
     location: str
     files: tuple[str, ...] = ()  # as the metadata spells them
+    bytes: int = 0  # of the files to delete whose size the metadata records (not metadata.json)
     kept_outside: tuple[str, ...] = ()
     kept_shared: tuple[str, ...] = ()
     shared_with: tuple[Claim, ...] = ()
@@ -43,10 +44,24 @@ class PurgePlan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "files": len(self.files),
+            "bytes": self.bytes,
             "kept_outside_location": list(self.kept_outside),
             "kept_shared": list(self.kept_shared),
             "shared_with": [str(c) for c in self.shared_with],
         }
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tag, or a branch other than main: someone kept a snapshot on purpose (`lake pin --tag`
+    records its pins as tags), so dropping the table loses what they kept."""
+
+    name: str
+    type: str  # "tag" or "branch"
+    snapshot_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "snapshot_id": self.snapshot_id}
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,23 @@ class DropPlan:
     name: tuple[str, ...]  # as the catalog spells it (names match case-insensitively)
     location: str
     purge: PurgePlan | None = None
+    refs: tuple[Ref, ...] = ()  # tags and branches other than main
+
+    @property
+    def warnings(self) -> list[str]:
+        if not self.refs:
+            return []
+        listed = ", ".join(f"{r.type} {r.name}" for r in self.refs)
+        return [f"{self.table} has {len(self.refs)} tags or branches that keep snapshots: {listed}"]
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"table": self.table, "purged": self.purge is not None, "location": self.location}
+        out = {
+            "table": self.table,
+            "purged": self.purge is not None,
+            "location": self.location,
+            "refs": [r.to_dict() for r in self.refs],
+            "warnings": self.warnings,
+        }
         return {**out, **self.purge.to_dict()} if self.purge else out
 
 
@@ -87,7 +116,19 @@ def plan_purge(table: Table, identifier: str, claims: Sequence[Claim] = ()) -> P
             kept.append(path)
         else:
             files.append(path)
-    return PurgePlan(identifier, table.location(), tuple(files), tuple(outside), tuple(kept), tuple(claims))
+    size = sum(found.files[normalize(path)][1] for path in files)
+    return PurgePlan(
+        identifier, table.location(), tuple(files), size, tuple(outside), tuple(kept), tuple(claims)
+    )
+
+
+def kept_refs(table: Table) -> tuple[Ref, ...]:
+    """Tags and branches other than main, sorted by name."""
+    return tuple(
+        Ref(name, str(ref.snapshot_ref_type.value), ref.snapshot_id)
+        for name, ref in sorted(table.metadata.refs.items())
+        if name != "main"
+    )
 
 
 def plan_drop(catalog: Catalog, identifier: str, purge: bool) -> DropPlan:
@@ -97,7 +138,7 @@ def plan_drop(catalog: Catalog, identifier: str, purge: bool) -> DropPlan:
     purging = None
     if purge:
         purging = plan_purge(table, identifier, claims(catalog, ".".join(table.name()), table.location()))
-    return DropPlan(identifier, table.name(), table.location(), purging)
+    return DropPlan(identifier, table.name(), table.location(), purging, kept_refs(table))
 
 
 def apply_drop(catalog: Catalog, plan: DropPlan, profile: Profile) -> DropResult:

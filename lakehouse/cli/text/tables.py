@@ -58,12 +58,15 @@ class TableText(Output):
         )
 
     def dropped(self, table: str, result: dict[str, Any], purge: bool, dry_run: bool) -> None:
+        for warning in result.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
         verb = "would drop" if dry_run else "dropped"
         if not purge:
             click.echo(f"{verb} {table}")
             return
         deleted = result["files"] if dry_run else result["deleted_files"]
-        click.echo(f"{verb} {table} and {'would delete' if dry_run else 'deleted'} {deleted} of its files")
+        size = format_size(result["bytes"])
+        click.echo(f"{verb} {table} and {'delete' if dry_run else 'deleted'} {deleted} files ({size})")
         kept = [*result["kept_outside_location"], *result["kept_shared"]]
         if kept:
             click.echo(
