@@ -43,6 +43,12 @@ from lakehouse.io.storage import is_s3, local_path, spelled_like
 # Field ids for the partition columns DuckDB writes beside the data; far from any schema's ids.
 _SYNTHETIC_ID_BASE = 2_000_000_000
 
+# Partition files a partitioned COPY keeps open at once. DuckDB's default (100) closes a file when a
+# 101st partition needs one and opens a new file when rows for the closed partition come again, so an
+# ingest into 360 partitions wrote 601 files (3,000,000 rows into 360 partitions: 1,665 files). Up to
+# this many partitions, one write makes one file per partition; above it, partitions can get several.
+MAX_OPEN_PARTITION_FILES = 1000
+
 
 @dataclass
 class WrittenFiles:
@@ -61,6 +67,18 @@ class WrittenFiles:
     @property
     def bytes(self) -> int:
         return sum(f.file_size_in_bytes for f in self.data_files)
+
+    def per_partition(self, data_root: str) -> dict[str, int]:
+        """Files written per partition folder under `data_root` (`ts_day=2026-06-01/country=US`),
+        sorted; {} when the files lie directly in `data_root` (an unpartitioned table)."""
+        counts: dict[str, int] = {}
+        root = data_root.rstrip("/") + "/"
+        for path in self.paths:
+            folder = path.rsplit("/", 1)[0] + "/"
+            if folder.startswith(root) and folder != root:
+                key = folder[len(root) : -1]
+                counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
 
 
 def target_file_size(table: Table) -> int:
@@ -127,9 +145,9 @@ def copy_to_data_files(
     else:
         options.append(f"FILE_SIZE_BYTES {int(target)}")
     written = WrittenFiles()
-    for path, partition_keys in _run_copy(
-        engine, select_sql, projections, data_location(table), options, on_progress
-    ):
+    with engine.settings(partitioned_write_max_open_files=MAX_OPEN_PARTITION_FILES):
+        copied = _run_copy(engine, select_sql, projections, data_location(table), options, on_progress)
+    for path, partition_keys in copied:
         partition = partition_record(metadata, partition_keys)
         if spec.fields:
             path = into_partition_folder(table, path, partition_path(spec, schema, partition))

@@ -82,6 +82,10 @@ class TableText(Output):
             merged(table, result.merge, result.dry_run)
             if result.dry_run:
                 return
+        if result.partitions:
+            most = result.max_files_per_partition
+            each = "one per partition" if most == 1 else f"at most {most} per partition"
+            extra = f"; {result.files} files in {result.partitions} partitions: {each}{extra}"
         click.echo(
             f"{result.mode} {result.rows} rows into {table}: {result.files} files, "
             f"{format_size(result.bytes)}, snapshot {result.snapshot_id} ({result.seconds:.2f}s){extra}"
