@@ -250,3 +250,11 @@ def short_error(exc: BaseException) -> str:
 
 def elapsed(start: float) -> float:
     return round(time.perf_counter() - start, 3)
+
+
+def arrow_relation(table: pa.Table) -> Any:
+    """A DuckDB relation over `table` on a new in-memory connection, not the lake's locked shared
+    one: the relation keeps its connection alive, so it stays valid for as long as the caller holds it."""
+    import duckdb
+
+    return duckdb.connect(":memory:").from_arrow(table)
