@@ -43,12 +43,6 @@ from lakehouse.io.storage import is_s3, local_path, spelled_like
 # Field ids for the partition columns DuckDB writes beside the data; far from any schema's ids.
 _SYNTHETIC_ID_BASE = 2_000_000_000
 
-# Partition files a partitioned COPY keeps open at once. DuckDB's default (100) closes a file when a
-# 101st partition needs one and opens a new file when rows for the closed partition come again, so an
-# ingest into 360 partitions wrote 601 files (3,000,000 rows into 360 partitions: 1,665 files). Up to
-# this many partitions, one write makes one file per partition; above it, partitions can get several.
-MAX_OPEN_PARTITION_FILES = 1000
-
 
 @dataclass
 class WrittenFiles:
@@ -145,8 +139,8 @@ def copy_to_data_files(
     else:
         options.append(f"FILE_SIZE_BYTES {int(target)}")
     written = WrittenFiles()
-    with engine.settings(partitioned_write_max_open_files=MAX_OPEN_PARTITION_FILES):
-        copied = _run_copy(engine, select_sql, projections, data_location(table), options, on_progress)
+    # one file per partition: the engine keeps io.engine.MAX_OPEN_PARTITION_FILES files open
+    copied = _run_copy(engine, select_sql, projections, data_location(table), options, on_progress)
     for path, partition_keys in copied:
         partition = partition_record(metadata, partition_keys)
         if spec.fields:

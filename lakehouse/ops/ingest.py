@@ -56,7 +56,7 @@ class IngestResult:
     dry_run: bool = False
     merge: dict[str, Any] | None = None  # mode merge: keys, rows updated/inserted, files rewritten
     # files written per partition folder ({} for an unpartitioned table): one per partition, unless
-    # the write spans more partitions than io.writer.MAX_OPEN_PARTITION_FILES
+    # the write spans more partitions than io.engine.MAX_OPEN_PARTITION_FILES
     files_per_partition: dict[str, int] = field(default_factory=dict)
 
     @property
