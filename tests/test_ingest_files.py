@@ -38,3 +38,15 @@ def test_unpartitioned_ingest_reports_no_partitions(local_lake: LakeEnv, run_cli
     out = cli_json(run_cli(local_lake, "ingest", "s.u", str(src), "--create", "--json"))
     assert out["partitions"] == 0 and out["files_per_partition"] == {} and out["files"] == 1
     assert "partitions" not in run_cli(local_lake, "ingest", "s.u", str(src)).stdout
+
+
+def test_one_file_per_partition_on_s3(moto_s3, tmp_path: Path, run_cli) -> None:
+    """Hundreds of open S3 uploads at once stay within the engine's memory limit."""
+    from lakehouse.testing import s3_properties
+
+    props = {**s3_properties(moto_s3.endpoint, tmp_path), "lake.duckdb.memory-limit": "512MB"}
+    env = make_lake_env(tmp_path, props)
+    src = _source(tmp_path / "src.parquet", 600_000, 360)
+    out = cli_json(run_cli(env, "ingest", "s.t", str(src), "--create", "--partition-by", "part", "--json"))
+    assert out["files"] == 360 and out["max_files_per_partition"] == 1
+    assert env.lake.query("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 600_000}]
