@@ -88,3 +88,17 @@ def test_on_a_terminal_purge_shows_the_plan_and_asks(local_lake: LakeEnv, tmp_pa
     assert local_lake.lake.tables() == ["s.t"]
     said = _on_a_terminal(local_lake, "y\n", "drop", "s.t", "--purge")
     assert "dropped s.t and deleted" in said and local_lake.lake.tables() == []
+
+
+def test_pin_files_beside_the_caller_are_named(local_lake: LakeEnv, run_cli, tmp_path, monkeypatch) -> None:
+    _table(local_lake, tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "poetry.lock").write_text("not a pin file")
+    monkeypatch.chdir(work)
+    assert run_cli(local_lake, "pin", "s.t", "--output", "training.lock").exit_code == 0
+    dry = cli_json(run_cli(local_lake, "drop", "s.t", "--dry-run", "--json"))
+    assert dry["pin_files"] == [str(work / "training.lock")] and dry["refs"] == []
+    res = run_cli(local_lake, "drop", "s.t", "--purge", "--yes")
+    assert res.exit_code == 0 and local_lake.lake.tables() == []
+    assert f"warning: s.t is pinned by {work / 'training.lock'}: reading those pins will fail" in res.stderr

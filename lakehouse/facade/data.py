@@ -96,10 +96,13 @@ class DataAPI(LakeBase):
         """Drop a table; `purge` deletes only files under its own location that no other catalog
         entry reaches, and lists the others as kept. `confirm` is shown the dry run's result and
         drops exactly that plan only if it returns True (else the result is the dry run's, with
-        `"dropped": False`). The result's `warnings` name the tags and branches other than main."""
+        `"dropped": False`). The result's `warnings` name the tags and branches other than main, and
+        the pin files (`*.lock`) in the working directory that pin the table."""
+        from pathlib import Path
+
         from lakehouse.ops.drop import DropResult, apply_drop, plan_drop
 
-        plan = plan_drop(self.catalog, name, purge)
+        plan = plan_drop(self.catalog, name, purge, pins_in=Path.cwd())
         if dry_run:
             return DropResult(plan, dry_run=True).to_dict()
         if confirm is not None and not confirm(DropResult(plan, dry_run=True).to_dict()):
