@@ -30,7 +30,7 @@ def test_one_file_per_partition_and_the_summary_counts_them(tmp_path: Path, run_
     assert len(files) == 360 and len({f["path"].rsplit("/", 1)[0] for f in files}) == 360
     res = run_cli(env, "ingest", "s.t", str(src))
     assert res.exit_code == 0, res.output
-    assert "; 360 files in 360 partitions: one per partition" in res.stdout
+    assert ": 360 files in 360 partitions (one per partition), " in res.stdout
 
 
 def test_unpartitioned_ingest_reports_no_partitions(local_lake: LakeEnv, run_cli, tmp_path: Path) -> None:

@@ -82,12 +82,13 @@ class TableText(Output):
             merged(table, result.merge, result.dry_run)
             if result.dry_run:
                 return
-        if result.partitions:
+        files = f"{result.files} files"
+        if result.partitions:  # one file per partition, unless a write spans very many partitions
             most = result.max_files_per_partition
             each = "one per partition" if most == 1 else f"at most {most} per partition"
-            extra = f"; {result.files} files in {result.partitions} partitions: {each}{extra}"
+            files += f" in {result.partitions} partitions ({each})"
         click.echo(
-            f"{result.mode} {result.rows} rows into {table}: {result.files} files, "
+            f"{result.mode} {result.rows} rows into {table}: {files}, "
             f"{format_size(result.bytes)}, snapshot {result.snapshot_id} ({result.seconds:.2f}s){extra}"
         )
 
