@@ -44,6 +44,11 @@ def load_matrix(
             for f in data.schema
             if f.name != target and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
         ]
+    # Why sort: a pinned snapshot always holds the same rows, but they come back in no stable order
+    # (DuckDB reads its files on several threads). Least squares sums in row order, and floating-point
+    # sums depend on order, so unsorted weights could differ in the last digits from run to run.
+    # Sorting by every column used makes the order, and so the output, the same on every run.
+    # (`lk.read(table, pins=..., order_by=[...])` sorts in DuckDB instead; here we stream batches.)
     data = data.sort_by([(c, "ascending") for c in data.column_names if c in features + [target]])
     x = np.column_stack([data[c].to_numpy(zero_copy_only=False).astype(float) for c in features])
     y = data[target].to_numpy(zero_copy_only=False).astype(float)

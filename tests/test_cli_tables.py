@@ -24,7 +24,7 @@ def test_create_describe_files_drop(any_lake: LakeEnv, run_cli) -> None:
     assert res.exit_code == 1 and res.stderr.strip() == "Error: table silver.events already exists"
     dry = cli_json(run_cli(any_lake, "drop", "silver.events", "--purge", "--dry-run", "--json"))
     assert dry["dry_run"] is True and any_lake.lake.tables() == ["silver.events"]
-    assert run_cli(any_lake, "drop", "silver.events", "--purge").exit_code == 0
+    assert run_cli(any_lake, "drop", "silver.events", "--purge", "--yes").exit_code == 0
     assert any_lake.lake.tables() == []
 
 

@@ -110,7 +110,7 @@ def test_purge_keeps_files_outside_the_table_location(local_lake: LakeEnv, run_c
     assert sorted(dry["kept_outside_location"]) == sorted([a_file, f"file://{loose}"])
     assert dry["dry_run"] is True and env.lake.tables() == ["s.a", "s.b"] and table_files(env, "s.b") == own
 
-    result = run_cli(env, "drop", "s.b", "--purge")
+    result = run_cli(env, "drop", "s.b", "--purge", "--yes")
     assert result.exit_code == 0, result.output
     assert "kept 2 files" in result.stdout and a_file in result.stdout and str(loose) in result.stdout
     assert env.lake.tables() == ["s.a"]
@@ -173,7 +173,7 @@ def test_gc_and_purge_keep_what_another_catalog_name_reaches(
 
     text = run_cli(env, "gc", "s.t", "--older-than", "0s", "--force").stdout
     assert "kept every file of table s.t of catalog 'beta'" in text, text
-    result = run_cli(other, "drop", "s.t", "--purge", "--json")
+    result = run_cli(other, "drop", "s.t", "--purge", "--yes", "--json")
     assert result.exit_code == 0, result.output
     assert other.lake.tables() == [] and rows(env, "s.t") == (25, sum(range(25)))
     assert gc_orphans(env, "s.t") == []  # the purge took beta's own files, none of alpha's

@@ -74,8 +74,15 @@ def quiet_option(fn: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(fn)
 
 
+def _join_terms(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str | None:
+    """`--partition-by day(ts) --partition-by country` is `--partition-by "day(ts), country"`."""
+    return ", ".join(values) if values else None
+
+
 def partition_by_option(help: str) -> Callable[[F], F]:
-    return click.option("--partition-by", help=help)
+    return click.option(
+        "--partition-by", multiple=True, callback=_join_terms, help=help + " Repeatable: the terms add up."
+    )
 
 
 def property_option(help: str) -> Callable[[F], F]:

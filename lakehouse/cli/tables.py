@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,7 @@ from lakehouse.cli.options import (
     partition_by_option,
     pass_ctx,
     property_option,
+    yes_option,
 )
 
 if TYPE_CHECKING:
@@ -104,21 +105,39 @@ def files(ctx: Context, table: str, as_of: str | None, out: Output) -> None:
 @click.argument("table", shell_complete=complete_tables)
 @click.option("--purge", is_flag=True,
               help="Also delete the data and metadata files the table reaches under its own location.")  # fmt: skip
+@yes_option
 @dry_run_option(help="Say what would be dropped; change nothing.")
 @output_option()
 @pass_ctx
-def drop(ctx: Context, table: str, purge: bool, dry_run: bool, out: Output) -> None:
+def drop(ctx: Context, table: str, purge: bool, yes: bool, dry_run: bool, out: Output) -> None:
     """Drop a table from the catalog (files stay unless --purge).
 
     --purge never deletes a file outside the table's location (one another table owns, added with
     add_files) nor one another catalog entry at the same location reaches: those are listed as kept.
+    --purge shows what it would delete and asks first; --yes skips the question, and without a
+    terminal nothing changes unless --yes is given. Tags and branches (pins made with --tag) are
+    named in a warning: dropping loses the snapshots they keep.
 
     \b
     Example:
       lake drop scratch.tmp --purge --dry-run
-      lake drop scratch.tmp --purge
+      lake drop scratch.tmp --purge --yes
     """
-    result = ctx.lake.drop(table, purge, dry_run=dry_run)
+    import sys
+
+    from lakehouse.errors import LakehouseError
+
+    if purge and not dry_run and not yes and not sys.stdin.isatty():
+        raise LakehouseError(
+            f"not a terminal: pass --yes to drop {table} and delete its files (or --dry-run to preview)"
+        )
+
+    def ask(preview: dict[str, Any]) -> bool:
+        out.dropped(table, preview, purge, True)
+        return click.confirm(f"Drop {table} and delete these files?", abort=True, err=True)
+
+    confirm = ask if purge and not yes else None
+    result = ctx.lake.drop(table, purge, dry_run=dry_run, confirm=confirm)
     if dry_run:
         info = ctx.lake.describe(table)
         result.update(data_files=info["data_files"], data_bytes=info["data_bytes"])

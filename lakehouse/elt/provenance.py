@@ -3,7 +3,8 @@
 Each node is one table at one snapshot. A snapshot written by `lake run` lists the input snapshots it
 was read from; one written by `lake ingest` lists its source files and ends the chain. A snapshot that
 only reorganised files (compaction, rollback) is followed back through its parents to the run that
-produced the data.
+produced the data. A table that several ingests filled holds rows of each: an ingest node lists, in
+`ingests`, every ingest whose rows are still live at its snapshot (live_writes.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
+from lakehouse.elt.live_writes import live_writes
 from lakehouse.errors import SnapshotNotFoundError
 from lakehouse.table.snapshots import choose, iso_ms
 
@@ -78,6 +80,8 @@ def provenance(
             except Exception as exc:  # a dropped table or an expired snapshot ends that branch
                 inputs.append({"table": ident, "snapshot_id": int(sid), "error": str(exc)})
     node["inputs"] = inputs
+    if summary.get("lake.operation", "").startswith("ingest"):
+        node["ingests"] = live_writes(table, snapshot)
     return node
 
 

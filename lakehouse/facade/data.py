@@ -89,14 +89,24 @@ class DataAPI(LakeBase):
             table, table.snapshot_by_id(snapshot.snapshot_id) if snapshot else None
         )
 
-    def drop(self, name: str, purge: bool = False, *, dry_run: bool = False) -> dict[str, Any]:
+    def drop(
+        self, name: str, purge: bool = False, *, dry_run: bool = False,
+        confirm: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         """Drop a table; `purge` deletes only files under its own location that no other catalog
-        entry reaches, and lists the others as kept."""
+        entry reaches, and lists the others as kept. `confirm` is shown the dry run's result and
+        drops exactly that plan only if it returns True (else the result is the dry run's, with
+        `"dropped": False`). The result's `warnings` name the tags and branches other than main, and
+        the pin files (`*.lock`) in the working directory that pin the table."""
+        from pathlib import Path
+
         from lakehouse.ops.drop import DropResult, apply_drop, plan_drop
 
-        plan = plan_drop(self.catalog, name, purge)
+        plan = plan_drop(self.catalog, name, purge, pins_in=Path.cwd())
         if dry_run:
             return DropResult(plan, dry_run=True).to_dict()
+        if confirm is not None and not confirm(DropResult(plan, dry_run=True).to_dict()):
+            return {**DropResult(plan, dry_run=True).to_dict(), "dropped": False}
         return apply_drop(self.catalog, plan, self.profile).to_dict()
 
     # ---------------------------------------------------------------- ingest
@@ -167,30 +177,49 @@ class DataAPI(LakeBase):
     def read(
         self, name: str, columns: list[str] | None = None, where: str | None = None, *,
         snapshot_id: int | None = None, as_of: str | int | None = None, pins: PinsArg = None,
-    ) -> pa.Table:  # fmt: skip
-        """A table (or a snapshot of it) as Arrow; `where` is a DuckDB SQL predicate.
+        order_by: str | list[str] | None = None, as_: str = "arrow",
+    ) -> Any:  # fmt: skip
+        """A table (or a snapshot of it); `where` is a DuckDB SQL predicate.
 
         `snapshot_id=`, `as_of=` (id, ISO time, tag) or `pins="training.lock"` choose the snapshot.
+        Rows come in no stable order, even from one pinned snapshot (files are read in parallel):
+        pass `order_by=` (a column or a list) when order matters. `as_` is "arrow" (a `pa.Table`),
+        "pandas" or "polars" (a DataFrame; `pip install 'lakehouse[pandas]'` or `[polars]`), or
+        "duckdb" (a relation on a new in-memory DuckDB connection of its own, valid while you hold it).
         """
-        from lakehouse.read.execute import select_sql
+        from lakehouse.read.outputs import check_output, convert
 
-        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
-        return self.query(sql, refs, pins=pins)
+        check_output(as_)
+        sql, refs = self._select(name, columns, where, snapshot_id, as_of, order_by)
+        return convert(self.query(sql, refs, pins=pins), as_)
 
     def batches(
         self, name: str, columns: list[str] | None = None, where: str | None = None, *,
         snapshot_id: int | None = None, as_of: str | int | None = None, batch_size: int = 65536,
-        pins: PinsArg = None,
+        pins: PinsArg = None, order_by: str | list[str] | None = None,
     ) -> Iterator[pa.RecordBatch]:  # fmt: skip
-        """Record batches of a table, streamed: memory stays at about one batch."""
-        from lakehouse.read.execute import select_sql
-
-        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
+        """Record batches of a table, streamed: memory stays at about one batch. As with `read`, the
+        order of rows is not stable unless `order_by=` names it (sorting then holds the rows)."""
+        sql, refs = self._select(name, columns, where, snapshot_id, as_of, order_by)
         result = self.query_reader(sql, refs, batch_size, pins=pins)
         try:
             yield from result.reader
         finally:
             result.close()
+
+    def _select(
+        self, name: str, columns: list[str] | None, where: str | None, snapshot_id: int | None,
+        as_of: str | int | None, order_by: str | list[str] | None,
+    ) -> tuple[str, AsOf]:  # fmt: skip
+        from lakehouse.read.execute import select_sql
+        from lakehouse.read.outputs import order_clause
+
+        sql, refs = select_sql(name, columns, where, snapshot_id, as_of)
+        if order_by is None:
+            return sql, refs
+        meta = self.reader.meta(name)
+        known = [f.name for f in meta.schemas_by_id[meta.current_schema_id].fields]
+        return sql + order_clause(order_by, known, name), refs
 
 
 def _keys(key: list[str] | str | None) -> list[str] | None:

@@ -62,6 +62,18 @@ class WrittenFiles:
     def bytes(self) -> int:
         return sum(f.file_size_in_bytes for f in self.data_files)
 
+    def per_partition(self, data_root: str) -> dict[str, int]:
+        """Files written per partition folder under `data_root` (`ts_day=2026-06-01/country=US`),
+        sorted; {} when the files lie directly in `data_root` (an unpartitioned table)."""
+        counts: dict[str, int] = {}
+        root = data_root.rstrip("/") + "/"
+        for path in self.paths:
+            folder = path.rsplit("/", 1)[0] + "/"
+            if folder.startswith(root) and folder != root:
+                key = folder[len(root) : -1]
+                counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
 
 def target_file_size(table: Table) -> int:
     """The table's `write.target-file-size-bytes`; a value that is not a byte count is a one-line error."""
@@ -127,9 +139,9 @@ def copy_to_data_files(
     else:
         options.append(f"FILE_SIZE_BYTES {int(target)}")
     written = WrittenFiles()
-    for path, partition_keys in _run_copy(
-        engine, select_sql, projections, data_location(table), options, on_progress
-    ):
+    # one file per partition: the engine keeps io.engine.MAX_OPEN_PARTITION_FILES files open
+    copied = _run_copy(engine, select_sql, projections, data_location(table), options, on_progress)
+    for path, partition_keys in copied:
         partition = partition_record(metadata, partition_keys)
         if spec.fields:
             path = into_partition_folder(table, path, partition_path(spec, schema, partition))

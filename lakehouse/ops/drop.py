@@ -7,15 +7,17 @@ deletes exactly the planned files."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.table import Table
 
-from lakehouse.errors import StorageError
-from lakehouse.io.paths import under
+from lakehouse.errors import LakehouseError, StorageError
+from lakehouse.io.paths import normalize, under
 from lakehouse.io.storage import delete_files
 from lakehouse.ops.reach import claimed_reach, reachable
 from lakehouse.table.claims import claims
+from lakehouse.table.pins import load_pins
 from lakehouse.table.tables import load_table
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class PurgePlan:
     table: str
     location: str
     files: tuple[str, ...] = ()  # as the metadata spells them
+    bytes: int = 0  # of the files to delete whose size the metadata records (not metadata.json)
     kept_outside: tuple[str, ...] = ()
     kept_shared: tuple[str, ...] = ()
     shared_with: tuple[Claim, ...] = ()
@@ -43,10 +46,24 @@ class PurgePlan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "files": len(self.files),
+            "bytes": self.bytes,
             "kept_outside_location": list(self.kept_outside),
             "kept_shared": list(self.kept_shared),
             "shared_with": [str(c) for c in self.shared_with],
         }
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tag, or a branch other than main: someone kept a snapshot on purpose (`lake pin --tag`
+    records its pins as tags), so dropping the table loses what they kept."""
+
+    name: str
+    type: str  # "tag" or "branch"
+    snapshot_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "snapshot_id": self.snapshot_id}
 
 
 @dataclass(frozen=True)
@@ -55,9 +72,29 @@ class DropPlan:
     name: tuple[str, ...]  # as the catalog spells it (names match case-insensitively)
     location: str
     purge: PurgePlan | None = None
+    refs: tuple[Ref, ...] = ()  # tags and branches other than main
+    pin_files: tuple[str, ...] = ()  # lock files found beside the caller that pin this table
+
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        if self.refs:
+            listed = ", ".join(f"{r.type} {r.name}" for r in self.refs)
+            out.append(f"{self.table} has {len(self.refs)} tags or branches that keep snapshots: {listed}")
+        if self.pin_files:
+            listed = ", ".join(self.pin_files)
+            out.append(f"{self.table} is pinned by {listed}: reading those pins will fail once it is dropped")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"table": self.table, "purged": self.purge is not None, "location": self.location}
+        out = {
+            "table": self.table,
+            "purged": self.purge is not None,
+            "location": self.location,
+            "refs": [r.to_dict() for r in self.refs],
+            "pin_files": list(self.pin_files),
+            "warnings": self.warnings,
+        }
         return {**out, **self.purge.to_dict()} if self.purge else out
 
 
@@ -87,17 +124,44 @@ def plan_purge(table: Table, identifier: str, claims: Sequence[Claim] = ()) -> P
             kept.append(path)
         else:
             files.append(path)
-    return PurgePlan(identifier, table.location(), tuple(files), tuple(outside), tuple(kept), tuple(claims))
+    size = sum(found.files[normalize(path)][1] for path in files)
+    return PurgePlan(
+        identifier, table.location(), tuple(files), size, tuple(outside), tuple(kept), tuple(claims)
+    )
 
 
-def plan_drop(catalog: Catalog, identifier: str, purge: bool) -> DropPlan:
+def kept_refs(table: Table) -> tuple[Ref, ...]:
+    """Tags and branches other than main, sorted by name."""
+    return tuple(
+        Ref(name, str(ref.snapshot_ref_type.value), ref.snapshot_id)
+        for name, ref in sorted(table.metadata.refs.items())
+        if name != "main"
+    )
+
+
+def pinning_files(directory: Path, identifier: str) -> tuple[str, ...]:
+    """The `*.lock` pin files directly in `directory` that pin `identifier` (lake keeps no registry of
+    pin files; other `.lock` files and unreadable ones are passed over)."""
+    found = []
+    for path in sorted(directory.glob("*.lock")):
+        try:
+            if load_pins(path).get(identifier) is not None:
+                found.append(str(path))
+        except (LakehouseError, OSError):
+            continue
+    return tuple(found)
+
+
+def plan_drop(catalog: Catalog, identifier: str, purge: bool, pins_in: Path | None = None) -> DropPlan:
     """With `purge`, the files the table reaches under its own location, except those another catalog
-    entry there reaches (listed, with those outside, as kept)."""
+    entry there reaches (listed, with those outside, as kept). Its tags and branches, and the pin
+    files in `pins_in` that pin it, are listed for a warning."""
     table = load_table(catalog, identifier)
     purging = None
     if purge:
         purging = plan_purge(table, identifier, claims(catalog, ".".join(table.name()), table.location()))
-    return DropPlan(identifier, table.name(), table.location(), purging)
+    pinned = pinning_files(pins_in, identifier) if pins_in is not None else ()
+    return DropPlan(identifier, table.name(), table.location(), purging, kept_refs(table), pinned)
 
 
 def apply_drop(catalog: Catalog, plan: DropPlan, profile: Profile) -> DropResult:

@@ -55,9 +55,24 @@ class IngestResult:
     evolved_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     merge: dict[str, Any] | None = None  # mode merge: keys, rows updated/inserted, files rewritten
+    # files written per partition folder ({} for an unpartitioned table): one per partition, unless
+    # the write spans more partitions than io.engine.MAX_OPEN_PARTITION_FILES
+    files_per_partition: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def partitions(self) -> int:
+        return len(self.files_per_partition)
+
+    @property
+    def max_files_per_partition(self) -> int:
+        return max(self.files_per_partition.values(), default=0)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            **self.__dict__,
+            "partitions": self.partitions,
+            "max_files_per_partition": self.max_files_per_partition,
+        }
 
 
 def ingest_into(
@@ -194,6 +209,7 @@ def ingest(
         seconds=round(time.perf_counter() - start, 3),
         evolved_columns=list(plan.new_columns),
         merge=merging.to_dict() if merging is not None else None,
+        files_per_partition=written.per_partition(data_location(table)),
     )
 
 

@@ -89,6 +89,9 @@ class EltText(Output):
         from rich.tree import Tree
 
         def grow(tree: Tree, node: dict[str, Any]) -> None:
+            if len(node.get("ingests") or []) > 1:  # rows from several ingests: each, with its sources
+                for group in node["ingests"]:
+                    tree.add(_ingest_label(group))
             for child in node.get("inputs") or []:
                 grow(tree.add(_label(child)), child)
 
@@ -105,7 +108,9 @@ def _label(node: dict[str, Any]) -> Any:
     extra = []
     if node.get("run_id"):
         extra.append(f"run {node['run_id']}")
-    if node.get("sources"):
+    if len(node.get("ingests") or []) > 1:
+        extra.append(f"rows from {len(node['ingests'])} ingests")
+    elif node.get("sources"):
         extra.append(f"from {node['sources']}")
     if node.get("error"):
         extra.append(f"unavailable: {redact(node['error'])}")
@@ -115,6 +120,22 @@ def _label(node: dict[str, Any]) -> Any:
     if what or extra:
         label += " (" + ", ".join([x for x in [what, *extra] if x]) + ")"
     return Text(label)
+
+
+def _ingest_label(group: dict[str, Any]) -> Any:
+    """`ingest @ 123 (ingest-append, 2026-..., 60 rows in 4 files, from a.jsonl)`."""
+    from rich.text import Text
+
+    if group.get("note"):
+        return Text(f"ingest @ {group['snapshot_id']} ({group['note']})")
+    parts = [group.get("operation") or "", group.get("committed_at") or ""]
+    if group.get("live_files"):
+        parts.append(f"{group['live_rows']} rows in {group['live_files']} files")
+    if group.get("compacted_into"):
+        parts.append("compacted into " + ", ".join(str(s) for s in group["compacted_into"]))
+    if group.get("sources"):
+        parts.append(f"from {group['sources']}")
+    return Text(f"ingest @ {group['snapshot_id']} (" + ", ".join(p for p in parts if p) + ")")
 
 
 def _check_failure(result: Any) -> None:

@@ -123,3 +123,5 @@ def _compaction_plan(plan: dict[str, Any]) -> None:
         f"-> about {plan['expected_output_files']} files of {format_size(plan['target_size'])} "
         f"(accepted {format_size(plan['min_size'])}..{format_size(plan['max_size'])})"
     )
+    for reason in plan.get("left_alone", []):  # why the other partitions are not rewritten
+        click.echo(f"left alone: {reason['message']}")

@@ -58,12 +58,15 @@ class TableText(Output):
         )
 
     def dropped(self, table: str, result: dict[str, Any], purge: bool, dry_run: bool) -> None:
+        for warning in result.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
         verb = "would drop" if dry_run else "dropped"
         if not purge:
             click.echo(f"{verb} {table}")
             return
         deleted = result["files"] if dry_run else result["deleted_files"]
-        click.echo(f"{verb} {table} and {'would delete' if dry_run else 'deleted'} {deleted} of its files")
+        size = format_size(result["bytes"])
+        click.echo(f"{verb} {table} and {'delete' if dry_run else 'deleted'} {deleted} files ({size})")
         kept = [*result["kept_outside_location"], *result["kept_shared"]]
         if kept:
             click.echo(
@@ -79,8 +82,13 @@ class TableText(Output):
             merged(table, result.merge, result.dry_run)
             if result.dry_run:
                 return
+        files = f"{result.files} files"
+        if result.partitions:  # one file per partition, unless a write spans very many partitions
+            most = result.max_files_per_partition
+            each = "one per partition" if most == 1 else f"at most {most} per partition"
+            files += f" in {result.partitions} partitions ({each})"
         click.echo(
-            f"{result.mode} {result.rows} rows into {table}: {result.files} files, "
+            f"{result.mode} {result.rows} rows into {table}: {files}, "
             f"{format_size(result.bytes)}, snapshot {result.snapshot_id} ({result.seconds:.2f}s){extra}"
         )
 

@@ -25,6 +25,7 @@ from lakehouse.core.sizes import format_size, parse_size
 from lakehouse.errors import LakehouseError
 from lakehouse.io.writer import data_location, target_file_size
 from lakehouse.ops.compaction.deletes import applying, group_entries, is_delete, removable
+from lakehouse.ops.compaction.reasons import left_alone
 from lakehouse.ops.compaction.where import files_matching
 from lakehouse.table.snapshots import live_entries
 
@@ -111,6 +112,7 @@ class CompactionPlan:
     partitions: tuple[PartitionPlan, ...] = ()
     removed_deletes: tuple[DataFile, ...] = ()  # delete files that apply to no data file once it is done
     delete_files: frozenset[str] = frozenset()  # every live delete file when planned (for the conflict check)
+    outside_where: int = 0  # partitions left out because no row in them can match `where`
 
     @property
     def groups(self) -> tuple[FileGroup, ...]:
@@ -150,6 +152,7 @@ class CompactionPlan:
             "delete_files_applied": len({e.data_file.file_path for g in self.groups for e in g.deletes}),
             "delete_files_removed": len(self.removed_deletes),
             "partitions": [p.to_dict() for p in self.partitions if p.groups or p.skipped],
+            "left_alone": left_alone(self),
         }
 
 
@@ -191,9 +194,11 @@ def plan_compaction(
     removed = removable(
         found, [d for g in groups for d in g.deletes], {f.file_path for g in groups for f in g.files}
     )
+    every = {partition_key(e.data_file) for e in entries if not is_delete(e)}
     return CompactionPlan(
         identifier, snapshot.snapshot_id if snapshot else None, target, low, high, min_input_files,
         where, sort_columns, partitions, removed, frozenset(e.data_file.file_path for e in entries if is_delete(e)),
+        len(every) - len(partitions),
     )  # fmt: skip
 
 
