@@ -54,6 +54,8 @@ def test_every_json_document_writes_snapshot_ids_as_strings(built, run_cli, tmp_
         ("files", "bronze.events"),
         ("tags", "bronze.events"),
         ("provenance", "gold.training_set"),
+        ("provenance", "bronze.events"),
+        ("drop", "bronze.labels", "--purge", "--dry-run"),
         ("query", "SELECT count(*) AS n FROM gold.training_set"),
         ("run", "--project", str(REPO_SQL), "--dry-run"),
         ("run", "--project", str(REPO_SQL)),

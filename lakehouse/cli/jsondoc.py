@@ -49,7 +49,7 @@ def json_safe(value: Any) -> Any:
 
 # Keys whose integer values are snapshot ids, and keys of maps (table -> snapshot id) or lists of them.
 _ID_KEYS = frozenset({"snapshot_id", "parent_id", "snapshot"})
-_ID_COLLECTIONS = frozenset({"snapshots", "inputs", "snapshot_ids"})
+_ID_COLLECTIONS = frozenset({"snapshots", "inputs", "snapshot_ids", "compacted_into"})
 
 
 def _is_id_key(key: str | None) -> bool:
