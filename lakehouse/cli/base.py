@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,18 +63,21 @@ class LakeGroup(click.Group):
 
         original, warnings.showwarning = warnings.showwarning, show
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+            return result
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except LakehouseError as exc:
-            _fail(ctx, str(exc), exc)
-        except BrokenPipeError:  # `lake query ... | head` closed the pipe: not an error
-            sys.stderr.close()
-            sys.exit(0)
         except KeyboardInterrupt:
-            click.echo("Error: interrupted", err=True)
-            sys.exit(130)
-        except Exception as exc:  # a bug or an unexpected dependency error: still one line, no secrets
+            _interrupted()
+        except Exception as exc:
+            if _caused_by(exc, _is_broken_pipe):  # `lake query ... | head` closed the pipe: not an error
+                _quiet_exit()
+            if _caused_by(exc, _is_interrupt):  # DuckDB turned Ctrl-C into an exception
+                _interrupted()
+            if isinstance(exc, LakehouseError):
+                _fail(ctx, str(exc), exc)
+            # a bug or an unexpected dependency error: still one line, no secrets
             _fail(
                 ctx,
                 f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
@@ -80,6 +85,55 @@ class LakeGroup(click.Group):
             )
         finally:
             warnings.showwarning = original
+
+
+# What a command committed before Ctrl-C stopped it (a `lake run` publishes model by model), so the
+# interrupt line can say it; commands append a short phrase as each commit lands.
+committed: list[str] = []
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line saying what was committed, exit code 130 (128 + SIGINT) as shells expect."""
+    done = f"committed {', '.join(committed)}" if committed else "nothing was committed"
+    click.echo(f"interrupted; {done}", err=True)
+    sys.exit(130)
+
+
+def _quiet_exit() -> None:
+    """The reader of stdout went away: stop quietly with exit 0, as Python's SIGPIPE recipe does
+    (stdout pointed at /dev/null, so the interpreter's last flush cannot fail again)."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """DuckDB's InterruptException, or the RuntimeError its Arrow stream raises when interrupted."""
+    name = type(exc).__name__
+    return name == "InterruptException" or (
+        isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+    )
+
+
+def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
+    """`test` holds for `exc` or an exception it was raised from or during (a wrapper keeps the cause)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if test(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:

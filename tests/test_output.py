@@ -1,0 +1,86 @@
+"""Output through pipes and formats: a closed pipe is not an error, nested columns in every format,
+terminal tables that read well (numbers right, NULL distinct, ids whole)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakehouse.testing import LakeEnv
+
+NESTED = (
+    "SELECT 1 AS id, [1, 2] AS l, {'a': 1, 'd': DATE '2026-09-18'} AS s, MAP {'k': 1} AS m, "
+    "MAP {1: [MAP {DATE '2026-01-01': 'x'}]} AS mm, NULL::INT[] AS n"
+)
+EXPECTED = {
+    "id": 1,
+    "l": [1, 2],
+    "s": {"a": 1, "d": "2026-09-18"},
+    "m": {"k": 1},
+    "mm": {"1": [{"2026-01-01": "x"}]},
+    "n": None,
+}
+
+
+def lake_command(env: LakeEnv) -> str:
+    args = " ".join(f"'{a}'" for a in env.cli_args())
+    return f"'{sys.executable}' -m lakehouse.cli {args}"
+
+
+def test_a_closed_pipe_stops_quietly_with_exit_0(local_lake: LakeEnv) -> None:
+    # 300,000 rows are megabytes of CSV: far more than a pipe buffer, so the writer meets the closed pipe
+    for fmt in ("csv", "jsonl"):
+        script = (
+            f"set -o pipefail; {lake_command(local_lake)} query "
+            f"'SELECT range AS i, repeat(chr(120), 20) AS pad FROM range(300000)' --format {fmt} | head -1"
+        )
+        done = subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        assert done.stdout.splitlines() == (
+            ['"i","pad"'] if fmt == "csv" else ['{"i": 0, "pad": "' + "x" * 20 + '"}']
+        )
+
+
+def test_nested_columns_as_json_text_in_csv(local_lake: LakeEnv, run_cli: Any) -> None:
+    result = run_cli(local_lake, "query", NESTED, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {k: json.loads(v) if v else None for k, v in row.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_nested_columns_natively_in_json(local_lake: LakeEnv, run_cli: Any, fmt: str) -> None:
+    result = run_cli(local_lake, "query", NESTED, "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    rows = (
+        json.loads(result.stdout)
+        if fmt == "json"
+        else [json.loads(line) for line in result.stdout.splitlines()]
+    )
+    assert rows == [EXPECTED]
+    document = json.loads(run_cli(local_lake, "query", NESTED, "--json").stdout)
+    assert document["rows"] == [EXPECTED]
+
+
+def test_nested_columns_natively_in_parquet(local_lake: LakeEnv, run_cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "nested.parquet"
+    result = run_cli(local_lake, "query", NESTED, "--output", str(target))
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(target)
+    assert pa.types.is_map(table.schema.field("m").type)
+    row = table.to_pylist()[0]
+    assert row["l"] == [1, 2] and row["m"] == [("k", 1)] and row["n"] is None
