@@ -181,6 +181,9 @@ def cli(ctx: click.Context, profile: str | None, config: str | None, debug: bool
       lake query "SELECT country, count(*) FROM bronze.events GROUP BY 1"
       lake describe bronze.events --json
     """
+    from lakehouse.core import interrupts
+
+    interrupts.install()  # Ctrl-C reaches a query running inside DuckDB
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.core import interrupts
 from lakehouse.core.config import Profile
 from lakehouse.core.schemas import quote_literal
 from lakehouse.errors import LakehouseError
@@ -85,6 +86,7 @@ class Engine:
         import duckdb
 
         self.con = duckdb.connect(":memory:", config=config)
+        interrupts.register(self.con)  # Ctrl-C stops a running query (when the CLI installed it)
         for name in extensions:
             self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
         # GLOBAL, because a plain SET binds only this connection and its cursors would run in the
@@ -226,6 +228,7 @@ class Engine:
         handle = Engine.__new__(Engine)
         handle.profile = self.profile
         handle.con = self.con.cursor()
+        interrupts.register(handle.con)
         return handle
 
     def close(self) -> None:

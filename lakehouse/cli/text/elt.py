@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from lakehouse.cli.base import redact
-from lakehouse.cli.output import Output
+from lakehouse.cli.output import Output, published
 from lakehouse.cli.terminal import print_table, print_tree
 
 
@@ -32,13 +32,14 @@ class EltText(Output):
     def model_done(self, model: Any) -> None:
         """One line on stderr as each model finishes (stdout keeps the summary)."""
         m = model
+        published(m)
         if m.status == "skipped":
             click.echo(f"SKIP {m.model}: {redact(str(m.error))}", err=True)
             return
         if m.status == "up_to_date":
             click.echo(f"OK   {m.model}: up to date, snapshot {m.snapshot_id}", err=True)
             return
-        sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
+        sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
         click.echo(
             f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}", err=True
@@ -91,6 +92,11 @@ class EltText(Output):
         root = Tree(_label(node))
         grow(root, node)
         print_tree(root)
+
+
+def _unchanged(previous: int | None) -> str:
+    """A failed model's table as it stays: its snapshot, or none yet (a new table was not created)."""
+    return f"{previous} (unchanged)" if previous is not None else "none (the table was not created)"
 
 
 def _label(node: dict[str, Any]) -> Any:
