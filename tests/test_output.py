@@ -84,3 +84,37 @@ def test_nested_columns_natively_in_parquet(local_lake: LakeEnv, run_cli: Any, t
     assert pa.types.is_map(table.schema.field("m").type)
     row = table.to_pylist()[0]
     assert row["l"] == [1, 2] and row["m"] == [("k", 1)] and row["n"] is None
+
+
+def terminal_lines(local_lake: LakeEnv, run_cli: Any, *args: str) -> list[str]:
+    """The output people see at a terminal (LAKE_TERMINAL=1), 60 columns wide."""
+    os.environ.update({"LAKE_TERMINAL": "1", "COLUMNS": "60"})
+    try:
+        result = run_cli(local_lake, *args)
+    finally:
+        del os.environ["LAKE_TERMINAL"], os.environ["COLUMNS"]
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_terminal_table_aligns_numbers_marks_null_and_keeps_ids_whole(local_lake: LakeEnv, run_cli: Any) -> None:
+    sql = (
+        "SELECT * FROM (VALUES (8630870585693384451, 5, NULL, '', DATE '2026-09-18', repeat('word ', 30)),"
+        " (1, 12345, 'x', NULL, NULL, 'w')) AS t(snapshot_id, n, s, e, d, long_text)"
+    )
+    lines = terminal_lines(local_lake, run_cli, "query", sql)
+    body = [line for line in lines if line.startswith("│")]
+    cells = [[c.strip() for c in line.strip("│").split("│")] for line in body]
+    first, second = cells[0], next(c for c in cells[1:] if c[0])
+    assert first[0] == "8630870585693384451"  # the id whole on one line, copyable
+    assert first[2] == "NULL" and first[3] == ""  # NULL is not the empty string
+    assert second[3] == "NULL" and second[4] == "NULL"
+    assert first[4] == "2026-09-18"
+    n_cells = [line.strip("│").split("│")[1] for line in body if line.strip("│").split("│")[1].strip()]
+    assert n_cells[0].endswith("5 ") and n_cells[0].startswith("     ")  # right-aligned
+    assert max(len(line) for line in lines) <= 60  # long text folds instead
+
+
+def test_piped_output_is_csv_without_notes(local_lake: LakeEnv, run_cli: Any) -> None:
+    result = run_cli(local_lake, "query", "SELECT NULL AS x, '' AS e")
+    assert result.stdout == '"x","e"\n,""\n' and result.stderr == ""

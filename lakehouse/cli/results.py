@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import click
 
 from lakehouse.cli.jsondoc import to_json, to_json_line
-from lakehouse.cli.terminal import console, note
+from lakehouse.cli.terminal import note, print_rich_table
 
 
 def format_for(output: str | None) -> str:
@@ -31,8 +31,6 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
     import pyarrow as pa
 
     if fmt == "table":
-        from rich.table import Table
-
         shown: list[pa.RecordBatch] = []
         total = kept = 0
         for batch in reader:  # keep the first 1,000 rows, count the rest
@@ -40,15 +38,9 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
             if kept < 1000:
                 shown.append(batch.slice(0, 1000 - kept))
                 kept += shown[-1].num_rows
-        table = Table(show_lines=False)
-        for name in reader.schema.names:
-            table.add_column(name, overflow="fold")
-        for batch in shown:
-            for row in batch.to_pylist():
-                table.add_row(
-                    *("" if v is None else v.hex() if isinstance(v, bytes) else str(v) for v in row.values())
-                )
-        console().print(table)
+        numeric = {f.name for f in reader.schema if _is_number(f.type)}
+        rows = [list(row.values()) for batch in shown for row in rows_of(batch)]
+        print_rich_table(reader.schema.names, rows, numeric)
         if total > kept:
             note(f"showing {kept} of {total} rows; use --output for all")
         return
@@ -75,6 +67,12 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
         else:  # json: one array, streamed row by row
             _write_json_rows(reader, sink, "")
             sink.write(b"\n")
+
+
+def _is_number(t) -> bool:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
 
 
 def _csv_field(field):  # type: ignore[no-untyped-def]

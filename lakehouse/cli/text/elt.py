@@ -8,7 +8,7 @@ import click
 
 from lakehouse.cli.base import redact
 from lakehouse.cli.output import Output, published
-from lakehouse.cli.terminal import print_table, print_tree
+from lakehouse.cli.terminal import print_table, print_tree, sample_row
 
 
 class EltText(Output):
@@ -126,4 +126,4 @@ def _check_failure(result: Any) -> None:
     mark = "WARN" if result.severity == "warn" else "FAIL"
     click.echo(f"  {mark} {redact(result.message())}", err=True)
     for row in result.sample:
-        click.echo(f"       {row}", err=True)
+        click.echo(f"       {sample_row(row)}", err=True)
