@@ -97,7 +97,9 @@ def terminal_lines(local_lake: LakeEnv, run_cli: Any, *args: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def test_terminal_table_aligns_numbers_marks_null_and_keeps_ids_whole(local_lake: LakeEnv, run_cli: Any) -> None:
+def test_terminal_table_aligns_numbers_marks_null_and_keeps_ids_whole(
+    local_lake: LakeEnv, run_cli: Any
+) -> None:
     sql = (
         "SELECT * FROM (VALUES (8630870585693384451, 5, NULL, '', DATE '2026-09-18', repeat('word ', 30)),"
         " (1, 12345, 'x', NULL, NULL, 'w')) AS t(snapshot_id, n, s, e, d, long_text)"
@@ -118,3 +120,22 @@ def test_terminal_table_aligns_numbers_marks_null_and_keeps_ids_whole(local_lake
 def test_piped_output_is_csv_without_notes(local_lake: LakeEnv, run_cli: Any) -> None:
     result = run_cli(local_lake, "query", "SELECT NULL AS x, '' AS e")
     assert result.stdout == '"x","e"\n,""\n' and result.stderr == ""
+
+
+def test_failed_check_samples_are_values_and_a_new_table_is_not_snapshot_none(
+    local_lake: LakeEnv, run_cli: Any, tmp_path: Path
+) -> None:
+    from conftest import events, write_jsonl, write_project
+
+    write_jsonl(tmp_path / "e.jsonl", events(20))
+    local_lake.lake.ingest("bronze.events", str(tmp_path / "e.jsonl"), create=True)
+    model = (
+        "{{ config(checks=[{'range': {'column': 'amount', 'max': -1}}]) }} "
+        "SELECT CAST(ts AS DATE) AS day, amount, NULL::VARCHAR AS note FROM bronze.events"
+    )
+    project = write_project(local_lake.root, {"silver.days": model})
+    result = run_cli(local_lake, "run", "--project", str(project))
+    assert result.exit_code == 1
+    assert "datetime.date" not in result.stderr and "Decimal(" not in result.stderr
+    assert "day=2026-06-0" in result.stderr and "note=NULL" in result.stderr, result.stderr
+    assert "None (unchanged)" not in result.stderr
