@@ -45,3 +45,20 @@ def test_piped_cli_output_has_no_progress(local_lake: LakeEnv, run_cli: Any, big
     assert result.stderr == ""
     assert result.stdout.startswith("append 2000000 rows into bronze.big") or "2000000 rows" in result.stdout
     assert local_lake.lake.table("bronze.big").scan().to_arrow().num_rows == 2_000_000
+
+
+def test_compaction_progress_moves_to_the_total(local_lake: LakeEnv, tmp_path: Path) -> None:
+    from conftest import events, write_jsonl
+
+    for i in range(6):  # six small files in each of four partitions: four groups to rewrite
+        write_jsonl(tmp_path / f"e{i}.jsonl", events(400, start=400 * i))
+        local_lake.lake.ingest(
+            "bronze.events",
+            str(tmp_path / f"e{i}.jsonl"),
+            **({"create": True, "partition_by": "country"} if i == 0 else {}),
+        )
+    seen: list[float] = []
+    result = local_lake.lake.compact("bronze.events", on_progress=seen.append)
+    assert result.files_before == 24 and result.files_after == 4
+    moved(seen)
+    assert local_lake.lake.table("bronze.events").scan().to_arrow().num_rows == 2400
