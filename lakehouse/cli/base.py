@@ -87,14 +87,11 @@ class LakeGroup(click.Group):
             warnings.showwarning = original
 
 
-# What a command committed before Ctrl-C stopped it (a `lake run` publishes model by model), so the
-# interrupt line can say it; commands append a short phrase as each commit lands.
-committed: list[str] = []
-
-
 def _interrupted() -> None:
     """Ctrl-C: one line saying what was committed, exit code 130 (128 + SIGINT) as shells expect."""
-    done = f"committed {', '.join(committed)}" if committed else "nothing was committed"
+    from lakehouse.core.hooks import commits
+
+    done = f"committed {', '.join(commits())}" if commits() else "nothing was committed"
     click.echo(f"interrupted; {done}", err=True)
     sys.exit(130)
 

@@ -19,14 +19,6 @@ if TYPE_CHECKING:
     from lakehouse.lake import QueryResult
 
 
-def published(model: Any) -> None:
-    """Note a model `lake run` published, so a Ctrl-C later says what was committed."""
-    from lakehouse.cli.base import committed
-
-    if model.status == "ok":
-        committed.append(f"{model.model} (snapshot {model.snapshot_id})")
-
-
 class Output(ABC):
     """What every command shows. Results arrive as the library returns them (objects or dicts)."""
 
@@ -197,7 +189,7 @@ class Json(Output):
         self.emit(plan.to_dict())
 
     def model_done(self, model: Any) -> None:
-        published(model)  # the run's document lists every model at the end
+        pass  # the run's document lists every model at the end
 
     def run_finished(self, result: Any) -> None:
         self.emit(masked_errors(result.to_dict()))

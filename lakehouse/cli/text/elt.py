@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from lakehouse.cli.base import redact
-from lakehouse.cli.output import Output, published
+from lakehouse.cli.output import Output
 from lakehouse.cli.terminal import print_table, print_tree, sample_row
 
 
@@ -32,7 +32,6 @@ class EltText(Output):
     def model_done(self, model: Any) -> None:
         """One line on stderr as each model finishes (stdout keeps the summary)."""
         m = model
-        published(m)
         if m.status == "skipped":
             click.echo(f"SKIP {m.model}: {redact(str(m.error))}", err=True)
             return
