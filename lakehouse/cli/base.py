@@ -89,11 +89,27 @@ class LakeGroup(click.Group):
 
 def _interrupted() -> None:
     """Ctrl-C: one line saying what was committed, exit code 130 (128 + SIGINT) as shells expect."""
+    click.echo(_interrupted_line(), err=True)
+    sys.exit(130)
+
+
+def _interrupted_line() -> str:
     from lakehouse.core.hooks import commits
 
-    done = f"committed {', '.join(commits())}" if commits() else "nothing was committed"
-    click.echo(f"interrupted; {done}", err=True)
-    sys.exit(130)
+    done = commits()
+    return f"interrupted; committed {', '.join(done)}" if done else "interrupted; nothing was committed"
+
+
+def _stuck() -> None:
+    """Ctrl-C did not unwind the command within the grace period (a DuckDB stream that ignores its
+    interrupt): end the process the same way, from the watcher thread. A commit is one catalog
+    transaction, so nothing is left half-committed; written files are orphans `lake gc` removes."""
+    import os
+
+    with contextlib.suppress(Exception):
+        sys.stderr.write(_interrupted_line() + "\n")
+        sys.stderr.flush()
+    os._exit(130)
 
 
 def _quiet_exit() -> None:
@@ -180,7 +196,7 @@ def cli(ctx: click.Context, profile: str | None, config: str | None, debug: bool
     """
     from lakehouse.core import interrupts
 
-    interrupts.install()  # Ctrl-C reaches a query running inside DuckDB
+    interrupts.install(stuck=_stuck)  # Ctrl-C reaches a query running inside DuckDB
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 _connections: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -32,7 +33,7 @@ def interrupt_all() -> None:
             continue
 
 
-def install() -> None:
+def install(stuck: Callable[[], None] | None = None, grace: float = 3.0) -> None:
     """Interrupt every registered connection as SIGINT arrives; Python's own handler still raises
     KeyboardInterrupt in the main thread. Only from the main thread, once, and not over another
     wake-up fd (an event loop's)."""
@@ -54,9 +55,13 @@ def install() -> None:
         while data := reader.recv(64):
             if signal.SIGINT in data:
                 # A query only just starting clears an earlier interrupt: keep interrupting while the
-                # process winds down (every later query would only be cleanup), for at most 10 s.
-                for _ in range(100):
+                # process winds down (every later query would only be cleanup). DuckDB does not always
+                # honour it inside an Arrow stream; after `grace` seconds `stuck` ends the process.
+                deadline = time.monotonic() + grace
+                while time.monotonic() < deadline:
                     interrupt_all()
-                    time.sleep(0.1)
+                    time.sleep(0.05)
+                if stuck is not None:
+                    stuck()
 
     threading.Thread(target=watch, name="lake-sigint", daemon=True).start()
