@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,18 +71,21 @@ class LakeGroup(click.Group):
 
         original, warnings.showwarning = warnings.showwarning, show
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+            return result
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except LakehouseError as exc:
-            _fail(ctx, str(exc), exc)
-        except BrokenPipeError:  # `lake query ... | head` closed the pipe: not an error
-            sys.stderr.close()
-            sys.exit(0)
         except KeyboardInterrupt:
-            click.echo("Error: interrupted", err=True)
-            sys.exit(130)
-        except Exception as exc:  # a bug or an unexpected dependency error: still one line, no secrets
+            _interrupted()
+        except Exception as exc:
+            if _caused_by(exc, _is_broken_pipe):  # `lake query ... | head` closed the pipe: not an error
+                _quiet_exit()
+            if _caused_by(exc, _is_interrupt):  # DuckDB turned Ctrl-C into an exception
+                _interrupted()
+            if isinstance(exc, LakehouseError):
+                _fail(ctx, str(exc), exc)
+            # a bug or an unexpected dependency error: still one line, no secrets
             _fail(
                 ctx,
                 f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
@@ -88,6 +93,68 @@ class LakeGroup(click.Group):
             )
         finally:
             warnings.showwarning = original
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line saying what was committed, exit code 130 (128 + SIGINT) as shells expect."""
+    click.echo(_interrupted_line(), err=True)
+    sys.exit(130)
+
+
+def _interrupted_line() -> str:
+    from lakehouse.core.hooks import commits
+
+    done = commits()
+    return f"interrupted; committed {', '.join(done)}" if done else "interrupted; nothing was committed"
+
+
+def _stuck() -> None:
+    """Ctrl-C did not unwind the command within the grace period (a DuckDB stream that ignores its
+    interrupt): end the process the same way, from the watcher thread. A commit is one catalog
+    transaction, so nothing is left half-committed; written files are orphans `lake gc` removes."""
+    import os
+
+    with contextlib.suppress(Exception):
+        sys.stderr.write(_interrupted_line() + "\n")
+        sys.stderr.flush()
+    os._exit(130)
+
+
+def _quiet_exit() -> None:
+    """The reader of stdout went away: stop quietly with exit 0, as Python's SIGPIPE recipe does
+    (stdout pointed at /dev/null, so the interpreter's last flush cannot fail again)."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """DuckDB's InterruptException, or the RuntimeError its Arrow stream raises when interrupted."""
+    name = type(exc).__name__
+    return name == "InterruptException" or (
+        isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+    )
+
+
+def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
+    """`test` holds for `exc` or an exception it was raised from or during (a wrapper keeps the cause)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if test(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException) -> None:
@@ -140,6 +207,9 @@ def cli(ctx: click.Context, profile: str | None, config: str | None, debug: bool
       lake query "SELECT country, count(*) FROM bronze.events GROUP BY 1"
       lake describe bronze.events --json
     """
+    from lakehouse.core import interrupts
+
+    interrupts.install(stuck=_stuck)  # Ctrl-C reaches a query running inside DuckDB
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -8,12 +8,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
 from lakehouse.cli.jsondoc import to_json, to_json_line
-from lakehouse.cli.terminal import console, note
+from lakehouse.cli.terminal import note, print_rich_table
 
 
 def format_for(output: str | None) -> str:
@@ -31,8 +31,6 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
     import pyarrow as pa
 
     if fmt == "table":
-        from rich.table import Table
-
         shown: list[pa.RecordBatch] = []
         total = kept = 0
         for batch in reader:  # keep the first 1,000 rows, count the rest
@@ -40,15 +38,9 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
             if kept < 1000:
                 shown.append(batch.slice(0, 1000 - kept))
                 kept += shown[-1].num_rows
-        table = Table(show_lines=False)
-        for name in reader.schema.names:
-            table.add_column(name, overflow="fold")
-        for batch in shown:
-            for row in batch.to_pylist():
-                table.add_row(
-                    *("" if v is None else v.hex() if isinstance(v, bytes) else str(v) for v in row.values())
-                )
-        console().print(table)
+        numeric = {f.name for f in reader.schema if _is_number(f.type)}
+        rows = [list(row.values()) for batch in shown for row in rows_of(batch)]
+        print_rich_table(reader.schema.names, rows, numeric)
         if total > kept:
             note(f"showing {kept} of {total} rows; use --output for all")
         return
@@ -64,40 +56,89 @@ def write_result(reader, fmt: str, output: str | None) -> None:  # type: ignore[
         elif fmt == "csv":
             import pyarrow.csv as pacsv
 
-            schema = pa.schema([_hex_field(f) for f in reader.schema])
+            schema = pa.schema([_csv_field(f) for f in reader.schema])
             with pacsv.CSVWriter(sink, schema) as writer:
                 for batch in reader:
-                    writer.write_batch(_binary_as_hex(batch, schema))
+                    writer.write_batch(_as_text(batch, schema))
         elif fmt == "jsonl":
             for batch in reader:
-                for row in batch.to_pylist():
+                for row in rows_of(batch):
                     sink.write((to_json_line(row) + "\n").encode())
         else:  # json: one array, streamed row by row
             _write_json_rows(reader, sink, "")
             sink.write(b"\n")
 
 
-def _hex_field(field):  # type: ignore[no-untyped-def]
+def _is_number(t) -> bool:  # type: ignore[no-untyped-def]
     import pyarrow as pa
 
-    binary = pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
-    return field.with_type(pa.string()) if binary or pa.types.is_fixed_size_binary(field.type) else field
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
 
 
-def _binary_as_hex(batch, schema):  # type: ignore[no-untyped-def]
-    """CSV is text: binary values are written in hex, as JSON output writes them (raw bytes may not be
-    UTF-8, which pyarrow's CSV writer refuses)."""
+def _csv_field(field):  # type: ignore[no-untyped-def]
+    """CSV is text: binary columns become hex and nested ones (list, struct, map) JSON text."""
+    import pyarrow as pa
+
+    t = field.type
+    binary = pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+    return field.with_type(pa.string()) if binary or pa.types.is_nested(t) else field
+
+
+def _as_text(batch, schema):  # type: ignore[no-untyped-def]
+    """Binary values in hex, as JSON output writes them (raw bytes may not be UTF-8, which pyarrow's CSV
+    writer refuses); a list, struct or map value as one JSON document, which a CSV reader keeps whole."""
     import pyarrow as pa
 
     if batch.schema.equals(schema):
         return batch
-    columns = [
-        col
-        if col.type == field.type
-        else pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string())
-        for col, field in zip(batch.columns, schema, strict=True)
-    ]
+    columns = []
+    for col, field in zip(batch.columns, schema, strict=True):
+        if col.type == field.type:
+            columns.append(col)
+        elif pa.types.is_nested(col.type):
+            values = [None if v is None else to_json_line(v) for v in _plain_column(col)]  # type: ignore[arg-type]
+            columns.append(pa.array(values, pa.string()))
+        else:
+            columns.append(pa.array([None if v is None else v.hex() for v in col.to_pylist()], pa.string()))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def rows_of(batch) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """A batch's rows as dicts, maps as JSON objects (pyarrow gives a map as a list of key-value pairs)."""
+    if not any(_has_map(f.type) for f in batch.schema):
+        return batch.to_pylist()  # type: ignore[no-any-return]
+    columns = {name: _plain_column(col) for name, col in zip(batch.schema.names, batch.columns, strict=True)}
+    return [{name: values[i] for name, values in columns.items()} for i in range(batch.num_rows)]
+
+
+def _plain_column(col) -> list[Any]:  # type: ignore[no-untyped-def]
+    return [_plain(v, col.type) for v in col.to_pylist()]
+
+
+def _has_map(t) -> bool:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    if pa.types.is_map(t):
+        return True
+    return pa.types.is_nested(t) and any(_has_map(t.field(i).type) for i in range(t.num_fields))
+
+
+def _plain(value: Any, t) -> Any:  # type: ignore[no-untyped-def]
+    """`value` of Arrow type `t` with every map (at any depth) as a dict keyed by text."""
+    import pyarrow as pa
+
+    if value is None or not _has_map(t):
+        return value
+    if pa.types.is_map(t):
+        return {_key(k): _plain(v, t.item_type) for k, v in value}
+    if pa.types.is_struct(t):
+        return {t.field(i).name: _plain(value[t.field(i).name], t.field(i).type) for i in range(t.num_fields)}
+    return [_plain(v, t.value_type) for v in value]  # list, large list, fixed-size list
+
+
+def _key(key: Any) -> str:
+    """A JSON object key is text: a date key in ISO form, any other in its JSON spelling."""
+    return key if isinstance(key, str) else to_json_line(key).strip('"')  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -124,7 +165,7 @@ def _write_json_rows(reader, sink: BinaryIO, indent: str) -> None:  # type: igno
     sink.write(b"[")
     first = True
     for batch in reader:
-        for row in batch.to_pylist():
+        for row in rows_of(batch):
             sink.write((b"" if first else b",") + f"\n{indent}  ".encode() + to_json_line(row).encode())
             first = False
     sink.write(f"\n{indent}]".encode() if not first else b"]")

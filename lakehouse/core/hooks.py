@@ -24,6 +24,18 @@ from pathlib import Path
 _ENV_PHASES = "LAKE_TEST_HOOK"
 _ENV_DIR = "LAKE_TEST_HOOK_DIR"
 _passed: set[str] = set()
+# What this process has made visible on `main` so far (a `lake run` publishes model by model), so an
+# interrupted command can say what it committed.
+_committed: list[str] = []
+
+
+def committed(what: str) -> None:
+    """Note a commit that readers now see, e.g. `silver.events (snapshot 123)`."""
+    _committed.append(what)
+
+
+def commits() -> list[str]:
+    return list(_committed)
 
 
 def checkpoint(phase: str) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import Operation
 
-from lakehouse.core.hooks import checkpoint
+from lakehouse.core.hooks import checkpoint, committed
 from lakehouse.elt.checks import run_checks
 from lakehouse.elt.contracts import not_null_checks
 from lakehouse.elt.plan import Step
@@ -112,6 +112,7 @@ def write_audit_publish(
         result.rows = done.rows
         return False
     _publish(load_this, branch, staged_id, parent_id, policy, name)
+    committed(f"{name} (snapshot {staged_id})")
     checkpoint("after-publish")
     result.rows = done.rows
     return True

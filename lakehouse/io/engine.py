@@ -13,10 +13,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.core import interrupts
 from lakehouse.core.config import Profile
 from lakehouse.core.schemas import quote_literal
 from lakehouse.errors import LakehouseError
@@ -93,6 +94,7 @@ class Engine:
         import duckdb
 
         self.con = duckdb.connect(":memory:", config=config)
+        interrupts.register(self.con)  # Ctrl-C stops a running query (when the CLI installed it)
         for name in extensions:
             self.con.execute(f"LOAD {quote_literal(extension_path(name))}")
         # GLOBAL, because a plain SET binds only this connection and its cursors would run in the
@@ -205,35 +207,50 @@ class Engine:
     def run_with_progress(
         self, sql: str, on_progress: Callable[[float], None] | None = None
     ) -> list[tuple[Any, ...]]:
-        """Execute and return every row, reporting DuckDB's own progress (0..100) from a watcher thread."""
+        """Execute and return every row, reporting DuckDB's own progress (0..100, never going back) from
+        a watcher thread. DuckDB tracks progress only with `enable_progress_bar` on (its own printing
+        stays off), so without it the bar sat at 0% through a whole ingest."""
         if on_progress is None:
             return self.con.execute(sql).fetchall()
         done = threading.Event()
+        reached = [0.0]
+
+        def report(value: float) -> None:
+            if value > reached[0]:
+                reached[0] = value
+                on_progress(value)
 
         def watch() -> None:
-            while not done.wait(0.2):
+            while not done.wait(0.1):
                 try:
                     value = self.con.query_progress()
                 except Exception:  # the connection may be between statements
                     continue
                 if value >= 0:
-                    on_progress(float(value))
+                    report(min(float(value), 99.9))  # 100 only once the statement returned
 
+        tracking = ExitStack()
+        with suppress(Exception):  # a locked configuration: run without DuckDB's progress
+            tracking.enter_context(self.settings(enable_progress_bar=True, enable_progress_bar_print=False))
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
             rows = self.con.execute(sql).fetchall()
-            on_progress(100.0)
+            done.set()
+            watcher.join(timeout=1)
+            report(100.0)
             return rows
         finally:
             done.set()
             watcher.join(timeout=1)
+            tracking.close()
 
     def cursor(self) -> Engine:
         """A second handle on the same database: same extensions, secret and (locked) settings, no reload."""
         handle = Engine.__new__(Engine)
         handle.profile = self.profile
         handle.con = self.con.cursor()
+        interrupts.register(handle.con)
         return handle
 
     def close(self) -> None:

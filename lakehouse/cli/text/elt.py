@@ -8,7 +8,7 @@ import click
 
 from lakehouse.cli.base import redact
 from lakehouse.cli.output import Output
-from lakehouse.cli.terminal import print_table, print_tree
+from lakehouse.cli.terminal import print_table, print_tree, sample_row
 
 
 class EltText(Output):
@@ -38,7 +38,7 @@ class EltText(Output):
         if m.status == "up_to_date":
             click.echo(f"OK   {m.model}: up to date, snapshot {m.snapshot_id}", err=True)
             return
-        sid = m.snapshot_id if m.status == "ok" else f"{m.previous_snapshot_id} (unchanged)"
+        sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
         click.echo(
             f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}", err=True
@@ -100,6 +100,11 @@ class EltText(Output):
         print_tree(root)
 
 
+def _unchanged(previous: int | None) -> str:
+    """A failed model's table as it stays: its snapshot, or none yet (a new table was not created)."""
+    return f"{previous} (unchanged)" if previous is not None else "none (the table was not created)"
+
+
 def _label(node: dict[str, Any]) -> Any:
     """`gold.training_set @ 123 (run-overwrite, run 2026...)`, as plain text (a `[` is no markup)."""
     from rich.text import Text
@@ -145,4 +150,4 @@ def _check_failure(result: Any) -> None:
     mark = "WARN" if result.severity == "warn" else "FAIL"
     click.echo(f"  {mark} {redact(result.message())}", err=True)
     for row in result.sample:
-        click.echo(f"       {row}", err=True)
+        click.echo(f"       {sample_row(row)}", err=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from lakehouse.cli.output import Output
-from lakehouse.cli.terminal import note, print_table
+from lakehouse.cli.terminal import note, print_table, stdout_is_terminal
 from lakehouse.core.sizes import format_size
 
 if TYPE_CHECKING:
@@ -98,7 +97,7 @@ class TableText(Output):
 
         for name, snapshot_id in result.snapshots().items():
             note(f"read {name} at snapshot {snapshot_id}")
-        fmt = fmt or ("table" if output is None and sys.stdout.isatty() else format_for(output))
+        fmt = fmt or ("table" if output is None and stdout_is_terminal() else format_for(output))
         write_result(result.reader, fmt, output)
 
 
