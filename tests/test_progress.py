@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lakehouse.core.sizes import format_size
 from lakehouse.testing import LakeEnv
 
 
@@ -37,6 +38,10 @@ def test_ingest_progress_moves_to_the_total(local_lake: LakeEnv, big_csv: Path) 
     )
     assert result.rows == 2_000_000
     moved(seen)
+    # what the bar shows beside the percentage: bytes of the source read
+    size = format_size(big_csv.stat().st_size)
+    assert seen[-1].detail == f"{size} of {size} read"  # type: ignore[attr-defined]
+    assert all(getattr(v, "detail", "").endswith(f" of {size} read") for v in seen)
 
 
 def test_piped_cli_output_has_no_progress(local_lake: LakeEnv, run_cli: Any, big_csv: Path) -> None:
@@ -61,4 +66,21 @@ def test_compaction_progress_moves_to_the_total(local_lake: LakeEnv, tmp_path: P
     result = local_lake.lake.compact("bronze.events", on_progress=seen.append)
     assert result.files_before == 24 and result.files_after == 4
     moved(seen)
+    details = [getattr(v, "detail", "") for v in seen]
+    assert details[0].endswith(" of 24 files rewritten") and details[-1] == "24 of 24 files rewritten"
     assert local_lake.lake.table("bronze.events").scan().to_arrow().num_rows == 2400
+
+
+def test_run_counts_models_done_as_they_finish(local_lake: LakeEnv, run_cli: Any) -> None:
+    from lakehouse.dev import datagen
+
+    feed = datagen.events(500, days=3, seed=1)
+    for name, rows in (("bronze.events", feed), ("bronze.labels", datagen.labels(feed, 50))):
+        local_lake.lake.ingest(
+            name, str(datagen.write_jsonl(rows, local_lake.root / f"{name}.jsonl")), create=True
+        )
+    repo_sql = Path(__file__).resolve().parent.parent / "sql"
+    result = run_cli(local_lake, "run", "--project", str(repo_sql))
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("OK ")]
+    assert [line.rsplit("(", 1)[1] for line in lines] == ["1 of 4)", "2 of 4)", "3 of 4)", "4 of 4)"]

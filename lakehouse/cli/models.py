@@ -77,9 +77,9 @@ def run(
     if dry_run:
         out.run_plan(ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs))
         return
-    result = ctx.lake.run(
-        project, select, full_refresh=full_refresh, as_of=as_of_refs, on_model=out.model_done, threads=threads
-    )
+    plan = ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs)
+    out.run_started(plan)
+    result = ctx.lake.run(project, plan=plan, on_model=out.model_done, threads=threads)
     out.run_finished(result)
     if not result.ok:
         raise LakehouseError(result.failure_message())

@@ -89,6 +89,10 @@ class Output(ABC):
     @abstractmethod
     def run_plan(self, plan: Any) -> None: ...
     @abstractmethod
+    def run_started(self, plan: Any) -> None:
+        """A run is about to build `plan`: text output counts the models done against it."""
+
+    @abstractmethod
     def model_done(self, model: Any) -> None: ...
     @abstractmethod
     def run_finished(self, result: Any) -> None: ...
@@ -193,6 +197,9 @@ class Json(Output):
 
     def run_plan(self, plan: Any) -> None:
         self.emit(plan.to_dict())
+
+    def run_started(self, plan: Any) -> None:
+        pass  # the run's document lists every model at the end
 
     def model_done(self, model: Any) -> None:
         pass  # the run's document lists every model at the end

@@ -136,16 +136,19 @@ class Progress:
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
                 console=console(stderr=True), transient=True,
             )  # fmt: skip
             self._progress.start()
-            self._task = self._progress.add_task(self.description, total=100)
+            self._task = self._progress.add_task(self.description, total=100, detail="")
         return self
 
     def update(self, percent: float) -> None:
+        """`percent` may be a `lakehouse.core.progress.Done`, whose detail says what it counts."""
         if self._progress is not None:
-            self._progress.update(self._task, completed=min(100.0, percent))
+            detail = getattr(percent, "detail", "")
+            self._progress.update(self._task, completed=min(100.0, percent), detail=detail)
 
     @property
     def callback(self) -> Callable[[float], None] | None:

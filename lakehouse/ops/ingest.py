@@ -18,6 +18,7 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
 
 from lakehouse.core.hooks import checkpoint
+from lakehouse.core.progress import bytes_read
 from lakehouse.core.schemas import parse_partition_terms
 from lakehouse.errors import CommitError, LakehouseError, NoSuchTableError, StorageError
 from lakehouse.io.cleanup import remove_write
@@ -174,8 +175,9 @@ def ingest(
                 written = write_upsert(engine, table, merging, write_id, metadata)
         else:
             written = copy_to_data_files(
-                engine, table, plan.select_sql, metadata=metadata, write_id=write_id, on_progress=on_progress
-            )
+                engine, table, plan.select_sql, metadata=metadata, write_id=write_id,
+                on_progress=bytes_read(on_progress, sources.bytes),
+            )  # fmt: skip
         checkpoint("after-write")
         rows = merging.source_rows if merging is not None else written.rows
         summary = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import click
@@ -12,6 +13,16 @@ from lakehouse.cli.terminal import print_table, print_tree, sample_row
 
 
 class EltText(Output):
+    _counter: itertools.count[int] | None = None
+    _models: int = 0
+
+    def run_started(self, plan: Any) -> None:
+        self._counter, self._models = itertools.count(1), len(plan.steps)
+
+    def _done(self) -> str:
+        """`  (2 of 4)`: models finished of the run's, as they finish (next() is atomic: threads share it)."""
+        return f"  ({next(self._counter)} of {self._models})" if self._counter is not None else ""
+
     def run_plan(self, plan: Any) -> None:
         fresh = sum(s.up_to_date for s in plan.steps)
         click.echo(
@@ -33,15 +44,16 @@ class EltText(Output):
         """One line on stderr as each model finishes (stdout keeps the summary)."""
         m = model
         if m.status == "skipped":
-            click.echo(f"SKIP {m.model}: {redact(str(m.error))}", err=True)
+            click.echo(f"SKIP {m.model}: {redact(str(m.error))}{self._done()}", err=True)
             return
         if m.status == "up_to_date":
-            click.echo(f"OK   {m.model}: up to date, snapshot {m.snapshot_id}", err=True)
+            click.echo(f"OK   {m.model}: up to date, snapshot {m.snapshot_id}{self._done()}", err=True)
             return
         sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
         click.echo(
-            f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}", err=True
+            f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}{self._done()}",
+            err=True,
         )
         if m.status == "error":
             click.echo(f"  {redact(str(m.error))}", err=True)

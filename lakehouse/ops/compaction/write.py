@@ -16,6 +16,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from lakehouse.core.hooks import checkpoint
+from lakehouse.core.progress import counted
 from lakehouse.core.schemas import quote_ident
 from lakehouse.errors import LakehouseError
 from lakehouse.io.cleanup import remove_write
@@ -109,15 +110,22 @@ def _write_groups(
 ) -> None:
     total = max(1, plan.input_bytes)
     done = 0
+    files_total = sum(len(g.files) for g in plan.groups)
+    files_done = 0
     checkpoint("before-write")
     for index, group in enumerate(plan.groups):
         rotate = group.expected_outputs > 1
         # Parallel writers interleave rows across rotated files; one thread keeps each file sorted.
         engine.set(threads=1 if rotate and plan.sort_by else threads)
 
-        def report(percent: float, base: int = done, size: int = group.input_bytes) -> None:
+        def report(
+            percent: float, base: int = done, size: int = group.input_bytes, finished: int = files_done,
+            files: int = len(group.files),
+        ) -> None:  # fmt: skip
             if on_progress is not None:
-                on_progress(100.0 * (base + size * percent / 100.0) / total)
+                overall = 100.0 * (base + size * percent / 100.0) / total
+                finished += files if percent >= 100 else 0
+                on_progress(counted(overall, finished, files_total, "files rewritten"))
 
         written = copy_to_partition(
             engine, table, group_select(table, group, plan.sort_by),
@@ -137,3 +145,4 @@ def _write_groups(
                 "nothing was committed"
             )
         done += group.input_bytes
+        files_done += len(group.files)
