@@ -2,6 +2,7 @@
 
 import gc
 import importlib.util
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,8 +64,8 @@ def test_pandas_and_to_pandas(lake: LakeEnv) -> None:
     assert lake.lake.read("s.t", ["id"], order_by="id").to_pandas()["id"].tolist() == list(range(100))
 
 
-@pytest.mark.skipif(HAS_PANDAS, reason="pandas is installed")
-def test_pandas_missing_is_one_line_naming_the_extra(lake: LakeEnv) -> None:
+def test_pandas_missing_is_one_line_naming_the_extra(lake: LakeEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` fails as when it is not installed
     with pytest.raises(LakehouseError) as err:
         lake.lake.read("s.t", as_="pandas")
     assert (
