@@ -39,7 +39,7 @@ def test_dry_run_reads_in_the_conditional_and_warns_about_tags(
     assert res.exit_code == 0, res.output
     dry = cli_json(run_cli(local_lake, "drop", "s.t", "--purge", "--dry-run", "--json"))
     assert res.stdout.startswith(f"would drop s.t and delete {dry['files']} files (")
-    assert "warning: s.t has 2 tags or branches that keep snapshots: branch exp, tag v1" in res.stderr
+    assert "Warning: s.t has 2 tags or branches that keep snapshots: branch exp, tag v1" in res.stderr
     assert [r["name"] for r in dry["refs"]] == ["exp", "v1"] and dry["bytes"] > 0
     assert dry["warnings"] == ["s.t has 2 tags or branches that keep snapshots: branch exp, tag v1"]
     assert local_lake.lake.tables() == ["s.t"]
@@ -86,8 +86,12 @@ def test_on_a_terminal_purge_shows_the_plan_and_asks(local_lake: LakeEnv, tmp_pa
     said = _on_a_terminal(local_lake, "n\n", "drop", "s.t", "--purge")
     assert "would drop s.t and delete" in said and "Drop s.t and delete these files? [y/N]" in said
     assert local_lake.lake.tables() == ["s.t"]
+    local_lake.lake.tag("s.t", "v1")
     said = _on_a_terminal(local_lake, "y\n", "drop", "s.t", "--purge")
     assert "dropped s.t and deleted" in said and local_lake.lake.tables() == []
+    assert (
+        said.count("Warning: s.t has a tag or branch that keeps snapshots: tag v1") == 1
+    )  # with the question, not again after
 
 
 def test_pin_files_beside_the_caller_are_named(local_lake: LakeEnv, run_cli, tmp_path, monkeypatch) -> None:
@@ -101,4 +105,4 @@ def test_pin_files_beside_the_caller_are_named(local_lake: LakeEnv, run_cli, tmp
     assert dry["pin_files"] == [str(work / "training.lock")] and dry["refs"] == []
     res = run_cli(local_lake, "drop", "s.t", "--purge", "--yes")
     assert res.exit_code == 0 and local_lake.lake.tables() == []
-    assert f"warning: s.t is pinned by {work / 'training.lock'}: reading those pins will fail" in res.stderr
+    assert f"Warning: s.t is pinned by {work / 'training.lock'}: reading those pins will fail" in res.stderr

@@ -132,12 +132,17 @@ def drop(ctx: Context, table: str, purge: bool, yes: bool, dry_run: bool, out: O
             f"not a terminal: pass --yes to drop {table} and delete its files (or --dry-run to preview)"
         )
 
+    asked: list[bool] = []
+
     def ask(preview: dict[str, Any]) -> bool:
-        out.dropped(table, preview, purge, True)
+        out.dropped(table, preview, purge, True)  # with its warnings: they are read before answering
+        asked.append(True)
         return click.confirm(f"Drop {table} and delete these files?", abort=True, err=True)
 
     confirm = ask if purge and not yes else None
     result = ctx.lake.drop(table, purge, dry_run=dry_run, confirm=confirm)
+    if asked:
+        result = {**result, "warnings": []}  # shown with the question already
     if dry_run:
         info = ctx.lake.describe(table)
         result.update(data_files=info["data_files"], data_bytes=info["data_bytes"])

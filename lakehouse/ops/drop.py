@@ -80,7 +80,12 @@ class DropPlan:
         out = []
         if self.refs:
             listed = ", ".join(f"{r.type} {r.name}" for r in self.refs)
-            out.append(f"{self.table} has {len(self.refs)} tags or branches that keep snapshots: {listed}")
+            refs = (
+                "a tag or branch that keeps"
+                if len(self.refs) == 1
+                else f"{len(self.refs)} tags or branches that keep"
+            )
+            out.append(f"{self.table} has {refs} snapshots: {listed}")
         if self.pin_files:
             listed = ", ".join(self.pin_files)
             out.append(f"{self.table} is pinned by {listed}: reading those pins will fail once it is dropped")

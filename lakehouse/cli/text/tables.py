@@ -58,7 +58,7 @@ class TableText(Output):
 
     def dropped(self, table: str, result: dict[str, Any], purge: bool, dry_run: bool) -> None:
         for warning in result.get("warnings", []):
-            click.echo(f"warning: {warning}", err=True)
+            self.warning(warning)
         verb = "would drop" if dry_run else "dropped"
         if not purge:
             click.echo(f"{verb} {table}")
