@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint bench conformance clean venv
+.PHONY: help demo test readme lint bench conformance clean venv
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ demo: $(STAMP) ## Run the main job end to end on local S3 (moto): bronze -> silv
 	$(BIN)/python -m lakehouse.demo
 
 test: $(STAMP) ## Run the test suite (real moto S3, SQLite/PostgreSQL catalogs, DuckDB)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --ignore=tests/test_readme.py $(PYTEST_ARGS)
+
+readme: $(STAMP) ## Run every README block, in order, after a small demo (about 3 minutes; CI runs it after make test)
+	$(BIN)/pytest tests/test_readme.py $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check lakehouse tests
