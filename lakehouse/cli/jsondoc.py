@@ -61,6 +61,8 @@ def ids_as_strings(data: Any, key: str | None = None, in_ids: bool = False) -> A
     JSON numbers as doubles, which round them (a copied id would then name no snapshot). Python API
     results keep them as ints; only the CLI's documents change. Query result rows are user data and
     never pass through here."""
+    if hasattr(data, "to_dict") and not isinstance(data, (dict, list, tuple, str)):
+        data = data.to_dict()  # a result object: its ids are found by key like a dict's
     if isinstance(data, bool):
         return data
     if isinstance(data, int):
@@ -71,9 +73,9 @@ def ids_as_strings(data: Any, key: str | None = None, in_ids: bool = False) -> A
     if isinstance(data, (list, tuple)):
         # items that are records start afresh: their own keys say which of their values are ids
         return [
-            ids_as_strings(v)
-            if isinstance(v, (dict, list, tuple))
-            else ids_as_strings(v, key, in_ids or collection)
+            ids_as_strings(v, key, in_ids or collection)
+            if isinstance(v, (int, float, str, type(None)))
+            else ids_as_strings(v)
             for v in data
         ]
     return data
@@ -81,18 +83,7 @@ def ids_as_strings(data: Any, key: str | None = None, in_ids: bool = False) -> A
 
 def to_json(data: Any) -> str:
     """A CLI document: snapshot ids as strings, non-finite floats spelled out, dates in ISO form."""
-    return json.dumps(json_safe(ids_as_strings(_plain(data))), default=_default, indent=2, allow_nan=False)
-
-
-def _plain(data: Any) -> Any:
-    """Objects with `to_dict` turned into dicts first, so their ids are found by key too."""
-    if hasattr(data, "to_dict") and not isinstance(data, (dict, list, tuple, str)):
-        return _plain(data.to_dict())
-    if isinstance(data, dict):
-        return {k: _plain(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_plain(v) for v in data]
-    return data
+    return json.dumps(json_safe(ids_as_strings(data)), default=_default, indent=2, allow_nan=False)
 
 
 def to_json_line(row: dict[str, Any]) -> str:
