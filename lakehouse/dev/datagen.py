@@ -47,16 +47,26 @@ def events(
     duplicate_rate: float = 0.03,
     null_rate: float = 0.01,
     negative_rate: float = 0.02,
+    purchase_share: float | None = None,
+    amount_scale: float = 1.0,
 ) -> pa.Table:
-    """`n` distinct events over the `days` before `end`, plus re-delivered duplicates, in arrival order."""
+    """`n` distinct events over the `days` before `end`, plus re-delivered duplicates, in arrival order.
+
+    `purchase_share` and `amount_scale` shift the feed (a promotion day: more purchases, bigger baskets),
+    as drift detection is shown on."""
     rng = np.random.default_rng(seed)
     end_s = int(_end_of(end).timestamp())
     users = users or max(10, n // 40)
     ids = np.arange(start_id, start_id + n)
     ts = np.sort(rng.integers(end_s - days * 86400, end_s, n))
     user = (rng.zipf(1.3, n) + rng.integers(0, users, n)) % users
-    kind = rng.choice(len(EVENT_TYPES), n, p=EVENT_WEIGHTS)
-    amount = np.where(kind == 3, np.round(rng.lognormal(3.0, 1.0, n), 2), 0.0)
+    weights = EVENT_WEIGHTS
+    if purchase_share is not None:  # the other kinds keep their proportions
+        weights = np.append(
+            EVENT_WEIGHTS[:3] / EVENT_WEIGHTS[:3].sum() * (1 - purchase_share), purchase_share
+        )
+    kind = rng.choice(len(EVENT_TYPES), n, p=weights)
+    amount = np.where(kind == 3, np.round(rng.lognormal(3.0, 1.0, n) * amount_scale, 2), 0.0)
     amount = np.where(rng.random(n) < negative_rate, -np.round(rng.lognormal(2.0, 1.0, n), 2), amount)
     dup = np.flatnonzero(rng.random(n) < duplicate_rate)
     order = np.sort(np.concatenate([np.arange(n), dup]), kind="stable")  # a copy arrives right after
@@ -77,8 +87,18 @@ def events(
     )
 
 
-def labels(feed: pa.Table, n: int, *, seed: int = 7) -> pa.Table:
-    """`n` labels for users of the feed: 1 if the user made a purchase in the 7 days after `label_ts`."""
+def labels(
+    feed: pa.Table,
+    n: int,
+    *,
+    seed: int = 7,
+    users_since: datetime | None = None,
+    between: tuple[datetime, datetime] | None = None,
+) -> pa.Table:
+    """`n` labels for users of the feed: 1 if the user made a purchase in the 7 days after `label_ts`.
+
+    By default users are drawn from the whole feed and `label_ts` from its time range (less the label
+    horizon); `users_since` draws only users active since then, `between` gives the `label_ts` range."""
     import pyarrow.compute as pc
 
     rng = np.random.default_rng(seed)
@@ -92,9 +112,14 @@ def labels(feed: pa.Table, n: int, *, seed: int = 7) -> pa.Table:
     buying = kind == "purchase"
     key = np.sort(user[buying] * 10**11 + secs[buying])
     lo, hi = int(secs.min()), int(secs.max())
-    pick = rng.integers(0, user.size, n)
-    label_user = user[pick]
-    label_s = rng.integers(lo, max(lo + 1, hi - int(LABEL_HORIZON.total_seconds())), n)
+    hi = max(lo + 1, hi - int(LABEL_HORIZON.total_seconds()))
+    if between is not None:
+        lo, hi = (int(_end_of(t).timestamp()) for t in between)
+    eligible = np.arange(user.size)
+    if users_since is not None:
+        eligible = np.flatnonzero(secs >= int(_end_of(users_since).timestamp()))
+    label_user = user[eligible[rng.integers(0, eligible.size, n)]]
+    label_s = rng.integers(lo, hi, n)
     base = label_user * 10**11 + label_s
     horizon = int(LABEL_HORIZON.total_seconds())
     bought = np.searchsorted(key, base + horizon, "right") - np.searchsorted(key, base, "right")
