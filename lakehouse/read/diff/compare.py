@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pyiceberg.schema import Schema
 
 from lakehouse.core.schemas import quote_literal
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, SnapshotNotFoundError
 from lakehouse.io.live import read_live
 from lakehouse.read.diff.files import FileDiff, Side, file_diff
 from lakehouse.read.diff.result import DiffResult, Step
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pyiceberg.table.snapshots import Snapshot
 
     from lakehouse.io.engine import Engine
+    from lakehouse.read.tables import TableReader
 
 
 def schema_of(table: Table, snapshot: Snapshot) -> Schema:
@@ -46,7 +47,11 @@ def schema_changes(old: Schema, new: Schema) -> tuple[SchemaChange, ...]:
             out.append(SchemaChange("renamed", f.name, str(was.field_type), str(f.field_type), was.name))
         if str(was.field_type) != str(f.field_type):
             out.append(SchemaChange("retyped", f.name, str(was.field_type), str(f.field_type)))
-    out += [SchemaChange("dropped", f.name, old_type=str(f.field_type)) for i, f in before.items() if i not in after]
+    out += [
+        SchemaChange("dropped", f.name, old_type=str(f.field_type))
+        for i, f in before.items()
+        if i not in after
+    ]
     return tuple(out)
 
 
@@ -109,8 +114,11 @@ def steps(table: Table, before: Snapshot, after: Snapshot) -> tuple[Step, ...]:
 
     return tuple(
         Step(
-            s.snapshot_id, s.summary.operation.value if s.summary else "unknown", iso_ms(s.timestamp_ms),
-            count(s, "added-records"), count(s, "deleted-records"),
+            s.snapshot_id,
+            s.summary.operation.value if s.summary else "unknown",
+            iso_ms(s.timestamp_ms),
+            count(s, "added-records"),
+            count(s, "deleted-records"),
         )  # fmt: skip
         for s in reversed(chain)
     )
@@ -150,3 +158,19 @@ def diff(
         removed=rows.removed_rows, changed=rows.changed_rows, limit=limit,
         seconds=time.perf_counter() - start, notes=tuple(notes),
     )  # fmt: skip
+
+
+def changes_between(
+    tables: TableReader, identifier: str, old: str | int | None, new: str | int | None
+) -> str:
+    """`changes(identifier, OLD, NEW)` in a query: `new` None is the current snapshot."""
+    from lakehouse.read.plan import erased_ref
+    from lakehouse.table.snapshots import choose
+
+    table = tables.load(identifier)
+    before = choose(table, identifier, erased_ref(table, old))
+    after = choose(table, identifier, erased_ref(table, new))
+    if before is None or after is None:
+        raise SnapshotNotFoundError(f"{identifier} has no snapshots yet; write to it first")
+    with tables.engine(()) as engine:
+        return changes_sql(table, engine, before, after)

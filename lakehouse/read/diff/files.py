@@ -66,7 +66,9 @@ def _split(entries: list[ManifestEntry]) -> tuple[dict[str, ManifestEntry], dict
     return data, deletes
 
 
-def file_diff(table: Table, before: Snapshot, after: Snapshot, named: Callable[[list[str]], set[str]]) -> FileDiff:
+def file_diff(
+    table: Table, before: Snapshot, after: Snapshot, named: Callable[[list[str]], set[str]]
+) -> FileDiff:
     """The files to read on each side. `named(paths)` returns the data file paths that the positional
     delete files at `paths` name (their `file_path` column), read by the caller's engine."""
     data_a, deletes_a = _split(live_entries(table.io, before))
@@ -75,7 +77,9 @@ def file_diff(table: Table, before: Snapshot, after: Snapshot, named: Callable[[
     kinds = {(deletes_a.get(p) or deletes_b[p]).data_file.content for p in changed}
     common = set(data_a) & set(data_b)
     positional = sorted(
-        p for p in changed if (deletes_a.get(p) or deletes_b[p]).data_file.content == DataFileContent.POSITION_DELETES
+        p
+        for p in changed
+        if (deletes_a.get(p) or deletes_b[p]).data_file.content == DataFileContent.POSITION_DELETES
     )
     if DataFileContent.EQUALITY_DELETES in kinds:
         touched = common

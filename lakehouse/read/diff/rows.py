@@ -76,12 +76,18 @@ def compare(
         values = [c for c in columns if c not in key]
         select = [f"o.{quote_ident(k)}" for k in key]
         for c in values:
-            select += [f"o.{quote_ident(c)} AS {quote_ident('old_' + c)}", f"n.{quote_ident(c)} AS {quote_ident('new_' + c)}"]
+            select += [
+                f"o.{quote_ident(c)} AS {quote_ident('old_' + c)}",
+                f"n.{quote_ident(c)} AS {quote_ident('new_' + c)}",
+            ]
         differ = ", ".join(
-            f"CASE WHEN o.{quote_ident(c)} IS DISTINCT FROM n.{quote_ident(c)} THEN {quote_literal(c)} END" for c in values
+            f"CASE WHEN o.{quote_ident(c)} IS DISTINCT FROM n.{quote_ident(c)} THEN {quote_literal(c)} END"
+            for c in values
         )
         select.append(f"list_filter([{differ}]::VARCHAR[], lake_x -> lake_x IS NOT NULL) AS changed_columns")
-        order = f" ORDER BY {', '.join(f'o.{quote_ident(k)}' for k in key)}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        order = f" ORDER BY {', '.join(f'o.{quote_ident(k)}' for k in key)}" + (
+            f" LIMIT {int(limit)}" if limit is not None else ""
+        )
         return Rows(
             added_all - changed, removed_all - changed, changed,
             _unpaired(engine, f"{token}_a", f"{token}_r", columns, key, limit),
