@@ -15,7 +15,7 @@ from lakehouse.io.live import read_live
 from lakehouse.read.diff.files import FileDiff, Side, file_diff
 from lakehouse.read.diff.result import DiffResult, Step
 from lakehouse.read.diff.rows import changes_select, compare
-from lakehouse.read.drift.result import SchemaChange
+from lakehouse.read.schemachanges import schema_changes
 from lakehouse.table.snapshots import iso_ms
 
 if TYPE_CHECKING:
@@ -31,28 +31,6 @@ def schema_of(table: Table, snapshot: Snapshot) -> Schema:
     if snapshot.schema_id is None:
         return table.schema()
     return table.schemas().get(snapshot.schema_id, table.schema())
-
-
-def schema_changes(old: Schema, new: Schema) -> tuple[SchemaChange, ...]:
-    """Top-level columns added, dropped, renamed and retyped, matched by field id."""
-    before = {f.field_id: f for f in old.fields}
-    after = {f.field_id: f for f in new.fields}
-    out = []
-    for fid, f in after.items():
-        was = before.get(fid)
-        if was is None:
-            out.append(SchemaChange("added", f.name, new_type=str(f.field_type)))
-            continue
-        if was.name != f.name:
-            out.append(SchemaChange("renamed", f.name, str(was.field_type), str(f.field_type), was.name))
-        if str(was.field_type) != str(f.field_type):
-            out.append(SchemaChange("retyped", f.name, str(was.field_type), str(f.field_type)))
-    out += [
-        SchemaChange("dropped", f.name, old_type=str(f.field_type))
-        for i, f in before.items()
-        if i not in after
-    ]
-    return tuple(out)
 
 
 def _common(old: Schema, new: Schema) -> Schema:

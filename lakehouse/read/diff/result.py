@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.read.drift.result import SchemaChange
+from lakehouse.read.schemachanges import SchemaChange
 
 if TYPE_CHECKING:
     import pyarrow as pa
