@@ -182,6 +182,12 @@ def test_tag_and_lock_refs_through_the_cli(
     assert "rows: 5 added, 0 removed, 1 changed (key id)" in text.stdout
     assert "read 2 data file(s)" in text.stdout.splitlines()[-1] or "read " in text.stdout.splitlines()[-1]
     assert "append" in text.stdout and "overwrite" in text.stdout
+    doc = cli_json(run_cli(env, "diff", TABLE, "--from", "v1", "--key", "id", "--columns", "amount", "--json"))
+    assert doc["columns"] == ["amount"] and doc["rows_changed"] == 0  # only country changed
+    assert set(doc["added"][0]) == {"id", "amount"}
+    assert env.lake.changes(TABLE, "@training.lock").num_rows == 7  # 5 inserts, one update as delete + insert
+    sql = f"SELECT count(*) AS n FROM changes({TABLE}, '@training.lock') WHERE change_type = 'delete'"
+    assert cli_json(run_cli(env, "query", sql, "--json"))["rows"][0]["n"] == 1
     assert snapshot_count(env, TABLE) == before  # a diff writes nothing
 
 
