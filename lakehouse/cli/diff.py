@@ -12,7 +12,7 @@ from lakehouse.cli.options import AS_OF_HELP, output_for, pass_ctx
 @cli.command()
 @click.argument("table", shell_complete=complete_tables)
 @click.option("--from", "from_", required=True, metavar="REF", help="The older snapshot. " + AS_OF_HELP)
-@click.option("--to", "to", metavar="REF", help="The newer snapshot (default: the current one).")
+@click.option("--to", "to", metavar="REF", help="The newer snapshot (default: the current one); as --from.")
 @click.option(
     "--key", metavar="COL[,COL]", help="Columns identifying a row: a key removed and added is a changed row."
 )
@@ -23,7 +23,10 @@ from lakehouse.cli.options import AS_OF_HELP, output_for, pass_ctx
     "--limit", type=click.IntRange(min=0), default=20, show_default=True,
     help="Rows shown per kind (added, removed, changed); the counts are always exact.",
 )  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="text for people, json for machines (as --json).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (as --format json).")
 @pass_ctx
 def diff(
