@@ -204,7 +204,7 @@ def rewrite(
     shape = Shape.of(tree)
     scans: dict[str, str] = {}
     for n, (node, identifier, old, new) in enumerate(changes_calls(tree) if changes is not None else ()):
-        placeholder = f"lake_changes_{token}_{n}"
+        placeholder = f"lake_changes_{token}_{n}_end"  # no placeholder is a prefix of another
         scans[placeholder] = f"({changes(identifier, old, new)})" if changes is not None else ""
         alias = node.alias or "changes"
         node.replace(
