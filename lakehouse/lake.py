@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.core.config import Profile, load_profile
 from lakehouse.facade.changes import ChangesAPI
 from lakehouse.facade.data import DataAPI
+from lakehouse.facade.diff import DiffAPI
 from lakehouse.facade.erase import EraseAPI
 from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, ChangesAPI, EraseAPI, SchemaAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
+class Lakehouse(DataAPI, ChangesAPI, DiffAPI, EraseAPI, SchemaAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 

@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "history",
     "maintenance",
     "changes",
+    "diff",
     "erase",
     "alter",
     "models",

@@ -121,6 +121,10 @@ class Output(ABC):
     @abstractmethod
     def altered(self, result: Any) -> None: ...
 
+    # lake diff
+    @abstractmethod
+    def diffed(self, result: Any) -> None: ...
+
 
 class Json(Output):
     """One JSON document on stdout per command: the library's result as a dict, nothing else."""
@@ -232,4 +236,7 @@ class Json(Output):
         self.emit(info.to_dict())
 
     def altered(self, result: Any) -> None:
+        self.emit(result.to_dict())
+
+    def diffed(self, result: Any) -> None:
         self.emit(result.to_dict())

@@ -257,7 +257,7 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
 
 
 def load_model(path: Path, layer: str) -> Model:
-    from lakehouse.read.query import lake_tables, parse_single
+    from lakehouse.read.query import changes_calls, lake_tables, parse_single
     from lakehouse.table.catalog import split_identifier
 
     name = f"{layer}.{path.stem}"
@@ -285,7 +285,11 @@ def load_model(path: Path, layer: str) -> Model:
 
     if not isinstance(tree, exp.Query):
         raise ModelError(f"model {name} ({path}) must be one SELECT (or WITH ... SELECT)")
-    deps = sorted({f"{t.db}.{t.name}".lower() for t in lake_tables(tree)} - {name.lower()})
+    try:  # `changes(ns.t, ...)` reads ns.t too
+        called = {identifier.lower() for _, identifier, _, _ in changes_calls(tree)}
+    except LakehouseError as exc:
+        raise ModelError(f"model {name} ({path}): {exc}") from None
+    deps = sorted(({f"{t.db}.{t.name}".lower() for t in lake_tables(tree)} | called) - {name.lower()})
     return Model(name=name, path=path, template=template, config=cfg, sql=sql, depends_on=deps)
 
 

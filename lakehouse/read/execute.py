@@ -51,7 +51,14 @@ def plan_sql(
         current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
         return tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
 
-    return rewrite(sql, read, list_tables)
+    def changes(identifier: str, old: str, new: str | None) -> str:
+        # imported only when a query calls changes(): the plain query path stays light
+        from lakehouse.read.diff.compare import changes_between
+
+        to = plan.ref(identifier) if new is None else plan.sql_ref(identifier, new)
+        return changes_between(tables, identifier, plan.sql_ref(identifier, old), to)
+
+    return rewrite(sql, read, list_tables, changes)
 
 
 def scan_extensions(reads: list[TableRead]) -> tuple[str, ...]:

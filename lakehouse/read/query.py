@@ -19,6 +19,8 @@ from lakehouse.read.tableread import Shape, TableRead
 
 # The resolver maps (identifier, as-of reference or None) to a TableRead.
 Resolver = Callable[[str, str | None], TableRead]
+# `changes(ns.t, 'FROM'[, 'TO'])` -> the SQL of its rows (identifier, from ref, to ref or None).
+ChangesResolver = Callable[[str, str, str | None], str]
 # The lake's tables as the catalog lists them (`namespace.table`), for SHOW TABLES.
 Lister = Callable[[], list[str]]
 # Read-only statements DuckDB users type; EXPLAIN (a Command to sqlglot) and SHOW TABLES are handled
@@ -47,9 +49,10 @@ def _function_name(node: exp.Expr) -> str:
     return type(node).__name__.lower()
 
 
-def check_reads(tree: exp.Expr) -> None:
-    """Refuse anything but lake tables, CTEs and harmless table functions as a source of rows, and
-    every function that reads a file, a setting, a secret or the environment."""
+def check_reads(tree: exp.Expr, changes: bool = False) -> None:
+    """Refuse anything but lake tables, CTEs and harmless table functions (and `changes()` of a lake
+    table where `changes`) as a source of rows, and every function that reads a file, a setting, a
+    secret or the environment."""
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         source = table.this
@@ -60,6 +63,8 @@ def check_reads(tree: exp.Expr) -> None:
                 )
             continue
         name = _function_name(source)
+        if changes and name == "changes":
+            continue  # its arguments are checked by changes_calls
         if name not in _TABLE_FUNCTIONS:
             raise QueryError(
                 f"{name}() is not allowed in lake query: read lake tables by name (namespace.table); "
@@ -155,23 +160,59 @@ def lake_tables(tree: exp.Expr) -> list[exp.Table]:
     return found
 
 
-def rewrite(sql: str, resolve: Resolver, list_tables: Lister | None = None) -> tuple[str, list[TableRead]]:
+def changes_calls(tree: exp.Expr) -> list[tuple[exp.Table, str, str, str | None]]:
+    """Every `changes(ns.t, 'FROM'[, 'TO'])` used as a table: (its node, `ns.t`, FROM, TO or None)."""
+    found = []
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Expr) or _function_name(table.this) != "changes":
+            continue
+        args = list(table.this.expressions)
+        target = args[0] if args else None
+        if not isinstance(target, exp.Column) or not target.table or target.args.get("db"):
+            raise QueryError(
+                "changes() takes a lake table then one or two snapshot references: "
+                "changes(ns.t, 'FROM'[, 'TO'])"
+            )
+        refs = args[1:]
+        if not 1 <= len(refs) <= 2 or not all(isinstance(r, exp.Literal) for r in refs):
+            raise QueryError(
+                f"changes({target.table}.{target.name}, ...) needs one or two literal snapshot references "
+                "(an id, a tag or branch, a time, or '@file.lock'): changes(ns.t, 'FROM'[, 'TO'])"
+            )
+        texts = [str(r.this) for r in refs]
+        found.append((table, f"{target.table}.{target.name}", texts[0], texts[1] if len(texts) > 1 else None))
+    return found
+
+
+def rewrite(
+    sql: str, resolve: Resolver, list_tables: Lister | None = None, changes: ChangesResolver | None = None
+) -> tuple[str, list[TableRead]]:
     """Return DuckDB SQL reading pinned snapshots, and the reads it makes (for reporting and pinning).
 
     `resolve(identifier, ref)` gets the reference the SQL names (`FOR TIMESTAMP AS OF ...`) or None,
-    once per distinct pair."""
+    once per distinct pair; `changes(identifier, from, to)` the SQL of a `changes()` call."""
     tree = parse_single(sql)
     prefix = ""
     if isinstance(tree, exp.Command) and str(tree.this).upper() == "EXPLAIN":
         prefix, tree = _explained(tree)
     tree = statement(tree, list_tables)
-    check_reads(tree)
+    check_reads(tree, changes=changes is not None)
     reads: dict[tuple[str, str | None], TableRead] = {}
     # Each table becomes a placeholder name, replaced by its scan's SQL text after printing: a scan over
     # thousands of files is never parsed by sqlglot.
     token = secrets.token_hex(6)
     shape = Shape.of(tree)
     scans: dict[str, str] = {}
+    for n, (node, identifier, old, new) in enumerate(changes_calls(tree) if changes is not None else ()):
+        placeholder = f"lake_changes_{token}_{n}_end"  # no placeholder is a prefix of another
+        scans[placeholder] = f"({changes(identifier, old, new)})" if changes is not None else ""
+        alias = node.alias or "changes"
+        node.replace(
+            exp.Table(
+                this=exp.to_identifier(placeholder),
+                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+            )
+        )
     for table in lake_tables(tree):
         identifier = f"{table.db}.{table.name}"
         ref = version_ref(table)

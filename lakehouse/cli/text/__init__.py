@@ -5,6 +5,7 @@ from __future__ import annotations
 from lakehouse.cli.text.alter import AlterText
 from lakehouse.cli.text.changes import ChangesText
 from lakehouse.cli.text.dev import DevText
+from lakehouse.cli.text.diff import DiffText
 from lakehouse.cli.text.elt import EltText
 from lakehouse.cli.text.erase import EraseText
 from lakehouse.cli.text.history import HistoryText
@@ -14,7 +15,16 @@ from lakehouse.cli.text.tables import TableText
 
 
 class Text(
-    TableText, HistoryText, MaintenanceText, ChangesText, EraseText, AlterText, EltText, DevText, ProjectText
+    TableText,
+    HistoryText,
+    MaintenanceText,
+    ChangesText,
+    EraseText,
+    AlterText,
+    EltText,
+    DevText,
+    ProjectText,
+    DiffText,
 ):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 
