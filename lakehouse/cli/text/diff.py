@@ -47,8 +47,8 @@ class DiffText(Output):
         if r.key:
             self._changed(r)
         click.echo(
-            f"read {r.files_read} data file(s), {format_size(r.bytes_read)} of {format_size(r.table_bytes)} "
-            f"in {r.seconds:.2f}s"
+            f"read {r.files_read} data file(s), {format_size(r.bytes_read)} (the table holds "
+            f"{format_size(r.table_bytes)}) in {r.seconds:.2f}s"
         )
 
     def _rows(self, kind: str, rows: Any, total: int, limit: int | None) -> None:
