@@ -181,7 +181,9 @@ def test_tag_and_lock_refs_through_the_cli(
     text = run_cli(env, "diff", TABLE, "--from", "@training.lock", "--key", "id")
     assert text.exit_code == 0, text.output
     assert "rows: 5 added, 0 removed, 1 changed (key id)" in text.stdout
-    assert re.fullmatch(r"read \d+ data file\(s\), \S+ \(the table holds \S+\) in \d+\.\d+s", text.stdout.splitlines()[-1])
+    assert re.fullmatch(
+        r"read \d+ data file\(s\), \S+ \(the table holds \S+\) in \d+\.\d+s", text.stdout.splitlines()[-1]
+    )
     assert "append" in text.stdout and "overwrite" in text.stdout
     doc = cli_json(
         run_cli(env, "diff", TABLE, "--from", "v1", "--key", "id", "--columns", "amount", "--json")
