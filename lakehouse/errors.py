@@ -67,6 +67,10 @@ class DevServerError(LakehouseError):
     """The local moto S3 development server could not be started, found or stopped."""
 
 
+class DriftError(LakehouseError):
+    """`lake drift` found drift beyond the thresholds (exit 1, for CI)."""
+
+
 class LakehouseWarning(UserWarning):
     """Something a user should know that does not stop the operation; the CLI prints `Warning: ...`."""
 

@@ -11,6 +11,7 @@ from lakehouse.core.config import Profile, load_profile
 from lakehouse.facade.changes import ChangesAPI
 from lakehouse.facade.data import DataAPI
 from lakehouse.facade.diff import DiffAPI
+from lakehouse.facade.drift import DriftAPI
 from lakehouse.facade.erase import EraseAPI
 from lakehouse.facade.history import HistoryAPI
 from lakehouse.facade.maintenance import MaintenanceAPI
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Lakehouse", "QueryResult", "connect"]
 
 
-class Lakehouse(DataAPI, ChangesAPI, DiffAPI, EraseAPI, SchemaAPI, MaintenanceAPI, HistoryAPI, ModelsAPI):
+class Lakehouse(
+    DataAPI, ChangesAPI, DiffAPI, DriftAPI, EraseAPI, SchemaAPI, MaintenanceAPI, HistoryAPI, ModelsAPI
+):
     """A lake described by one profile: Iceberg catalog + warehouse + DuckDB."""
 
 

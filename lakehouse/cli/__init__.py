@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "maintenance",
     "changes",
     "diff",
+    "drift",
     "erase",
     "alter",
     "models",

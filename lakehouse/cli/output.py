@@ -125,6 +125,10 @@ class Output(ABC):
     @abstractmethod
     def diffed(self, result: Any) -> None: ...
 
+    # lake drift
+    @abstractmethod
+    def drifted(self, result: Any) -> None: ...
+
 
 class Json(Output):
     """One JSON document on stdout per command: the library's result as a dict, nothing else."""
@@ -239,4 +243,7 @@ class Json(Output):
         self.emit(result.to_dict())
 
     def diffed(self, result: Any) -> None:
+        self.emit(result.to_dict())
+
+    def drifted(self, result: Any) -> None:
         self.emit(result.to_dict())

@@ -10,6 +10,7 @@ A check is a one-key mapping in a model's `config(checks=[...])` or a source's `
     {'relationships': {'column': 'user_id', 'to': 'silver.users', 'field': 'user_id'}}
     {'freshness': {'column': 'ts', 'max_age': '2 days'}}        max(ts) is no older than that
     {'sql': "SELECT * FROM {{ this }} WHERE amount > 1e6", 'name': 'no_huge_amounts'}
+    {'drift': {'column': 'amount', 'against': 'tag:train-2026-01', 'psi_max': 0.2, 'ks_pvalue_min': 0.05}}
 
 Any check may add `severity: 'warn'` (reported, never blocks) and `name:`. The module runs SQL only
 through the `query` function it is given, so it never opens a DuckDB connection itself.
@@ -28,7 +29,9 @@ from lakehouse.core.schemas import quote_ident, quote_literal
 from lakehouse.core.sizes import parse_duration
 from lakehouse.errors import LakehouseError
 
-KINDS = ("not_null", "unique", "accepted_values", "range", "row_count", "relationships", "freshness", "sql")
+KINDS = (
+    "not_null", "unique", "accepted_values", "range", "row_count", "relationships", "freshness", "drift", "sql",
+)  # fmt: skip
 SAMPLE_ROWS = 5
 
 
@@ -166,6 +169,14 @@ def parse_checks(owner: str, specs: list[Any]) -> list[Check]:
             except LakehouseError as exc:
                 raise CheckSpecError(str(exc)) from None
             label = f"freshness({params['column']})"
+        elif kind == "drift":
+            params = _need(arg, ("column", "against"), owner, kind)
+            if params.get("psi_max") is None and params.get("ks_pvalue_min") is None:
+                params["psi_max"] = 0.2
+            for bound in ("psi_max", "ks_pvalue_min"):
+                if params.get(bound) is not None and not isinstance(params[bound], (int, float)):
+                    raise CheckSpecError(f"{owner}: drift {bound} must be a number, not {params[bound]!r}")
+            label = f"drift({params['column']})"
         else:  # sql
             if not isinstance(arg, str) or not arg.strip():
                 raise CheckSpecError(f"{owner}: sql needs a query that returns the offending rows")
@@ -246,6 +257,12 @@ def _freshness(table: str, p: dict[str, Any]) -> str:
     )
 
 
+def _drift(table: str, p: dict[str, Any]) -> str:
+    from lakehouse.elt.driftcheck import drift_sql
+
+    return drift_sql(table, p)
+
+
 def _custom(table: str, p: dict[str, Any]) -> str:
     from lakehouse.elt.models import render
 
@@ -260,6 +277,7 @@ _COMPILERS: dict[str, Callable[[str, dict[str, Any]], str]] = {
     "row_count": _row_count,
     "relationships": _relationships,
     "freshness": _freshness,
+    "drift": _drift,
     "sql": _custom,
 }
 
@@ -273,6 +291,14 @@ def run_check(
     """Count the offending rows and keep a sample of them; a check that cannot run is reported, not raised."""
     result = CheckResult(table, check.name, check.kind, check.severity, snapshot_id=snapshot_id)
     try:
+        if check.kind == "drift":  # numeric or categorical statistics, by the column's type
+            from lakehouse.elt.driftcheck import is_numeric
+
+            typed = query(f"SELECT typeof({quote_ident(check.params['column'])}) FROM {table} LIMIT 1")
+            kind = str(typed.column(0)[0].as_py()) if typed.num_rows else "VARCHAR"
+            check = Check(
+                check.kind, check.name, {**check.params, "numeric": is_numeric(kind)}, check.severity
+            )
         if check.kind == "unique":
             quick = query(f"SELECT count(*) AS n FROM ({_unique_by_hash(table, check.params)}) AS lake_check")
             if int(quick.column(0)[0].as_py()) == 0:

@@ -6,6 +6,7 @@ from lakehouse.cli.text.alter import AlterText
 from lakehouse.cli.text.changes import ChangesText
 from lakehouse.cli.text.dev import DevText
 from lakehouse.cli.text.diff import DiffText
+from lakehouse.cli.text.drift import DriftText
 from lakehouse.cli.text.elt import EltText
 from lakehouse.cli.text.erase import EraseText
 from lakehouse.cli.text.history import HistoryText
@@ -25,6 +26,7 @@ class Text(
     DevText,
     ProjectText,
     DiffText,
+    DriftText,
 ):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 

@@ -7,8 +7,8 @@ current side is `--to` (default: the table now) or another table with the same c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 ColumnKind = Literal["numeric", "categorical", "temporal"]
 
@@ -47,7 +47,7 @@ class Stats:
 
 @dataclass(frozen=True)
 class Bin:
-    """Counts of one bin on both sides. Numeric bins are [lower, upper) (None: unbounded); categorical
+    """Counts of one bin on both sides. Numeric bins are (lower, upper] (None: unbounded); categorical
     bins have a `label` (a category, `(other)` beyond the top K, `(null)` is never a bin)."""
 
     label: str
@@ -114,3 +114,13 @@ class DriftResult:
     @property
     def drifted(self) -> bool:
         return bool(self.drifted_columns)
+
+    def message(self) -> str:
+        """One line naming what drifted, for CI logs and errors."""
+        named = self.drifted_columns
+        if not named:
+            return "no drift beyond the thresholds"
+        return f"drift in {len(named)} column{'s' if len(named) != 1 else ''}: {', '.join(named)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"drifted": self.drifted, "drifted_columns": self.drifted_columns, **asdict(self)}
