@@ -2,6 +2,8 @@
 
     lake dev up -> generate a raw events feed -> lake ingest bronze.events / bronze.labels
     -> lake run (silver -> gold, with checks) -> query results -> lake pin gold.training_set
+    -> a shifted day arrives (a promotion: more purchases, bigger baskets) -> lake run
+    -> lake diff / lake drift gold.training_set --from @training.lock
 
 Everything goes through the `dev` profile of the project's catalog/lake.yaml (the project found from the
 working directory, else this repo), and the lake stays in place afterwards, so the commands printed at the end work as shown. `run_demo` is the library part: it takes a
@@ -14,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +60,10 @@ def run_demo(
 
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    feed = datagen.events(rows, days=45, seed=42)
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.replace(hour=0, minute=0, second=0)
+    # The feed ends yesterday at midnight; the shifted day appended after the pin is yesterday.
+    feed = datagen.events(rows, days=45, end=today - timedelta(days=1), seed=42)
     labels = datagen.labels(feed, max(100, rows // 15), seed=7)
     events_path = datagen.write_jsonl(feed, workdir / "events.jsonl")
     labels_path = datagen.write_jsonl(labels, workdir / "labels.jsonl")
@@ -88,16 +94,71 @@ def run_demo(
         raise CheckFailedError(result.failure_message())
     answers = {title: lake.query(sql) for title, sql in QUERIES.items()}
     pin_path = workdir / "training.lock"
-    pinned = None
-    if hasattr(lake, "pin"):
-        pinned = lake.pin(["gold.training_set"], pin_path)
+    pinned = lake.pin(["gold.training_set"], pin_path)
+    changed = _shifted_day(lake, workdir, feed, labels.num_rows, now, project, say)
     return {
         "run": result,
         "answers": answers,
         "pin": pinned,
         "pin_path": pin_path,
+        **changed,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _shifted_day(
+    lake: Lakehouse,
+    workdir: Path,
+    feed: Any,
+    label_count: int,
+    now: datetime,
+    project: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """After the pin, a promotion day arrives (half the events purchases, baskets 8x) with a batch of labels for its
+    shoppers; the models run again, and diff and drift say what changed against the pinned training set."""
+    import pyarrow as pa
+
+    from lakehouse.dev import datagen
+
+    today = now.replace(hour=0, minute=0, second=0)
+    n = max(60, feed.num_rows // 45)
+    day = datagen.events(
+        n, days=1, end=today, users=max(10, feed.num_rows // 40), seed=43, start_id=10**9,
+        purchase_share=0.5, amount_scale=8.0,
+    )  # fmt: skip
+    labels = datagen.labels(
+        pa.concat_tables([feed, day]), max(50, label_count // 3), seed=8,
+        users_since=today - timedelta(days=1), between=(today, max(now, today + timedelta(minutes=1))),
+    )  # fmt: skip
+    say("")
+    say(f"a shifted day arrives: {day.num_rows:,} events (a promotion) and {labels.num_rows:,} labels")
+    for table, rows, name in (
+        ("bronze.events", day, "day.jsonl"),
+        ("bronze.labels", labels, "day_labels.jsonl"),
+    ):
+        got = lake.ingest(table, str(datagen.write_jsonl(rows, workdir / name)), mode="append")
+        say(f"appended {got.rows:,} rows to {table}: snapshot {got.snapshot_id}")
+    again = lake.run(project)
+    if not again.ok:
+        from lakehouse.errors import CheckFailedError
+
+        raise CheckFailedError(again.failure_message())
+    pins = f"@{workdir / 'training.lock'}"
+    diff = lake.diff("gold.training_set", pins, limit=5)
+    drift = lake.drift("gold.training_set", pins)
+    say(
+        f"lake diff gold.training_set --from @training.lock: +{diff.rows_added:,} rows, "
+        f"-{diff.rows_removed:,} rows, {len(diff.snapshots)} snapshot(s) in between"
+    )
+    worst = sorted((c for c in drift.columns if c.drifted), key=lambda c: -(c.psi or 0))
+    say(
+        "lake drift gold.training_set --from @training.lock: "
+        + (f"drift in {len(worst)} column(s): " + ", ".join(
+            f"{c.column} (PSI {c.psi:.2f})" if c.psi is not None else c.column for c in worst
+        ) if worst else "no drift")
+    )  # fmt: skip
+    return {"rerun": again, "diff": diff, "drift": drift}
 
 
 def _print_table(title: str, table: Any) -> None:
@@ -152,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         "lake test                                    # every check against the current tables",
         'lake query "SELECT label, avg(spend_last_7d) FROM gold.training_set GROUP BY 1"',
         'lake query "SELECT count(*) FROM gold.training_set" --as-of @.lake/demo/training.lock',
+        "lake diff gold.training_set --from @.lake/demo/training.lock   # what the shifted day changed",
+        "lake drift gold.training_set --from @.lake/demo/training.lock  # exit 1: the features drifted",
         "lake snapshots silver.events",
         "python examples/train.py --pins .lake/demo/training.lock --target label",
         "lake dev down                                # saves the lake; lake dev up restores it",

@@ -20,3 +20,20 @@ def test_demo_end_to_end_on_s3(s3_lake, tmp_path):
     assert done["pin"].pins[0].table == "gold.training_set"
     assert any("ingested" in line and "bronze.events" in line for line in lines)
     assert s3_lake.lake.table("silver.events").location().startswith("s3://")
+    # after the pin a shifted day arrives: diff reports its labels as added rows, drift the features
+    pinned = done["pin"].pins[0].snapshot_id
+    diff, drift = done["diff"], done["drift"]
+    assert diff.from_snapshot_id == pinned and diff.rows_removed == 0
+    new_labels = (
+        s3_lake.lake.query(
+            f"SELECT (SELECT count(*) FROM gold.training_set) - (SELECT count(*) FROM gold.training_set FOR VERSION AS OF '{pinned}') AS n"
+        )
+        .column("n")[0]
+        .as_py()
+    )
+    assert diff.rows_added == new_labels > 0
+    assert drift.reference.snapshot_id == pinned and {"num_events", "total_spend"} <= set(
+        drift.drifted_columns
+    )
+    assert "user_id" not in drift.drifted_columns  # the same users: no drift where there is none
+    assert any(line.startswith("lake drift gold.training_set") and "num_events" in line for line in lines)
