@@ -320,3 +320,16 @@ def test_repeated_keys_are_not_paired(local_lake: LakeEnv, tmp_path: Path) -> No
     assert (result.rows_added, result.rows_removed) == (2, 2)
     _check(env, old)
     _check(env, middle)
+
+
+def test_a_rename_without_a_new_snapshot_shows_in_a_diff_to_now(local_lake: LakeEnv, tmp_path: Path) -> None:
+    """Renaming a column makes no snapshot: a diff to the current state uses the current names, as a
+    query of the table does."""
+    env = local_lake
+    old = _make(env, tmp_path, n=10)
+    _append(env, tmp_path, 3, 100)
+    env.lake.rename_column(TABLE, "amount", "spend")
+    result = env.lake.diff(TABLE, old)
+    assert [(c.kind, c.old_name, c.column) for c in result.schema_changes] == [("renamed", "amount", "spend")]
+    assert "spend" in result.added.column_names and result.rows_added == 3
+    assert "spend" in env.lake.changes(TABLE, old).column_names

@@ -44,7 +44,7 @@ class DiffAPI(LakeBase):
             return diff(
                 iceberg, table, engine, before, after,
                 refs=(str(from_), None if to is None else str(to)),
-                key=_names(key), columns=_names(columns) or None, limit=limit,
+                key=_names(key), columns=_names(columns) or None, limit=limit, latest=to is None,
             )  # fmt: skip
 
     def changes(self, table: str, from_: str | int, to: str | int | None = None, as_: str = "arrow") -> Any:
@@ -56,7 +56,7 @@ class DiffAPI(LakeBase):
         check_output(as_)
         iceberg, before, after = self._between(table, from_, to)
         with self.engine(locked=True, extensions=()) as engine:
-            return convert(engine.arrow(changes_sql(iceberg, engine, before, after)), as_)
+            return convert(engine.arrow(changes_sql(iceberg, engine, before, after, to is None)), as_)
 
 
 def _at(table: Table, name: str, ref: str | int | None) -> Snapshot | None:

@@ -1,17 +1,30 @@
 """How a table's schema changed between two snapshots: top-level columns matched by field id, so a
 rename is a rename (not a drop and an add). Shared by `lake diff` (read/diff/) and `lake drift`
-(read/drift/), whose result type `SchemaChange` this returns."""
+(read/drift/)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from lakehouse.read.drift.result import SchemaChange
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pyiceberg.schema import Schema
 
 __all__ = ["SchemaChange", "schema_changes"]
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    kind: Literal["added", "dropped", "retyped", "renamed"]
+    column: str  # the current name (the reference's for dropped)
+    old_type: str | None = None
+    new_type: str | None = None
+    old_name: str | None = None  # renamed: the reference's name
+
+    @property
+    def drifts(self) -> bool:
+        """A dropped or retyped column breaks a model trained on the reference; an added one does not."""
+        return self.kind in ("dropped", "retyped")
 
 
 def schema_changes(old: Schema, new: Schema) -> tuple[SchemaChange, ...]:

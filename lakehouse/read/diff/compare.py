@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from lakehouse.read.tables import TableReader
 
 
-def schema_of(table: Table, snapshot: Snapshot) -> Schema:
-    """The schema a snapshot was written with (the table's current one if it names none)."""
-    if snapshot.schema_id is None:
+def schema_of(table: Table, snapshot: Snapshot, latest: bool = False) -> Schema:
+    """The schema a snapshot was written with (the table's current one if it names none). `latest`:
+    the table's current schema, as a read of the current snapshot sees a rename or a drop at once."""
+    if latest or snapshot.schema_id is None:
         return table.schema()
     return table.schemas().get(snapshot.schema_id, table.schema())
 
@@ -51,10 +52,10 @@ def _sql(table: Table, side: Side, schema: Schema) -> str:
     return read_live(table, side.entries, schema=schema)
 
 
-def changes_sql(table: Table, engine: Engine, before: Snapshot, after: Snapshot) -> str:
+def changes_sql(table: Table, engine: Engine, before: Snapshot, after: Snapshot, latest: bool = False) -> str:
     """`change_type` then the table's columns in `after`'s schema: the rows removed ('delete') and
     added ('insert') from `before` to `after`, as multisets."""
-    schema = schema_of(table, after)
+    schema = schema_of(table, after, latest)
     files = _files(table, engine, before, after)
     names = [f.name for f in schema.fields]
     return changes_select(_sql(table, files.before, schema), _sql(table, files.after, schema), names)
@@ -105,13 +106,13 @@ def steps(table: Table, before: Snapshot, after: Snapshot) -> tuple[Step, ...]:
 def diff(
     table: Table, identifier: str, engine: Engine, before: Snapshot, after: Snapshot, *,
     refs: tuple[str | None, str | None] = (None, None), key: Sequence[str] = (),
-    columns: Sequence[str] | None = None, limit: int | None = None,
+    columns: Sequence[str] | None = None, limit: int | None = None, latest: bool = False,
 ) -> DiffResult:  # fmt: skip
     """The net change of `identifier` from snapshot `before` to `after`."""
     start = time.perf_counter()
     if limit is not None and limit < 0:
         raise LakehouseError(f"--limit must be 0 or more, not {limit}")
-    old, new = schema_of(table, before), schema_of(table, after)
+    old, new = schema_of(table, before), schema_of(table, after, latest)
     common = _common(old, new)
     keys = _pick(key, common, "key", identifier)
     compared = _pick(columns, common, "compared", identifier) if columns else [f.name for f in common.fields]
@@ -151,4 +152,4 @@ def changes_between(
     if before is None or after is None:
         raise SnapshotNotFoundError(f"{identifier} has no snapshots yet; write to it first")
     with tables.engine(()) as engine:
-        return changes_sql(table, engine, before, after)
+        return changes_sql(table, engine, before, after, latest=new is None)

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from lakehouse.read.schemachanges import SchemaChange
+
 ColumnKind = Literal["numeric", "categorical", "temporal"]
+__all__ = ["Bin", "ColumnDrift", "DriftResult", "SchemaChange", "Side", "Stats", "Thresholds"]
 
 
 @dataclass(frozen=True)
@@ -80,20 +83,6 @@ class ColumnDrift:
     current_lag_seconds: float | None = None
     drifted: bool = False
     reasons: tuple[str, ...] = ()  # e.g. ("psi 0.41 > 0.2", "ks p 1e-9 < 0.05")
-
-
-@dataclass(frozen=True)
-class SchemaChange:
-    kind: Literal["added", "dropped", "retyped", "renamed"]
-    column: str  # the current name (the reference's for dropped)
-    old_type: str | None = None
-    new_type: str | None = None
-    old_name: str | None = None  # renamed: the reference's name
-
-    @property
-    def drifts(self) -> bool:
-        """A dropped or retyped column breaks a model trained on the reference; an added one does not."""
-        return self.kind in ("dropped", "retyped")
 
 
 @dataclass(frozen=True)
