@@ -1,19 +1,25 @@
 """`lake drift`'s statistics, computed inside DuckDB over both sides as they stream by.
 
-Two scans of the numeric and temporal columns and one per categorical column (which reads that column
-only), whatever the table's size:
+Bin edges need a look at the data before the counting pass, and a full pass for them would cost as
+much as the counting itself, so they come from a sample (about SAMPLE_ROWS rows of each side, each row
+drawn independently; all rows of a smaller side):
 
-1. counts, nulls, mean, std, min and max per side, the reference's quantiles (the PSI bin edges) and
-   the pooled quantiles (the KS grid), approximate (t-digest) so that no column is sorted;
-2. DuckDB `histogram(x, edges)` per side: the PSI bins, the KS grid and equal-width bins for pictures.
+1. the sample: the reference's quantiles (the PSI bin edges, `bins` of them) and the pooled quantiles
+   of both sides (the KS grid, KS_GRID cells), plus the range the pictures span;
+2. one pass over both sides, grouped by side: rows, missing values, mean, std, min, max and DuckDB
+   `histogram(x, edges)` over the PSI edges and the KS grid together (one histogram per column);
+3. categorical columns: one GROUP BY per column (it reads that column only).
 
-KS is exact below EXACT_ROWS non-missing values (counts per distinct value, from one GROUP BY);
-above, D is taken on the pooled quantile grid, which can miss at most the share of one grid cell
-(about 1/KS_GRID of the values) either way. NaN and infinities are treated as missing, like NULL.
+KS is exact up to EXACT_ROWS non-missing values (counts per distinct value, one GROUP BY); above, D
+is taken on the pooled grid, which can miss at most about one cell's share (1/KS_GRID) of the values,
+and only downwards (so the p-value errs towards "no drift"). PSI bins are the reference sample's
+quantiles: with 50k values each bin's share is within about 0.4% of its intended tenth. NaN and
+infinities count as missing, like NULL.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,7 +32,8 @@ from lakehouse.read.drift.result import Bin, ColumnDrift, Stats, Thresholds
 from lakehouse.read.drift.sides import Column, Sides
 
 EXACT_ROWS = 1_000_000
-KS_GRID = 1000
+SAMPLE_ROWS = 50_000
+KS_GRID = 100
 PICTURE_BINS = 30
 EXAMPLES = 20
 
@@ -37,24 +44,28 @@ def compute(
     """Every column's drift, and the row counts of the reference and current sides."""
     cols = found.columns
     select = ", ".join(_value(c, i) for i, c in enumerate(cols)) or "1 AS lake_none"
-    both = (
-        f"SELECT 0 AS lake_side, {select} FROM ({found.reference_sql}) "
-        f"UNION ALL SELECT 1 AS lake_side, {select} FROM ({found.current_sql})"
-    )
-    first = _first_pass(engine, both, cols, bins)
-    n_ref, n_cur = int(first["rows0"] or 0), int(first["rows1"] or 0)
-    plan = _edges(first, cols, n_ref, n_cur)
-    second = _second_pass(engine, both, cols, plan)
+    ref = f"SELECT 0 AS lake_side, {select} FROM ({found.reference_sql})"
+    cur = f"SELECT 1 AS lake_side, {select} FROM ({found.current_sql})"
+    both = f"{ref} UNION ALL {cur}"
+    # the sample reads only the columns that need edges (the sample operator stops column pruning)
+    drawn = ", ".join(_value(c, i) for i, c in enumerate(cols) if c.kind != "categorical") or "1 AS lake_none"
+    samples = [
+        _sampled(f"SELECT {side} AS lake_side, {drawn} FROM ({sql})", rows)
+        for side, sql, rows in ((0, found.reference_sql, found.reference_rows), (1, found.current_sql, found.current_rows))
+    ]  # fmt: skip
+    edges = _sample_edges(engine, samples[0], samples[1], cols, bins)
+    counted = _main_pass(engine, both, cols, edges)
+    n_ref, n_cur = (int(counted[s].get("rows") or 0) for s in (0, 1))
     now = datetime.now(UTC)
     out = []
     for i, c in enumerate(cols):
-        ref_stats, cur_stats = (_stats(first, i, s, n, c) for s, n in ((0, n_ref), (1, n_cur)))
+        ref_stats, cur_stats = (_stats(counted[s], i, n, c) for s, n in ((0, n_ref), (1, n_cur)))
         if c.kind == "numeric":
-            drift = _numeric(engine, both, i, c, plan, second, ref_stats, cur_stats)
+            drift = _numeric(engine, both, i, c, edges, counted, ref_stats, cur_stats)
         elif c.kind == "categorical":
             drift = _categorical(engine, both, i, c, top_k, ref_stats, cur_stats)
         else:
-            drift = _temporal(i, c, plan, second, ref_stats, cur_stats, first, now)
+            drift = _temporal(i, c, edges, counted, ref_stats, cur_stats, now)
         out.append(_judge(drift, thresholds))
     return tuple(out), n_ref, n_cur
 
@@ -68,78 +79,113 @@ def _value(c: Column, i: int) -> str:
     return f"{q} AS c{i}, epoch({q}) AS e{i}"
 
 
-def _first_pass(engine: Engine, both: str, cols: tuple[Column, ...], bins: int) -> dict[str, Any]:
-    parts = ["count(*) FILTER (lake_side = 0) AS rows0", "count(*) FILTER (lake_side = 1) AS rows1"]
+def _sampled(side: str, rows: int | None) -> str:
+    if rows is not None and rows <= SAMPLE_ROWS:
+        return side
+    percent = 100.0 if rows is None else min(100.0, 100.0 * SAMPLE_ROWS / rows)
+    return f"SELECT * FROM ({side}) USING SAMPLE {percent:.6f}% (bernoulli)"
+
+
+def _sample_edges(
+    engine: Engine, ref: str, cur: str, cols: tuple[Column, ...], bins: int
+) -> dict[str, list[float]]:
+    """Per column: `psi{i}` (the reference's quantiles), `ks{i}` (pooled quantiles), `pic{i}` (range)."""
+    wanted = [(i, c) for i, c in enumerate(cols) if c.kind != "categorical"]
+    if not wanted:
+        return {}
     deciles = [k / bins for k in range(1, bins)]
     grid = [k / KS_GRID for k in range(1, KS_GRID)]
-    for i, c in enumerate(cols):
-        for s in (0, 1):
-            f = f"FILTER (lake_side = {s})"
-            parts += [f"count(c{i}) {f} AS n{i}_{s}", f"approx_count_distinct(c{i}) {f} AS d{i}_{s}"]
-            if c.kind == "numeric":
-                parts += [f"avg(c{i}) {f} AS mean{i}_{s}", f"stddev_samp(c{i}) {f} AS std{i}_{s}"]
-                parts += [f"min(c{i}) {f} AS min{i}_{s}", f"max(c{i}) {f} AS max{i}_{s}"]
-            if c.kind == "temporal":
-                parts += [
-                    f"CAST(min(c{i}) {f} AS VARCHAR) AS min{i}_{s}",
-                    f"CAST(max(c{i}) {f} AS VARCHAR) AS max{i}_{s}",
-                ]
-                parts += [f"max(e{i}) {f} AS emax{i}_{s}"]
+    parts = []
+    for i, c in wanted:
+        v = f"c{i}" if c.kind == "numeric" else f"e{i}"
         if c.kind == "numeric":
-            parts += [f"approx_quantile(c{i}, {deciles}) FILTER (lake_side = 0) AS q{i}"]
-            parts += [f"approx_quantile(c{i}, {grid}) AS g{i}", f"min(c{i}) AS lo{i}", f"max(c{i}) AS hi{i}"]
-        if c.kind == "temporal":
-            parts += [f"min(e{i}) AS lo{i}", f"max(e{i}) AS hi{i}"]
+            parts.append(f"approx_quantile({v}, {deciles}) FILTER (lake_side = 0) AS psi{i}")
+        parts.append(f"approx_quantile({v}, {grid}) AS ks{i}")  # its ends span the pictures
+    sample = f"{ref} UNION ALL {cur}"
     names = [p.rsplit(" AS ", 1)[1] for p in parts]
-    row = engine.one(f"SELECT {', '.join(parts)} FROM ({both})") or ()
-    return dict(zip(names, row, strict=True))
-
-
-def _edges(first: dict[str, Any], cols: tuple[Column, ...], n_ref: int, n_cur: int) -> dict[str, list[float]]:
-    """Per column: `psi{i}` (reference quantiles), `ks{i}` (pooled grid, when KS is binned), `pic{i}`."""
+    row = dict(zip(names, engine.one(f"SELECT {', '.join(parts)} FROM ({sample})") or (), strict=True))
     plan: dict[str, list[float]] = {}
-    for i, c in enumerate(cols):
-        lo, hi = first.get(f"lo{i}"), first.get(f"hi{i}")
+    for i, c in wanted:
+        pooled = sorted({float(v) for v in row[f"ks{i}"] or []})
         if c.kind == "numeric":
-            plan[f"psi{i}"] = sorted({float(v) for v in first[f"q{i}"] or []})
-            values = (first[f"n{i}_0"] or 0) + (first[f"n{i}_1"] or 0)
-            if values > EXACT_ROWS:
-                plan[f"ks{i}"] = sorted({float(v) for v in first[f"g{i}"] or []})
-        if lo is not None and hi is not None and hi > lo:
-            step = (float(hi) - float(lo)) / PICTURE_BINS
-            plan[f"pic{i}"] = [float(lo) + step * k for k in range(1, PICTURE_BINS)]
+            plan[f"psi{i}"] = sorted({float(v) for v in row[f"psi{i}"] or []})
+            plan[f"ks{i}"] = sorted(set(pooled) | set(plan[f"psi{i}"]))
+        if len(pooled) > 1 and pooled[-1] > pooled[0]:  # the central 98% of both sides
+            step = (pooled[-1] - pooled[0]) / PICTURE_BINS
+            plan[f"pic{i}"] = [pooled[0] + step * k for k in range(0, PICTURE_BINS + 1)]
     return plan
 
 
-def _second_pass(
-    engine: Engine, both: str, cols: tuple[Column, ...], plan: dict[str, list[float]]
-) -> dict[str, Any]:
-    parts = []
+def _main_pass(
+    engine: Engine, both: str, cols: tuple[Column, ...], edges: dict[str, list[float]]
+) -> dict[int, dict[str, Any]]:
+    parts = ["count(*) AS rows"]
     for i, c in enumerate(cols):
-        source = f"e{i}" if c.kind == "temporal" else f"c{i}"
-        for key in (f"psi{i}", f"ks{i}", f"pic{i}"):
-            edges = plan.get(key)
-            if edges:
-                listed = "[" + ", ".join(repr(e) for e in edges) + "]::DOUBLE[]"
-                parts += [
-                    f"histogram(CAST({source} AS DOUBLE), {listed}) FILTER (lake_side = {s}) AS {key}_{s}"
-                    for s in (0, 1)
-                ]
-    if not parts:
-        return {}
-    names = [p.rsplit(" AS ", 1)[1] for p in parts]
-    row = engine.one(f"SELECT {', '.join(parts)} FROM ({both})") or ()
-    return dict(zip(names, row, strict=True))
+        parts.append(f"count(c{i}) AS n{i}")
+        if c.kind == "numeric":
+            parts += [
+                f"avg(c{i}) AS mean{i}",
+                f"stddev_samp(c{i}) AS std{i}",
+                f"min(c{i}) AS min{i}",
+                f"max(c{i}) AS max{i}",
+            ]
+            if edges.get(f"ks{i}"):
+                parts.append(f"histogram(c{i}, {_list(edges[f'ks{i}'])}) AS h{i}")
+        elif c.kind == "categorical":
+            parts.append(f"approx_count_distinct(c{i}) AS d{i}")
+        else:
+            parts += [
+                f"CAST(min(c{i}) AS VARCHAR) AS min{i}",
+                f"CAST(max(c{i}) AS VARCHAR) AS max{i}",
+                f"max(e{i}) AS emax{i}",
+            ]
+            if edges.get(f"pic{i}"):
+                parts.append(f"histogram(CAST(e{i} AS DOUBLE), {_list(edges[f'pic{i}'])}) AS h{i}")
+    names = ["lake_side", *(p.rsplit(" AS ", 1)[1] for p in parts)]
+    rows = engine.rows(f"SELECT lake_side, {', '.join(parts)} FROM ({both}) GROUP BY lake_side")
+    found = {int(r[0]): dict(zip(names, r, strict=True)) for r in rows}
+    return {s: found.get(s, {}) for s in (0, 1)}
 
 
-def _counts(hist: Any, edges: list[float]) -> list[int]:
-    """Counts per bin (-inf, e1], (e1, e2], ..., (ek, inf) from DuckDB's histogram map."""
-    got = {float(k): int(v) for k, v in (hist or {}).items()}
-    return [got.get(e, 0) for e in edges] + [got.get(math.inf, 0)]
+def _list(values: list[float]) -> str:
+    return "[" + ", ".join(repr(v) for v in values) + "]::DOUBLE[]"
+
+
+def _aligned(sent: list[float], *hists: Any) -> tuple[list[float], list[list[int]]]:
+    """Counts per bin (-inf, e1], (e1, e2], ..., (ek, inf) from DuckDB's histogram maps, and the edges
+    as DuckDB used them: its parser may read a decimal literal one ulp away from Python's double, so
+    each boundary it returns is matched to the nearest edge sent, and reported as DuckDB counted."""
+    keys = list(sent)
+    out = []
+    for hist in hists:
+        counts = [0] * (len(sent) + 1)
+        for key, count in (hist or {}).items():
+            k = float(key)
+            if math.isinf(k):
+                counts[-1] += int(count)
+                continue
+            j = bisect.bisect_left(sent, k)
+            if j == len(sent) or (j > 0 and k - sent[j - 1] < sent[j] - k):
+                j -= 1
+            counts[j] += int(count)
+            keys[j] = k
+        out.append(counts)
+    return keys, out
+
+
+def _merge(fine: list[float], counts: list[int], coarse: list[float]) -> list[int]:
+    """Counts of the fine bins summed into the coarse ones (every coarse edge is a fine edge)."""
+    out = [0] * (len(coarse) + 1)
+    k = 0
+    for edge, count in zip([*fine, math.inf], counts, strict=True):
+        while k < len(coarse) and edge > coarse[k]:
+            k += 1
+        out[k] += count
+    return out
 
 
 def _bins(edges: list[float], ref: list[int], cur: list[int]) -> tuple[Bin, ...]:
-    bounds = [None, *edges, None]
+    bounds: list[float | None] = [None, *edges, None]
     out = []
     for k, (r, c) in enumerate(zip(ref, cur, strict=True)):
         lower, upper = bounds[k], bounds[k + 1]
@@ -150,15 +196,28 @@ def _bins(edges: list[float], ref: list[int], cur: list[int]) -> tuple[Bin, ...]
     return tuple(out)
 
 
-def _stats(first: dict[str, Any], i: int, s: int, rows: int, c: Column) -> Stats:
-    n = int(first.get(f"n{i}_{s}") or 0)
+def _picture(fine: list[float], ref: list[int], cur: list[int], span: list[float] | None) -> tuple[Bin, ...]:
+    """Equal-width bins over the sample's central 98% for pictures: each fine bin's count goes to the
+    picture bin holding its upper edge (values beyond the span land in the outermost bins)."""
+    if not span:
+        return ()
+    inner = span[1:-1]
+    r, c = _merge(fine, ref, inner), _merge(fine, cur, inner)
+    return tuple(
+        Bin(f"({lo:.6g}, {hi:.6g}]", a, b, lo, hi)
+        for lo, hi, a, b in zip(span[:-1], span[1:], r, c, strict=True)
+    )
+
+
+def _stats(row: dict[str, Any], i: int, rows: int, c: Column) -> Stats:
+    n = int(row.get(f"n{i}") or 0)
     nulls = rows - n
+    numeric = c.kind == "numeric"
     return Stats(
-        rows=rows, nulls=nulls, null_rate=nulls / rows if rows else 0.0,
-        distinct=first.get(f"d{i}_{s}"), mean=_float(first.get(f"mean{i}_{s}")),
-        std=_float(first.get(f"std{i}_{s}")),
-        min=first.get(f"min{i}_{s}") if c.kind != "numeric" else _float(first.get(f"min{i}_{s}")),
-        max=first.get(f"max{i}_{s}") if c.kind != "numeric" else _float(first.get(f"max{i}_{s}")),
+        rows=rows, nulls=nulls, null_rate=nulls / rows if rows else 0.0, distinct=row.get(f"d{i}"),
+        mean=_float(row.get(f"mean{i}")), std=_float(row.get(f"std{i}")),
+        min=_float(row.get(f"min{i}")) if numeric else row.get(f"min{i}"),
+        max=_float(row.get(f"max{i}")) if numeric else row.get(f"max{i}"),
     )  # fmt: skip
 
 
@@ -166,33 +225,27 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _picture(i: int, plan: dict[str, list[float]], second: dict[str, Any]) -> tuple[Bin, ...]:
-    edges = plan.get(f"pic{i}")
-    if not edges:
-        return ()
-    return _bins(edges, _counts(second.get(f"pic{i}_0"), edges), _counts(second.get(f"pic{i}_1"), edges))
-
-
 def _numeric(
-    engine: Engine, both: str, i: int, c: Column, plan: dict[str, list[float]], second: dict[str, Any],
+    engine: Engine, both: str, i: int, c: Column, edges: dict[str, list[float]], counted: dict[int, dict[str, Any]],
     ref: Stats, cur: Stats,
 ) -> ColumnDrift:  # fmt: skip
-    edges = plan[f"psi{i}"]
-    r, k = _counts(second.get(f"psi{i}_0"), edges), _counts(second.get(f"psi{i}_1"), edges)
-    if f"ks{i}" in plan:
-        grid = plan[f"ks{i}"]
-        d = stats.ks_statistic(_counts(second.get(f"ks{i}_0"), grid), _counts(second.get(f"ks{i}_1"), grid))
-    else:  # exact: the counts of every distinct value, in order
+    sent = edges.get(f"ks{i}", [])
+    fine, (fr, fc) = _aligned(sent, *(counted[s].get(f"h{i}") for s in (0, 1)))
+    coarse = [fine[bisect.bisect_left(sent, e)] for e in edges.get(f"psi{i}", [])]  # psi edges are in sent
+    r, k = _merge(fine, fr, coarse), _merge(fine, fc, coarse)
+    n, m = ref.rows - ref.nulls, cur.rows - cur.nulls
+    if n + m <= EXACT_ROWS:  # exact: the counts of every distinct value, in order
         rows = engine.rows(
             f"SELECT count(*) FILTER (lake_side = 0), count(*) FILTER (lake_side = 1) FROM ({both}) "
             f"WHERE c{i} IS NOT NULL GROUP BY c{i} ORDER BY c{i}"
         )
         d = stats.ks_statistic([int(a) for a, _ in rows], [int(b) for _, b in rows])
-    n, m = ref.rows - ref.nulls, cur.rows - cur.nulls
+    else:
+        d = stats.ks_statistic(fr, fc)
     return ColumnDrift(
         c.name, "numeric", c.type, ref, cur, psi=stats.psi(r, k), ks=d,
-        ks_pvalue=None if d is None else stats.ks_pvalue(d, n, m), bins=_bins(edges, r, k),
-        histogram=_picture(i, plan, second),
+        ks_pvalue=None if d is None else stats.ks_pvalue(d, n, m), bins=_bins(coarse, r, k),
+        histogram=_picture(fine, fr, fc, edges.get(f"pic{i}")),
     )  # fmt: skip
 
 
@@ -226,15 +279,25 @@ def _categorical(
 
 
 def _temporal(
-    i: int, c: Column, plan: dict[str, list[float]], second: dict[str, Any], ref: Stats, cur: Stats,
-    first: dict[str, Any], now: datetime,
+    i: int, c: Column, edges: dict[str, list[float]], counted: dict[int, dict[str, Any]], ref: Stats,
+    cur: Stats, now: datetime,
 ) -> ColumnDrift:  # fmt: skip
     def lag(s: int) -> float | None:
-        newest = first.get(f"emax{i}_{s}")
+        newest = counted[s].get(f"emax{i}")
         return None if newest is None else now.timestamp() - float(newest)
 
+    picture: tuple[Bin, ...] = ()
+    if edges.get(f"pic{i}"):
+        span, (r, k) = _aligned(edges[f"pic{i}"], *(counted[s].get(f"h{i}") for s in (0, 1)))
+        # the values below the span's first edge and above its last join the outermost bins
+        r = [r[0] + r[1], *r[2:-2], r[-2] + r[-1]]
+        k = [k[0] + k[1], *k[2:-2], k[-2] + k[-1]]
+        picture = tuple(
+            Bin(f"({lo:.0f}, {hi:.0f}]", a, b, lo, hi)
+            for lo, hi, a, b in zip(span[:-1], span[1:], r, k, strict=True)
+        )
     return ColumnDrift(
-        c.name, "temporal", c.type, ref, cur, histogram=_picture(i, plan, second),
+        c.name, "temporal", c.type, ref, cur, histogram=picture,
         reference_lag_seconds=lag(0), current_lag_seconds=lag(1),
     )  # fmt: skip
 

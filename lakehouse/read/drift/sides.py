@@ -55,6 +55,9 @@ class Sides:
     columns: tuple[Column, ...]
     schema_changes: tuple[SchemaChange, ...]
     notes: tuple[str, ...]
+    # Rows each side holds, from its snapshot summary (None when unknown): how much to sample.
+    reference_rows: int | None = None
+    current_rows: int | None = None
 
 
 def kind_of(field_type: IcebergType) -> ColumnKind | None:
@@ -146,7 +149,16 @@ def sides(
             )
     ref_sql = _side_sql(ref_table, ref_snap, Schema(*ref_fields))
     cur_sql = _side_sql(cur_table, cur_snap, Schema(*cur_fields))
-    return Sides(ref_sql, cur_sql, tuple(columns), changes, tuple(notes))
+    return Sides(
+        ref_sql, cur_sql, tuple(columns), changes, tuple(notes), _records(ref_snap), _records(cur_snap)
+    )
+
+
+def _records(snapshot: Snapshot | None) -> int | None:
+    if snapshot is None:
+        return 0
+    value = snapshot.summary.get("total-records") if snapshot.summary is not None else None
+    return int(value) if value is not None else None
 
 
 def _side_sql(table: Table, snapshot: Snapshot | None, schema: Schema) -> str:
