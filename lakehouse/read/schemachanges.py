@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyiceberg.schema import Schema
+    from pyiceberg.types import NestedField
 
 __all__ = ["SchemaChange", "schema_changes"]
 
@@ -27,23 +30,29 @@ class SchemaChange:
         return self.kind in ("dropped", "retyped")
 
 
-def schema_changes(old: Schema, new: Schema) -> tuple[SchemaChange, ...]:
+def matched(old: Schema, new: Schema, by_name: bool = False) -> list[tuple[NestedField, NestedField]]:
+    """(old field, new field) pairs of the columns in both: by field id (one table's history), or by
+    name, case-insensitively (two tables)."""
+    key: Callable[[NestedField], object] = (lambda f: f.name.lower()) if by_name else (lambda f: f.field_id)
+    before = {key(f): f for f in old.fields}
+    return [(before[key(f)], f) for f in new.fields if key(f) in before]
+
+
+def schema_changes(old: Schema, new: Schema, by_name: bool = False) -> tuple[SchemaChange, ...]:
     """Columns added, renamed, retyped (in `new`'s order), then dropped (in `old`'s)."""
-    before = {f.field_id: f for f in old.fields}
-    after = {f.field_id: f for f in new.fields}
+    pairs = {id(f): was for was, f in matched(old, new, by_name)}
+    kept = {id(was) for was in pairs.values()}
     out = []
-    for fid, f in after.items():
-        was = before.get(fid)
+    for f in new.fields:
+        was = pairs.get(id(f))
         if was is None:
             out.append(SchemaChange("added", f.name, new_type=str(f.field_type)))
             continue
-        if was.name != f.name:
+        if was.name != f.name and not by_name:
             out.append(SchemaChange("renamed", f.name, str(was.field_type), str(f.field_type), was.name))
         if str(was.field_type) != str(f.field_type):
             out.append(SchemaChange("retyped", f.name, str(was.field_type), str(f.field_type)))
     out += [
-        SchemaChange("dropped", f.name, old_type=str(f.field_type))
-        for i, f in before.items()
-        if i not in after
+        SchemaChange("dropped", f.name, old_type=str(f.field_type)) for f in old.fields if id(f) not in kept
     ]
     return tuple(out)

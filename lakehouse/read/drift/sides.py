@@ -29,7 +29,7 @@ from pyiceberg.types import (
 
 from lakehouse.io.live import read_live
 from lakehouse.read.drift.result import ColumnKind, SchemaChange
-from lakehouse.read.schemachanges import schema_changes
+from lakehouse.read.schemachanges import matched, schema_changes
 from lakehouse.table.snapshots import live_entries
 
 if TYPE_CHECKING:
@@ -78,27 +78,6 @@ def schema_at(table: Table, snapshot: Snapshot | None, latest: bool = False) -> 
     return table.schemas().get(snapshot.schema_id, table.schema())
 
 
-def _by_name(old: Schema, new: Schema) -> tuple[list[tuple[int, int]], tuple[SchemaChange, ...]]:
-    """Two tables: (reference field id, current field id) pairs matched by name, and what differs."""
-    before = {f.name.lower(): f for f in old.fields}
-    after = {f.name.lower(): f for f in new.fields}
-    pairs, changes = [], []
-    for key, f in after.items():
-        was = before.get(key)
-        if was is None:
-            changes.append(SchemaChange("added", f.name, new_type=str(f.field_type)))
-            continue
-        pairs.append((was.field_id, f.field_id))
-        if str(was.field_type) != str(f.field_type):
-            changes.append(SchemaChange("retyped", f.name, str(was.field_type), str(f.field_type)))
-    changes += [
-        SchemaChange("dropped", f.name, old_type=str(f.field_type))
-        for k, f in before.items()
-        if k not in after
-    ]
-    return pairs, tuple(changes)
-
-
 def sides(
     reference: tuple[Table, Snapshot | None],
     current: tuple[Table, Snapshot | None],
@@ -109,12 +88,8 @@ def sides(
     """Both sides' SQL over the columns they share (named as the current side names them)."""
     (ref_table, ref_snap), (cur_table, cur_snap) = reference, current
     old, new = schema_at(ref_table, ref_snap), schema_at(cur_table, cur_snap, current_is_latest)
-    if same_table:
-        changes = schema_changes(old, new)
-        old_ids = {f.field_id for f in old.fields}
-        pairs = [(f.field_id, f.field_id) for f in new.fields if f.field_id in old_ids]
-    else:
-        pairs, changes = _by_name(old, new)
+    changes = schema_changes(old, new, by_name=not same_table)
+    pairs = [(was.field_id, f.field_id) for was, f in matched(old, new, by_name=not same_table)]
     retyped = {c.column.lower() for c in changes if c.kind == "retyped"}
     notes: list[str] = []
     columns: list[Column] = []
