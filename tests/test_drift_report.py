@@ -178,9 +178,14 @@ def test_hand_built_page_draws_categories_as_categories(tmp_path: Path) -> None:
     from lakehouse.read.drift.report import render_html
 
     path = tmp_path / "hand.html"
-    path.write_text(render_html(_hand_built()), encoding="utf-8")
+    text = render_html(_hand_built())
+    assert len(re.findall(r"plotly\.js v\d", text)) == 1 and len(text) < 6_000_000  # inlined once
+    path.write_text(text, encoding="utf-8")
     with Page(tmp_path, width=1000, height=1400) as browser:
         browser.call("Page.enable")
+        browser.call("Network.enable")  # the network off: the page must need none
+        browser.call("Network.emulateNetworkConditions", offline=True, latency=0,
+                     downloadThroughput=-1, uploadThroughput=-1)  # fmt: skip
         browser.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
         browser.open(path.as_uri())
         for _ in range(100):
