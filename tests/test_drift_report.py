@@ -108,3 +108,105 @@ def test_the_page_renders_in_a_browser(local_lake: LakeEnv, run_cli: Any, tmp_pa
         width, height, colors = png_colors(browser.screenshot(tmp_path / "drift.png"))
         assert width == 1200 and height > 1000
         assert len(colors) > 50 and colors[REFERENCE] > 2_000 and colors[CURRENT] > 2_000
+
+
+# ---------------------------------------------------------------- hand-built results, from numpy samples
+
+
+def _hand_built() -> Any:
+    """A DriftResult from real numbers: numpy samples binned with numpy (no engine involved)."""
+    from lakehouse.read.drift.result import (
+        Bin,
+        ColumnDrift,
+        DriftResult,
+        SchemaChange,
+        Side,
+        Stats,
+        Thresholds,
+    )
+
+    rng = np.random.default_rng(7)
+    ref, cur = rng.normal(0, 1, 4000), rng.normal(1.5, 1, 3000)
+    edges = np.linspace(-4, 6, 21)
+    r, c = np.histogram(ref, edges)[0], np.histogram(cur, edges)[0]
+    hist = tuple(Bin(f"{a:g}", int(x), int(y), float(a), float(b))
+                 for a, b, x, y in zip(edges[:-1], edges[1:], r, c, strict=True))  # fmt: skip
+
+    def stats(sample: np.ndarray) -> Stats:
+        return Stats(len(sample), 0, 0.0, None, float(sample.mean()), float(sample.std()),
+                     float(sample.min()), float(sample.max()))  # fmt: skip
+
+    # Categories that look like numbers, and "(other)": a category axis, not a numeric one.
+    codes = (*(Bin(str(10 * k), 100 + k, 90 + k) for k in range(1, 9)), Bin("(other)", 0, 350))
+    shifted = ColumnDrift("amount", "numeric", "double", stats(ref), stats(cur), psi=1.9, ks=0.55,
+                          ks_pvalue=1e-300, histogram=hist, drifted=True, reasons=("psi 1.9 > 0.2",))  # fmt: skip
+    code = ColumnDrift("code", "categorical", "string", Stats(1000, 0, 0.0), Stats(1000, 0, 0.0), psi=0.05,
+                       bins=codes, new_categories=("40",), new_category_count=1)  # fmt: skip
+    empty = Side("s.t", None, None, 0)
+    return DriftResult(
+        Side("s.t", 123456789012345678, "@training.lock", 4000), empty, Thresholds(),
+        (code, shifted), (SchemaChange("retyped", EVIL, "int", "long"),
+                          SchemaChange("renamed", "new<b>", old_name="old<i>")),
+    )  # fmt: skip
+
+
+def test_hand_built_result_escapes_schema_changes_and_names_an_empty_side() -> None:
+    from lakehouse.read.drift.report import render_html
+
+    text = render_html(_hand_built())
+    assert EVIL not in text and "new<b>" not in text and "old<i>" not in text
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in text and "was old&lt;i&gt;" in text
+    assert "snapshot None" not in text and "no snapshot" in text
+    assert "123456789012345678 (@training.lock)" in text
+
+
+def test_without_plotly_one_line_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from lakehouse.errors import LakehouseError
+    from lakehouse.read.drift.report import render_html
+
+    monkeypatch.setitem(sys.modules, "plotly", None)  # as if not installed: `import plotly` fails
+    monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)
+    with pytest.raises(LakehouseError, match=r"pip install 'lakehouse\[report\]'") as raised:
+        render_html(_hand_built())
+    assert "\n" not in str(raised.value)
+
+
+@needs_chromium
+def test_hand_built_page_draws_categories_as_categories(tmp_path: Path) -> None:
+    from lakehouse.read.drift.report import render_html
+
+    path = tmp_path / "hand.html"
+    text = render_html(_hand_built())
+    assert len(re.findall(r"plotly\.js v\d", text)) == 1 and len(text) < 6_000_000  # inlined once
+    path.write_text(text, encoding="utf-8")
+    with Page(tmp_path, width=1000, height=1400) as browser:
+        browser.call("Page.enable")
+        browser.call("Network.enable")  # the network off: the page must need none
+        browser.call("Network.emulateNetworkConditions", offline=True, latency=0,
+                     downloadThroughput=-1, uploadThroughput=-1)  # fmt: skip
+        browser.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
+        browser.open(path.as_uri())
+        for _ in range(100):
+            if browser.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length") >= 4:
+                break
+            browser.evaluate("new Promise(r => setTimeout(r, 50))")
+        assert browser.evaluate("window.lakeErrors") == []
+        assert browser.evaluate("performance.getEntriesByType('resource').length") == 0
+        assert browser.evaluate("[...document.querySelectorAll('section.card')].map(s => s.dataset.column)") == [
+            "amount", "code"
+        ]  # fmt: skip
+        ticks = browser.evaluate(
+            "[...document.querySelectorAll('section[data-column=\"code\"] g.xtick text')].map(t => t.textContent)"
+        )
+        assert ticks == [str(10 * k) for k in range(1, 9)] + [
+            "(other)"
+        ]  # every bin, in order, "(other)" included
+        bars = browser.evaluate(
+            "[...document.querySelectorAll('section[data-column=\"code\"] g.trace.bars')].map(g => g.querySelectorAll('path').length)"
+        )
+        assert bars in ([9, 9], [8, 9])  # the reference has no "(other)" row: a zero-height bar
+        shot = browser.screenshot(tmp_path / "hand.png")
+        _, _, colors = png_colors(shot)
+        assert len(colors) > 50 and colors[REFERENCE] > 1_000 and colors[CURRENT] > 1_000

@@ -57,6 +57,8 @@ def _num(value: float | str | None, digits: int = 3) -> str:
 
 def _side(side: Side) -> str:
     ref = f" ({_e(side.ref)})" if side.ref and side.ref != str(side.snapshot_id) else ""
+    if side.snapshot_id is None:  # an empty table: nothing to read
+        return f"<b>{_e(side.table)}</b> (no snapshot: empty){ref}, {side.rows:,} rows"
     return f"<b>{_e(side.table)}</b> at snapshot {_e(side.snapshot_id)}{ref}, {side.rows:,} rows"
 
 
@@ -75,7 +77,8 @@ def _figure(go: Any, column: ColumnDrift) -> Any:
         labels = [_e(b.label) for b in bins]
         for attr, name, color in (("reference", "reference", REFERENCE), ("current", "current", CURRENT)):
             fig.add_bar(x=labels, y=_shares(bins, attr), name=name, marker_color=color)
-        fig.update_layout(barmode="group")
+        # categories are labels even when they look like numbers ("10", "20"): never a numeric axis
+        fig.update_layout(barmode="group", xaxis={"type": "category"})
     else:
         centers = [((b.lower or 0.0) + (b.upper or 0.0)) / 2 if b.lower is not None and b.upper is not None
                    else (b.upper if b.lower is None else b.lower) for b in bins]  # fmt: skip
