@@ -74,3 +74,21 @@ class LakeBase:
 
     def snapshot(self, name: str, as_of: str | int | None = None) -> Snapshot | None:
         return ReadPlan.at(name, as_of).snapshot(self.table(name), name)
+
+
+def column_names(value: list[str] | str | None) -> list[str]:
+    """Column names given as `"a,b"` or `["a", "b"]` (or `["a,b"]`), stripped, empty ones dropped."""
+    if value is None:
+        return []
+    parts = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
+    return [p.strip() for p in parts if p.strip()]
+
+
+def snapshot_at(table: Table, name: str, ref: str | int | None) -> Snapshot | None:
+    """The snapshot `ref` names (anything `--as-of` takes; `@file.lock` is the table's pin), None for
+    an empty table; `ref` None is the current snapshot."""
+    from lakehouse.read.plan import erased_ref
+    from lakehouse.table.snapshots import choose
+
+    resolved = ReadPlan.at(name, ref).ref(name) if ref is not None else None
+    return choose(table, name, erased_ref(table, resolved))

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.errors import SnapshotNotFoundError
-from lakehouse.facade.base import LakeBase
-from lakehouse.read.plan import ReadPlan, erased_ref
-from lakehouse.table.snapshots import choose
+from lakehouse.facade.base import LakeBase, column_names, snapshot_at
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -21,8 +19,8 @@ class DiffAPI(LakeBase):
 
     def _between(self, name: str, from_: str | int, to: str | int | None) -> tuple[Table, Snapshot, Snapshot]:
         table = self.table(name)
-        before = _at(table, name, from_)
-        after = _at(table, name, to)
+        before = snapshot_at(table, name, from_)
+        after = snapshot_at(table, name, to)
         if before is None or after is None:
             raise SnapshotNotFoundError(f"{name} has no snapshots yet; write to it first")
         return table, before, after
@@ -44,7 +42,7 @@ class DiffAPI(LakeBase):
             return diff(
                 iceberg, table, engine, before, after,
                 refs=(str(from_), None if to is None else str(to)),
-                key=_names(key), columns=_names(columns) or None, limit=limit, latest=to is None,
+                key=column_names(key), columns=column_names(columns) or None, limit=limit, latest=to is None,
             )  # fmt: skip
 
     def changes(self, table: str, from_: str | int, to: str | int | None = None, as_: str = "arrow") -> Any:
@@ -57,16 +55,3 @@ class DiffAPI(LakeBase):
         iceberg, before, after = self._between(table, from_, to)
         with self.engine(locked=True, extensions=()) as engine:
             return convert(engine.arrow(changes_sql(iceberg, engine, before, after, to is None)), as_)
-
-
-def _at(table: Table, name: str, ref: str | int | None) -> Snapshot | None:
-    resolved = ReadPlan.at(name, ref).ref(name) if ref is not None else None  # `@file.lock`: its pin
-    return choose(table, name, erased_ref(table, resolved))
-
-
-def _names(value: list[str] | str | None) -> list[str]:
-    """`"a,b"` or `["a", "b"]`."""
-    if value is None:
-        return []
-    parts = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
-    return [p.strip() for p in parts if p.strip()]

@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from lakehouse.facade.base import LakeBase
+from lakehouse.facade.base import LakeBase, column_names, snapshot_at
 from lakehouse.read.drift.result import DriftResult, Side, Thresholds
-from lakehouse.read.plan import ReadPlan, erased_ref
-from lakehouse.table.snapshots import choose
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -41,7 +39,7 @@ class DriftAPI(LakeBase):
         other = against or table
         reference = self._side(table, from_)
         current = self._side(other, to)
-        names = _names(columns)
+        names = column_names(columns)
         found = sides(reference, current, other.lower() == table.lower(), names or None, to is None)
         with self.engine(locked=True, extensions=()) as engine:
             cols, n_ref, n_cur = compute(engine, found, thresholds, bins=bins, top_k=top_k)
@@ -54,16 +52,8 @@ class DriftAPI(LakeBase):
 
     def _side(self, name: str, ref: str | int | None) -> tuple[Table, Snapshot | None]:
         table = self.table(name)
-        resolved = ReadPlan.at(name, ref).ref(name) if ref is not None else None  # `@file.lock`: its pin
-        return table, choose(table, name, erased_ref(table, resolved))
+        return table, snapshot_at(table, name, ref)
 
 
 def _id(snapshot: Snapshot | None) -> int | None:
     return None if snapshot is None else snapshot.snapshot_id
-
-
-def _names(value: list[str] | str | None) -> list[str]:
-    if value is None:
-        return []
-    parts = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
-    return [p.strip() for p in parts if p.strip()]
