@@ -40,7 +40,12 @@ def _agree(env: LakeEnv) -> list[tuple[Any, ...]]:
     iceberg_scan, polars, the spec-strict reader and `lake query` all read the same rows."""
     table = env.lake.table(TABLE)
     seen = {r: sorted(read_rows(r, env, TABLE, table, table.schema()), key=repr) for r in READERS}
-    assert all(rows == seen["pyiceberg"] for rows in seen.values()), {k: len(v) for k, v in seen.items()}
+    differ = {
+        k: (len(v), [r for r in v if r not in seen["pyiceberg"]][:3])
+        for k, v in seen.items()
+        if v != seen["pyiceberg"]
+    }
+    assert not differ, f"readers that differ from pyiceberg ({len(seen['pyiceberg'])} rows): {differ}"
     cols = ["id", "country", "amount", "user_id"]
     return sorted(tuple(r[c] for c in cols) for r in table.scan().to_arrow().to_pylist())
 
