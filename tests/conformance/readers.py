@@ -7,6 +7,7 @@ both of its scans (read_parquet where it plans it, and iceberg_scan only).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -69,15 +70,17 @@ def lake_iceberg_rows(env: LakeEnv, name: str, table: Table) -> pa.Table:
     return iceberg_only(env.lake).query(f"SELECT * FROM {name}")
 
 
-_iceberg_only: dict[int, Lakehouse] = {}
+# Keyed by the lake itself, weakly: an id() is reused once a test's lake is freed, and a later test
+# would then read the earlier test's table through the stale entry (equal counts, different rows).
+_iceberg_only: weakref.WeakKeyDictionary[Lakehouse, Lakehouse] = weakref.WeakKeyDictionary()
 
 
 def iceberg_only(lake: Lakehouse) -> Lakehouse:
     """The same lake with lake's read_parquet path switched off."""
-    if id(lake) not in _iceberg_only:
+    if lake not in _iceberg_only:
         props = {**lake.profile.properties, "lake.read.parquet": "false"}
-        _iceberg_only[id(lake)] = Lakehouse(dataclasses.replace(lake.profile, properties=props))
-    return _iceberg_only[id(lake)]
+        _iceberg_only[lake] = Lakehouse(dataclasses.replace(lake.profile, properties=props))
+    return _iceberg_only[lake]
 
 
 def strict_rows(env: LakeEnv, name: str, table: Table) -> list[Row]:
