@@ -25,6 +25,17 @@ class SchemaChange:
     old_name: str | None = None  # renamed: the reference's name
 
     @property
+    def text(self) -> str:
+        """One line, as diff and drift print it: `renamed a -> b`, `retyped c: int -> long`, ..."""
+        if self.kind == "renamed":
+            return f"renamed {self.old_name} -> {self.column}"
+        if self.kind == "retyped":
+            return f"retyped {self.column}: {self.old_type} -> {self.new_type}"
+        if self.kind == "added":
+            return f"added {self.column} {self.new_type}"
+        return f"dropped {self.column} {self.old_type}"
+
+    @property
     def drifts(self) -> bool:
         """A dropped or retyped column breaks a model trained on the reference; an added one does not."""
         return self.kind in ("dropped", "retyped")

@@ -16,13 +16,7 @@ def _side(snapshot_id: int, ref: str | None) -> str:
 
 
 def _change(c: Any) -> str:
-    if c.kind == "renamed":
-        return f"renamed {c.old_name} -> {c.column}"
-    if c.kind == "retyped":
-        return f"retyped {c.column}: {c.old_type} -> {c.new_type}"
-    if c.kind == "added":
-        return f"added {c.column} {c.new_type} (not compared)"
-    return f"dropped {c.column} {c.old_type} (not compared)"
+    return c.text + (" (not compared)" if c.kind in ("added", "dropped") else "")
 
 
 class DiffText(Output):

@@ -36,11 +36,7 @@ class DriftText(Output):
         click.echo(f"reference: {_side(r.reference)}")
         click.echo(f"current:   {_side(r.current)}")
         for change in r.schema_changes:
-            what = {"renamed": f"renamed {change.old_name} -> {change.column}",
-                    "retyped": f"retyped {change.column}: {change.old_type} -> {change.new_type}",
-                    "added": f"added {change.column} {change.new_type}",
-                    "dropped": f"dropped {change.column} {change.old_type}"}[change.kind]  # fmt: skip
-            click.echo(f"  schema: {what}{' (drift)' if change.drifts else ''}")
+            click.echo(f"  schema: {change.text}{' (drift)' if change.drifts else ''}")
         ordered = sorted(r.columns, key=lambda c: (not c.drifted, -(c.psi or 0)))
         numeric = [
             {"column": c.column, "psi": _num(c.psi), "ks D": _num(c.ks), "ks p": _num(c.ks_pvalue),
