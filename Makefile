@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo test readme lint bench conformance clean venv
+.PHONY: help demo test readme lint bench conformance clean venv spark spark-test
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ demo: $(STAMP) ## Run the main job end to end on local S3 (moto): bronze -> silv
 	$(BIN)/python -m lakehouse.demo
 
 test: $(STAMP) ## Run the test suite (real moto S3, SQLite/PostgreSQL catalogs, DuckDB)
-	$(BIN)/pytest --ignore=tests/test_readme.py $(PYTEST_ARGS)
+	$(BIN)/pytest --ignore=tests/test_readme.py --ignore=tests/spark $(PYTEST_ARGS)
 
 readme: $(STAMP) ## Run every README block, in order, after a small demo (about 3 minutes; CI runs it after make test)
 	$(BIN)/pytest tests/test_readme.py $(PYTEST_ARGS)
@@ -37,6 +37,12 @@ bench: $(STAMP) ## Run the benchmarks and write BENCHMARKS.md (minutes; not part
 
 conformance: $(STAMP) ## Wide conformance sweep (seeds, bigger tables, S3 warehouse); writes CONFORMANCE.md
 	LAKE_CONFORMANCE=wide $(BIN)/pytest tests/conformance $(PYTEST_ARGS)
+
+spark: $(STAMP) ## Build the local Spark environment in .spark/ from the registries (pyspark, Iceberg, JDBC jars; ~600 MB)
+	$(BIN)/python -m lakehouse.dev.sparkenv --dir .spark
+
+spark-test: spark ## Spark <-> lake interop test on the same tables (a few minutes; CI runs it after make readme)
+	$(BIN)/pytest tests/spark $(PYTEST_ARGS)
 
 clean: ## Remove .venv and the local lake under .lake/
 	rm -rf $(VENV) .lake

@@ -71,6 +71,10 @@ class DriftError(LakehouseError):
     """`lake drift` found drift beyond the thresholds (exit 1, for CI)."""
 
 
+class SparkUnavailableError(LakehouseError):
+    """No usable local Spark environment (pyspark, Java, the Iceberg and JDBC jars): `make spark` builds one."""
+
+
 class LakehouseWarning(UserWarning):
     """Something a user should know that does not stop the operation; the CLI prints `Warning: ...`."""
 
