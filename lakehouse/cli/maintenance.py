@@ -9,7 +9,14 @@ import click
 
 from lakehouse.cli.base import Context, cli
 from lakehouse.cli.candidates import complete_tables
-from lakehouse.cli.options import dry_run_option, output_option, pass_ctx, quiet_option, yes_option
+from lakehouse.cli.options import (
+    dry_run_option,
+    engine_options,
+    output_option,
+    pass_ctx,
+    quiet_option,
+    yes_option,
+)
 from lakehouse.errors import LakehouseError
 
 if TYPE_CHECKING:
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     "--where", help="Only partitions with rows matching this predicate, e.g. \"ts >= '2026-06-01'\"."
 )
 @click.option("--sort-by", help="Sort rows within each output file, e.g. country,ts.")
+@engine_options
 @quiet_option
 @dry_run_option
 @output_option()
@@ -42,6 +50,9 @@ def compact(
     min_input_files: int,
     where: str | None,
     sort_by: str | None,
+    engine: str,
+    spark_master: str | None,
+    spark_conf: dict[str, str],
     quiet: bool,
     dry_run: bool,
     out: Output,
@@ -58,12 +69,16 @@ def compact(
       lake compact silver.events --dry-run
       lake compact silver.events --target-size 256MB --where "ts >= '2026-06-01T00:00:00'"
       lake compact silver.events --sort-by country,ts --json
+      lake compact silver.events --engine spark --spark-master spark://head:7077
+
+    --engine spark hands the same options to Iceberg's rewrite_data_files on Spark, which picks its own
+    file groups; the snapshot records lake's compaction keys plus lake.engine=spark.
     """
     with out.progress(f"compact {table}", enabled=not quiet and not dry_run) as progress:
         result = ctx.lake.compact(
             table, target_size=target_size, min_size=min_size, max_size=max_size,
             min_input_files=min_input_files, where=where, sort_by=sort_by, dry_run=dry_run,
-            on_progress=progress.callback,
+            on_progress=progress.callback, engine=engine, spark_master=spark_master, spark_conf=spark_conf,
         )  # fmt: skip
     out.compacted(table, result, dry_run)
 

@@ -11,6 +11,7 @@ from lakehouse.cli.candidates import complete_models, complete_tables
 from lakehouse.cli.options import (
     as_of_option,
     dry_run_option,
+    engine_options,
     output_option,
     pass_ctx,
     project_option,
@@ -40,6 +41,7 @@ INPUTS_AS_OF_HELP = (
     help="Models built at once (default: the profile's lake.run.threads, else one per core).",
 )
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
+@engine_options
 @dry_run_option
 @output_option()
 @pass_ctx
@@ -50,6 +52,9 @@ def run(
     full_refresh: bool,
     threads: int | None,
     as_of: tuple[str, ...],
+    engine: str,
+    spark_master: str | None,
+    spark_conf: dict[str, str],
     dry_run: bool,
     out: Output,
 ) -> None:
@@ -63,6 +68,11 @@ def run(
     Models with no dependency between them are built side by side (--threads), sharing one DuckDB
     memory limit. --as-of rebuilds from older inputs (a full refresh).
 
+    --engine spark builds the models on a Spark session (local, or --spark-master; `make spark` sets
+    one up) from the same model files, transpiled to Spark SQL: same pinned inputs, audit branch,
+    checks and provenance. A model using DuckDB-only SQL (ASOF JOIN...) is refused at plan time with
+    its line, unless its config() says engine='duckdb': then it is built on DuckDB.
+
     \b
     Examples:
       lake run
@@ -70,16 +80,21 @@ def run(
       lake run --select +gold.training_set --full-refresh
       lake run --threads 4
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
+      lake run --engine spark --spark-conf spark.driver.memory=8g
+      lake run --engine spark --spark-master spark://head:7077
     """
     from lakehouse.errors import LakehouseError
 
     as_of_refs = list(as_of) or None
+    plan = ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine)
     if dry_run:
-        out.run_plan(ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs))
+        out.run_plan(plan)
         return
-    plan = ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs)
     out.run_started(plan)
-    result = ctx.lake.run(project, plan=plan, on_model=out.model_done, threads=threads)
+    result = ctx.lake.run(
+        project, plan=plan, on_model=out.model_done, threads=threads, engine=engine,
+        spark_master=spark_master, spark_conf=spark_conf,
+    )  # fmt: skip
     out.run_finished(result)
     if not result.ok:
         raise LakehouseError(result.failure_message())

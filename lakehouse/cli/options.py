@@ -89,13 +89,13 @@ def property_option(help: str) -> Callable[[F], F]:
     return click.option("--property", "properties", multiple=True, metavar="K=V", help=help)
 
 
-def parse_properties(items: tuple[str, ...]) -> dict[str, str]:
+def parse_properties(items: tuple[str, ...], option: str = "--property") -> dict[str, str]:
     """`--property K=V` values as a dict (a usage error, exit 2, for anything else)."""
     props = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--property")
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint=option)
         props[key.strip()] = value.strip()
     return props
 
@@ -133,3 +133,23 @@ def select_option(fn: F) -> F:
         help="dbt selectors: silver.events, silver.events+ (and downstream), +gold.x (and upstream), gold.*.",
         shell_complete=complete_models,
     )(fn)
+
+
+def _spark_conf(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    return parse_properties(values, "--spark-conf")
+
+
+def engine_options(fn: F) -> F:
+    """`--engine duckdb|spark`, with the Spark session's `--spark-master` and `--spark-conf K=V`."""
+    fn = click.option(
+        "--spark-conf", "spark_conf", multiple=True, metavar="K=V", callback=_spark_conf,
+        help="A Spark setting for --engine spark (repeatable), e.g. spark.driver.memory=8g.",
+    )(fn)  # fmt: skip
+    fn = click.option(
+        "--spark-master", metavar="URL",
+        help="Spark master for --engine spark: local[N] (default local[*]), spark://host:7077, yarn, k8s://...",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+        help="What builds the data: DuckDB in this process, or Spark (`make spark` sets up a local one).",
+    )(fn)  # fmt: skip

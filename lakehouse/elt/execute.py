@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from lakehouse.core.config import Profile
     from lakehouse.io.engine import Engine
+    from lakehouse.io.spark.session import SparkSession
 
 DONE = ("ok", "up_to_date")
 
@@ -50,11 +51,13 @@ def execute(
     engine: Callable[[], Engine],
     threads: int = 1,
     on_model: Callable[[ModelResult], None] | None = None,
+    spark: Callable[[], SparkSession] | None = None,
 ) -> RunResult:
     """Run the plan; never raises for a model's failure (see `RunResult.ok`), only for setup errors.
 
     `load` opens a table by name, `engine` a (locked-down) DuckDB cursor, closed after each model;
-    `on_model` hears of each model in the plan's order, as soon as it and all before it are done."""
+    `on_model` hears of each model in the plan's order, as soon as it and all before it are done;
+    `spark` gives the Spark session that the plan's Spark models write with (opened once, on first use)."""
     start = time.perf_counter()
     # New tables' namespaces first, one at a time: the SQL catalog's create_namespace is a check then
     # an insert, so two models creating `silver` at once would fail on its unique key.
@@ -64,7 +67,10 @@ def execute(
     def build(
         step: Step, snapshot_ids: dict[str, int | None], schema_ids: dict[str, int | None]
     ) -> ModelResult:
-        return _run_model(plan.run_id, step, snapshot_ids, schema_ids, profile, catalog, load, engine)
+        session = spark() if step.engine == "spark" and spark is not None else None
+        return _run_model(
+            plan.run_id, step, snapshot_ids, schema_ids, profile, catalog, load, engine, session
+        )
 
     results = _Schedule(plan, build, on_model).run(max(1, threads))
     return RunResult(plan.run_id, results, round(time.perf_counter() - start, 3))
@@ -163,8 +169,10 @@ def _run_model(
     catalog: Catalog,
     load: Callable[[str], Table],
     open_engine: Callable[[], Engine],
+    spark: SparkSession | None = None,
 ) -> ModelResult:
-    """Build one model on its own cursor (in a worker thread when the run has several)."""
+    """Build one model on its own cursor (in a worker thread when the run has several); on `spark`,
+    Spark writes it and DuckDB still binds its output for the contract and runs its checks."""
     start = time.perf_counter()
     engine = open_engine()
     result = ModelResult(step.model, "error", step.strategy, previous_snapshot_id=step.target_snapshot_id)
@@ -180,7 +188,7 @@ def _run_model(
             table = append_new_columns(load, step.model, table, output, RetryPolicy.of(profile))
         check_contract(step.model, {}, table, output)
         published = write_audit_publish(
-            profile, engine, load, table, step, run_id, snapshot_ids, schema_ids, sql, result
+            profile, engine, load, table, step, run_id, snapshot_ids, schema_ids, sql, result, spark
         )
         result.status = "ok" if published else "failed"
         result.schema_id = table.metadata.current_schema_id

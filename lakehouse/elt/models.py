@@ -52,7 +52,10 @@ CONFIG_KEYS = {
     "checks",
     "tags",
     "on_schema_change",
+    "engine",
 }
+# `engine='duckdb'`: a model that uses DuckDB-only SQL runs on DuckDB even in `lake run --engine spark`.
+ENGINES = ("duckdb", "spark")
 # dbt's names: 'fail' (default) stops a model whose output no longer matches its table;
 # 'append_new_columns' adds the output's new columns to the table (one metadata commit) and writes.
 ON_SCHEMA_CHANGE = ("fail", "append_new_columns")
@@ -74,6 +77,7 @@ class ModelConfig:
     checks: list[Any] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     on_schema_change: str = "fail"
+    engine: str | None = None  # None: the run's engine
 
     @property
     def strategy(self) -> str:
@@ -253,6 +257,10 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
         raise ModelError(
             f"{name}: on_schema_change={cfg.on_schema_change!r}; use one of: {', '.join(ON_SCHEMA_CHANGE)}"
         )
+    engine = raw.get("engine")
+    if engine is not None and engine not in ENGINES:
+        raise ModelError(f"{name}: engine={engine!r}; use one of: {', '.join(ENGINES)}")
+    cfg.engine = engine
     return cfg
 
 

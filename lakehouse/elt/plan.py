@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.elt.checks import Check, parse_checks
-from lakehouse.elt.models import sql_hash
+from lakehouse.elt.models import Model, sql_hash
 from lakehouse.elt.project import Project
 from lakehouse.elt.state import config_hash, last_build, why_stale
 from lakehouse.errors import NoSuchTableError
@@ -49,6 +49,7 @@ class Step:
     config_hash: str = ""
     up_to_date: bool = False  # data-aware: the table is what this build would give; the run skips it
     reason: str = ""  # why it is built (or "up to date")
+    engine: str = "duckdb"  # or spark (`lake run --engine spark`)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class Step:
             "incremental": self.incremental,
             "up_to_date": self.up_to_date,
             "reason": self.reason,
+            "engine": self.engine,
             "exists": self.exists,
             "previous_snapshot_id": self.target_snapshot_id,
             "reads": list(self.reads),
@@ -98,9 +100,13 @@ def plan_run(
     *,
     full_refresh: bool = False,
     as_of: AsOf = None,
+    engine: str = "duckdb",
 ) -> RunPlan:
     """Order the selected models, pin every input to one snapshot id, now, and mark the models whose
-    tables are already what building them would give (`lakehouse.elt.state`) up to date."""
+    tables are already what building them would give (`lakehouse.elt.state`) up to date.
+
+    With `engine="spark"`, every model runs on Spark except those whose config() says
+    `engine='duckdb'`; a model Spark cannot run with the same meaning fails the plan, naming why."""
     names = project.select(select)
     reads = ReadPlan.parse(as_of)
     rebuild = full_refresh or as_of is not None  # older inputs cannot be merged into today's table
@@ -158,11 +164,21 @@ def plan_run(
                 config_hash=chash,
                 up_to_date=not reason,
                 reason=reason or "up to date",
+                engine=_engine_of(model, sql, engine),
             )
         )
     return RunPlan(
         new_run_id(), str(project.root), tuple(steps), _frozen(inputs), _frozen(schemas), full_refresh, as_of
     )
+
+
+def _engine_of(model: Model, sql: str, engine: str) -> str:
+    if engine != "spark" or model.config.engine == "duckdb":
+        return "duckdb"
+    from lakehouse.elt.spark.transpile import check_spark
+
+    check_spark(model.name, sql, model.path, model.template)
+    return "spark"
 
 
 def _why_built(

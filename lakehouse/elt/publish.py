@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from lakehouse.core.config import Profile
     from lakehouse.io.engine import Engine
+    from lakehouse.io.spark.session import SparkSession
 
 
 def write_audit_publish(
@@ -53,9 +54,11 @@ def write_audit_publish(
     schema_ids: Mapping[str, int | None],
     sql: str,
     result: ModelResult,
+    spark: SparkSession | None = None,
 ) -> bool:
-    """Write `step` from its rewritten `sql` (reading tables at `snapshot_ids`), audit it on a branch,
-    and publish it if its checks pass (True). `result` gets the snapshot ids, checks and rows as they become known, errors or not."""
+    """Write `step` from its rewritten `sql` (reading tables at `snapshot_ids`), or on `spark` from its
+    own SQL, audit it on a branch, and publish it if its checks pass (True). `result` gets the snapshot
+    ids, checks and rows as they become known, errors or not."""
     name = step.model
     policy = RetryPolicy.of(profile)
     load_this = lambda: load(name)  # noqa: E731
@@ -67,25 +70,59 @@ def write_audit_publish(
         result.previous_snapshot_id = parent_id
     elif step.incremental and parent_id != step.target_snapshot_id:
         raise CommitError(f"{name} changed since the run was planned; run again")
-    write_id = new_write_id()
     branch = f"{AUDIT_BRANCH_PREFIX}{run_id}"
+    summary = {
+        "lake.operation": f"run-{step.strategy}",
+        "lake.run-id": run_id,
+        "lake.model": name,
+        "lake.sql-hash": step.sql_hash,
+        "lake.config-hash": step.config_hash,
+        "lake.inputs": json.dumps({r: str(snapshot_ids.get(r)) for r in step.reads}, sort_keys=True),
+        "lake.input-schemas": json.dumps({r: str(schema_ids.get(r)) for r in step.reads}, sort_keys=True),
+    }
+    if spark is None:
+        staged_id, rows = _stage_on_duckdb(
+            profile, engine, load, table, step, parent_id, sql, branch, summary
+        )
+    else:
+        staged_id, rows = _stage_on_spark(spark, load, step, parent_id, snapshot_ids, branch, summary, policy)
+    result.snapshot_id = staged_id
+    # audit: the contract's not-null columns and the model's checks, on the staged snapshot only
+    checks = [*not_null_checks(name, step.columns), *step.checks]
+    # Every table a check reads is at a pinned snapshot (the staged one is on its audit branch); the
+    # reader caches each metadata file and file plan, so the checks do not reload them.
+    query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}))
+    result.checks = run_checks(query, name, checks, staged_id)
+    result.rows = rows
+    if any(c.blocking for c in result.checks):
+        _drop_branch(load_this, branch, policy, name)
+        return False
+    _publish(load_this, branch, staged_id, parent_id, policy, name)
+    committed(f"{name} (snapshot {staged_id})")
+    checkpoint("after-publish")
+    return True
+
+
+def _stage_on_duckdb(
+    profile: Profile,
+    engine: Engine,
+    load: Callable[[str], Table],
+    table: Table,
+    step: Step,
+    parent_id: int | None,
+    sql: str,
+    branch: str,
+    summary: dict[str, str],
+) -> tuple[int, int]:
+    """Write the model's data files with DuckDB and commit them as one snapshot on `branch`."""
+    name = step.model
+    write_id = new_write_id()
     done = ModelWrite(WrittenFiles())
     try:
         checkpoint("before-write")
         done = write_model(engine, load, table, step, parent_id, sql, write_id)
         checkpoint("after-write")
-        summary = {
-            "lake.operation": f"run-{step.strategy}",
-            "lake.run-id": run_id,
-            "lake.model": name,
-            "lake.sql-hash": step.sql_hash,
-            "lake.config-hash": step.config_hash,
-            "lake.inputs": json.dumps({r: str(snapshot_ids.get(r)) for r in step.reads}, sort_keys=True),
-            "lake.input-schemas": json.dumps({r: str(schema_ids.get(r)) for r in step.reads}, sort_keys=True),
-            "lake.rows": str(done.rows),
-            "lake.write-id": write_id,
-            **done.summary,
-        }
+        summary = {**summary, "lake.rows": str(done.rows), "lake.write-id": write_id, **done.summary}
         operation = Operation.OVERWRITE if done.deleted else Operation.APPEND
         write = stage_rewrite(done.deleted, done.written.data_files, summary, operation, branch=branch)
 
@@ -95,27 +132,49 @@ def write_audit_publish(
             point_branch(tx, branch, parent_id)
             write(tx)
 
-        staged = commit_with_retry(load_this, stage, policy, f"staging {name}")
+        staged = commit_with_retry(lambda: load(name), stage, RetryPolicy.of(profile), f"staging {name}")
     except BaseException:
         remove_write(profile, table, write_id, done.written.paths)
         raise
-    staged_id = staged.metadata.refs[branch].snapshot_id
-    result.snapshot_id = staged_id
-    # audit: the contract's not-null columns and the model's checks, on the staged snapshot only
-    checks = [*not_null_checks(name, step.columns), *step.checks]
-    # Every table a check reads is at a pinned snapshot (the staged one is on its audit branch); the
-    # reader caches each metadata file and file plan, so the checks do not reload them.
-    query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}))
-    result.checks = run_checks(query, name, checks, staged_id)
-    if any(c.blocking for c in result.checks):
+    return staged.metadata.refs[branch].snapshot_id, done.rows
+
+
+def _stage_on_spark(
+    spark: SparkSession,
+    load: Callable[[str], Table],
+    step: Step,
+    parent_id: int | None,
+    snapshot_ids: Mapping[str, int | None],
+    branch: str,
+    summary: dict[str, str],
+    policy: RetryPolicy,
+) -> tuple[int, int]:
+    """Point `branch` at `parent_id`, then let Spark commit the model's write onto it (Iceberg's
+    write-audit-publish: `main` does not move). A failed write leaves no branch behind."""
+    from lakehouse.elt.spark.write import spark_write
+
+    name = step.model
+    load_this = lambda: load(name)  # noqa: E731
+
+    def open_branch(tx: Transaction) -> None:
+        if tx.table_metadata.current_snapshot_id != parent_id:
+            raise CommitError(f"{name} changed since the run was planned; run again")
+        point_branch(tx, branch, parent_id)
+
+    commit_with_retry(load_this, open_branch, policy, f"opening the audit branch of {name}")
+    try:
+        checkpoint("before-write")
+        recorded = spark_write(spark, step, branch, parent_id, snapshot_ids, summary)
+        checkpoint("after-write")
+        staged = load_this()
+        ref = staged.metadata.refs.get(branch)
+        snapshot = staged.metadata.snapshot_by_id(ref.snapshot_id) if ref is not None else None
+        if snapshot is None or snapshot.parent_snapshot_id != parent_id:
+            raise CommitError(f"{name}: Spark's write did not land on the audit branch {branch}; run again")
+    except BaseException:
         _drop_branch(load_this, branch, policy, name)
-        result.rows = done.rows
-        return False
-    _publish(load_this, branch, staged_id, parent_id, policy, name)
-    committed(f"{name} (snapshot {staged_id})")
-    checkpoint("after-publish")
-    result.rows = done.rows
-    return True
+        raise
+    return snapshot.snapshot_id, int(recorded["lake.rows"])
 
 
 def _stage_empty(run_id: str, name: str) -> Callable[[Transaction], None]:

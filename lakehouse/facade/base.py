@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
+    from lakehouse.io.spark.session import SparkSession
     from lakehouse.read.tables import TableReader
 
 # Modules that import pyiceberg, sqlglot or pyarrow are imported by the methods that use them, so a
@@ -74,6 +77,35 @@ class LakeBase:
 
     def snapshot(self, name: str, as_of: str | int | None = None) -> Snapshot | None:
         return ReadPlan.at(name, as_of).snapshot(self.table(name), name)
+
+    @contextmanager
+    def spark_sessions(
+        self, master: str | None = None, conf: Mapping[str, str] | None = None, *, needed: bool = True
+    ) -> Iterator[Callable[[], SparkSession]]:
+        """A getter of one Spark session for this lake, started on first use (Spark takes seconds to
+        start) and stopped when the block ends. `needed`: fail now, before any work, without a Spark
+        environment (`make spark`)."""
+        env = None
+        if needed:
+            from lakehouse.io.spark.env import find_spark_env
+
+            env = find_spark_env(self.profile.base_dir)
+        lock = threading.Lock()
+        started: list[SparkSession] = []
+
+        def get() -> SparkSession:
+            from lakehouse.io.spark.session import SparkSession
+
+            with lock:
+                if not started:
+                    started.append(SparkSession(self.profile, master=master, conf=conf, env=env))
+                return started[0]
+
+        try:
+            yield get
+        finally:
+            for session in started:
+                session.close()
 
 
 def column_names(value: list[str] | str | None) -> list[str]:

@@ -30,18 +30,27 @@ class MaintenanceAPI(LakeBase):
 
     def compact(
         self, name: str | CompactionPlan, *, dry_run: bool = False,
-        on_progress: Callable[[float], None] | None = None, **options: Unpack[CompactionOptions],
+        on_progress: Callable[[float], None] | None = None, engine: str = "duckdb",
+        spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
+        **options: Unpack[CompactionOptions],
     ) -> CompactionResult:  # fmt: skip
         """Rewrite small files into target-sized ones as one `replace` snapshot. Give a table name and
-        options to plan and apply at once, or a `CompactionPlan` from `plan_compaction` to apply exactly it."""
+        options to plan and apply at once, or a `CompactionPlan` from `plan_compaction` to apply exactly it.
+        `engine="spark"` hands the plan's options to Iceberg's `rewrite_data_files` on a Spark session."""
         from lakehouse.ops.compaction import CompactionPlan, compact
 
         if isinstance(name, CompactionPlan) and options:
             raise LakehouseError("a compaction plan carries its own options; pass the plan alone")
         plan = name if isinstance(name, CompactionPlan) else self.plan_compaction(name, **options)
-        with self.engine(locked=False) as engine:
+        if engine == "spark":
+            from lakehouse.ops.compaction.spark import compact_on_spark
+
+            needed = not (dry_run or plan.empty)
+            with self.spark_sessions(spark_master, spark_conf, needed=needed) as spark:
+                return compact_on_spark(spark, lambda: self.table(plan.table), plan, dry_run=dry_run)
+        with self.engine(locked=False) as engine_:
             load = lambda: self.table(plan.table)  # noqa: E731
-            return compact(self.profile, engine, load, plan, dry_run=dry_run, on_progress=on_progress)
+            return compact(self.profile, engine_, load, plan, dry_run=dry_run, on_progress=on_progress)
 
     def expire(
         self, name: str, *, older_than: str = "5d", retain_last: int = 1, dry_run: bool = False

@@ -21,35 +21,44 @@ class ModelsAPI(LakeBase):
 
     def plan_run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
-        full_refresh: bool = False, as_of: AsOf = None,
+        full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb",
     ) -> RunPlan:  # fmt: skip
-        """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot."""
+        """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot,
+        and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models)."""
         from lakehouse.elt.plan import plan_run
         from lakehouse.elt.project import Project
 
-        return plan_run(self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of)
+        return plan_run(
+            self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of, engine=engine
+        )
 
     def run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
-        plan: RunPlan | None = None, threads: int | None = None,
+        plan: RunPlan | None = None, threads: int | None = None, engine: str = "duckdb",
+        spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
     ) -> RunResult:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
         Models whose SQL, config() and input snapshots are those of their table's last build are up
         to date and not rebuilt (`full_refresh=True` rebuilds every one). `plan=` (from `plan_run`)
         builds exactly that plan instead of making a new one. `threads` models are built at once
-        (default: the profile's `lake.run.threads`, else one per core), on one shared DuckDB."""
+        (default: the profile's `lake.run.threads`, else one per core), on one shared DuckDB.
+        `engine="spark"` writes the models on a Spark session (`spark_master`, default local; extra
+        `spark_conf`), started once for the run and stopped after it; checks still run on DuckDB."""
         from lakehouse.elt.execute import execute
 
         if plan is None:
-            plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of)
+            plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of, engine=engine)
         # Open the shared database (every extension) and the reader here, not racing in worker threads.
         self.engine(locked=True).close()
         self.reader  # noqa: B018
-        return execute(
-            plan, profile=self.profile, catalog=self.catalog, load=self.reader,
-            engine=lambda: self.engine(locked=True), on_model=on_model, threads=self.run_threads(threads),
-        )  # fmt: skip
+        needed = any(s.engine == "spark" and not s.up_to_date for s in plan.steps)
+        with self.spark_sessions(spark_master, spark_conf, needed=needed) as spark:
+            return execute(
+                plan, profile=self.profile, catalog=self.catalog, load=self.reader,
+                engine=lambda: self.engine(locked=True), on_model=on_model, threads=self.run_threads(threads),
+                spark=spark,
+            )  # fmt: skip
 
     def run_threads(self, threads: int | None = None) -> int:
         """How many models `run` builds at once: `threads`, else the profile's, else the core count."""

@@ -1,5 +1,6 @@
 {{ config(
     materialized='table',
+    engine='duckdb',
     description='One row per label with the features as they were at label_ts (DuckDB ASOF JOIN): no future information leaks into training.',
     columns={
         'user_id': 'long not null',
@@ -20,6 +21,8 @@
         {'row_count': {'min': 1}},
     ],
 ) }}
+{# engine='duckdb': Spark has no ASOF JOIN, and its rewrite (a range join ranked by row_number) is not
+   written yet, so `lake run --engine spark` builds this one model on DuckDB and says so. #}
 SELECT
     l.user_id,
     l.label_ts,

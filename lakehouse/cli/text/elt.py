@@ -14,10 +14,13 @@ from lakehouse.cli.terminal import print_table, print_tree, sample_row
 
 class EltText(Output):
     _counter: itertools.count[int] | None = None
+    _engines: dict[str, str] = {}  # noqa: RUF012 - replaced per run, never mutated
     _models: int = 0
 
     def run_started(self, plan: Any) -> None:
         self._counter, self._models = itertools.count(1), len(plan.steps)
+        # with Spark in the run, each model's line says which engine built it
+        self._engines = {s.model: s.engine for s in plan.steps} if _uses_spark(plan) else {}
 
     def _done(self) -> str:
         """`  (2 of 4)`: models finished of the run's, as they finish (next() is atomic: threads share it)."""
@@ -36,6 +39,8 @@ class EltText(Output):
                 click.echo(f"\n-- {i}. {step.model}: up to date at snapshot {step.target_snapshot_id}")
                 continue
             how = f"{step.strategy}{' (incremental)' if step.incremental else ''}"
+            if _uses_spark(plan):
+                how += f" on {_ENGINE_NAMES[step.engine]}"
             checks = ", ".join(c.name for c in step.checks) or "none"
             click.echo(f"\n-- {i}. {step.model}: {how}; why: {step.reason}; checks: {checks}")
             click.echo(step.sql)
@@ -51,8 +56,10 @@ class EltText(Output):
             return
         sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
+        engine = self._engines.get(m.model)
+        on = f" on {_ENGINE_NAMES[engine]}" if engine else ""
         click.echo(
-            f"{state} {m.model}: {m.strategy}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}{self._done()}",
+            f"{state} {m.model}: {m.strategy}{on}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}{self._done()}",
             err=True,
         )
         if m.status == "error":
@@ -163,3 +170,10 @@ def _check_failure(result: Any) -> None:
     click.echo(f"  {mark} {redact(result.message())}", err=True)
     for row in result.sample:
         click.echo(f"       {sample_row(row)}", err=True)
+
+
+_ENGINE_NAMES = {"spark": "Spark", "duckdb": "DuckDB"}
+
+
+def _uses_spark(plan: Any) -> bool:
+    return any(s.engine == "spark" and not s.up_to_date for s in plan.steps)

@@ -61,6 +61,10 @@ def spark_conf(profile: Profile, *, s3_io: S3Io = "s3fileio") -> dict[str, str]:
         conf[f"{at}.catalog-impl"] = JDBC_CATALOG
         conf |= {f"{at}.{k}": v for k, v in jdbc_properties(props.get("uri", ""), profile.name).items()}
         conf[f"{at}.jdbc.schema-version"] = "V1"
+        # lake creates the catalog tables. Iceberg's check for them leaves a JDBC ResultSet open, and
+        # on SQLite that open statement holds a read transaction for the life of the connection: it
+        # blocked every commit of lake's ("database is locked") or, in WAL mode, hid new tables.
+        conf[f"{at}.jdbc.init-catalog-tables"] = "false"
     elif kind == "rest":
         conf[f"{at}.type"] = "rest"
         conf[f"{at}.uri"] = _required(profile, "uri")
