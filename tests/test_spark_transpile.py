@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import fails_unchanged, one_line_error
 
 from lakehouse.dev import datagen
 from lakehouse.elt.spark.transpile import SparkTranspileError, check_spark, to_spark, unsupported
-from tests.conftest import fails_unchanged, one_line_error
 
 REPO_SQL = Path(__file__).resolve().parent.parent / "sql"
 

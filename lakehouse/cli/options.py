@@ -146,7 +146,7 @@ def engine_options(fn: F) -> F:
         help="A Spark setting for --engine spark (repeatable), e.g. spark.driver.memory=8g.",
     )(fn)  # fmt: skip
     fn = click.option(
-        "--spark-master", metavar="URL",
+        "--spark-master", "--master", "spark_master", metavar="URL",
         help="Spark master for --engine spark: local[N] (default local[*]), spark://host:7077, yarn, k8s://...",
     )(fn)  # fmt: skip
     return click.option(
