@@ -75,6 +75,10 @@ class SparkUnavailableError(LakehouseError):
     """No usable local Spark environment (pyspark, Java, the Iceberg and JDBC jars): `make spark` builds one."""
 
 
+class SparkError(LakehouseError):
+    """Spark refused a statement, or the Spark process failed."""
+
+
 class LakehouseWarning(UserWarning):
     """Something a user should know that does not stop the operation; the CLI prints `Warning: ...`."""
 

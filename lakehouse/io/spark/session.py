@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.core.config import Profile, mask_secrets
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import SparkError
 from lakehouse.io.spark.conf import env_conf, spark_conf
 from lakehouse.io.spark.env import SparkEnv, find_spark_env
 
@@ -32,10 +32,6 @@ DEFAULTS = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
 }
-
-
-class SparkError(LakehouseError):
-    """Spark refused a statement, or the Spark process failed."""
 
 
 class SparkSession:
@@ -58,6 +54,7 @@ class SparkSession:
             "w", prefix="lake-spark-", suffix=".log", delete=False
         )
         self.log_path = self._log.name
+        self._failed = False  # the log is kept (and named in errors) once anything went wrong
         self._process = subprocess.Popen(
             [str(self.env.python), str(DRIVER)],
             stdin=subprocess.PIPE,
@@ -136,11 +133,13 @@ class SparkSession:
             except (BrokenPipeError, OSError):
                 line = ""
             if not line:
+                self._failed = True
                 raise SparkError(f"the Spark process stopped ({self._last_log_line()}); log: {self.log_path}")
             reply: dict[str, Any] = json.loads(line)
         if not reply.get("ok"):
+            self._failed = True
             message = mask_secrets(str(reply.get("error", "")), self.profile.secrets())
-            raise SparkError(f"Spark: {message}")
+            raise SparkError(f"Spark: {message} (log: {self.log_path})")
         return reply
 
     def _last_log_line(self) -> str:
@@ -167,6 +166,8 @@ class SparkSession:
         if process.stdout is not None:
             process.stdout.close()
         self._log.close()
+        if not self._failed:
+            Path(self.log_path).unlink(missing_ok=True)
 
     def __enter__(self) -> SparkSession:
         return self
