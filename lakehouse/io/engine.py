@@ -7,6 +7,7 @@ secret from the profile, and a query engine is locked down before any user SQL r
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib
 import os
 import tempfile
@@ -21,7 +22,8 @@ from lakehouse.core import interrupts
 from lakehouse.core.config import Profile
 from lakehouse.core.schemas import quote_literal
 from lakehouse.errors import LakehouseError
-from lakehouse.io.storage import credentials, is_s3, local_path
+from lakehouse.io import vended
+from lakehouse.io.storage import S3Credentials, credentials, is_s3, local_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -101,11 +103,12 @@ class Engine:
         # machine's time zone (CAST(ts AS DATE) on a timestamptz then depends on TZ).
         for setting, value in SETTINGS.items():
             self.con.execute(f"SET GLOBAL {setting} = {value}")
+        self.vended_generation = -1  # the io.vended generation this database's secrets were made from
         if profile.is_s3:
-            self._create_s3_secret()
+            self._create_s3_secret("lake_s3", credentials(profile))
+            self._sync_vended()
 
-    def _create_s3_secret(self) -> None:
-        creds = credentials(self.profile)
+    def _create_s3_secret(self, name: str, creds: S3Credentials, scope: str | None = None) -> None:
         parts = ["TYPE s3", f"REGION {quote_literal(creds.region)}"]
         if creds.key_id:
             parts += [f"KEY_ID {quote_literal(creds.key_id)}", f"SECRET {quote_literal(creds.secret or '')}"]
@@ -118,7 +121,23 @@ class Engine:
                 "URL_STYLE 'path'",
                 f"USE_SSL {'true' if scheme == 'https' else 'false'}",
             ]
-        self.con.execute(f"CREATE OR REPLACE SECRET lake_s3 ({', '.join(parts)})")
+        if scope:
+            parts.append(f"SCOPE {quote_literal(scope)}")
+        self.con.execute(f"CREATE OR REPLACE SECRET {name} ({', '.join(parts)})")
+
+    def _sync_vended(self) -> None:
+        """One secret per table prefix a REST catalog vended keys for, SCOPEd to it (DuckDB uses the
+        longest scope matching a path); made again when keys were added or refreshed. Secrets are
+        the database's, so every cursor sees them; creating one is allowed on a locked database."""
+        if not self.profile.is_s3:
+            return
+        generation, found = vended.current()
+        if generation == self.vended_generation:
+            return
+        for v in found:
+            name = "lake_vended_" + hashlib.sha1(v.prefix.encode()).hexdigest()[:16]
+            self._create_s3_secret(name, credentials(self.profile, v.prefix), scope=v.prefix)
+        self.vended_generation = generation
 
     def lock_down(self, allowed: Iterable[str]) -> None:
         """No file or URL outside `allowed`, no extension installs, no configuration changes."""
@@ -247,8 +266,10 @@ class Engine:
 
     def cursor(self) -> Engine:
         """A second handle on the same database: same extensions, secret and (locked) settings, no reload."""
+        self._sync_vended()
         handle = Engine.__new__(Engine)
         handle.profile = self.profile
+        handle.vended_generation = self.vended_generation
         handle.con = self.con.cursor()
         interrupts.register(handle.con)
         return handle
