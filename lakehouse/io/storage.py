@@ -145,6 +145,24 @@ def ensure_bucket(profile: Profile, bucket: str) -> None:
         raise _s3_error(exc, f"cannot reach bucket {bucket}") from None
 
 
+def ensure_table_bucket(profile: Profile, name: str) -> None:
+    """Create an S3 Tables bucket (a REST catalog's warehouse: SeaweedFS, AWS S3 Tables) unless it exists."""
+    import boto3  # noqa: TID251 - this module is the boto3 boundary
+
+    creds = credentials(profile)
+    client = boto3.client(
+        "s3tables", endpoint_url=creds.endpoint, region_name=creds.region, aws_access_key_id=creds.key_id,
+        aws_secret_access_key=creds.secret, aws_session_token=creds.session_token,
+    )  # fmt: skip
+    try:
+        client.create_table_bucket(name=name)
+    except _s3_errors()[0] as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConflictException":
+            raise _s3_error(exc, f"cannot create table bucket {name}") from None
+    except _s3_errors()[1] as exc:
+        raise _s3_error(exc, f"cannot reach table bucket {name}") from None
+
+
 def list_files(profile: Profile, location: str) -> Iterator[FileInfo]:
     """Every file under a location (recursively), local or S3."""
     if is_s3(location):

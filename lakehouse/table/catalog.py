@@ -82,8 +82,14 @@ def _sign_with_s3_keys(props: dict[str, str]) -> None:
 
 
 def noted_locations(catalog: object) -> frozenset[str]:
-    """Locations of the tables a REST catalog (table/restcatalog.py) handed out so far; none for others."""
-    return frozenset(getattr(catalog, "locations", None) or ())
+    """Where the tables a REST catalog (table/restcatalog.py) handed out so far live: the bucket of
+    each S3 location (a catalog puts new tables, such as a model's, next to its others), else the
+    location itself; none for other catalogs."""
+    found = getattr(catalog, "locations", None) or ()
+    return frozenset(
+        "s3://" + loc.split("://", 1)[1].split("/", 1)[0] + "/" if loc.startswith("s3://") else loc
+        for loc in found
+    )
 
 
 def refresh_expiring(catalog: object) -> None:
