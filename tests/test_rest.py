@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from conftest import cli_json, events, one_line_error, write_jsonl, write_project
 
-from lakehouse.core.config import Profile
 from lakehouse.dev.seaweed import Seaweed
 from lakehouse.io.storage import list_files
 from lakehouse.testing import LakeEnv, gc_orphans, make_lake_env, rest_properties
@@ -138,33 +137,120 @@ def test_credentials_never_reach_output(rest_lake: LakeEnv, run_cli: Any, tmp_pa
     assert shown.exit_code == 0 and secret not in shown.output
 
 
-def test_vended_keys_are_scoped_to_the_table(seaweed_rest: Seaweed, tmp_path: Path) -> None:
-    """Keys a catalog vends with a table reach DuckDB as a secret SCOPEd to the table's prefix: with
-    the profile's own S3 keys wrong, the table still reads with the vended ones, and those are masked.
-    (SeaweedFS vends keys only with an IAM role configured; the load-table answer is simulated by
-    recording the table's keys as the catalog would hand them out, `io.vended.remember`.)"""
+class VendingCatalog:
+    """A proxy in front of SeaweedFS's REST catalog that answers load-table and create-table with
+    vended keys in the table's `config` (as Polaris or Lakekeeper do with access delegation):
+    SeaweedFS vends keys only with an IAM role configured. Keys expire `lifetime` seconds ahead."""
+
+    def __init__(self, upstream: str, keys: dict[str, str], lifetime: float = 3600) -> None:
+        import http.client
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        self.keys, self.lifetime, self.vended = keys, lifetime, 0
+        up = urlsplit(upstream)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")
+                }
+                con = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                con.request(self.command, self.path, body=body or None, headers=headers)
+                answer = con.getresponse()
+                payload, status, kind = answer.read(), answer.status, answer.getheader("Content-Type", "")
+                con.close()
+                if status == 200 and "json" in kind and b'"metadata-location"' in payload:
+                    doc = json.loads(payload)
+                    expires = str(int((time.time() + outer.lifetime) * 1000) + outer.vended)
+                    doc["config"] = {
+                        **doc.get("config", {}),
+                        **outer.keys,
+                        "s3.session-token-expires-at-ms": expires,
+                    }
+                    payload, outer.vended = json.dumps(doc).encode(), outer.vended + 1
+                self.send_response(status)
+                self.send_header("Content-Type", kind or "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _vending_lake(
+    seaweed_rest: Seaweed, root: Path, lifetime: float = 3600
+) -> tuple[LakeEnv, VendingCatalog]:
+    """A lake whose profile's own S3 keys are wrong (signing has its own `client.*` ones): only the
+    keys the catalog vends can read or write its files."""
+    good = rest_properties(seaweed_rest)
+    keys = {
+        "s3.access-key-id": good["s3.access-key-id"],
+        "s3.secret-access-key": good["s3.secret-access-key"],
+    }
+    proxy = VendingCatalog(good["uri"], keys, lifetime)
+    props = good | {
+        "uri": proxy.uri, "client.access-key-id": keys["s3.access-key-id"], "client.region": "us-east-1",
+        "client.secret-access-key": keys["s3.secret-access-key"], "s3.access-key-id": "nobody",
+        "s3.secret-access-key": "wrong-secret",
+    }  # fmt: skip
+    return make_lake_env(root, props), proxy
+
+
+def test_vended_keys_reach_duckdb_and_boto3(seaweed_rest: Seaweed, run_cli: Any, tmp_path: Path) -> None:
+    """Keys vended with a table reach DuckDB as a secret SCOPEd to the table's prefix (writes and
+    reads) and boto3 by location (gc, drop --purge), and are masked in output like the profile's."""
     from lakehouse.core.config import mask_secrets
+
+    env, proxy = _vending_lake(seaweed_rest, tmp_path)
+    try:
+        src = write_jsonl(tmp_path / "a.jsonl", events(7))
+        cli_json(run_cli(env, "ingest", TABLE, str(src), "--create", "--json"))
+        assert _count(run_cli, env) == 7 and proxy.vended > 0
+        location = env.lake.table(TABLE).metadata.location
+        assert [f.path for f in list_files(env.profile, location)]  # boto3 lists with the vended keys
+        cli_json(run_cli(env, "gc", TABLE, "--older-than", "0s", "--force", "--json"))
+        secret = proxy.keys["s3.secret-access-key"]
+        assert mask_secrets(f"key {secret}", env.profile.secrets()) == "key ***"
+        assert run_cli(env, "drop", TABLE, "--purge", "--yes").exit_code == 0
+        assert list(list_files(env.profile, location)) == []
+    finally:
+        proxy.stop()
+
+
+def test_expiring_vended_keys_are_refreshed(seaweed_rest: Seaweed, tmp_path: Path) -> None:
+    """Keys that expire within 5 minutes are fetched again (the table is loaded again) before an engine
+    is handed out; the new ones replace them in DuckDB."""
     from lakehouse.io import vended
 
-    good = rest_properties(seaweed_rest)
-    env = make_lake_env(tmp_path / "w", good)
-    env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(7))), create=True)
-    location = env.lake.table(TABLE).metadata.location
-    # signing keeps working keys; storage gets wrong ones, so only vended keys can read the files
-    bad = good | {"client.access-key-id": good["s3.access-key-id"], "client.secret-access-key": good["s3.secret-access-key"],
-                  "client.region": "us-east-1", "s3.access-key-id": "nobody", "s3.secret-access-key": "wrong-secret"}  # fmt: skip
-    wrong = make_lake_env(tmp_path / "x", bad)
-    with pytest.raises(Exception, match="(?i)403|denied|forbidden|signature|invalid"):
-        wrong.lake.query(f"SELECT count(*) FROM {TABLE}")
-    vended.remember(location, {"s3.access-key-id": good["s3.access-key-id"],
-                               "s3.secret-access-key": good["s3.secret-access-key"]})  # fmt: skip
-    fresh = make_lake_env(tmp_path / "y", bad)
-    assert fresh.lake.query(f"SELECT count(*) AS n FROM {TABLE}").column("n")[0].as_py() == 7
-    assert [f.path for f in list_files(fresh.profile, location)]  # boto3 gets the vended keys too
-    assert (
-        mask_secrets(f"key {good['s3.secret-access-key']}", Profile("p", {"warehouse": "w"}).secrets())
-        == "key ***"
-    )
+    env, proxy = _vending_lake(seaweed_rest, tmp_path, lifetime=60)
+    try:
+        env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(3))), create=True)
+        location = env.lake.table(TABLE).metadata.location
+        before, loads = vended.vended_for(location), proxy.vended
+        assert before is not None and before.expiring()
+        assert env.lake.query(f"SELECT count(*) AS n FROM {TABLE}").column("n")[0].as_py() == 3
+        after = vended.vended_for(location)
+        assert proxy.vended > loads and after is not None and after.expires_at != before.expires_at
+    finally:
+        proxy.stop()
 
 
 def test_the_profile_file_round_trips(rest_lake: LakeEnv) -> None:

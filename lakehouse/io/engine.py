@@ -128,12 +128,12 @@ class Engine:
     def _sync_vended(self) -> None:
         """One secret per table prefix a REST catalog vended keys for, SCOPEd to it (DuckDB uses the
         longest scope matching a path); made again when keys were added or refreshed. Secrets are
-        the database's, so every cursor sees them; creating one is allowed on a locked database."""
-        if not self.profile.is_s3:
+        the database's, so every cursor sees them; creating one is allowed on a locked database.
+        Checked before each statement: a table created after this engine (ingest --create) gets its
+        keys only then."""
+        if not self.profile.is_s3 or vended.generation() == self.vended_generation:
             return
         generation, found = vended.current()
-        if generation == self.vended_generation:
-            return
         for v in found:
             name = "lake_vended_" + hashlib.sha1(v.prefix.encode()).hexdigest()[:16]
             self._create_s3_secret(name, credentials(self.profile, v.prefix), scope=v.prefix)
@@ -155,36 +155,44 @@ class Engine:
     def columns(self, sql: str) -> list[tuple[str, str]]:
         """Names and DuckDB types of a query's result, in order. Binds only; runs nothing. (DESCRIBE's
         rows may come back out of order past 2,048 columns, since insertion order is not preserved.)"""
+        self._sync_vended()
         relation = self.con.sql(sql)
         return list(zip(relation.columns, (str(t) for t in relation.types), strict=True))
 
     def arrow(self, sql: str) -> pa.Table:
         """Run a query and return its whole result (for small results: plans, checks, samples)."""
+        self._sync_vended()
         return self.con.execute(sql).fetch_arrow_table()
 
     def reader(self, sql: str, batch_size: int = 1_000_000) -> pa.RecordBatchReader:
         """Run a query and stream its result in record batches, with bounded memory."""
+        self._sync_vended()
         return self.con.execute(sql).fetch_record_batch(batch_size)
 
     def schema(self, sql: str) -> pa.Schema:
         """The Arrow schema of a query's result; reads no rows."""
+        self._sync_vended()
         return self.con.execute(f"SELECT * FROM ({sql}) AS lake_schema LIMIT 0").fetch_arrow_table().schema
 
     def one(self, sql: str) -> tuple[Any, ...] | None:
         """The first row of a query's result, or None."""
+        self._sync_vended()
         return self.con.execute(sql).fetchone()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Every row of a query's result as tuples (for small results)."""
+        self._sync_vended()
         return self.con.execute(sql).fetchall()
 
     def value(self, sql: str) -> Any:
         """The single value of a one-row, one-column query."""
+        self._sync_vended()
         row = self.con.execute(sql).fetchone()
         return None if row is None else row[0]
 
     def execute(self, sql: str) -> None:
         """Run a statement whose result nobody reads (DDL, COPY without RETURN_STATS)."""
+        self._sync_vended()
         self.con.execute(sql)
 
     @contextmanager
@@ -229,6 +237,7 @@ class Engine:
         """Execute and return every row, reporting DuckDB's own progress (0..100, never going back) from
         a watcher thread. DuckDB tracks progress only with `enable_progress_bar` on (its own printing
         stays off), so without it the bar sat at 0% through a whole ingest."""
+        self._sync_vended()
         if on_progress is None:
             return self.con.execute(sql).fetchall()
         done = threading.Event()

@@ -66,11 +66,23 @@ def remember(location: str, io_properties: Mapping[str, str]) -> Vended | None:
     return found
 
 
+def forget(location: str) -> None:
+    """The catalog vended no keys with the table this time: its old ones, expired or not, are not used."""
+    with _lock:
+        if _vended.pop(prefix_of(location), None) is not None:
+            _generation[0] += 1
+
+
 def vended_for(path: str) -> Vended | None:
     """The keys of the longest vended prefix holding `path`."""
     with _lock:
         matches = [v for p, v in _vended.items() if prefix_of(path).startswith(p)]
     return max(matches, key=lambda v: len(v.prefix), default=None)
+
+
+def generation() -> int:
+    """Moves whenever keys are added, replaced or dropped."""
+    return _generation[0]
 
 
 def current() -> tuple[int, list[Vended]]:

@@ -44,6 +44,8 @@ class LakeRestCatalog(RestCatalog):
         io = table.io.properties
         if any(io.get(k) and io.get(k) != self.properties.get(k) for k in _KEYS):
             vended.remember(location, io)
+        else:
+            vended.forget(location)
         return table
 
     def refresh_expiring(self) -> None:
