@@ -65,6 +65,12 @@ def test_up_ingest_down_up_keeps_the_tables(project: Path) -> None:
     assert code == 0 and json.loads(out)["rows"] == [{"n": 30}], err
     status = json.loads(_cli(project, "dev", "status", "--catalog", "rest", "--json")[1])
     assert status["state"] == "running" and status["uri"].startswith("http://127.0.0.1:")
+    info = json.loads(_cli(project, "--profile", "dev-rest", "info", "--json")[1])["dev_server"]
+    assert (info["state"], info["endpoint"], info["command"]) == (
+        "running",
+        status["uri"],
+        "lake dev up --catalog rest",
+    )
 
 
 def test_rest_options_are_refused_on_other_profiles(project: Path) -> None:

@@ -22,6 +22,7 @@ from lakehouse.dev.layout import HOST, now
 from lakehouse.errors import ConfigError, DevServerError
 
 REST_PROFILE = "dev-rest"
+STATE = DEV_DIR / "rest" / "server.json"  # under the project root
 S3_PORT, CATALOG_PORT = 9754, 9755
 
 
@@ -89,7 +90,7 @@ def _root(profile: Profile) -> Path:
 
 def _state(profile: Profile) -> dict[str, Any] | None:
     try:
-        state = json.loads((_root(profile) / "server.json").read_text())
+        state = json.loads((profile.base_dir / STATE).read_text())
         return dict(state) if isinstance(state, dict) and isinstance(state.get("pid"), int) else None
     except (OSError, ValueError):
         return None
