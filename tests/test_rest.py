@@ -244,10 +244,10 @@ def test_expiring_vended_keys_are_refreshed(seaweed_rest: Seaweed, tmp_path: Pat
     try:
         env.lake.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(3))), create=True)
         location = env.lake.table(TABLE).metadata.location
-        before, loads = vended.vended_for(location), proxy.vended
+        before, loads = vended.vended_for(location, env.profile.get("s3.endpoint")), proxy.vended
         assert before is not None and before.expiring()
         assert env.lake.query(f"SELECT count(*) AS n FROM {TABLE}").column("n")[0].as_py() == 3
-        after = vended.vended_for(location)
+        after = vended.vended_for(location, env.profile.get("s3.endpoint"))
         assert proxy.vended > loads and after is not None and after.expires_at != before.expires_at
     finally:
         proxy.stop()

@@ -133,7 +133,7 @@ class Engine:
         keys only then."""
         if not self.profile.is_s3 or vended.generation() == self.vended_generation:
             return
-        generation, found = vended.current()
+        generation, found = vended.current(self.profile.get("s3.endpoint"))
         for v in found:
             name = "lake_vended_" + hashlib.sha1(v.prefix.encode()).hexdigest()[:16]
             self._create_s3_secret(name, credentials(self.profile, v.prefix), scope=v.prefix)

@@ -91,7 +91,7 @@ def credentials(profile: Profile, location: str | None = None) -> S3Credentials:
     key_id = props.get("s3.access-key-id")
     secret = props.get("s3.secret-access-key")
     token = props.get("s3.session-token")
-    if location is not None and (given := vended_for(location)) is not None:
+    if location is not None and (given := vended_for(location, props.get("s3.endpoint"))) is not None:
         key_id, secret, token = given.key_id, given.secret, given.session_token
     if not key_id:
         import boto3  # noqa: TID251 - this module is the boto3 boundary

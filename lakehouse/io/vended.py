@@ -26,6 +26,7 @@ class Vended:
     """One table's vended keys; `prefix` is `s3://bucket/path/` with its trailing slash."""
 
     prefix: str
+    endpoint: str | None  # the S3 endpoint the keys are for (none: AWS's)
     key_id: str
     secret: str
     session_token: str | None
@@ -39,7 +40,8 @@ class Vended:
 
 
 _lock = threading.Lock()
-_vended: dict[str, Vended] = {}
+# By (endpoint, prefix): two lakes of one process on different S3 services never share keys.
+_vended: dict[tuple[str | None, str], Vended] = {}
 _generation = [0]
 
 
@@ -54,29 +56,31 @@ def remember(location: str, io_properties: Mapping[str, str]) -> Vended | None:
         return None
     expires = io_properties.get("s3.session-token-expires-at-ms")
     found = Vended(
-        prefix_of(location), key_id, secret, io_properties.get("s3.session-token") or None,
+        prefix_of(location), io_properties.get("s3.endpoint") or None, key_id, secret, io_properties.get("s3.session-token") or None,
         int(expires) / 1000 if expires and expires.isdigit() else None,
     )  # fmt: skip
     for value in (found.key_id, found.secret, found.session_token):
         learn_secret(value or "")
     with _lock:
-        if _vended.get(found.prefix) != found:
-            _vended[found.prefix] = found
+        if _vended.get((found.endpoint, found.prefix)) != found:
+            _vended[(found.endpoint, found.prefix)] = found
             _generation[0] += 1
     return found
 
 
-def forget(location: str) -> None:
+def forget(location: str, endpoint: str | None) -> None:
     """The catalog vended no keys with the table this time: its old ones, expired or not, are not used."""
     with _lock:
-        if _vended.pop(prefix_of(location), None) is not None:
+        if _vended.pop((endpoint or None, prefix_of(location)), None) is not None:
             _generation[0] += 1
 
 
-def vended_for(path: str) -> Vended | None:
-    """The keys of the longest vended prefix holding `path`."""
+def vended_for(path: str, endpoint: str | None) -> Vended | None:
+    """The keys of the longest vended prefix holding `path` on `endpoint`."""
     with _lock:
-        matches = [v for p, v in _vended.items() if prefix_of(path).startswith(p)]
+        matches = [
+            v for (e, p), v in _vended.items() if e == (endpoint or None) and prefix_of(path).startswith(p)
+        ]
     return max(matches, key=lambda v: len(v.prefix), default=None)
 
 
@@ -85,7 +89,8 @@ def generation() -> int:
     return _generation[0]
 
 
-def current() -> tuple[int, list[Vended]]:
-    """(generation, every vended set): an engine re-creates its secrets when the generation moved."""
+def current(endpoint: str | None) -> tuple[int, list[Vended]]:
+    """(generation, every set vended for `endpoint`): an engine makes its secrets again when the
+    generation moved."""
     with _lock:
-        return _generation[0], list(_vended.values())
+        return _generation[0], [v for (e, _), v in _vended.items() if e == (endpoint or None)]

@@ -45,12 +45,12 @@ class LakeRestCatalog(RestCatalog):
         if any(io.get(k) and io.get(k) != self.properties.get(k) for k in _KEYS):
             vended.remember(location, io)
         else:
-            vended.forget(location)
+            vended.forget(location, io.get("s3.endpoint"))
         return table
 
     def refresh_expiring(self) -> None:
         """Load again every table whose vended keys expire within `vended.REFRESH_MARGIN`."""
         for location, identifier in list(self.locations.items()):
-            found = vended.vended_for(location)
+            found = vended.vended_for(location, self.properties.get("s3.endpoint"))
             if found is not None and found.expiring():
                 self.load_table(identifier)
