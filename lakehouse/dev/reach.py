@@ -75,10 +75,14 @@ def _probe(what: str, url: str, timeout: float) -> Probe:
 
 
 def dev_would_help(profile: Profile) -> str | None:
-    """None when `lake dev up` can serve this profile, else why not."""
+    """None when `lake dev up` (`--catalog rest` for a REST profile) can serve this profile, else why not."""
     from lakehouse.dev.layout import catalog_db, profile_port
+    from lakehouse.dev.rest import local_ports
 
     try:
+        if profile.catalog_type == "rest":
+            local_ports(profile)
+            return None
         profile_port(profile)
         catalog_db(profile)
     except LakehouseError as exc:
@@ -94,6 +98,8 @@ def unreachable(profile: Profile, timeout: float = 1.0) -> str | None:
         return None
     first = failed[0]
     line = f"profile {profile.name!r}: its {first.what} {first.url} does not answer ({first.reason})"
+    if profile.catalog_type == "rest" and dev_would_help(profile) is None:
+        return f"{line}; `lake dev up --catalog rest` starts a local REST catalog (SeaweedFS) for it"
     if first.what == S3_ENDPOINT and is_local_endpoint(profile.get("s3.endpoint")):
         if (why_not := dev_would_help(profile)) is None:
             return f"{line}; `lake dev up` starts the local S3 server for it"

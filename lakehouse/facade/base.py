@@ -39,6 +39,7 @@ class LakeBase:
         self._plan_cache = PlanCache(Path(plan_cache) if plan_cache is not None else None)
         self._locked: Engine | None = None
         self._loaded: frozenset[str] = frozenset()
+        self._roots: frozenset[str] = frozenset()
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -60,14 +61,27 @@ class LakeBase:
         Loading an extension costs up to 0.1 s, so a locked database loads only those asked for so
         far (httpfs always on S3); asking for more opens a new one with them all."""
         wanted = frozenset(extensions) | ({"httpfs"} if self.profile.is_s3 else set())
+        roots = self._storage_roots()
         if not locked:
             return Engine(self.profile, extensions=sorted(wanted))
-        if self._locked is None or not wanted <= self._loaded:
+        if self._locked is None or not wanted <= self._loaded or not roots <= self._roots:
             self._loaded |= wanted
+            self._roots |= roots
             engine = Engine(self.profile, extensions=sorted(self._loaded))
-            engine.lock_down([self.profile.warehouse])
+            engine.lock_down(sorted(self._roots))
             self._locked = engine  # cursors of a replaced database keep it open until they close
         return self._locked.cursor()
+
+    def _storage_roots(self) -> frozenset[str]:
+        """Where the lake's files may be: the warehouse location, and (for a REST catalog, whose
+        warehouse may be a name) each table location the catalog handed out so far. Keys the
+        catalog vended that are about to expire are refreshed first."""
+        from lakehouse.table.catalog import noted_locations, refresh_expiring
+
+        catalog = self.__dict__.get("catalog")  # only a catalog already opened has handed out tables
+        refresh_expiring(catalog)
+        found = noted_locations(catalog)
+        return found | {self.profile.warehouse_location} if self.profile.warehouse_location else found
 
     def table(self, name: str) -> Table:
         """The pyiceberg `Table`, for anything lake does not wrap."""

@@ -7,6 +7,7 @@ secret from the profile, and a query engine is locked down before any user SQL r
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib
 import os
 import tempfile
@@ -21,7 +22,8 @@ from lakehouse.core import interrupts
 from lakehouse.core.config import Profile
 from lakehouse.core.schemas import quote_literal
 from lakehouse.errors import LakehouseError
-from lakehouse.io.storage import credentials, is_s3, local_path
+from lakehouse.io import vended
+from lakehouse.io.storage import S3Credentials, credentials, is_s3, local_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -101,11 +103,12 @@ class Engine:
         # machine's time zone (CAST(ts AS DATE) on a timestamptz then depends on TZ).
         for setting, value in SETTINGS.items():
             self.con.execute(f"SET GLOBAL {setting} = {value}")
+        self.vended_generation = -1  # the io.vended generation this database's secrets were made from
         if profile.is_s3:
-            self._create_s3_secret()
+            self._create_s3_secret("lake_s3", credentials(profile))
+            self._sync_vended()
 
-    def _create_s3_secret(self) -> None:
-        creds = credentials(self.profile)
+    def _create_s3_secret(self, name: str, creds: S3Credentials, scope: str | None = None) -> None:
         parts = ["TYPE s3", f"REGION {quote_literal(creds.region)}"]
         if creds.key_id:
             parts += [f"KEY_ID {quote_literal(creds.key_id)}", f"SECRET {quote_literal(creds.secret or '')}"]
@@ -118,7 +121,23 @@ class Engine:
                 "URL_STYLE 'path'",
                 f"USE_SSL {'true' if scheme == 'https' else 'false'}",
             ]
-        self.con.execute(f"CREATE OR REPLACE SECRET lake_s3 ({', '.join(parts)})")
+        if scope:
+            parts.append(f"SCOPE {quote_literal(scope)}")
+        self.con.execute(f"CREATE OR REPLACE SECRET {name} ({', '.join(parts)})")
+
+    def _sync_vended(self) -> None:
+        """One secret per table prefix a REST catalog vended keys for, SCOPEd to it (DuckDB uses the
+        longest scope matching a path); made again when keys were added or refreshed. Secrets are
+        the database's, so every cursor sees them; creating one is allowed on a locked database.
+        Checked before each statement: a table created after this engine (ingest --create) gets its
+        keys only then."""
+        if not self.profile.is_s3 or vended.generation() == self.vended_generation:
+            return
+        generation, found = vended.current(self.profile.get("s3.endpoint"))
+        for v in found:
+            name = "lake_vended_" + hashlib.sha1(v.prefix.encode()).hexdigest()[:16]
+            self._create_s3_secret(name, credentials(self.profile, v.prefix), scope=v.prefix)
+        self.vended_generation = generation
 
     def lock_down(self, allowed: Iterable[str]) -> None:
         """No file or URL outside `allowed`, no extension installs, no configuration changes."""
@@ -136,36 +155,44 @@ class Engine:
     def columns(self, sql: str) -> list[tuple[str, str]]:
         """Names and DuckDB types of a query's result, in order. Binds only; runs nothing. (DESCRIBE's
         rows may come back out of order past 2,048 columns, since insertion order is not preserved.)"""
+        self._sync_vended()
         relation = self.con.sql(sql)
         return list(zip(relation.columns, (str(t) for t in relation.types), strict=True))
 
     def arrow(self, sql: str) -> pa.Table:
         """Run a query and return its whole result (for small results: plans, checks, samples)."""
+        self._sync_vended()
         return self.con.execute(sql).fetch_arrow_table()
 
     def reader(self, sql: str, batch_size: int = 1_000_000) -> pa.RecordBatchReader:
         """Run a query and stream its result in record batches, with bounded memory."""
+        self._sync_vended()
         return self.con.execute(sql).fetch_record_batch(batch_size)
 
     def schema(self, sql: str) -> pa.Schema:
         """The Arrow schema of a query's result; reads no rows."""
+        self._sync_vended()
         return self.con.execute(f"SELECT * FROM ({sql}) AS lake_schema LIMIT 0").fetch_arrow_table().schema
 
     def one(self, sql: str) -> tuple[Any, ...] | None:
         """The first row of a query's result, or None."""
+        self._sync_vended()
         return self.con.execute(sql).fetchone()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Every row of a query's result as tuples (for small results)."""
+        self._sync_vended()
         return self.con.execute(sql).fetchall()
 
     def value(self, sql: str) -> Any:
         """The single value of a one-row, one-column query."""
+        self._sync_vended()
         row = self.con.execute(sql).fetchone()
         return None if row is None else row[0]
 
     def execute(self, sql: str) -> None:
         """Run a statement whose result nobody reads (DDL, COPY without RETURN_STATS)."""
+        self._sync_vended()
         self.con.execute(sql)
 
     @contextmanager
@@ -210,6 +237,7 @@ class Engine:
         """Execute and return every row, reporting DuckDB's own progress (0..100, never going back) from
         a watcher thread. DuckDB tracks progress only with `enable_progress_bar` on (its own printing
         stays off), so without it the bar sat at 0% through a whole ingest."""
+        self._sync_vended()
         if on_progress is None:
             return self.con.execute(sql).fetchall()
         done = threading.Event()
@@ -247,8 +275,10 @@ class Engine:
 
     def cursor(self) -> Engine:
         """A second handle on the same database: same extensions, secret and (locked) settings, no reload."""
+        self._sync_vended()
         handle = Engine.__new__(Engine)
         handle.profile = self.profile
+        handle.vended_generation = self.vended_generation
         handle.con = self.con.cursor()
         interrupts.register(handle.con)
         return handle

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from lakehouse.core.config import Profile
 from lakehouse.errors import StorageError
+from lakehouse.io.vended import vended_for
 
 _GLOB_CHARS = set("*?[")
 # boto3 and botocore load on first use (about 0.1 s): local lakes and `lake --help` never need them.
@@ -83,12 +84,15 @@ def split_s3(path: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def credentials(profile: Profile) -> S3Credentials:
-    """Profile properties first, then boto3's chain (environment, shared files, instance roles)."""
+def credentials(profile: Profile, location: str | None = None) -> S3Credentials:
+    """Keys a REST catalog vended for `location` first (io/vended.py), then the profile's properties,
+    then boto3's chain (environment, shared files, instance roles)."""
     props = profile.properties
     key_id = props.get("s3.access-key-id")
     secret = props.get("s3.secret-access-key")
     token = props.get("s3.session-token")
+    if location is not None and (given := vended_for(location, props.get("s3.endpoint"))) is not None:
+        key_id, secret, token = given.key_id, given.secret, given.session_token
     if not key_id:
         import boto3  # noqa: TID251 - this module is the boto3 boundary
 
@@ -116,8 +120,9 @@ def _client(creds: S3Credentials) -> Any:
     )
 
 
-def s3_client(profile: Profile) -> Any:
-    return _client(credentials(profile))
+def s3_client(profile: Profile, location: str | None = None) -> Any:
+    """A client with the keys for `location` (vended ones when the catalog gave some)."""
+    return _client(credentials(profile, location))
 
 
 def _s3_error(exc: Exception, what: str) -> StorageError:
@@ -140,13 +145,35 @@ def ensure_bucket(profile: Profile, bucket: str) -> None:
         raise _s3_error(exc, f"cannot reach bucket {bucket}") from None
 
 
+def ensure_table_bucket(profile: Profile, name: str) -> None:
+    """Create an S3 Tables bucket (a REST catalog's warehouse: SeaweedFS, AWS S3 Tables) unless it exists."""
+    import boto3  # noqa: TID251 - this module is the boto3 boundary
+
+    creds = credentials(profile)
+    client = boto3.client(
+        "s3tables", endpoint_url=creds.endpoint, region_name=creds.region, aws_access_key_id=creds.key_id,
+        aws_secret_access_key=creds.secret, aws_session_token=creds.session_token,
+    )  # fmt: skip
+    try:
+        client.create_table_bucket(name=name)
+    except _s3_errors()[0] as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConflictException":
+            raise _s3_error(exc, f"cannot create table bucket {name}") from None
+    except _s3_errors()[1] as exc:
+        raise _s3_error(exc, f"cannot reach table bucket {name}") from None
+
+
 def list_files(profile: Profile, location: str) -> Iterator[FileInfo]:
     """Every file under a location (recursively), local or S3."""
     if is_s3(location):
         bucket, prefix = split_s3(location.rstrip("/") + "/")
         scheme = location.split("://", 1)[0]
         try:
-            pages = s3_client(profile).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            pages = (
+                s3_client(profile, location)
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=bucket, Prefix=prefix)
+            )
             for page in pages:
                 for obj in page.get("Contents", []):
                     yield FileInfo(f"{scheme}://{bucket}/{obj['Key']}", obj["Size"], obj["LastModified"])
@@ -213,8 +240,8 @@ def delete_files(profile: Profile, paths: Iterable[str]) -> int:
                 deleted += 1
             except FileNotFoundError:
                 pass
-    client: Any = s3_client(profile) if by_bucket else None
     for bucket, keys in by_bucket.items():
+        client = s3_client(profile, f"s3://{bucket}/{keys[0]}")
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
             try:
@@ -242,7 +269,7 @@ def abort_multipart_uploads(
     if not is_s3(location):
         return 0
     bucket, prefix = split_s3(location)
-    client = s3_client(profile)
+    client = s3_client(profile, location)
     aborted = 0
     try:
         answer = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
@@ -273,7 +300,7 @@ def download_file(profile: Profile, path: str, target: Path) -> None:
     bucket, key = split_s3(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        s3_client(profile).download_file(bucket, key, str(target))
+        s3_client(profile, path).download_file(bucket, key, str(target))
     except _s3_errors() as exc:
         raise _s3_error(exc, f"cannot download {path}") from None
 
@@ -282,7 +309,7 @@ def upload_file(profile: Profile, source: Path, path: str) -> None:
     """Stream one local file to an S3 object (multipart above the transfer threshold)."""
     bucket, key = split_s3(path)
     try:
-        s3_client(profile).upload_file(str(source), bucket, key)
+        s3_client(profile, path).upload_file(str(source), bucket, key)
     except _s3_errors() as exc:
         raise _s3_error(exc, f"cannot upload {source} to {path}") from None
     except OSError as exc:

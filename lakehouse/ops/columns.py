@@ -18,9 +18,12 @@ from pyiceberg.types import (
     FloatType,
     IcebergType,
     IntegerType,
+    ListType,
     LongType,
+    MapType,
     NestedField,
     StringType,
+    StructType,
     TimestampType,
     TimestamptzType,
     TimeType,
@@ -60,7 +63,7 @@ def compatible(source: IcebergType, target: IcebergType) -> str | None:
     """None when `source` values can be written into a `target` column without loss, else the reason."""
     if isinstance(target, FixedType):
         return "lake cannot write fixed[n]: DuckDB writes no fixed-length Parquet values; use binary"
-    if source == target:
+    if source == target or _same_shape(source, target):
         return None
     numeric = (IntegerType, LongType)
     if isinstance(source, numeric) and isinstance(target, (LongType, FloatType, DoubleType, DecimalType)):
@@ -79,6 +82,28 @@ def compatible(source: IcebergType, target: IcebergType) -> str | None:
     ):
         return None  # text timestamps are normal in JSON; DuckDB's cast reports bad values
     return "types are incompatible"
+
+
+def _same_shape(a: IcebergType, b: IcebergType) -> bool:
+    """Nested types equal but for their field ids: a REST catalog assigns a new table's ids itself
+    (SeaweedFS numbers a struct's nested fields depth-first), the source's come from pyiceberg."""
+    if isinstance(a, StructType) and isinstance(b, StructType):
+        return len(a.fields) == len(b.fields) and all(
+            x.name == y.name and x.required == y.required and (_same_or_shape(x.field_type, y.field_type))
+            for x, y in zip(a.fields, b.fields, strict=True)
+        )
+    if isinstance(a, ListType) and isinstance(b, ListType):
+        return a.element_required == b.element_required and _same_or_shape(a.element_type, b.element_type)
+    if isinstance(a, MapType) and isinstance(b, MapType):
+        return (
+            a.value_required == b.value_required and _same_or_shape(a.key_type, b.key_type)
+            and _same_or_shape(a.value_type, b.value_type)
+        )  # fmt: skip
+    return False
+
+
+def _same_or_shape(a: IcebergType, b: IcebergType) -> bool:
+    return a == b or _same_shape(a, b)
 
 
 @dataclass(frozen=True)

@@ -49,13 +49,59 @@ def catalog_properties(profile: Profile) -> dict[str, str]:
         raise ConfigError(f"profile {profile.name!r}: unknown catalog type {kind!r}")
     if props.get("type") == "sql":
         props.setdefault("init_catalog_tables", "true")
+    if kind == "rest" and props.get("rest.sigv4-enabled", "").lower() == "true":
+        _sign_with_s3_keys(props)
     return props
+
+
+def _rest_catalog(props: dict[str, str]) -> dict[str, str]:
+    """Our RestCatalog (table/restcatalog.py) notes tables' locations and vended keys as they load."""
+    if props.get("type") != "rest":
+        return props
+    rest = {k: v for k, v in props.items() if k != "type"}
+    rest["py-catalog-impl"] = "lakehouse.table.restcatalog.LakeRestCatalog"
+    return rest
+
+
+# pyiceberg signs REST requests (SigV4) with `client.*` keys only; a profile's `s3.*` ones are the same
+# credentials, so they sign too unless the profile gives `client.*` keys of its own.
+_SIGNING_KEYS = {
+    "client.access-key-id": "s3.access-key-id",
+    "client.secret-access-key": "s3.secret-access-key",
+    "client.session-token": "s3.session-token",
+}
+
+
+def _sign_with_s3_keys(props: dict[str, str]) -> None:
+    if "client.access-key-id" not in props and props.get("s3.access-key-id"):
+        props.update({client: props[s3] for client, s3 in _SIGNING_KEYS.items() if props.get(s3)})
+    if "client.region" not in props and (
+        region := props.get("s3.region") or props.get("rest.signing-region")
+    ):
+        props["client.region"] = region
+
+
+def noted_locations(catalog: object) -> frozenset[str]:
+    """Where the tables a REST catalog (table/restcatalog.py) handed out so far live: the bucket of
+    each S3 location (a catalog puts new tables, such as a model's, next to its others), else the
+    location itself; none for other catalogs."""
+    found = getattr(catalog, "locations", None) or ()
+    return frozenset(
+        "s3://" + loc.split("://", 1)[1].split("/", 1)[0] + "/" if loc.startswith("s3://") else loc
+        for loc in found
+    )
+
+
+def refresh_expiring(catalog: object) -> None:
+    """Load again a REST catalog's tables whose vended keys are about to expire."""
+    if callable(refresh := getattr(catalog, "refresh_expiring", None)):
+        refresh()
 
 
 def open_catalog(profile: Profile) -> Catalog:
     from pyiceberg.catalog import load_catalog
 
-    props = catalog_properties(profile)
+    props = _rest_catalog(catalog_properties(profile))
     _prepare_local(props)
     try:
         return load_catalog(profile.name, **props)

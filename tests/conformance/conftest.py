@@ -101,6 +101,44 @@ def run_steps(s: Any, steps: list[tuple[str, Any, dict[str, Any]]]) -> dict[str,
     return {k: v for k, v in failures.items() if v}
 
 
+# The conformance tests that also run on a SeaweedFS REST catalog (warehouse as a location, since the
+# standalone readers in conformance/storage.py look for `s3://`): a small subset, for `make test`'s time.
+REST_SUBSET = (
+    "test_every_type_in_one_table[rest]",
+    "test_delete_update_merge_compact_erase[rest-k-merge-on-read]",
+)
+
+
+@pytest.fixture(params=["local", "s3", "rest"])
+def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> LakeEnv:
+    """lakehouse.testing's any_lake plus a REST variant (for the tests in REST_SUBSET only)."""
+    from lakehouse.testing import local_properties, make_lake_env, rest_properties, s3_properties
+
+    if request.param == "local":
+        return make_lake_env(tmp_path, local_properties(tmp_path))
+    if request.param == "rest":
+        return make_lake_env(
+            tmp_path, rest_properties(request.getfixturevalue("seaweed_rest"), by_name=False)
+        )
+    return make_lake_env(tmp_path, s3_properties(request.getfixturevalue("moto_s3").endpoint, tmp_path))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep `[rest]` cases of the REST_SUBSET only (all of them with LAKE_TEST_REST=1)."""
+    if os.environ.get("LAKE_TEST_REST"):
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("any_lake") != "rest" or item.name in REST_SUBSET:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture
 def subject_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[Subject] = []

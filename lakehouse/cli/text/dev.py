@@ -12,6 +12,9 @@ from lakehouse.core.sizes import format_size
 
 class DevText(Output):
     def dev_up(self, result: dict[str, Any]) -> None:
+        if result.get("server") == "seaweedfs":
+            _seaweed_up(result)
+            return
         where = f"at {result['endpoint']} (pid {result['pid']}), bucket {result['bucket']}"
         if result["action"] == "already running":
             click.echo(f"already running {where}")
@@ -23,7 +26,9 @@ class DevText(Output):
 
     def dev_down(self, result: dict[str, Any]) -> None:
         action = result["action"]
-        if action == "not running":
+        if action == "stopped" and result.get("server") == "seaweedfs":
+            click.echo(f"stopped SeaweedFS (pid {result['pid']}); its tables stay in {result['dir']}")
+        elif action == "not running":
             click.echo("not running")
         elif action == "stale pid removed":
             click.echo(f"not running (removed the stale pid {result['pid']}); {result['message']}")
@@ -35,6 +40,13 @@ class DevText(Output):
             click.echo(f"stopped moto S3 at {result['endpoint']} (pid {result['pid']})")
 
     def dev_status(self, result: dict[str, Any]) -> None:
+        if result.get("server") == "seaweedfs":
+            for key in ("state", "pid", "uri", "endpoint", "bucket", "dir", "log"):
+                if result.get(key) is not None:
+                    click.echo(
+                        f"{'catalog' if key == 'uri' else 'warehouse' if key == 'bucket' else key:<9} {result[key]}"
+                    )
+            return
         click.echo(f"state     {result['state']}")
         if result["state"] == "running":
             click.echo(f"pid       {result['pid']}")
@@ -51,6 +63,18 @@ class DevText(Output):
         else:
             click.echo("saved     (nothing: the next `up` starts empty)")
         click.echo(f"log       {result['log']}")
+
+
+def _seaweed_up(result: dict[str, Any]) -> None:
+    where = f"catalog {result['uri']}, S3 {result['endpoint']} (pid {result['pid']}), warehouse {result['bucket']}"
+    if result["action"] == "already running":
+        click.echo(f"already running: {where}")
+        return
+    click.echo(f"started SeaweedFS: {where}")
+    kept = result["restore"]["mode"] == "kept"
+    click.echo(
+        f"{'serving the tables kept in' if kept else 'new, empty lake in'} {result['dir']}; profile {result['profile']}"
+    )
 
 
 def _restore(restore: dict[str, Any]) -> str:

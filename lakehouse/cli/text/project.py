@@ -75,7 +75,7 @@ def _dev(dev: Any) -> str:
     if dev.state == "running":
         return f"running at {dev.endpoint} (pid {dev.pid})"
     if dev.state == "stale":
-        return f"not running (pid {dev.pid} is gone); `lake dev up` restores the last save"
+        return f"not running (pid {dev.pid} is gone); `{dev.command}` restores the last save"
     if dev.state == "stopped":
-        return "not running; `lake dev up` starts it"
+        return f"not running; `{dev.command}` starts it"
     return f"n/a: {dev.reason}"
