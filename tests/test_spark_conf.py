@@ -69,7 +69,9 @@ def test_sqlite_profile_is_a_jdbc_catalog_named_like_the_profile(configs: Path) 
         f"{CATALOG}.local.catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
         f"{CATALOG}.local.uri": f"jdbc:sqlite:{root}/.lake/catalog.db",
         f"{CATALOG}.local.jdbc.schema-version": "V1",
+        f"{CATALOG}.local.jdbc.init-catalog-tables": "false",
         f"{CATALOG}.local.warehouse": f"file://{root}/.lake/warehouse",
+        f"{CATALOG}.local.cache-enabled": "false",
     }
 
 

@@ -3,10 +3,11 @@
 The Spark catalog is named like the profile, because pyiceberg's SQL catalog stores its own name in every
 row of `iceberg_tables` (`catalog_name`) and Iceberg's JdbcCatalog only sees rows with its name.
 - SQL catalogs (SQLite, PostgreSQL) -> Iceberg's JdbcCatalog with `jdbc.schema-version=V1` (pyiceberg's
-  table layout), the JDBC url derived from the profile's SQLAlchemy url, user and password apart;
+  table layout) and `jdbc.init-catalog-tables=false` (lake made them), the JDBC url derived from the
+  profile's SQLAlchemy url, user and password apart;
 - REST -> RESTCatalog, with the profile's `rest.*`, OAuth and header properties (the names are shared);
 - S3 keys -> S3FileIO (`s3.*`, `client.region`), or Hadoop S3A's `spark.hadoop.fs.s3a.*` with `s3_io="s3a"`.
-The values are real (credentials included); `secret_keys` says which to mask before showing them.
+Table caching is off (`cache-enabled=false`): lake commits to the same tables. The values are real (credentials included); `secret_keys` says which to mask before showing them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def spark_conf(profile: Profile, *, s3_io: S3Io = "s3fileio") -> dict[str, str]:
         conf[f"{at}.catalog-impl"] = JDBC_CATALOG
         conf |= {f"{at}.{k}": v for k, v in jdbc_properties(props.get("uri", ""), profile.name).items()}
         conf[f"{at}.jdbc.schema-version"] = "V1"
+        # lake creates the catalog tables. Iceberg's check for them leaves a read open on its pooled
+        # connection: on SQLite a lock that makes every other writer fail with `database is locked`.
+        conf[f"{at}.jdbc.init-catalog-tables"] = "false"
     elif kind == "rest":
         conf[f"{at}.type"] = "rest"
         conf[f"{at}.uri"] = _required(profile, "uri")
@@ -75,6 +79,7 @@ def spark_conf(profile: Profile, *, s3_io: S3Io = "s3fileio") -> dict[str, str]:
             f"profile {profile.name!r}: no Spark settings for catalog type {kind!r} (sql, postgres, rest)"
         )
     conf[f"{at}.warehouse"] = props["warehouse"]
+    conf[f"{at}.cache-enabled"] = "false"  # lake commits too: a cached table would be read stale for 30 s
     if _uses_s3(profile):
         conf |= _s3a_conf(props) if s3_io == "s3a" else _s3_file_io_conf(at, props)
     return conf
