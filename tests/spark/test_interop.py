@@ -149,6 +149,9 @@ def test_lake_reads_compacts_expires_and_collects_what_spark_wrote(shared: LakeE
     assert summary["engine-name"] == "spark"
     assert agree(shared, spark, table) == expected(kept)
     assert len(lake.snapshots(table)) == 5  # four appends and Spark's delete, with Spark's summaries
+    info = lake.describe(table)
+    assert info["data_rows"] == 240 and info["delete_files"] > 0, info
+    assert len({f["content"] for f in lake.files(table)}) == 2  # data and Spark's delete files
 
     result = lake.compact(table, min_input_files=2)
     assert result.snapshot_id is not None and result.files_after < result.files_before, result
