@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "dev",
     "project",
     "completion",
+    "spark",
 )
 
 for _module in COMMAND_MODULES:

@@ -129,6 +129,10 @@ class Output(ABC):
     @abstractmethod
     def drifted(self, result: Any) -> None: ...
 
+    # lake spark-conf
+    @abstractmethod
+    def spark_conf(self, shown: Any, fmt: str) -> None: ...
+
 
 class Json(Output):
     """One JSON document on stdout per command: the library's result as a dict, nothing else."""
@@ -247,3 +251,6 @@ class Json(Output):
 
     def drifted(self, result: Any) -> None:
         self.emit(result.to_dict())
+
+    def spark_conf(self, shown: Any, fmt: str) -> None:
+        self.emit(shown.to_dict())

@@ -12,6 +12,7 @@ from lakehouse.cli.text.erase import EraseText
 from lakehouse.cli.text.history import HistoryText
 from lakehouse.cli.text.maintenance import MaintenanceText
 from lakehouse.cli.text.project import ProjectText
+from lakehouse.cli.text.spark import SparkText
 from lakehouse.cli.text.tables import TableText
 
 
@@ -27,6 +28,7 @@ class Text(
     ProjectText,
     DiffText,
     DriftText,
+    SparkText,
 ):
     """Lines, rich tables and trees on stdout; notes and progress on stderr only at a terminal."""
 

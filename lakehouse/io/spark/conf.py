@@ -3,17 +3,22 @@
 The Spark catalog is named like the profile, because pyiceberg's SQL catalog stores its own name in every
 row of `iceberg_tables` (`catalog_name`) and Iceberg's JdbcCatalog only sees rows with its name.
 - SQL catalogs (SQLite, PostgreSQL) -> Iceberg's JdbcCatalog with `jdbc.schema-version=V1` (pyiceberg's
-  table layout), the JDBC url derived from the profile's SQLAlchemy url, user and password apart;
+  table layout) and `jdbc.init-catalog-tables=false` (lake made them), the JDBC url derived from the
+  profile's SQLAlchemy url, user and password apart;
 - REST -> RESTCatalog, with the profile's `rest.*`, OAuth and header properties (the names are shared);
 - S3 keys -> S3FileIO (`s3.*`, `client.region`), or Hadoop S3A's `spark.hadoop.fs.s3a.*` with `s3_io="s3a"`.
-The values are real (credentials included); `secret_keys` says which to mask before showing them.
+Table caching is off (`cache-enabled=false`): lake commits to the same tables. The values are real (credentials included); `secret_keys` says which to mask before showing them.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
+
+import yaml
 
 from lakehouse.core.config import SECRET_KEYS, Profile
 from lakehouse.errors import ConfigError
@@ -75,6 +80,7 @@ def spark_conf(profile: Profile, *, s3_io: S3Io = "s3fileio") -> dict[str, str]:
             f"profile {profile.name!r}: no Spark settings for catalog type {kind!r} (sql, postgres, rest)"
         )
     conf[f"{at}.warehouse"] = props["warehouse"]
+    conf[f"{at}.cache-enabled"] = "false"  # lake commits too: a cached table would be read stale for 30 s
     if _uses_s3(profile):
         conf |= _s3a_conf(props) if s3_io == "s3a" else _s3_file_io_conf(at, props)
     return conf
@@ -147,13 +153,22 @@ def _required(profile: Profile, key: str) -> str:
 
 
 def secret_keys(conf: dict[str, str]) -> list[str]:
-    """The settings in `conf` whose values are credentials."""
-    return [
-        k for k in conf if any(s in k.rsplit(".", 1)[-1].lower() or s in k.lower() for s in _SECRET_NAMES)
-    ]
+    """The settings in `conf` whose values are credentials (by the catalog property or S3A key they set)."""
+    found = []
+    for key in conf:
+        if key.startswith("spark.hadoop."):
+            secret = key.removeprefix("spark.hadoop.") in _S3A_SECRETS
+        elif key.startswith("spark.sql.catalog.") and key.count(".") >= 4:
+            prop = key.split(".", 4)[4].lower()
+            secret = any(s in prop for s in SECRET_KEYS)
+        else:
+            secret = False
+        if secret:
+            found.append(key)
+    return found
 
 
-_SECRET_NAMES = (*SECRET_KEYS, "access.key", "secret.key", "session.token")
+_S3A_SECRETS = ("fs.s3a.access.key", "fs.s3a.secret.key", "fs.s3a.session.token")
 
 
 def env_conf(env: SparkEnv) -> dict[str, str]:
@@ -180,3 +195,81 @@ def spark_submit_args(env: SparkEnv, conf: dict[str, str] | None = None) -> list
 def submit_args_string(env: SparkEnv, conf: dict[str, str] | None = None) -> str:
     """PYSPARK_SUBMIT_ARGS for a driver started with `pyspark` (ends with `pyspark-shell`, as it must)."""
     return shlex.join([*spark_submit_args(env, conf), "pyspark-shell"])
+
+
+# Maven coordinates a Spark outside this machine needs for these settings (`spark.jars.packages`).
+ICEBERG_RUNTIME = "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.2"
+ICEBERG_AWS = "org.apache.iceberg:iceberg-aws-bundle:1.10.2"
+HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.3.4"  # the Hadoop pyspark 3.5 ships with
+SQLITE_JDBC = "org.xerial:sqlite-jdbc:3.46.1.3"
+PG_JDBC = "org.postgresql:postgresql:42.7.4"
+
+
+def spark_packages(profile: Profile, *, s3_io: S3Io = "s3fileio") -> list[str]:
+    """The Maven packages the settings of `profile` need: Iceberg, the JDBC driver, and the S3 client."""
+    packages = [ICEBERG_RUNTIME]
+    if profile.catalog_type in ("sql", "postgres"):
+        packages.append(SQLITE_JDBC if profile.properties.get("uri", "").startswith("sqlite") else PG_JDBC)
+    signs = profile.properties.get("rest.sigv4-enabled", "").lower() == "true"
+    if _uses_s3(profile) or signs:
+        packages.append(HADOOP_AWS if s3_io == "s3a" and not signs else ICEBERG_AWS)
+    return packages
+
+
+@dataclass(frozen=True)
+class ShownConf:
+    """Settings fit to print: each credential is a `${VAR}` placeholder (when the profile took it from the
+    environment) or `***`, unless asked to show secrets."""
+
+    profile: str
+    settings: dict[str, str]
+    placeholders: dict[str, str]  # setting -> the environment variable its value comes from
+    masked: list[str]  # settings whose value is hidden as `***`
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "profile": self.profile,
+            "settings": self.settings,
+            "from_environment": self.placeholders,
+            "masked": self.masked,
+        }
+
+
+_PLACEHOLDER = re.compile(r"^\$\{(\w+)(?::-[^}]*)?\}$")
+
+
+def shown_conf(
+    profile: Profile,
+    *,
+    show_secrets: bool = False,
+    s3_io: S3Io = "s3fileio",
+    extra: dict[str, str] | None = None,
+) -> ShownConf:
+    """`spark_conf` (+ `extra`) with credentials replaced by placeholders or masks, ready to print."""
+    settings = {**(extra or {}), **spark_conf(profile, s3_io=s3_io)}
+    if show_secrets:
+        return ShownConf(profile.name, settings, {}, [])
+    raw = _raw_conf(profile, s3_io)
+    placeholders, masked = {}, []
+    for key in secret_keys(settings):
+        found = _PLACEHOLDER.match(raw.get(key, ""))
+        if found:
+            settings[key] = "${" + found.group(1) + "}"
+            placeholders[key] = found.group(1)
+        else:
+            settings[key] = "***"
+            masked.append(key)
+    return ShownConf(profile.name, settings, placeholders, masked)
+
+
+def _raw_conf(profile: Profile, s3_io: S3Io) -> dict[str, str]:
+    """The settings computed from the profile as written (`${VAR}` unexpanded); empty when that fails."""
+    if profile.config_path is None:
+        return {}
+    try:
+        document = yaml.safe_load(profile.config_path.read_text()) or {}
+        raw = document["profiles"][profile.name]
+        props = {str(k): str(v) for k, v in raw.items() if not str(k).startswith("lake.")}
+        return spark_conf(Profile(profile.name, props, profile.config_path, profile.base_dir), s3_io=s3_io)
+    except Exception:  # any surprise in the raw text: mask instead of guessing
+        return {}
