@@ -17,18 +17,14 @@ from pathlib import Path
 import pytest
 
 from lakehouse.dev import datagen
-from lakehouse.errors import SparkUnavailableError
-from lakehouse.io.spark.env import find_spark_env
 from lakehouse.testing import local_properties, make_lake_env
 
 REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
 END = datetime(2026, 6, 1, tzinfo=UTC)
 BUILT_ON_SPARK = ("silver.events", "silver.labels", "gold.user_features")
 
-try:
-    find_spark_env()
-except SparkUnavailableError as exc:  # pragma: no cover - CI builds it first
-    pytest.skip(f"no Spark environment: {exc}", allow_module_level=True)
+# skipped without `make spark`, failed instead when LAKE_SPARK_REQUIRED=1 (CI): see conftest.py
+pytestmark = pytest.mark.usefixtures("spark_env")
 
 
 def _rows(lake, name: str) -> Counter:
