@@ -119,3 +119,15 @@ def test_engine_config_is_checked(bronze, run_cli, tmp_path) -> None:
     )
     line = one_line_error(run_cli(bronze, "run", "--project", str(project), "--engine", "spark"))
     assert "silver.x: engine='snowflake'; use one of: duckdb, spark" in line
+
+
+def test_zorder_is_spark_only_and_checked_at_plan_time(bronze, run_cli) -> None:
+    fails_unchanged(
+        run_cli, bronze, "bronze.events", ["compact", "bronze.events", "--zorder", "user_id"],
+        "--zorder is Spark's rewrite_data_files: add --engine spark",
+    )  # fmt: skip
+    fails_unchanged(
+        run_cli, bronze, "bronze.events",
+        ["compact", "bronze.events", "--zorder", "nope", "--engine", "spark", "--dry-run"],
+        "--zorder 'nope': bronze.events has no such column",
+    )  # fmt: skip

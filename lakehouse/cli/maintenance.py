@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     "--where", help="Only partitions with rows matching this predicate, e.g. \"ts >= '2026-06-01'\"."
 )
 @click.option("--sort-by", help="Sort rows within each output file, e.g. country,ts.")
+@click.option("--zorder", help="Z-order rows by these columns, e.g. lat,lon (Spark's; needs --engine spark).")
 @engine_options
 @quiet_option
 @dry_run_option
@@ -50,6 +51,7 @@ def compact(
     min_input_files: int,
     where: str | None,
     sort_by: str | None,
+    zorder: str | None,
     engine: str,
     spark_master: str | None,
     spark_conf: dict[str, str],
@@ -70,6 +72,7 @@ def compact(
       lake compact silver.events --target-size 256MB --where "ts >= '2026-06-01T00:00:00'"
       lake compact silver.events --sort-by country,ts --json
       lake compact silver.events --engine spark --spark-master spark://head:7077
+      lake compact silver.events --engine spark --zorder user_id,ts
 
     --engine spark hands the same options to Iceberg's rewrite_data_files on Spark, which picks its own
     file groups; the snapshot records lake's compaction keys plus lake.engine=spark.
@@ -77,7 +80,7 @@ def compact(
     with out.progress(f"compact {table}", enabled=not quiet and not dry_run) as progress:
         result = ctx.lake.compact(
             table, target_size=target_size, min_size=min_size, max_size=max_size,
-            min_input_files=min_input_files, where=where, sort_by=sort_by, dry_run=dry_run,
+            min_input_files=min_input_files, where=where, sort_by=sort_by, zorder=zorder, dry_run=dry_run,
             on_progress=progress.callback, engine=engine, spark_master=spark_master, spark_conf=spark_conf,
         )  # fmt: skip
     out.compacted(table, result, dry_run)

@@ -23,7 +23,7 @@ class MaintenanceAPI(LakeBase):
 
     def plan_compaction(self, name: str, **options: Unpack[CompactionOptions]) -> CompactionPlan:
         """What `compact` would rewrite (options: target_size, min_size, max_size, min_input_files,
-        where, sort_by); nothing is written."""
+        where, sort_by, zorder); nothing is written."""
         from lakehouse.ops.compaction import plan_compaction
 
         return plan_compaction(self.table(name), name, **options)
@@ -42,6 +42,10 @@ class MaintenanceAPI(LakeBase):
         if isinstance(name, CompactionPlan) and options:
             raise LakehouseError("a compaction plan carries its own options; pass the plan alone")
         plan = name if isinstance(name, CompactionPlan) else self.plan_compaction(name, **options)
+        if plan.zorder and engine != "spark":
+            raise LakehouseError(
+                "--zorder is Spark's rewrite_data_files: add --engine spark (or use --sort-by)"
+            )
         if engine == "spark":
             from lakehouse.ops.compaction.spark import compact_on_spark
 

@@ -117,6 +117,7 @@ def test_compact_on_spark_keeps_rows_and_records_lake_keys(tmp_path, run_cli) ->
     for i in range(6):
         rows = datagen.events(200, days=1, end=END, seed=i, start_id=i * 1000)
         _ingest((env,), "bronze.events", rows, f"e{i}.jsonl", create=i == 0)
+        _ingest((env,), "bronze.copy", rows, f"e{i}.jsonl", create=i == 0)
     before = _rows(env.lake, "bronze.events")
     files = len(env.lake.table("bronze.events").inspect.files())
     result = run_cli(env, "compact", "bronze.events", "--engine", "spark", "--json")
@@ -127,3 +128,12 @@ def test_compact_on_spark_keeps_rows_and_records_lake_keys(tmp_path, run_cli) ->
     summary = env.lake.table("bronze.events").current_snapshot().summary
     assert summary["lake.operation"] == "compact" and summary["lake.engine"] == "spark"
     assert summary.operation.value == "replace" and summary["lake.files-before"] == str(files)
+
+    # Spark's z-order, which lake's DuckDB compaction does not offer
+    result = run_cli(
+        env, "compact", "bronze.copy", "--engine", "spark", "--zorder", "user_id,amount", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert _rows(env.lake, "bronze.copy") == before
+    summary = env.lake.table("bronze.copy").current_snapshot().summary
+    assert summary["lake.zorder"] == "user_id,amount" and summary.operation.value == "replace"

@@ -133,7 +133,13 @@ def rewrite(request: dict[str, Any]) -> dict[str, Any]:
         converter = jvm.org.apache.spark.sql.execution.datasources.SparkExpressionConverter
         resolved = converter.collectResolvedSparkExpression(jspark, request["table"], request["where"])
         action = action.filter(converter.convertToIcebergExpression(resolved))
-    if request.get("sort"):
+    if request.get("zorder"):
+        gateway = _spark.sparkContext._gateway  # noqa: SLF001
+        columns = gateway.new_array(gateway.jvm.java.lang.String, len(request["zorder"]))
+        for i, column in enumerate(request["zorder"]):
+            columns[i] = column
+        action = action.zOrder(columns)
+    elif request.get("sort"):
         order = jvm.org.apache.iceberg.SortOrder.builderFor(table.schema())
         for column, descending in request["sort"]:
             order = order.desc(column) if descending else order.asc(column)

@@ -112,12 +112,14 @@ class SparkSession:
         *,
         where: str | None = None,
         sort: list[tuple[str, bool]] | None = None,
+        zorder: list[str] | None = None,
         properties: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
-        """Iceberg's `rewrite_data_files` (binpack, or sort by `(column, descending)`) with snapshot properties."""
+        """Iceberg's `rewrite_data_files` (binpack, sort by `(column, descending)`, or z-order) with snapshot
+        properties."""
         reply = self._request({
             "op": "rewrite", "table": table, "options": dict(options), "where": where,
-            "sort": sort, "properties": dict(properties or {}),
+            "sort": sort, "zorder": zorder, "properties": dict(properties or {}),
         })  # fmt: skip
         return {k: int(v) for k, v in reply.items() if k != "ok"}
 

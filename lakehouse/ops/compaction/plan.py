@@ -109,6 +109,7 @@ class CompactionPlan:
     min_input_files: int
     where: str | None = None
     sort_by: tuple[str, ...] = ()
+    zorder: tuple[str, ...] = ()  # Spark's z-order (`--engine spark` only)
     partitions: tuple[PartitionPlan, ...] = ()
     removed_deletes: tuple[DataFile, ...] = ()  # delete files that apply to no data file once it is done
     delete_files: frozenset[str] = frozenset()  # every live delete file when planned (for the conflict check)
@@ -144,6 +145,7 @@ class CompactionPlan:
             "min_input_files": self.min_input_files,
             "where": self.where,
             "sort_by": list(self.sort_by),
+            "zorder": list(self.zorder),
             "partitions_rewritten": sum(1 for p in self.partitions if p.groups),
             "groups": len(self.groups),
             "input_files": len(self.input_files),
@@ -165,6 +167,7 @@ class CompactionOptions(TypedDict, total=False):
     min_input_files: int
     where: str | None
     sort_by: list[str] | str | None
+    zorder: list[str] | str | None
 
 
 def plan_compaction(
@@ -177,11 +180,15 @@ def plan_compaction(
     min_input_files: int = DEFAULT_MIN_INPUT_FILES,
     where: str | None = None,
     sort_by: list[str] | str | None = None,
+    zorder: list[str] | str | None = None,
 ) -> CompactionPlan:
     target, low, high = resolve_sizes(table, target_size, min_size, max_size)
     if min_input_files < 1:
         raise LakehouseError(f"--min-input-files must be at least 1, got {min_input_files}")
     sort_columns = _sort_columns(table, identifier, sort_by)
+    zorder_columns = _sort_columns(table, identifier, zorder, "--zorder", directions=False)
+    if sort_columns and zorder_columns:
+        raise LakehouseError("--sort-by and --zorder are two ways to order the rows; give one")
     snapshot = table.current_snapshot()
     entries = live_entries(table.io, snapshot)
     found, deletes_of = applying(table, entries)
@@ -197,7 +204,7 @@ def plan_compaction(
     every = {partition_key(e.data_file) for e in entries if not is_delete(e)}
     return CompactionPlan(
         identifier, snapshot.snapshot_id if snapshot else None, target, low, high, min_input_files,
-        where, sort_columns, partitions, removed, frozenset(e.data_file.file_path for e in entries if is_delete(e)),
+        where, sort_columns, zorder_columns, partitions, removed, frozenset(e.data_file.file_path for e in entries if is_delete(e)),
         len(every) - len(partitions),
     )  # fmt: skip
 
@@ -342,17 +349,21 @@ def _directory(table: Table, spec_id: int, record: Record) -> str:
     return f"{base}/{partition_path(spec, table.schema(), record)}"
 
 
-def _sort_columns(table: Table, identifier: str, sort_by: list[str] | str | None) -> tuple[str, ...]:
+def _sort_columns(
+    table: Table, identifier: str, sort_by: list[str] | str | None, option: str = "--sort-by",
+    *, directions: bool = True,
+) -> tuple[str, ...]:  # fmt: skip
     if not sort_by:
         return ()
     names = [c.strip() for c in (sort_by.split(",") if isinstance(sort_by, str) else sort_by) if c.strip()]
     known = {f.name.lower(): f.name for f in table.schema().fields}
+    allowed = ("", "asc", "desc") if directions else ("",)
     out = []
     for name in names:
         column, _, direction = name.partition(" ")
-        if column.lower() not in known or direction.strip().lower() not in ("", "asc", "desc"):
+        if column.lower() not in known or direction.strip().lower() not in allowed:
             raise LakehouseError(
-                f"--sort-by {name!r}: {identifier} has no such column; its columns: {', '.join(known.values())}"
+                f"{option} {name!r}: {identifier} has no such column; its columns: {', '.join(known.values())}"
             )
         out.append(f"{known[column.lower()]} {direction.strip().upper()}".strip())
     return tuple(out)

@@ -1,7 +1,7 @@
 """`lake compact --engine spark`: the same plan's options, executed by Iceberg's `rewrite_data_files`.
 
 Spark picks its own file groups from the options lake planned with (target, min and max file size,
-min-input-files, `--where`, `--sort-by`), so a table too big for one machine compacts on a cluster. The snapshot records lake's summary keys (`lake.operation=compact`,
+min-input-files, `--where`, `--sort-by`, or Spark's `--zorder`), so a table too big for one machine compacts on a cluster. The snapshot records lake's summary keys (`lake.operation=compact`,
 the input counts lake planned, the target) plus `lake.engine=spark`; Spark adds its own counts.
 """
 
@@ -69,14 +69,16 @@ def compact_on_spark(
     sort: list[tuple[str, bool]] | None = None
     if plan.sort_by:
         summary["lake.sort-by"] = ",".join(plan.sort_by)
-        sort = [(column, False) for column in plan.sort_by]
+        sort = [(c.partition(" ")[0], c.upper().endswith(" DESC")) for c in plan.sort_by]  # "ts DESC"
+    if plan.zorder:
+        summary["lake.zorder"] = ",".join(plan.zorder)
     head = load().metadata.current_snapshot_id
     if head != plan.snapshot_id:
         raise LakehouseError(f"{plan.table} changed since the compaction was planned; plan again")
     session = spark()
     done = session.rewrite_data_files(
         session.table(plan.table).replace("`", ""), spark_options(plan),
-        where=spark_where(plan.where), sort=sort, properties=summary,
+        where=spark_where(plan.where), sort=sort, zorder=list(plan.zorder) or None, properties=summary,
     )  # fmt: skip
     table = load()
     snapshot = table.current_snapshot()
