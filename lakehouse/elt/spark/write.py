@@ -47,7 +47,8 @@ def spark_write(
     source = to_spark(sql, spark.catalog, pins)
     target = f"{spark.table(name)}.`branch_{branch}`"
     recorded = dict(summary)
-    rows = spark.cache("lake_model", source)
+    view = "lake_model_" + name.replace(".", "_")  # models of one run share the session, side by side
+    rows = spark.cache(view, source)
     try:
         recorded["lake.rows"] = str(rows)
         if step.strategy == "merge":
@@ -58,18 +59,18 @@ def spark_write(
             )
             on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in step.unique_key)
             updated = spark.sql(
-                f"SELECT count(*) AS n FROM lake_model AS s LEFT SEMI JOIN {current} AS t ON {on}",
+                f"SELECT count(*) AS n FROM {view} AS s LEFT SEMI JOIN {current} AS t ON {on}",
                 collect=True,
             )[0]["n"]
             recorded["lake.rows-updated"] = str(updated)
             recorded["lake.rows-inserted"] = str(rows - int(updated))
             spark.sql(
-                f"MERGE INTO {target} AS t USING lake_model AS s ON {on} "
+                f"MERGE INTO {target} AS t USING {view} AS s ON {on} "
                 "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
                 properties=recorded,
             )
         else:
-            spark.write("lake_model", target, overwrite=step.strategy == "overwrite", properties=recorded)
+            spark.write(view, target, overwrite=step.strategy == "overwrite", properties=recorded)
     finally:
-        spark.uncache("lake_model")
+        spark.uncache(view)
     return recorded
