@@ -18,7 +18,7 @@ from benchmarks.common import ROOT, BenchContext, Figure
 TOPIC = "spark"
 COMMAND = "LAKE_BENCH_ONLY=spark make bench"
 MODELS = ["silver.events", "silver.labels", "gold.user_features"]
-SIZES = (100_000, 1_000_000, 3_000_000)
+SIZES = (100_000, 500_000, 2_000_000)
 
 
 def _timed(fn) -> float:  # type: ignore[no-untyped-def]
