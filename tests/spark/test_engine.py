@@ -137,3 +137,20 @@ def test_compact_on_spark_keeps_rows_and_records_lake_keys(tmp_path, run_cli) ->
     assert _rows(env.lake, "bronze.copy") == before
     summary = env.lake.table("bronze.copy").current_snapshot().summary
     assert summary["lake.zorder"] == "user_id,amount" and summary.operation.value == "replace"
+
+
+def test_a_cast_duckdb_refuses_fails_on_spark_too(tmp_path, run_cli) -> None:
+    # Spark without ANSI mode turns CAST('view' AS INT) into NULL; DuckDB fails. Never other rows.
+    env = _lake(tmp_path / "lake")
+    _ingest((env,), "bronze.events", datagen.events(50, days=1, end=END, seed=2), "events.jsonl", create=True)
+    (env.root / "sql" / "silver" / "typed.sql").write_text(
+        "SELECT CAST(event_type AS INTEGER) AS n FROM {{ source('bronze', 'events') }}"
+    )
+    for engine in ("duckdb", "spark"):
+        result = run_cli(
+            env, "run", "--project", str(env.root / "sql"), "--select", "silver.typed", "--engine", engine
+        )
+        assert result.exit_code == 1, (engine, result.output)
+        assert "ERR  silver.typed" in result.stderr, (engine, result.stderr)
+        assert "convert" in result.stderr.lower() or "CAST_INVALID_INPUT" in result.stderr, result.stderr
+    assert env.lake.table("silver.typed").scan().to_arrow().num_rows == 0  # nothing was published

@@ -28,6 +28,9 @@ DRIVER = Path(__file__).with_name("driver.py")
 # Defaults for a session lake starts; `--spark-conf` overrides any of them.
 DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",  # as DuckDB's: CAST(ts AS DATE) must give the same day
+    # DuckDB fails a bad cast or an overflow; Spark without ANSI mode gives NULL or wraps around,
+    # which would publish other rows than DuckDB's. With it, such a model fails instead.
+    "spark.sql.ansi.enabled": "true",
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
