@@ -47,6 +47,20 @@ def cli_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
+def module_lake(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kind: str
+) -> LakeEnv:
+    """A lake of `kind` ("local" or "s3") for a module-scoped fixture: built once and shared by tests that
+    only read it (or are refused), instead of a fresh lake and ingest per test. Each test still gets its
+    own tmp_path for the files it writes."""
+    from lakehouse.testing import local_properties, make_lake_env, s3_properties
+
+    root = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-{kind}")
+    if kind == "local":
+        return make_lake_env(root, local_properties(root))
+    return make_lake_env(root, s3_properties(request.getfixturevalue("moto_s3").endpoint, root))
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conformance.readers import duckdb_rows, polars_rows, pyiceberg_rows
-from conftest import CliFn, cli_json, events, fails_unchanged, snapshot_count, write_jsonl
+from conftest import CliFn, cli_json, events, fails_unchanged, module_lake, snapshot_count, write_jsonl
 from pyiceberg.types import StringType
 
 from lakehouse.testing import LakeEnv
@@ -19,6 +19,14 @@ TABLE = "silver.events"
 def _table(env: LakeEnv, tmp_path: Path, n: int = 12, partition_by: str | None = None) -> None:
     src = write_jsonl(tmp_path / "events.jsonl", events(n))
     env.lake.ingest(TABLE, str(src), create=True, partition_by=partition_by)
+
+
+@pytest.fixture(scope="module")
+def refusing_lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """TABLE partitioned by day(ts), shared by the refused alters (each asserts it unchanged)."""
+    env = module_lake(request, tmp_path_factory, "local")
+    _table(env, env.root, partition_by="day(ts)")
+    return env
 
 
 def _alter(run_cli: CliFn, env: LakeEnv, *args: str) -> dict[str, Any]:
@@ -144,10 +152,9 @@ def test_widen_and_set_optional_and_identifier_fields(local_lake: LakeEnv, run_c
     ],
 )
 def test_bad_input_is_one_line_and_the_table_is_unchanged(
-    local_lake: LakeEnv, tmp_path: Path, run_cli: CliFn, args: list[str], needles: list[str]
+    refusing_lake: LakeEnv, run_cli: CliFn, args: list[str], needles: list[str]
 ) -> None:
-    env = local_lake
-    _table(env, tmp_path, partition_by="day(ts)")
+    env = refusing_lake
     before = env.lake.table(TABLE).metadata_location
     fails_unchanged(run_cli, env, TABLE, ["alter", TABLE, *args], *needles)
     assert env.lake.table(TABLE).metadata_location == before

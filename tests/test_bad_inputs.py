@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import one_line_error
+from conftest import module_lake, one_line_error
 
 from lakehouse.io.storage import list_files
 from lakehouse.testing import LakeEnv
@@ -39,13 +39,25 @@ def table_files(env: LakeEnv, name: str = "bronze.t") -> set[str]:
     return {f.path for f in list_files(env.profile, env.lake.table(name).location())}
 
 
-@pytest.fixture
-def lake(local_lake: LakeEnv) -> LakeEnv:
-    local_lake.lake.create("bronze.t", "id long not null, name string")
-    good = local_lake.root / "good.csv"
+def with_table(env: LakeEnv) -> LakeEnv:
+    env.lake.create("bronze.t", "id long not null, name string")
+    good = env.root / "good.csv"
     good.write_text("id,name\n1,a\n")
-    local_lake.lake.ingest("bronze.t", str(good))
-    return local_lake
+    env.lake.ingest("bronze.t", str(good))
+    return env
+
+
+@pytest.fixture(scope="module")
+def lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """`bronze.t` with one row, shared by the module's refusal tests: each asserts that its refused
+    input left no snapshot, table or file behind, so the next one starts from the same table."""
+    return with_table(module_lake(request, tmp_path_factory, "local"))
+
+
+@pytest.fixture
+def own_lake(local_lake: LakeEnv) -> LakeEnv:
+    """`bronze.t` for a test whose ingest succeeds."""
+    return with_table(local_lake)
 
 
 def rejected(env: LakeEnv, run_cli, source: Path, *extra: str, words: list[str] = ()) -> str:  # type: ignore[assignment]
@@ -261,8 +273,9 @@ def test_json_document_array_is_read_as_rows(local_lake: LakeEnv, run_cli, tmp_p
     assert _scan(local_lake, "bronze.arr").to_pylist() == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
 
 
-def test_csv_with_byte_order_mark_is_read(lake: LakeEnv, run_cli, tmp_path: Path) -> None:
+def test_csv_with_byte_order_mark_is_read(own_lake: LakeEnv, run_cli, tmp_path: Path) -> None:
     """#19: the BOM was taken as part of the first name, then "its dialect is unclear"."""
+    lake = own_lake
     source = tmp_path / "bom.csv"
     source.write_bytes(b"\xef\xbb\xbfid,name\r\n2,b\r\n")
     assert run_cli(lake, "ingest", "bronze.t", str(source), "-q").exit_code == 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conformance.readers import READERS, read_rows
-from conftest import cli_json, events, fails_unchanged, snapshot_count, write_jsonl
+from conftest import cli_json, events, fails_unchanged, module_lake, snapshot_count, write_jsonl
 from test_concurrency import held, release
 from test_delete_files import commit_positional_deletes, strict_ids
 
@@ -33,6 +33,15 @@ def _table(
     env.lake.create(TABLE, SCHEMA, partition_by=partition_by, properties=properties)
     for i in range(appends):
         env.lake.ingest(TABLE, str(write_jsonl(tmp_path / f"in-{i}.jsonl", events(rows, start=i * rows))))
+
+
+@pytest.fixture(scope="module")
+def shared_table(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """TABLE with 3 appends, shared by the tests that only plan, read or are refused (the refused ones
+    assert that nothing changed), instead of building it again for each of 20 tests."""
+    env = module_lake(request, tmp_path_factory, "local")
+    _table(env, env.root)
+    return env
 
 
 def _agree(env: LakeEnv) -> list[tuple[Any, ...]]:
@@ -178,10 +187,9 @@ def test_a_predicate_that_cannot_be_translated_reads_every_file_and_says_so(
         "(id > 10) AND (lower(country) = 'de')",
     ],
 )
-def test_pruning_never_drops_a_matching_row(local_lake: LakeEnv, tmp_path: Path, where: str) -> None:
+def test_pruning_never_drops_a_matching_row(shared_table: LakeEnv, where: str) -> None:
     """The plan's count equals DuckDB's count over the whole table, whatever pruning kept."""
-    env = local_lake
-    _table(env, tmp_path)
+    env = shared_table
     plan = env.lake.plan_change(TABLE, where)
     full = env.lake.query(f"SELECT count(*) AS n FROM {TABLE} WHERE {where}").to_pylist()[0]["n"]
     assert plan.matching_rows == full
@@ -211,9 +219,9 @@ def test_pruning_never_drops_a_matching_row(local_lake: LakeEnv, tmp_path: Path,
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
-    local_lake: LakeEnv, tmp_path: Path, run_cli, args: list[str], needles: list[str]
+    shared_table: LakeEnv, run_cli, args: list[str], needles: list[str]
 ) -> None:
-    _table(local_lake, tmp_path, appends=1)
+    local_lake = shared_table
     files = {f.path for f in list_files(local_lake.profile, local_lake.lake.table(TABLE).location())}
     fails_unchanged(run_cli, local_lake, TABLE, args, *needles)
     assert {f.path for f in list_files(local_lake.profile, local_lake.lake.table(TABLE).location())} == files

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cli_json, events, one_line_error, snapshot_count, write_jsonl, write_project
+from conftest import cli_json, events, module_lake, one_line_error, snapshot_count, write_jsonl, write_project
 
 from lakehouse.testing import LakeEnv
 
@@ -216,6 +216,15 @@ def test_changes_in_lake_query(local_lake: LakeEnv, tmp_path: Path, run_cli: Any
     assert env.lake.changes(TABLE, "v1").num_rows == 4
 
 
+@pytest.fixture(scope="module")
+def tagged_lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """TABLE with 5 rows and a tag v1, shared by the refused changes() queries (a query writes nothing)."""
+    env = module_lake(request, tmp_path_factory, "local")
+    _make(env, env.root, n=5)
+    env.lake.tag(TABLE, "v1")
+    return env
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
@@ -226,10 +235,8 @@ def test_changes_in_lake_query(local_lake: LakeEnv, tmp_path: Path, run_cli: Any
         ("SELECT * FROM changes(s.missing, 'v1')", "s.missing"),
     ],
 )
-def test_changes_errors(local_lake: LakeEnv, tmp_path: Path, run_cli: Any, sql: str, message: str) -> None:
-    env = local_lake
-    _make(env, tmp_path, n=5)
-    env.lake.tag(TABLE, "v1")
+def test_changes_errors(tagged_lake: LakeEnv, run_cli: Any, sql: str, message: str) -> None:
+    env = tagged_lake
     line = one_line_error(run_cli(env, "query", sql))
     assert message in line, line
 

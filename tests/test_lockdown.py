@@ -6,18 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import events, one_line_error, write_jsonl
+from conftest import events, module_lake, one_line_error, write_jsonl
 
 from lakehouse.errors import LakehouseError
 from lakehouse.io.storage import ensure_bucket
 from lakehouse.testing import LakeEnv
 
 
-@pytest.fixture
-def lake(any_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
-    src = write_jsonl(tmp_path / "e.jsonl", events(10))
-    any_lake.lake.ingest("bronze.events", str(src), create=True)
-    return any_lake
+@pytest.fixture(scope="module", params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """One lake per kind for the whole module: every test using it is refused and must leave it as it
+    was (each asserts so), so a fresh lake and ingest per test bought nothing."""
+    env = module_lake(request, tmp_path_factory, request.param)
+    env.lake.ingest("bronze.events", str(write_jsonl(env.root / "e.jsonl", events(10))), create=True)
+    return env
 
 
 def refused(env: LakeEnv, run_cli, sql: str, *args: str) -> str:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import cli_json, events, write_jsonl
+from conftest import cli_json, events, module_lake, write_jsonl
 
 from lakehouse.errors import QueryError
 from lakehouse.testing import LakeEnv
@@ -34,14 +34,25 @@ COMPLEX = {
 }
 
 
-@pytest.fixture
-def two_tables(any_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
-    lake = any_lake.lake
-    lake.ingest("bronze.events", str(write_jsonl(tmp_path / "e.jsonl", events(400))), create=True,
+def ingest_two_tables(env: LakeEnv, root: Path) -> LakeEnv:
+    lake = env.lake
+    lake.ingest("bronze.events", str(write_jsonl(root / "e.jsonl", events(400))), create=True,
                 partition_by="day(ts), country")  # fmt: skip
     users = [{"user_id": u, "segment": "ab"[u % 2]} for u in range(17)]
-    lake.ingest("bronze.users", str(write_jsonl(tmp_path / "u.jsonl", users)), create=True)
-    return any_lake
+    lake.ingest("bronze.users", str(write_jsonl(root / "u.jsonl", users)), create=True)
+    return env
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def two_tables(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """Built once per kind for the module's read-only tests (a test that writes uses `own_two_tables`)."""
+    env = module_lake(request, tmp_path_factory, request.param)
+    return ingest_two_tables(env, env.root)
+
+
+@pytest.fixture
+def own_two_tables(any_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
+    return ingest_two_tables(any_lake, tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(COMPLEX))
@@ -127,8 +138,9 @@ def test_read_and_batches(two_tables: LakeEnv) -> None:
 
 
 def test_query_with_a_pin_file_reads_the_pinned_snapshots(
-    two_tables: LakeEnv, run_cli, tmp_path: Path
+    own_two_tables: LakeEnv, run_cli, tmp_path: Path
 ) -> None:
+    two_tables = own_two_tables
     lake = two_tables.lake
     lock = tmp_path / "training.lock"
     lake.pin(["bronze.events", "bronze.users"], lock)

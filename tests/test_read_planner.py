@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import events, write_jsonl
+from conftest import events, module_lake, write_jsonl
 
 from lakehouse.lake import Lakehouse
 from lakehouse.read.files import FilePlan, PlanCache
@@ -46,8 +46,10 @@ def ingest(
                     partition_by=partition_by)  # fmt: skip
 
 
-@pytest.fixture
-def partitioned(any_lake: LakeEnv) -> LakeEnv:
+@pytest.fixture(scope="module", params=["local", "s3"])
+def partitioned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """Built once per kind: the tests using it only plan and read."""
+    any_lake = module_lake(request, tmp_path_factory, request.param)
     ingest(any_lake, events(400), partition_by="day(ts),country")
     ingest(any_lake, events(200, start=400))
     codes = [

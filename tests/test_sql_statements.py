@@ -7,21 +7,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import cli_json, events, one_line_error, write_jsonl
+from conftest import cli_json, events, module_lake, one_line_error, write_jsonl
 
 from lakehouse.testing import LakeEnv
 
 TABLE = "s.t"
 
 
-@pytest.fixture
-def lake(local_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
-    local_lake.lake.create(
+def with_tables(env: LakeEnv, root: Path) -> LakeEnv:
+    env.lake.create(
         TABLE, "id long, ts timestamptz, country string, amount double, user_id long", partition_by="day(ts)"
     )
-    local_lake.lake.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(40))))
-    local_lake.lake.create("other.u", "user_id long")
-    return local_lake
+    env.lake.ingest(TABLE, str(write_jsonl(root / "a.jsonl", events(40))))
+    env.lake.create("other.u", "user_id long")
+    return env
+
+
+@pytest.fixture(scope="module")
+def lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """Shared by the module's tests that only query (a test that writes uses `own_lake`)."""
+    env = module_lake(request, tmp_path_factory, "local")
+    return with_tables(env, env.root)
+
+
+@pytest.fixture
+def own_lake(local_lake: LakeEnv, tmp_path: Path) -> LakeEnv:
+    return with_tables(local_lake, tmp_path)
 
 
 def _rows(run_cli, env: LakeEnv, sql: str, *args: str) -> list[dict]:
@@ -29,8 +40,9 @@ def _rows(run_cli, env: LakeEnv, sql: str, *args: str) -> list[dict]:
 
 
 def test_describe_and_summarize_read_the_table_at_the_snapshot_asked(
-    lake: LakeEnv, run_cli, tmp_path
+    own_lake: LakeEnv, run_cli, tmp_path
 ) -> None:
+    lake = own_lake
     first = lake.lake.table(TABLE).current_snapshot().snapshot_id
     lake.lake.ingest(TABLE, str(write_jsonl(tmp_path / "b.jsonl", events(10, start=40))))
     lake.lake.add_column(TABLE, "note", "string")

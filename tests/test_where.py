@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import cli_json, fails_unchanged, write_jsonl
+from conftest import cli_json, fails_unchanged, module_lake, write_jsonl
 
 from lakehouse.testing import LakeEnv
 
@@ -40,6 +40,14 @@ def _make(env: LakeEnv, tmp_path: Path, kind: str, appends: int = 1) -> None:
             for i in range(PER_APPEND)
         ]
         env.lake.ingest(TABLE, str(write_jsonl(tmp_path / f"{a}.jsonl", rows)))
+
+
+@pytest.fixture(scope="module")
+def refusing_lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LakeEnv:
+    """One timestamp table for the module's refused commands (each asserts the table is unchanged)."""
+    env = module_lake(request, tmp_path_factory, "local")
+    _make(env, env.root, "timestamp")
+    return env
 
 
 def _threshold(text: str, kind: str) -> datetime:
@@ -168,10 +176,9 @@ def test_a_predicate_that_cannot_prune_says_so_once_and_stays_exact(
     ],
 )
 def test_bad_where_is_one_line_without_parser_internals(
-    local_lake: LakeEnv, run_cli, tmp_path: Path, args: list[str], needles: list[str]
+    refusing_lake: LakeEnv, run_cli, args: list[str], needles: list[str]
 ) -> None:
-    _make(local_lake, tmp_path, "timestamp")
-    line = fails_unchanged(run_cli, local_lake, TABLE, args, *needles)
+    line = fails_unchanged(run_cli, refusing_lake, TABLE, args, *needles)
     assert len(line) < 300 and "Expected {" not in line and "<class" not in line, line
 
 
