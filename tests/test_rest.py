@@ -260,3 +260,23 @@ def test_the_profile_file_round_trips(rest_lake: LakeEnv) -> None:
     doc = yaml.safe_load(rest_lake.config_path.read_text())
     props = doc["profiles"][rest_lake.profile.name]
     assert props["type"] == "rest" and "://" not in props["warehouse"] and json.dumps(props)
+
+
+def test_lake_requirements_are_checked_before_a_rest_commit(rest_lake: LakeEnv, tmp_path: Path) -> None:
+    """No REST server reads lake's own requirements: our catalog checks them against the current
+    metadata and sends only the standard ones (before, they were dropped, and a rollback racing an
+    expiry committed: tests/test_history.py with LAKE_TEST_REST=1)."""
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table.update import SetPropertiesUpdate
+
+    from lakehouse.table.producers import AssertSnapshotsLive
+
+    rest_lake.lake.ingest(TABLE, str(write_jsonl(tmp_path / "a.jsonl", events(3))), create=True)
+    table = rest_lake.lake.table(TABLE)
+    live = table.current_snapshot().snapshot_id
+    change = (SetPropertiesUpdate(updates={"x": "1"}),)
+    with pytest.raises(CommitFailedException, match="was expired"):
+        rest_lake.lake.catalog.commit_table(table, (AssertSnapshotsLive(snapshot_ids=[live + 1]),), change)
+    assert rest_lake.lake.table(TABLE).metadata_location == table.metadata_location
+    rest_lake.lake.catalog.commit_table(table, (AssertSnapshotsLive(snapshot_ids=[live]),), change)
+    assert rest_lake.lake.table(TABLE).properties["x"] == "1"

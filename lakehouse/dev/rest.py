@@ -20,6 +20,7 @@ from lakehouse.core.project import DEV_DIR, LOCAL_HOSTS
 from lakehouse.dev import seaweed
 from lakehouse.dev.layout import HOST, now
 from lakehouse.errors import ConfigError, DevServerError
+from lakehouse.io.storage import ensure_table_bucket
 
 REST_PROFILE = "dev-rest"
 STATE = DEV_DIR / "rest" / "server.json"  # under the project root
@@ -112,6 +113,11 @@ def up(profile: Profile) -> dict[str, Any]:
     ports = {**seaweed.saved_ports(data), "s3.port": s3_port, "s3.port.iceberg": catalog_port}
     bucket = profile.warehouse.removeprefix("s3://").split("/", 1)[0]
     server = seaweed.start(data, ports=ports, buckets=(bucket,), detach=True)
+    try:  # weed makes the table bucket in the background: under load the first command found none
+        ensure_table_bucket(profile, bucket)
+    except BaseException:
+        server.stop()
+        raise
     doc = {"pid": server.pid, "endpoint": server.s3_endpoint, "uri": server.catalog_uri, "profile": profile.name,
            "started_at": now()}  # fmt: skip
     (_root(profile) / "server.json").write_text(json.dumps(doc, indent=2))

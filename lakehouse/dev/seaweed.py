@@ -30,6 +30,10 @@ TABLE_BUCKET = "lakewh"
 ADMIN_KEY = "admin"
 ADMIN_SECRET = "password"  # noqa: S105
 REGION = "us-east-1"
+# Every bucket is a SeaweedFS collection with volumes of its own (several at once): weed mini's
+# automatic limit (free disk / 1 GB) ran out after about ten buckets, and then every PUT got a 500.
+# Small volumes and a high count serve a test session's hundreds of table buckets (volumes are sparse).
+MAX_VOLUMES, VOLUME_MB = 4000, 32
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 # Every listening port weed mini opens with the options above (the gRPC ones default to port+10000).
@@ -132,7 +136,8 @@ def start(
     command = [
         weed_binary(), "mini", f"-dir={data_dir}", f"-ip={HOST}", f"-ip.bind={HOST}",
         f"-tableBucket={','.join(buckets)}", "-admin.ui=false", "-webdav=false", "-s3.port.lance=0",
-        "-master.telemetry=false", "-volume.preStopSeconds=0",
+        "-master.telemetry=false", "-volume.preStopSeconds=0", f"-volume.max={MAX_VOLUMES}",
+        f"-master.volumeSizeLimitMB={VOLUME_MB}",
         f"-filer.localSocket={data_dir / 'filer.sock'}", f"-s3.localSocket={data_dir / 's3.sock'}",
         *(f"-{name}={port}" for name, port in chosen.items()),
     ]  # fmt: skip

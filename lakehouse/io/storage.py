@@ -157,7 +157,10 @@ def ensure_table_bucket(profile: Profile, name: str) -> None:
     try:
         client.create_table_bucket(name=name)
     except _s3_errors()[0] as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConflictException":
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") not in (
+            "ConflictException",
+            "BucketAlreadyExists",
+        ):
             raise _s3_error(exc, f"cannot create table bucket {name}") from None
     except _s3_errors()[1] as exc:
         raise _s3_error(exc, f"cannot reach table bucket {name}") from None

@@ -49,7 +49,7 @@ def polars_rows(env: LakeEnv, name: str, table: Table) -> pa.Table:
 
 def _polars_storage(env: LakeEnv) -> dict[str, str] | None:
     props = env.profile.properties
-    if not env.profile.warehouse.startswith("s3"):
+    if not env.profile.is_s3:
         return None
     return {
         "aws_endpoint_url": props["s3.endpoint"],

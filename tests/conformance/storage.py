@@ -18,7 +18,7 @@ from lakehouse.io.engine import extension_path
 
 
 def is_s3(profile: Profile) -> bool:
-    return profile.warehouse.startswith("s3")
+    return profile.is_s3  # an s3:// warehouse, or a REST catalog's warehouse given by name
 
 
 def filesystem(profile: Profile, path: str) -> tuple[pafs.FileSystem, str]:

@@ -51,8 +51,9 @@ def apply_updates(tx: Transaction, updates: Iterable[TableUpdate | Any]) -> None
 
 
 def require(tx: Transaction, requirement: TableRequirement | Any) -> None:
-    """Add a requirement the catalog checks atomically with its compare-and-swap (skipped for REST)."""
-    if understands_custom_updates(tx):
+    """Add a requirement the catalog checks atomically with its compare-and-swap. A REST server cannot
+    read ours: our REST catalog checks them just before committing (table/restcatalog.py); others skip them."""
+    if understands_custom_updates(tx) or getattr(tx._table.catalog, "checks_lake_requirements", False):
         tx._stage((), (requirement,))
 
 
