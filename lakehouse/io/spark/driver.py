@@ -68,8 +68,6 @@ def start(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def sql(request: dict[str, Any]) -> dict[str, Any]:
-    for key, value in request.get("conf", {}).items():
-        _spark.conf.set(key, value)
     local = _commit_properties(request.get("properties")) if request.get("properties") else None
     try:
         frame = _spark.sql(request["sql"])
@@ -80,8 +78,6 @@ def sql(request: dict[str, Any]) -> dict[str, Any]:
     finally:
         if local is not None:
             local.remove()
-        for key in request.get("conf", {}):
-            _spark.conf.unset(key)
 
 
 _cached: dict[str, Any] = {}

@@ -84,14 +84,12 @@ class SparkSession:
         *,
         collect: bool = False,
         properties: Mapping[str, str] | None = None,
-        conf: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Run one statement. `properties` go into the snapshot summary of the Iceberg commit it makes;
-        `conf` holds for this statement only (e.g. `spark.wap.branch`). Rows only when `collect`."""
-        reply = self._request({
-            "op": "sql", "sql": statement, "collect": collect,
-            "properties": dict(properties or {}), "conf": dict(conf or {}),
-        })  # fmt: skip
+        """Run one statement. `properties` go into the snapshot summary of the Iceberg commit it makes.
+        Rows only when `collect`."""
+        reply = self._request(
+            {"op": "sql", "sql": statement, "collect": collect, "properties": dict(properties or {})}
+        )
         columns = reply.get("columns", [])
         return [dict(zip(columns, row, strict=True)) for row in reply.get("rows", [])]
 
