@@ -154,3 +154,24 @@ def test_a_cast_duckdb_refuses_fails_on_spark_too(tmp_path, run_cli) -> None:
         assert "ERR  silver.typed" in result.stderr, (engine, result.stderr)
         assert "convert" in result.stderr.lower() or "CAST_INVALID_INPUT" in result.stderr, result.stderr
     assert env.lake.table("silver.typed").scan().to_arrow().num_rows == 0  # nothing was published
+
+
+def test_append_on_a_watermark_matches_duckdb(tmp_path, run_cli) -> None:
+    spark, duck = _lake(tmp_path / "spark"), _lake(tmp_path / "duck")
+    model = (
+        "{{ config(materialized='incremental', watermark='ts') }}\n"
+        "SELECT event_id, CAST(ts AS TIMESTAMPTZ) AS ts, amount FROM {{ source('bronze', 'events') }}\n"
+        "{% if is_incremental() %}WHERE CAST(ts AS TIMESTAMPTZ) > (SELECT max(ts) FROM {{ this }}){% endif %}\n"
+    )
+    for env in (spark, duck):
+        (env.root / "sql" / "silver" / "appended.sql").write_text(model)
+    for i in range(2):
+        rows = datagen.events(200, days=2, end=END + timedelta(days=2 * i), seed=10 + i, start_id=i * 1000)
+        _ingest((spark, duck), "bronze.events", rows, f"e{i}.jsonl", create=i == 0)
+        args = ["run", "--project", "{}", "--select", "silver.appended"]
+        result = run_cli(spark, *[a.format(spark.root / "sql") for a in args], "--engine", "spark")
+        assert result.exit_code == 0, result.output
+        assert run_cli(duck, *[a.format(duck.root / "sql") for a in args]).exit_code == 0
+        assert _rows(spark.lake, "silver.appended") == _rows(duck.lake, "silver.appended")
+    summary = spark.lake.table("silver.appended").current_snapshot().summary
+    assert summary["lake.operation"] == "run-append" and summary.operation.value == "append"
