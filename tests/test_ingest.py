@@ -124,6 +124,18 @@ def test_overwrite_is_one_snapshot(local_lake: LakeEnv, tmp_path: Path) -> None:
     assert sorted(lake.read("s.t", ["id"]).column("id").to_pylist()) == list(range(100, 105))
 
 
+def test_json_integers_duckdb_types_hugeint_go_into_a_long_column(local_lake: LakeEnv, tmp_path: Path) -> None:
+    """DuckDB 1.5 types a JSON integer column HUGEINT when it holds a negative value; values that fit
+    a long column are appended to it (they were refused as decimal(38, 0) before)."""
+    lake = local_lake.lake
+    lake.ingest("s.h", str(write_jsonl(tmp_path / "a.jsonl", [{"id": 1, "v": 5}])), create=True)
+    assert str(lake.table("s.h").schema().find_field("v").field_type) == "long"
+    more = [{"id": 2, "v": 36}, {"id": 3, "v": -1}]
+    lake.ingest("s.h", str(write_jsonl(tmp_path / "b.jsonl", more)))
+    got = sorted((r["id"], r["v"]) for r in lake.table("s.h").scan().to_arrow().to_pylist())
+    assert got == [(1, 5), (2, 36), (3, -1)]
+
+
 def test_evolve_adds_columns_by_name(local_lake: LakeEnv, tmp_path: Path, run_cli) -> None:
     lake = local_lake.lake
     lake.ingest("s.e", str(write_jsonl(tmp_path / "1.jsonl", [{"id": 1}])), create=True)

@@ -154,7 +154,10 @@ def plan_columns(
             continue
         reason = None if src.name.lower() in untyped else compatible(src.field_type, target.field_type)
         if reason and sources is not None and _whole_decimal(src.field_type):
-            _refuse_out_of_range(sources, table_name, target.name, target.field_type)
+            # DuckDB types some JSON integer columns HUGEINT (one with a negative value, for one):
+            # into an int or long column they go whenever every value fits, and are cast
+            if _refuse_out_of_range(sources, table_name, target.name, target.field_type):
+                reason = None
         if reason:
             raise SchemaMismatchError(
                 f"column {target.name}: table {table_name} has {target.field_type}, source {where} has "
@@ -182,14 +185,15 @@ def _whole_decimal(source: IcebergType) -> bool:
     return isinstance(source, DecimalType) and source.scale == 0
 
 
-def _refuse_out_of_range(sources: SourceSet, table_name: str, column: str, target: IcebergType) -> None:
-    """An int/long column and a source integer beyond its range: name the column, the value, file and line."""
+def _refuse_out_of_range(sources: SourceSet, table_name: str, column: str, target: IcebergType) -> bool:
+    """An int/long column and a source integer beyond its range: name the column, the value, file and
+    line. True when `target` is such a column and every value fits it."""
     bounds = next((b for cls, b in _INTEGER_RANGES.items() if isinstance(target, cls)), None)
     if bounds is None:
-        return
+        return False
     found = first_out_of_range(sources, column, *bounds)
     if found is None:
-        return
+        return True
     path, line, value = found
     at = f" at line {line}" if line is not None else ""
     raise SchemaMismatchError(
