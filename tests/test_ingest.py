@@ -124,7 +124,9 @@ def test_overwrite_is_one_snapshot(local_lake: LakeEnv, tmp_path: Path) -> None:
     assert sorted(lake.read("s.t", ["id"]).column("id").to_pylist()) == list(range(100, 105))
 
 
-def test_json_integers_duckdb_types_hugeint_go_into_a_long_column(local_lake: LakeEnv, tmp_path: Path) -> None:
+def test_json_integers_duckdb_types_hugeint_go_into_a_long_column(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
     """DuckDB 1.5 types a JSON integer column HUGEINT when it holds a negative value; values that fit
     a long column are appended to it (they were refused as decimal(38, 0) before)."""
     lake = local_lake.lake

@@ -234,7 +234,10 @@ def test_run_merge_model_records_rows_updated_and_inserted(local_lake: LakeEnv, 
         str(write_jsonl(tmp_path / "a.jsonl", [{"k": i, "v": i} for i in range(10)])),
         create=True,
     )
-    model = "{{ config(materialized='incremental', unique_key='k') }}\nSELECT k, v FROM bronze.src"
+    model = (
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='k') }}\n"
+        "SELECT k, v FROM bronze.src"
+    )
     project = write_project(env.root, {"silver.m": model}, sources="sources: {bronze.src: {}}")
     assert env.lake.run(project).ok
     more = [{"k": i, "v": 100 + i} for i in range(8, 13)]

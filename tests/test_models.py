@@ -17,7 +17,7 @@ def test_example_project_graph():
     p = Project.load(REPO_SQL)
     assert p.order() == ["silver.events", "gold.user_features", "silver.labels", "gold.training_set"]
     assert p.models["gold.training_set"].depends_on == ["gold.user_features", "silver.labels"]
-    assert p.models["silver.events"].config.strategy == "merge"
+    assert p.models["silver.events"].config.strategy == "snapshot"
     assert p.models["silver.events"].config.partition_by == "day(ts)"
     assert set(p.sources) == {"bronze.events", "bronze.labels"}
 
@@ -81,7 +81,22 @@ def test_jinja_ref_source_config_and_plain_sql(tmp_path):
             "cycle: gold.c, silver.a, silver.b$",
         ),
         ({"silver.a": "{{ config(materialized='view') }} SELECT 1"}, "use 'table' or 'incremental'"),
-        ({"silver.a": "{{ config(materialized='incremental') }} SELECT 1"}, "needs unique_key"),
+        (
+            {"silver.a": "{{ config(materialized='incremental', incremental_strategy='merge') }} SELECT 1"},
+            "incremental_strategy='merge' needs unique_key",
+        ),
+        (
+            {
+                "silver.a": "{{ config(materialized='incremental', incremental_strategy='watermark') }} SELECT 1"
+            },
+            "needs watermark=",
+        ),
+        (
+            {
+                "silver.a": "{{ config(materialized='incremental', incremental_strategy='microbatch') }} SELECT 1"
+            },
+            "use one of: snapshot, merge, watermark",
+        ),
         ({"silver.a": "{{ config(colums={}) }} SELECT 1"}, "unknown config key"),
         ({"silver.a": "{{ config(columns={'a': 'lng'}) }} SELECT 1 AS a"}, "invalid columns contract"),
         ({"silver.a": "DELETE FROM bronze.events"}, "must be one SELECT"),

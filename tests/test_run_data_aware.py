@@ -126,7 +126,7 @@ def test_compaction_keeps_a_model_up_to_date_other_writes_do_not(local_lake: Lak
     project = _small(env, tmp_path, model=model)
     assert env.lake.run(project).ok
     _small(env, tmp_path, start=300, model=model)
-    assert env.lake.run(project).models[0].strategy == "append"  # a second file, for compaction
+    assert env.lake.run(project).models[0].strategy == "watermark"  # a second file, for compaction
     env.lake.compact("silver.all", min_input_files=2)
     assert env.lake.table("silver.all").current_snapshot().summary.operation.value == "replace"
     assert env.lake.plan_run(project).steps[0].up_to_date  # same rows, reorganised files

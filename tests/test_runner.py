@@ -76,6 +76,66 @@ def test_broken_input_leaves_silver_and_gold_unchanged(built, run_cli):
     assert current(env, "silver.labels") == labels_before
 
 
+def _late_purchase(env) -> tuple[dict, int]:
+    """A purchase of 1000 older than every event in silver, by a user with a label after it."""
+    oldest = env.lake.query("SELECT min(ts) AS t FROM silver.events").column("t")[0].as_py()
+    user = env.lake.query("SELECT user_id FROM silver.labels ORDER BY label_ts DESC, user_id LIMIT 1")
+    uid = user.column("user_id")[0].as_py()
+    late = {
+        "event_id": "late-1", "user_id": uid, "ts": (oldest - timedelta(days=2)).isoformat(),
+        "event_type": "purchase", "amount": 1000.0, "country": "us", "device": "ios",
+    }  # fmt: skip
+    return late, uid
+
+
+def _late_event_outcome(env, uid: int) -> tuple[bool, bool, float]:
+    """(in silver, in gold's feature history, the user's summed total_spend in the training set)."""
+    in_silver = env.lake.query("SELECT count(*) AS n FROM silver.events WHERE event_id = 'late-1'")
+    in_gold = env.lake.query(
+        f"SELECT count(*) AS n FROM gold.user_features WHERE user_id = {uid} AND total_spend >= 1000"
+    )
+    spend = env.lake.query(f"SELECT sum(total_spend) AS s FROM gold.training_set WHERE user_id = {uid}")
+    return (
+        bool(in_silver.column("n")[0].as_py()),
+        bool(in_gold.column("n")[0].as_py()),
+        spend.column("s")[0].as_py(),
+    )
+
+
+@pytest.mark.parametrize("pattern", ["snapshot", "watermark"])
+def test_a_late_event_reaches_silver_gold_and_the_training_set(built, pattern):
+    """The example's silver.events reads what bronze gained since its last build, so an event older
+    than everything in silver still lands, and flows to the features and the next training set. The
+    event-time watermark dbt projects write (`ts >= max(ts) of {{ this }}`) silently loses it."""
+    env = built
+    project = REPO_SQL
+    if pattern == "watermark":
+        project = env.root / "watermark-project"
+        shutil.copytree(REPO_SQL, project)
+        model = project / "silver" / "events.sql"
+        text = model.read_text().replace("incremental_strategy='snapshot'", "incremental_strategy='merge'")
+        model.write_text(
+            text
+            + "{% if is_incremental() %} AND CAST(ts AS TIMESTAMPTZ) >= (SELECT max(ts) FROM {{ this }}) "
+            "{% endif %}\n"
+        )
+        assert env.lake.run(project, full_refresh=True).ok  # silver built by this SQL
+    late, uid = _late_purchase(env)
+    _, _, spend_before = _late_event_outcome(env, uid)
+    src = datagen.write_jsonl(pa.Table.from_pylist([late]), env.root / "feed" / "late.jsonl")
+    env.lake.ingest("bronze.events", str(src))
+    result = env.lake.run(project)
+    assert result.ok, result.failure_message()
+    in_silver, in_gold, spend_after = _late_event_outcome(env, uid)
+    if pattern == "snapshot":
+        silver = next(m for m in result.models if m.model == "silver.events")
+        assert silver.strategy == "snapshot" and silver.increment is not None
+        assert [(r.table, r.files, r.rows) for r in silver.increment.changed] == [("bronze.events", 1, 1)]
+        assert in_silver and in_gold and spend_after > spend_before + 999
+    else:  # the loss: nowhere downstream, and the run said nothing
+        assert not in_silver and not in_gold and spend_after == pytest.approx(spend_before)
+
+
 def test_provenance_reaches_bronze_snapshots(built, run_cli):
     env = built
     bronze = {t: current(env, t) for t in ("bronze.events", "bronze.labels")}
@@ -113,7 +173,7 @@ def test_incremental_equals_full_refresh(local_lake):
         assert result.ok, result.failure_message()
         strategies = {m.model: m.strategy for m in result.models}
         if i:
-            assert strategies == {"silver.appended": "append", "silver.events": "merge"}
+            assert strategies == {"silver.appended": "watermark", "silver.events": "snapshot"}
     incremental = {m: env.lake.read(m) for m in ("silver.events", "silver.appended")}
     snaps = snapshot_count(env, "silver.events")
     assert env.lake.run(project, full_refresh=True).ok
@@ -200,7 +260,8 @@ def test_incremental_merge_reads_old_files_by_field_id_not_folder_names(local_la
     ]
     env.lake.ingest("bronze.src", str(write_jsonl(tmp_path / "a.jsonl", rows)), create=True)
     model = (
-        "{{ config(materialized='incremental', unique_key='k', partition_by='country') }}\n"
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='k', "
+        "partition_by='country') }}\n"
         "SELECT k, country, v FROM bronze.src"
     )
     project = write_project(env.root, {"silver.m": model}, sources="sources: {bronze.src: {}}")

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from lakehouse.elt.contracts import append_new_columns, check_contract, ensure_table
-from lakehouse.elt.plan import RunPlan, Step
+from lakehouse.elt.plan import RunPlan, Step, at_run
 from lakehouse.elt.publish import write_audit_publish
 from lakehouse.elt.reads import pinned, rewrite_pinned
 from lakehouse.elt.results import ModelResult, RunResult
@@ -178,6 +178,8 @@ def _run_model(
     result = ModelResult(step.model, "error", step.strategy, previous_snapshot_id=step.target_snapshot_id)
     result.inputs = {r: snapshot_ids.get(r) for r in step.reads}
     try:
+        step = at_run(step, load, snapshot_ids, schema_ids)
+        result.strategy, result.increment = step.strategy, step.increment
         sql = rewrite_pinned(step.sql, load, pinned(snapshot_ids))
         output = engine.schema(sql)
         check_contract(step.model, step.columns, None, output)  # before anything is created

@@ -5,8 +5,11 @@ in ONE place, the model's own `config(...)` call (there is no YAML beside a mode
 
     {{ config(
         materialized='incremental',          -- 'table' (default) or 'incremental'
+        incremental_strategy='snapshot',     -- default: read only what the inputs added since the last
+                                             -- build (lakehouse/elt/increments.py); 'merge': the SQL's
+                                             -- own is_incremental() filter; 'watermark': rows > max(ts)
         unique_key='event_id',               -- incremental: merge (upsert) on these column(s)
-        watermark='ts',                      -- incremental without unique_key: append rows newer than max(ts)
+        watermark='ts',                      -- incremental_strategy='watermark': append rows newer than max(ts)
         partition_by='day(ts)',              -- Iceberg transforms, as in `lake create --partition-by`
         description='Typed, cleaned events',
         columns={'event_id': 'string not null', 'ts': 'timestamptz not null'},   -- the data contract
@@ -14,7 +17,6 @@ in ONE place, the model's own `config(...)` call (there is no YAML beside a mode
         on_schema_change='append_new_columns',   -- new output columns evolve the table ('fail': default)
     ) }}
     SELECT ... FROM {{ source('bronze', 'events') }}
-    {% if is_incremental() %} WHERE ts >= (SELECT max(ts) FROM {{ this }}) {% endif %}
 
 `ref('silver.events')` (or `ref('silver', 'events')`) and `source('bronze', 'events')` render to the
 table name; plain `silver.events` works as well, since dependencies come from parsing the rendered SQL
@@ -42,8 +44,13 @@ from lakehouse.core.textfiles import read_text_file
 from lakehouse.errors import LakehouseError
 
 MATERIALIZATIONS = ("table", "incremental")
+# How an incremental run reads its inputs: 'snapshot' only the rows they added since the snapshots the
+# last build read (late rows included); 'merge' the SQL's own `is_incremental()` filter (dbt's way),
+# merged on unique_key; 'watermark' the rows newer than the table's max(watermark), appended.
+INCREMENTAL_STRATEGIES = ("snapshot", "merge", "watermark")
 CONFIG_KEYS = {
     "materialized",
+    "incremental_strategy",
     "unique_key",
     "watermark",
     "partition_by",
@@ -69,6 +76,7 @@ class ModelError(LakehouseError):
 @dataclass
 class ModelConfig:
     materialized: str = "table"
+    incremental_strategy: str = "snapshot"
     unique_key: list[str] = field(default_factory=list)
     watermark: str | None = None
     partition_by: str | None = None
@@ -81,10 +89,8 @@ class ModelConfig:
 
     @property
     def strategy(self) -> str:
-        """How a run writes: `overwrite` (table), `merge` (unique_key) or `append` (watermark)."""
-        if self.materialized == "table":
-            return "overwrite"
-        return "merge" if self.unique_key else "append"
+        """How an incremental run writes: `overwrite` (a table), `snapshot`, `merge` or `watermark`."""
+        return "overwrite" if self.materialized == "table" else self.incremental_strategy
 
     def contract_schema_text(self) -> str | None:
         return contract_text(self.columns)
@@ -93,6 +99,7 @@ class ModelConfig:
         return {
             "materialized": self.materialized,
             "strategy": self.strategy,
+            "incremental_strategy": self.incremental_strategy,
             "unique_key": self.unique_key,
             "watermark": self.watermark,
             "partition_by": self.partition_by,
@@ -234,10 +241,7 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
     key = raw.get("unique_key")
     cfg.unique_key = [key] if isinstance(key, str) else list(key or [])
     cfg.watermark = raw.get("watermark")
-    if materialized == "incremental" and not cfg.unique_key and not cfg.watermark:
-        raise ModelError(
-            f"{name}: an incremental model needs unique_key=... (merge) or watermark=... (append newer rows)"
-        )
+    cfg.incremental_strategy = _strategy(name, raw, cfg)
     cfg.partition_by = raw.get("partition_by")
     cfg.description = str(raw.get("description", "") or "")
     columns = raw.get("columns") or {}
@@ -262,6 +266,25 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
         raise ModelError(f"{name}: engine={engine!r}; use one of: {', '.join(ENGINES)}")
     cfg.engine = engine
     return cfg
+
+
+def _strategy(name: str, raw: dict[str, Any], cfg: ModelConfig) -> str:
+    """The incremental strategy: as given, else 'watermark' for a model that names one, else 'snapshot'."""
+    strategy = str(raw.get("incremental_strategy") or ("watermark" if cfg.watermark else "snapshot"))
+    if strategy not in INCREMENTAL_STRATEGIES:
+        raise ModelError(
+            f"{name}: incremental_strategy={strategy!r}; use one of: {', '.join(INCREMENTAL_STRATEGIES)}"
+        )
+    if cfg.materialized == "incremental":
+        if strategy == "merge" and not cfg.unique_key:
+            raise ModelError(
+                f"{name}: incremental_strategy='merge' needs unique_key=... (the columns to merge on)"
+            )
+        if strategy == "watermark" and not cfg.watermark:
+            raise ModelError(
+                f"{name}: incremental_strategy='watermark' needs watermark=... (e.g. watermark='ts')"
+            )
+    return strategy
 
 
 def load_model(path: Path, layer: str) -> Model:

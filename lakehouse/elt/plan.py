@@ -5,6 +5,7 @@ run see two states. `--dry-run` prints the plan; `lakehouse.elt.execute` runs ex
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,9 +14,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.elt.checks import Check, parse_checks
+from lakehouse.elt.increments import PENDING, Increment, plan_increment
 from lakehouse.elt.models import Model, sql_hash
 from lakehouse.elt.project import Project
-from lakehouse.elt.state import config_hash, last_build, why_stale
+from lakehouse.elt.state import Built, config_hash, last_build, why_stale
 from lakehouse.errors import NoSuchTableError
 from lakehouse.read.plan import AsOf, ReadPlan
 
@@ -32,7 +34,7 @@ class Step:
     """One model as this run will build it, with every setting the write needs."""
 
     model: str
-    strategy: str  # overwrite | append | merge
+    strategy: str  # overwrite | snapshot | merge | watermark
     incremental: bool  # False: built from scratch (first build, table materialization, --full-refresh)
     sql: str
     sql_hash: str
@@ -50,6 +52,11 @@ class Step:
     up_to_date: bool = False  # data-aware: the table is what this build would give; the run skips it
     reason: str = ""  # why it is built (or "up to date")
     engine: str = "duckdb"  # or spark (`lake run --engine spark`)
+    # snapshot strategy: the last build, what this run reads of each input (recomputed when the run
+    # builds an upstream model first), and the full-build SQL to fall back on
+    last: Built | None = None
+    increment: Increment | None = None
+    full_sql: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +69,7 @@ class Step:
             "exists": self.exists,
             "previous_snapshot_id": self.target_snapshot_id,
             "reads": list(self.reads),
+            "increment": self.increment.to_dict() if self.increment is not None else None,
             "partition_by": self.partition_by,
             "checks": [c.name for c in self.checks],
             "sql_hash": self.sql_hash,
@@ -142,6 +150,11 @@ def plan_run(
             steps, model.name, model.depends_on, table, (model.sql, sql), chash, inputs, schemas
         )
         reason = "--full-refresh" if full_refresh and table is not None else reason
+        last, increment = None, None
+        if incremental and reason and config.strategy == "snapshot":
+            last, increment = _increment(load, steps, model, table, sql, chash, inputs, schemas)
+            if increment.rebuild:
+                incremental, sql, reason = False, model.sql, f"{reason}; rebuilding: {increment.rebuild}"
         if table is not None:
             schemas[name] = table.metadata.current_schema_id
         steps.append(
@@ -164,7 +177,10 @@ def plan_run(
                 config_hash=chash,
                 up_to_date=not reason,
                 reason=reason or "up to date",
-                engine=_engine_of(model, sql, engine),
+                engine=_engine_of(model, sql, engine, incremental),
+                last=last,
+                increment=increment,
+                full_sql=model.sql,
             )
         )
     return RunPlan(
@@ -172,13 +188,63 @@ def plan_run(
     )
 
 
-def _engine_of(model: Model, sql: str, engine: str) -> str:
-    if engine != "spark" or model.config.engine == "duckdb":
+def at_run(
+    step: Step,
+    load: Callable[[str], Table],
+    ids: Mapping[str, int | None],
+    schemas: Mapping[str, int | None],
+) -> Step:
+    """`step` as it is built now: a snapshot-incremental step whose upstream models this run built
+    learns what they published, and is rebuilt in full if that cannot be read incrementally."""
+    increment = step.increment
+    if step.strategy != "snapshot" or step.last is None or increment is None:
+        return step
+    if any(r.kind == PENDING for r in increment.ranges):
+        reads = {r: ids.get(r) for r in step.reads}
+        increment = plan_increment(
+            load, step.model, step.sql, bool(step.unique_key), step.last, reads, schemas
+        )
+    if not increment.rebuild:
+        return dataclasses.replace(step, increment=increment)
+    return dataclasses.replace(
+        step, strategy="overwrite", incremental=False, sql=step.full_sql, sql_hash=sql_hash(step.full_sql),
+        increment=increment, reason=f"{step.reason}; rebuilding: {increment.rebuild}",
+    )  # fmt: skip
+
+
+def _engine_of(model: Model, sql: str, engine: str, incremental: bool) -> str:
+    # a snapshot-incremental read (files named by the manifests, net changes) is DuckDB's for now
+    snapshot_read = incremental and model.config.strategy == "snapshot"
+    if engine != "spark" or model.config.engine == "duckdb" or snapshot_read:
         return "duckdb"
     from lakehouse.elt.spark.transpile import check_spark
 
     check_spark(model.name, sql, model.path, model.template)
     return "spark"
+
+
+def _increment(
+    load: Callable[[str], Table],
+    planned: list[Step],
+    model: Model,
+    table: Table | None,
+    sql: str,
+    chash: str,
+    inputs: Mapping[str, int | None],
+    schemas: Mapping[str, int | None],
+) -> tuple[Built | None, Increment]:
+    """What a snapshot-incremental build of `model` reads, or why it is rebuilt: it reads only what
+    changed upstream when its rows all came from the SQL and config() it has now."""
+    last = last_build(table, model.name) if table is not None else None
+    if last is None:
+        return None, Increment(rebuild="its table was not last written by lake run")
+    if last.sql_hash not in (sql_hash(model.sql), sql_hash(sql)) or last.config_hash != chash:
+        return last, Increment(rebuild="its SQL or config() changed since its last build")
+    earlier = {s.model.lower(): s for s in planned}
+    pending = [r for r in model.depends_on if r in earlier and not earlier[r].up_to_date]
+    ids = {r: earlier[r].target_snapshot_id if r in earlier else inputs.get(r) for r in model.depends_on}
+    keyed = bool(model.config.unique_key)
+    return last, plan_increment(load, model.name, sql, keyed, last, ids, schemas, pending)
 
 
 def _why_built(

@@ -79,10 +79,11 @@ def write_audit_publish(
         "lake.config-hash": step.config_hash,
         "lake.inputs": json.dumps({r: str(snapshot_ids.get(r)) for r in step.reads}, sort_keys=True),
         "lake.input-schemas": json.dumps({r: str(schema_ids.get(r)) for r in step.reads}, sort_keys=True),
+        **(step.increment.summary() if step.increment is not None else {}),
     }
     if spark is None:
         staged_id, rows = _stage_on_duckdb(
-            profile, engine, load, table, step, parent_id, sql, branch, summary
+            profile, engine, load, table, step, parent_id, sql, branch, summary, snapshot_ids
         )
     else:
         staged_id, rows = _stage_on_spark(spark, load, step, parent_id, snapshot_ids, branch, summary, policy)
@@ -113,6 +114,7 @@ def _stage_on_duckdb(
     sql: str,
     branch: str,
     summary: dict[str, str],
+    snapshot_ids: Mapping[str, int | None],
 ) -> tuple[int, int]:
     """Write the model's data files with DuckDB and commit them as one snapshot on `branch`."""
     name = step.model
@@ -120,7 +122,7 @@ def _stage_on_duckdb(
     done = ModelWrite(WrittenFiles())
     try:
         checkpoint("before-write")
-        done = write_model(engine, load, table, step, parent_id, sql, write_id)
+        done = write_model(engine, load, table, step, parent_id, sql, write_id, snapshot_ids)
         checkpoint("after-write")
         summary = {**summary, "lake.rows": str(done.rows), "lake.write-id": write_id, **done.summary}
         operation = Operation.OVERWRITE if done.deleted else Operation.APPEND

@@ -31,9 +31,12 @@ def pinned(ids: Mapping[str, int | None]) -> ReadPlan:
     return dataclasses.replace(plan, current_schema=True)
 
 
-def rewrite_pinned(sql: str, load: Callable[[str], Table], reads: ReadPlan) -> str:
-    """DuckDB SQL reading each lake table at the snapshot `reads` names, as `lake query` does."""
-    return plan_sql(sql, reads, TableReader.of(load))[0]
+def rewrite_pinned(
+    sql: str, load: Callable[[str], Table], reads: ReadPlan, relations: Mapping[str, str] | None = None
+) -> str:
+    """DuckDB SQL reading each lake table at the snapshot `reads` names, as `lake query` does, or the
+    SQL `relations` gives in its place (by lower-case name)."""
+    return plan_sql(sql, reads, TableReader.of(load), relations=relations)[0]
 
 
 def pinned_query(engine: Engine, load: Callable[[str], Table], reads: ReadPlan) -> Callable[[str], pa.Table]:

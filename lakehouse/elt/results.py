@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakehouse.elt.checks import CheckResult
+from lakehouse.elt.increments import Increment
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ModelResult:
     checks: list[CheckResult] = field(default_factory=list)
     error: str | None = None
     schema_id: int | None = None  # of the table as published (what downstream models read)
+    increment: Increment | None = None  # snapshot strategy: what it read upstream, or why it rebuilt
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,7 @@ class ModelResult:
             "inputs": self.inputs,
             "checks": [c.to_dict() for c in self.checks],
             "error": self.error,
+            "increment": self.increment.to_dict() if self.increment is not None else None,
         }
 
 

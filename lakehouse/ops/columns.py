@@ -153,11 +153,15 @@ def plan_columns(
             )
             continue
         reason = None if src.name.lower() in untyped else compatible(src.field_type, target.field_type)
-        if reason and sources is not None and _whole_decimal(src.field_type):
-            # DuckDB types some JSON integer columns HUGEINT (one with a negative value, for one):
-            # into an int or long column they go whenever every value fits, and are cast
-            if _refuse_out_of_range(sources, table_name, target.name, target.field_type):
-                reason = None
+        # DuckDB types some JSON integer columns HUGEINT (one with a negative value, for one): into an
+        # int or long column they go whenever every value fits, and are cast
+        if (
+            reason
+            and sources is not None
+            and _whole_decimal(src.field_type)
+            and _refuse_out_of_range(sources, table_name, target.name, target.field_type)
+        ):
+            reason = None
         if reason:
             raise SchemaMismatchError(
                 f"column {target.name}: table {table_name} has {target.field_type}, source {where} has "

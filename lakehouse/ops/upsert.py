@@ -84,6 +84,7 @@ class UpsertPlan:
     rows_replaced: int  # table rows removed (more than rows_updated only if the table repeats a key)
     files_read: int  # data files left after pruning
     files_live: int
+    match: str = NEW  # whose keys are replaced: more than NEW's when an increment rebuilds keys
     replaced: tuple[DataFile, ...] = field(default=(), repr=False, compare=False)
     # the replaced files' manifest entries and the snapshot's delete files, read back by `write_upsert`
     entries: tuple[ManifestEntry, ...] = field(default=(), repr=False, compare=False)
@@ -172,15 +173,22 @@ def _refuse_null_and_duplicate_keys(engine: Engine, names: list[str], source: st
 
 
 def plan_upsert(
-    engine: Engine, table: Table, table_name: str, keys: tuple[str, ...], snapshot_id: int | None
+    engine: Engine,
+    table: Table,
+    table_name: str,
+    keys: tuple[str, ...],
+    snapshot_id: int | None,
+    match: str = NEW,
 ) -> UpsertPlan:
-    """Which files of snapshot `snapshot_id` hold a key of `NEW` (checked by `check_keys`)."""
+    """Which files of snapshot `snapshot_id` hold a key of `match` (by default `NEW`, checked by
+    `check_keys`): their rows with those keys are replaced by `NEW`'s."""
     snapshot = table.metadata.snapshot_by_id(snapshot_id) if snapshot_id is not None else None
     entries = live_entries(table.io, snapshot)
     data = [e for e in entries if e.data_file.content == DataFileContent.DATA]
     deletes = [e for e in entries if e.data_file.content != DataFileContent.DATA]
     source_rows = int(engine.value(f"SELECT count(*) FROM {NEW}"))
-    candidates = _prune(engine, table, snapshot, keys, data) if snapshot and data and source_rows else []
+    wanted = source_rows if match == NEW else int(engine.value(f"SELECT count(*) FROM {match}"))
+    candidates = _prune(engine, table, snapshot, keys, data, match) if snapshot and data and wanted else []
     files: list[MergeFile] = []
     replaced: list[DataFile] = []
     updated = 0
@@ -189,7 +197,7 @@ def plan_upsert(
         on = " AND ".join(f"f.{quote_ident(k)} = n.{quote_ident(k)}" for k in keys)
         key_cols = ", ".join(f"f.{quote_ident(k)}" for k in keys)
         old = old_rows(table, candidates, deletes, with_filename=True)
-        hits_sql = f"SELECT f.lake_filename, {key_cols} FROM ({old}) AS f SEMI JOIN {NEW} AS n ON {on}"
+        hits_sql = f"SELECT f.lake_filename, {key_cols} FROM ({old}) AS f SEMI JOIN {match} AS n ON {on}"
         with engine.temp_table("lake_hits", hits_sql):
             per_file = engine.rows("SELECT lake_filename, count(*) FROM lake_hits GROUP BY 1 ORDER BY 1")
             updated = int(engine.value(f"SELECT count(*) FROM {NEW} AS n SEMI JOIN lake_hits AS f ON {on}"))
@@ -213,6 +221,7 @@ def plan_upsert(
         rows_replaced=sum(f.matched for f in files),
         files_read=len(candidates),
         files_live=len(data),
+        match=match,
         replaced=tuple(replaced),
         entries=tuple([e for e in candidates if e.data_file.file_path in hit] + (deletes if hit else [])),
     )
@@ -248,7 +257,7 @@ def write_upsert(
         deletes = [e for e in plan.entries if e.data_file.content != DataFileContent.DATA]
         on = " AND ".join(f"f.{quote_ident(k)} = n.{quote_ident(k)}" for k in plan.keys)
         old = old_rows(table, data, deletes)
-        select = f"SELECT {old_cols} FROM ({old}) AS f ANTI JOIN {NEW} AS n ON {on} UNION ALL {select}"
+        select = f"SELECT {old_cols} FROM ({old}) AS f ANTI JOIN {plan.match} AS n ON {on} UNION ALL {select}"
     return copy_to_data_files(engine, table, select, metadata=metadata, write_id=write_id)
 
 
@@ -285,10 +294,15 @@ def _refuse_new_deletes(tx: Transaction, plan: UpsertPlan) -> None:
 
 
 def _prune(
-    engine: Engine, table: Table, snapshot: Snapshot, keys: tuple[str, ...], data: list[ManifestEntry]
+    engine: Engine,
+    table: Table,
+    snapshot: Snapshot,
+    keys: tuple[str, ...],
+    data: list[ManifestEntry],
+    match: str = NEW,
 ) -> list[ManifestEntry]:
-    """The data files whose partition and column bounds may hold a key of `NEW`."""
-    row_filter = _key_filter(engine, table, keys)
+    """The data files whose partition and column bounds may hold a key of `match`."""
+    row_filter = _key_filter(engine, table, keys, match)
     if isinstance(row_filter, AlwaysTrue):
         return data
     live = {e.data_file.file_path: e for e in data}
@@ -304,16 +318,18 @@ def _prune(
     return list(kept.values())
 
 
-def _key_filter(engine: Engine, table: Table, keys: tuple[str, ...]) -> BooleanExpression:
+def _key_filter(engine: Engine, table: Table, keys: tuple[str, ...], match: str = NEW) -> BooleanExpression:
     """IN (the keys) for one key column with few distinct values, else each key's [min, max]."""
     if len(keys) == 1:
         key = quote_ident(keys[0])
-        if int(engine.value(f"SELECT count(DISTINCT {key}) FROM {NEW}")) <= IN_LIST_MAX:
-            values = [row[0] for row in engine.rows(f"SELECT DISTINCT {key} FROM {NEW}")]
+        if int(engine.value(f"SELECT count(DISTINCT {key}) FROM {match}")) <= IN_LIST_MAX:
+            values = [row[0] for row in engine.rows(f"SELECT DISTINCT {key} FROM {match}")]
             if values and all(_prunable(v) for v in values):
                 return In(keys[0], values)  # type: ignore[call-arg, arg-type]  # pyiceberg's pydantic init
     bounds = engine.one(
-        "SELECT " + ", ".join(f"min({quote_ident(k)}), max({quote_ident(k)})" for k in keys) + f" FROM {NEW}"
+        "SELECT "
+        + ", ".join(f"min({quote_ident(k)}), max({quote_ident(k)})" for k in keys)
+        + f" FROM {match}"
     )
     result: BooleanExpression = AlwaysTrue()
     for i, name in enumerate(keys):

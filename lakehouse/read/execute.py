@@ -3,6 +3,8 @@ the result from a locked-down engine as Arrow record batches."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,15 +43,24 @@ class QueryResult:
 
 
 def plan_sql(
-    sql: str, plan: ReadPlan, tables: TableReader, list_tables: Lister | None = None
+    sql: str,
+    plan: ReadPlan,
+    tables: TableReader,
+    list_tables: Lister | None = None,
+    relations: Mapping[str, str] | None = None,
 ) -> tuple[str, list[TableRead]]:
     """The DuckDB SQL a query runs (lake tables replaced by snapshot scans), and what it reads;
-    `list_tables` lists the lake's tables for SHOW TABLES."""
+    `list_tables` lists the lake's tables for SHOW TABLES; `relations` maps a table (lower case) to the
+    SQL read in its place, in its current schema (a snapshot-incremental model's new rows of an input)."""
 
     def read(identifier: str, sql_ref: str | None) -> TableRead:
         meta = tables.meta(identifier)  # first: a missing table says so before any pin is looked up
         current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
-        return tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
+        found = tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
+        relation = (relations or {}).get(identifier.lower()) if sql_ref is None else None
+        if relation is not None:
+            return dataclasses.replace(found, live_sql=relation, parquet=None, projection=())
+        return found
 
     def changes(identifier: str, old: str, new: str | None) -> str:
         # imported only when a query calls changes(): the plain query path stays light

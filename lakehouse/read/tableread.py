@@ -47,10 +47,10 @@ class TableRead:
     def scan(self) -> str:
         """How the table is read: read_parquet, iceberg_scan, read_live (equality deletes), row_count
         (the manifests' counts, for a query that reads no column) or empty."""
-        if self.snapshot_id is None:
-            return "empty"
         if self.live_sql is not None:
             return "read_live"
+        if self.snapshot_id is None:
+            return "empty"
         if self.parquet is None:
             return "iceberg_scan"
         return "row_count" if self.count_only else "read_parquet"
@@ -75,11 +75,11 @@ class TableRead:
         return self
 
     def scan_sql(self) -> str:
+        if self.live_sql is not None:
+            return f"({self.live_sql})"
         if self.snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(n)}" for n, t in self.columns)
             return f"(SELECT {cols} LIMIT 0)"
-        if self.live_sql is not None:
-            return f"({self.live_sql})"
         if self.parquet is not None:
             if self.count_only:
                 return f"(SELECT NULL AS lake_row FROM range({self.parquet.rows}))"

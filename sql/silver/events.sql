@@ -1,5 +1,6 @@
 {{ config(
     materialized='incremental',
+    incremental_strategy='snapshot',
     unique_key='event_id',
     partition_by='day(ts)',
     description='Typed and cleaned events: rows without user_id or ts dropped, re-delivered duplicates removed, negative amounts clipped to 0.',
@@ -19,9 +20,11 @@
         {'freshness': {'column': 'ts', 'max_age': '3 days'}, 'severity': 'warn'},
     ],
 ) }}
--- Re-delivered events are exact copies and collapse into one row (SELECT DISTINCT). Two different rows
--- with one event_id are an upstream bug: they are kept, and the unique(event_id) check stops the run
--- before they reach silver or gold.
+-- Incremental on snapshots: a run reads only the rows ingested into bronze.events since the snapshot
+-- the last build read (lake.inputs), whatever their ts, so late events are never missed; a filter such
+-- as `ts >= (SELECT max(ts) FROM {{ this }})` would drop them. Re-delivered events are exact copies
+-- and collapse into one row (SELECT DISTINCT, then the merge on event_id). Two different rows with one
+-- event_id are an upstream bug: the unique(event_id) check stops the run before they reach gold.
 SELECT DISTINCT
     CAST(event_id AS VARCHAR) AS event_id,
     CAST(user_id AS BIGINT) AS user_id,
@@ -34,7 +37,3 @@ FROM {{ source('bronze', 'events') }}
 WHERE event_id IS NOT NULL
   AND user_id IS NOT NULL
   AND ts IS NOT NULL
-{% if is_incremental() %}
-  -- only the newest rows are re-read; the merge on event_id makes late re-deliveries harmless
-  AND CAST(ts AS TIMESTAMPTZ) >= (SELECT max(ts) FROM {{ this }})
-{% endif %}

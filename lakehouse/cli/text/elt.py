@@ -43,6 +43,9 @@ class EltText(Output):
                 how += f" on {_ENGINE_NAMES[step.engine]}"
             checks = ", ".join(c.name for c in step.checks) or "none"
             click.echo(f"\n-- {i}. {step.model}: {how}; why: {step.reason}; checks: {checks}")
+            if step.increment is not None and step.incremental:
+                for read in step.increment.ranges:
+                    click.echo(f"   reads {read.describe()}")
             click.echo(step.sql)
 
     def model_done(self, model: Any) -> None:

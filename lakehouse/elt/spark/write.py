@@ -40,7 +40,7 @@ def spark_write(
     name = step.model
     pins = {**snapshot_ids, name: parent_id}
     sql = step.sql
-    if step.strategy == "append":
+    if step.strategy == "watermark":
         wm = quote_ident(step.watermark or "")
         newest = f"(SELECT max({wm}) FROM {name})"
         sql = f"SELECT * FROM ({sql}) AS lake_model WHERE {newest} IS NULL OR {wm} > {newest}"

@@ -14,7 +14,7 @@ from lakehouse.errors import LakehouseError, SnapshotNotFoundError
 from lakehouse.io.live import read_live
 from lakehouse.read.diff.files import FileDiff, Side, file_diff
 from lakehouse.read.diff.result import DiffResult, Step
-from lakehouse.read.diff.rows import changes_select, compare
+from lakehouse.read.diff.rows import changes_select, compare, except_all
 from lakehouse.read.schemachanges import schema_changes
 from lakehouse.table.snapshots import iso_ms
 
@@ -59,6 +59,18 @@ def changes_sql(table: Table, engine: Engine, before: Snapshot, after: Snapshot,
     files = _files(table, engine, before, after)
     names = [f.name for f in schema.fields]
     return changes_select(_sql(table, files.before, schema), _sql(table, files.after, schema), names)
+
+
+def net_change(
+    table: Table, engine: Engine, before: Snapshot | None, after: Snapshot | None
+) -> tuple[str, str, FileDiff]:
+    """The SQL of the rows removed and of the rows added from `before` to `after` (multisets, in the
+    table's current schema), and the files that differ: what a snapshot-incremental model reads."""
+    schema = table.schema()
+    files = _files(table, engine, before, after)  # type: ignore[arg-type]  # None: no snapshot, no file
+    names = [f.name for f in schema.fields]
+    old, new = _sql(table, files.before, schema), _sql(table, files.after, schema)
+    return except_all(old, new, names), except_all(new, old, names), files
 
 
 def _pick(wanted: Sequence[str], schema: Schema, what: str, identifier: str) -> list[str]:
