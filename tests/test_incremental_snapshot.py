@@ -127,7 +127,7 @@ def test_incremental_equals_full_refresh_over_random_histories(lake: LakeEnv, tm
     assert {name: rows(env, name) for name in MODELS} == before
 
 
-def test_small_append_reads_only_the_new_file_and_records_the_range(lake: LakeEnv, tmp_path: Path):
+def test_small_append_reads_only_the_new_file_and_records_the_range(lake: LakeEnv, tmp_path: Path, run_cli):
     env = lake
     project = write_project(env.root, MODELS, sources=SOURCES)
     assert env.lake.run(project).ok
@@ -153,6 +153,9 @@ def test_small_append_reads_only_the_new_file_and_records_the_range(lake: LakeEn
     assert "GROUP BY" in summary(env, "silver.agg")["lake.rebuild"]
     got = {r["id"] for r in env.lake.table("silver.keyed").scan().to_arrow().to_pylist()}
     assert {r["id"] for r in new if r["v"] >= 0} <= got
+    shown = run_cli(env, "provenance", "silver.keyed")
+    assert f"incremental: bronze.ev {before} -> {after} (append, 5 rows)" in shown.output
+    assert "rebuilt: it reads bronze.ev through GROUP BY" in run_cli(env, "provenance", "silver.agg").output
     # a compaction upstream adds nothing to read: the next run commits no data file
     env.lake.compact("bronze.ev", min_input_files=2)
     files = len(env.lake.table("silver.keyed").inspect.files())

@@ -49,9 +49,21 @@ class Check:
     def offending_sql(self, table: str) -> str:
         return _COMPILERS[self.kind](table, self.params)
 
-    def tables(self) -> list[str]:
-        """Other tables the check reads (for pinning them to the run's snapshots)."""
-        return [str(self.params["to"])] if self.kind == "relationships" else []
+    def tables(self, owner: str = "") -> list[str]:
+        """The tables the check reads besides `owner`'s (a relationships target, those a custom SQL
+        check names): a run builds them first and the check reads the snapshots the run pinned."""
+        if self.kind == "relationships":
+            return [str(self.params["to"]).lower()]
+        if self.kind != "sql":
+            return []
+        from lakehouse.read.query import lake_tables, parse_single
+
+        this = owner or "lake_this.lake_this"
+        try:
+            tree = parse_single(self.offending_sql(this))
+        except LakehouseError:  # a check that cannot parse fails when it runs, with its own error
+            return []
+        return sorted({f"{t.db}.{t.name}".lower() for t in lake_tables(tree)} - {this.lower()})
 
 
 @dataclass

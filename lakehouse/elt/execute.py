@@ -92,7 +92,9 @@ class _Schedule:
         self.snapshot_ids |= {s.model: s.target_snapshot_id for s in self.steps}
         self.schema_ids: dict[str, int | None] = dict(plan.schema_ids)
         position = {s.model.lower(): i for i, s in enumerate(self.steps)}
-        self.parents = [[position[r] for r in s.reads if r in position] for s in self.steps]
+        self.parents = [
+            [position[r] for r in (*s.reads, *s.check_reads) if r in position] for s in self.steps
+        ]
         self.results: list[ModelResult | None] = [None] * len(self.steps)
         self.started = [False] * len(self.steps)
         self.told = 0  # results handed to on_model, in plan order
@@ -179,7 +181,8 @@ def _run_model(
     result.inputs = {r: snapshot_ids.get(r) for r in step.reads}
     try:
         step = at_run(step, load, snapshot_ids, schema_ids)
-        result.strategy, result.increment = step.strategy, step.increment
+        result.strategy, result.increment, result.engine = step.strategy, step.increment, step.engine
+        spark = spark if step.engine == "spark" else None
         sql = rewrite_pinned(step.sql, load, pinned(snapshot_ids))
         output = engine.schema(sql)
         check_contract(step.model, step.columns, None, output)  # before anything is created

@@ -119,7 +119,14 @@ class Model:
     template: str
     config: ModelConfig
     sql: str  # rendered for a full build
-    depends_on: list[str]
+    depends_on: list[str]  # the tables its SQL reads
+    check_reads: list[str] = field(default_factory=list)  # other tables its checks read
+
+    @property
+    def needs(self) -> list[str]:
+        """What must be built before it: what it reads, and what its checks read (a relationships
+        check audits against the target's snapshot of this run, so the target is built first)."""
+        return sorted({*self.depends_on, *self.check_reads})
 
     @property
     def layer(self) -> str:
@@ -321,7 +328,13 @@ def load_model(path: Path, layer: str) -> Model:
     except LakehouseError as exc:
         raise ModelError(f"model {name} ({path}): {exc}") from None
     deps = sorted(({f"{t.db}.{t.name}".lower() for t in lake_tables(tree)} | called) - {name.lower()})
-    return Model(name=name, path=path, template=template, config=cfg, sql=sql, depends_on=deps)
+    from lakehouse.elt.checks import parse_checks
+
+    checked = {t for check in parse_checks(name, cfg.checks) for t in check.tables(name)}
+    return Model(
+        name=name, path=path, template=template, config=cfg, sql=sql, depends_on=deps,
+        check_reads=sorted(checked - {name.lower()}),
+    )  # fmt: skip
 
 
 def load_sources(root: Path) -> dict[str, Source]:

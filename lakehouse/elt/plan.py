@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.elt.checks import Check, parse_checks
-from lakehouse.elt.increments import PENDING, Increment, plan_increment
+from lakehouse.elt.increments import APPEND, PENDING, Increment, plan_increment
 from lakehouse.elt.models import Model, sql_hash
 from lakehouse.elt.project import Project
 from lakehouse.elt.state import Built, config_hash, last_build, why_stale
@@ -52,6 +52,7 @@ class Step:
     up_to_date: bool = False  # data-aware: the table is what this build would give; the run skips it
     reason: str = ""  # why it is built (or "up to date")
     engine: str = "duckdb"  # or spark (`lake run --engine spark`)
+    check_reads: tuple[str, ...] = ()  # other tables its checks read: built (or pinned) before it
     # snapshot strategy: the last build, what this run reads of each input (recomputed when the run
     # builds an upstream model first), and the full-build SQL to fall back on
     last: Built | None = None
@@ -177,7 +178,8 @@ def plan_run(
                 config_hash=chash,
                 up_to_date=not reason,
                 reason=reason or "up to date",
-                engine=_engine_of(model, sql, engine, incremental),
+                engine=_engine_of(model, sql, engine),
+                check_reads=tuple(model.check_reads),
                 last=last,
                 increment=increment,
                 full_sql=model.sql,
@@ -205,17 +207,21 @@ def at_run(
             load, step.model, step.sql, bool(step.unique_key), step.last, reads, schemas
         )
     if not increment.rebuild:
-        return dataclasses.replace(step, increment=increment)
+        engine, reason = step.engine, step.reason
+        changed = increment.changed
+        if engine == "spark" and not (len(changed) == 1 and changed[0].kind == APPEND and changed[0].from_id):
+            # Spark reads appends (Iceberg's incremental append scan); a net change, or nothing to
+            # read, is DuckDB's (lakehouse.elt.increment_write)
+            engine, reason = "duckdb", f"{reason}; on DuckDB: Spark reads only appended rows incrementally"
+        return dataclasses.replace(step, increment=increment, engine=engine, reason=reason)
     return dataclasses.replace(
         step, strategy="overwrite", incremental=False, sql=step.full_sql, sql_hash=sql_hash(step.full_sql),
         increment=increment, reason=f"{step.reason}; rebuilding: {increment.rebuild}",
     )  # fmt: skip
 
 
-def _engine_of(model: Model, sql: str, engine: str, incremental: bool) -> str:
-    # a snapshot-incremental read (files named by the manifests, net changes) is DuckDB's for now
-    snapshot_read = incremental and model.config.strategy == "snapshot"
-    if engine != "spark" or model.config.engine == "duckdb" or snapshot_read:
+def _engine_of(model: Model, sql: str, engine: str) -> str:
+    if engine != "spark" or model.config.engine == "duckdb":
         return "duckdb"
     from lakehouse.elt.spark.transpile import check_spark
 

@@ -37,13 +37,14 @@ class Project:
 
     def validate(self) -> None:
         for model in self.models.values():
-            for dep in model.depends_on:
+            for dep in model.needs:
                 if dep in self.models or dep in self.sources:
                     continue
                 close = difflib.get_close_matches(dep, [*self.models, *self.sources], n=3, cutoff=0.6)
                 hint = f"; did you mean {' or '.join(close)}?" if close else ""
+                who = model.name if dep in model.depends_on else f"a check of {model.name}"
                 raise ModelError(
-                    f"{model.name} reads {dep}, which is neither a model in {self.root} nor a source "
+                    f"{who} reads {dep}, which is neither a model in {self.root} nor a source "
                     f"declared in {self.root / 'sources.yml'}{hint}"
                 )
             if model.name.lower() in self.sources:
@@ -51,12 +52,13 @@ class Project:
         self.order()  # raises on a cycle
 
     def parents(self, name: str) -> list[str]:
-        return [d for d in self.models[name].depends_on if d in self.models]
+        """The models built before `name`: those it reads and those its checks read."""
+        return [d for d in self.models[name].needs if d in self.models]
 
     def children(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {n: [] for n in self.models}
         for name, model in self.models.items():
-            for dep in model.depends_on:
+            for dep in model.needs:
                 if dep in out:
                     out[dep].append(name)
         return out
@@ -116,9 +118,9 @@ class Project:
         return seen
 
     def inputs(self, names: list[str]) -> list[str]:
-        """Tables the given models read that they do not build themselves (sources, other models)."""
+        """Tables the given models (or their checks) read that they do not build (sources, other models)."""
         chosen = set(names)
-        needed = {dep for n in names for dep in self.models[n].depends_on}
+        needed = {dep for n in names for dep in self.models[n].needs}
         return sorted(needed - chosen)
 
     # ---------------------------------------------------------------- --select

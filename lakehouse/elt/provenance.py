@@ -66,9 +66,11 @@ def provenance(
     }
     if passed:
         node["produced_by_snapshot"] = producer.snapshot_id
-    for key in ("lake.run-id", "lake.sql-hash", "lake.rows", "lake.sources"):
+    for key in ("lake.run-id", "lake.sql-hash", "lake.rows", "lake.sources", "lake.rebuild"):
         if key in summary:
             node[key.removeprefix("lake.").replace("-", "_")] = summary[key]
+    if "lake.increment" in summary:  # a snapshot-incremental build: what it read of each input
+        node["increment"] = json.loads(summary["lake.increment"])
     inputs: list[dict[str, Any]] = []
     if "lake.inputs" in summary and _depth < MAX_DEPTH:
         for ident, sid in sorted(json.loads(summary["lake.inputs"]).items()):

@@ -23,6 +23,7 @@ class ModelResult:
     error: str | None = None
     schema_id: int | None = None  # of the table as published (what downstream models read)
     increment: Increment | None = None  # snapshot strategy: what it read upstream, or why it rebuilt
+    engine: str = ""  # what built it (a Spark run builds some models on DuckDB)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -78,7 +78,7 @@ def test_spark_builds_the_example_project_with_duckdbs_rows(tmp_path, run_cli) -
             _ingest((spark, duck), "bronze.events", more, "more.jsonl")
             _ingest((spark, duck), "bronze.events", more.slice(0, 20), "again.jsonl")
         else:
-            assert events["lake.operation"] == "run-merge"
+            assert events["lake.operation"] == "run-snapshot"
             assert int(events["lake.rows-inserted"]) + int(events["lake.rows-updated"]) == int(
                 events["lake.rows"]
             )

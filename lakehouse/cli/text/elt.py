@@ -59,7 +59,7 @@ class EltText(Output):
             return
         sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
         state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
-        engine = self._engines.get(m.model)
+        engine = self._engines.get(m.model) and (m.engine or self._engines[m.model])
         on = f" on {_ENGINE_NAMES[engine]}" if engine else ""
         click.echo(
             f"{state} {m.model}: {m.strategy}{on}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}{self._done()}",
@@ -143,6 +143,14 @@ def _label(node: dict[str, Any]) -> Any:
         extra.append(f"unavailable: {redact(node['error'])}")
     if node.get("note"):
         extra.append(node["note"])
+    for table, read in sorted((node.get("increment") or {}).items()):
+        if read.get("read") != "same":
+            rows = f", {read['rows']} rows" if "rows" in read else ""
+            extra.append(
+                f"incremental: {table} {read.get('from')} -> {read.get('to')} ({read.get('read')}{rows})"
+            )
+    if node.get("rebuild"):
+        extra.append(f"rebuilt: {node['rebuild']}")
     label = f"{node['table']} @ {node.get('snapshot_id')}"
     if what or extra:
         label += " (" + ", ".join([x for x in [what, *extra] if x]) + ")"

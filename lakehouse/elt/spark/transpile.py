@@ -87,13 +87,19 @@ def unsupported(sql: str, template: str | None = None) -> list[Unsupported]:
     return found
 
 
-def to_spark(sql: str, catalog: str, snapshots: Mapping[str, int | None]) -> str:
+def to_spark(
+    sql: str, catalog: str, snapshots: Mapping[str, int | None], views: Mapping[str, str] | None = None
+) -> str:
     """Spark SQL for a rendered model: each lake table as `catalog`.ns.t, at its snapshot in
-    `snapshots` (`VERSION AS OF`) when it has one."""
+    `snapshots` (`VERSION AS OF`) when it has one, or the temp view `views` names in its place."""
     tree = parse_single(sql)
     _interval_ranges_on_timestamps(tree)
     for table in lake_tables(tree):
         name = f"{table.db}.{table.name}".lower()
+        if views and name in views:
+            alias = exp.TableAlias(this=exp.to_identifier(table.alias or table.name, quoted=True))
+            table.replace(exp.Table(this=exp.to_identifier(views[name], quoted=True), alias=alias))
+            continue
         table.set("catalog", exp.to_identifier(catalog, quoted=True))
         table.set("db", exp.to_identifier(table.db, quoted=True))
         table.set("this", exp.to_identifier(table.name, quoted=True))

@@ -2,9 +2,11 @@
 Spark's Iceberg writer onto the run's audit branch, with lake's provenance keys in the snapshot summary.
 
 - overwrite: the branch's every row is replaced by the model's output;
-- append: only rows newer than the table's `max(watermark)` at the snapshot the run started from;
+- watermark: only rows newer than the table's `max(watermark)` at the snapshot the run started from;
 - merge: Spark's `MERGE INTO` on `unique_key` (copy-on-write, Iceberg's default), updating matched rows
-  and inserting the rest, as lake's own merge does.
+  and inserting the rest, as lake's own merge does;
+- snapshot: the changed input read by Iceberg's incremental append scan (only appends lie between,
+  `lakehouse.elt.plan.at_run` sends anything else to DuckDB), then merged on unique_key or appended.
 
 The model's output is computed once (Spark caches it) to count its rows for `lake.rows` before the
 commit that records them. Auditing and publishing stay lake's (`lakehouse.elt.publish`).
@@ -44,14 +46,18 @@ def spark_write(
         wm = quote_ident(step.watermark or "")
         newest = f"(SELECT max({wm}) FROM {name})"
         sql = f"SELECT * FROM ({sql}) AS lake_model WHERE {newest} IS NULL OR {wm} > {newest}"
-    source = to_spark(sql, spark.catalog, pins)
+    views: dict[str, str] = {}
+    view = "lake_model_" + name.replace(".", "_")  # models of one run share the session, side by side
     target = f"{spark.table(name)}.`branch_{branch}`"
     recorded = dict(summary)
-    view = "lake_model_" + name.replace(".", "_")  # models of one run share the session, side by side
-    rows = spark.cache(view, source)
     try:
+        if step.strategy == "snapshot" and step.increment is not None:
+            for read in step.increment.changed:  # one append range (at_run made sure)
+                views[read.table] = f"lake_new_{name}_{read.table}".replace(".", "_")
+                spark.appended(views[read.table], read.table, int(read.from_id or 0), int(read.to_id or 0))
+        rows = spark.cache(view, to_spark(sql, spark.catalog, pins, views))
         recorded["lake.rows"] = str(rows)
-        if step.strategy == "merge":
+        if step.strategy == "merge" or (step.strategy == "snapshot" and step.unique_key):
             current = (
                 f"{spark.table(name)} VERSION AS OF {parent_id}"
                 if parent_id is not None
@@ -72,5 +78,6 @@ def spark_write(
         else:
             spark.write(view, target, overwrite=step.strategy == "overwrite", properties=recorded)
     finally:
-        spark.uncache(view)
+        for temp in (view, *views.values()):
+            spark.uncache(temp)
     return recorded

@@ -92,6 +92,19 @@ def cache(request: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def appended(request: dict[str, Any]) -> dict[str, Any]:
+    """Temp view `view`: the rows the `append` snapshots after `start` up to `end` added to `table`
+    (Iceberg's incremental append scan; lake checked that only appends and replaces lie between)."""
+    frame = (
+        _spark.read.format("iceberg")
+        .option("start-snapshot-id", str(request["start"]))
+        .option("end-snapshot-id", str(request["end"]))
+        .load(request["table"])
+    )
+    frame.createOrReplaceTempView(request["view"])
+    return {}
+
+
 def uncache(request: dict[str, Any]) -> dict[str, Any]:
     frame = _cached.pop(request["view"], None)
     _spark.catalog.dropTempView(request["view"])
@@ -163,7 +176,10 @@ def _error(exc: BaseException) -> dict[str, Any]:
     return {"ok": False, "error": line, "kind": kind}
 
 
-OPS = {"start": start, "sql": sql, "cache": cache, "uncache": uncache, "write": write, "rewrite": rewrite}
+OPS = {
+    "start": start, "sql": sql, "cache": cache, "appended": appended, "uncache": uncache, "write": write,
+    "rewrite": rewrite,
+}  # fmt: skip
 
 
 def main() -> None:

@@ -97,6 +97,13 @@ class SparkSession:
         """Compute a query once into temp view `view` (cached by Spark); returns its row count."""
         return int(self._request({"op": "cache", "view": view, "sql": statement})["rows"])
 
+    def appended(self, view: str, table: str, start: int, end: int) -> None:
+        """Temp view `view`: the rows the append snapshots of `table` (`ns.t`) after `start` up to
+        `end` added, read by Iceberg's incremental append scan."""
+        self._request(
+            {"op": "appended", "view": view, "table": self.table(table), "start": start, "end": end}
+        )
+
     def uncache(self, view: str) -> None:
         self._request({"op": "uncache", "view": view})
 
