@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,7 @@ from lakehouse.cli.options import (
     pass_ctx,
     project_option,
     select_option,
+    vars_option,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ INPUTS_AS_OF_HELP = (
     help="Models built at once (default: the profile's lake.run.threads, else one per core).",
 )
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
+@vars_option
 @engine_options
 @dry_run_option
 @output_option()
@@ -52,6 +54,7 @@ def run(
     full_refresh: bool,
     threads: int | None,
     as_of: tuple[str, ...],
+    variables: dict[str, Any],
     engine: str,
     spark_master: str | None,
     spark_conf: dict[str, str],
@@ -82,11 +85,14 @@ def run(
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
       lake run --engine spark --spark-conf spark.driver.memory=8g
       lake run --engine spark --spark-master spark://head:7077
+      lake run --vars '{start_date: 2026-01-01}'
     """
     from lakehouse.errors import LakehouseError
 
     as_of_refs = list(as_of) or None
-    plan = ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine)
+    plan = ctx.lake.plan_run(
+        project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine, variables=variables
+    )
     if dry_run:
         out.run_plan(plan)
         return
@@ -104,10 +110,16 @@ def run(
 @project_option
 @select_option
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
+@vars_option
 @output_option()
 @pass_ctx
 def test_cmd(
-    ctx: Context, project: str, select: tuple[str, ...], as_of: tuple[str, ...], out: Output
+    ctx: Context,
+    project: str,
+    select: tuple[str, ...],
+    as_of: tuple[str, ...],
+    variables: dict[str, Any],
+    out: Output,
 ) -> None:
     """Run the checks of models (and of sources, when nothing is selected) against current tables.
 
@@ -121,7 +133,7 @@ def test_cmd(
     """
     from lakehouse.errors import CheckFailedError
 
-    results = ctx.lake.test(project, select, list(as_of) or None)
+    results = ctx.lake.test(project, select, list(as_of) or None, variables=variables)
     out.test_results(results)
     if failing := [r for r in results if r.blocking]:
         raise CheckFailedError("; ".join(r.message() for r in failing))

@@ -22,21 +22,25 @@ class ModelsAPI(LakeBase):
     def plan_run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb",
+        variables: dict[str, Any] | None = None,
     ) -> RunPlan:  # fmt: skip
         """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot,
-        and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models)."""
+        and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models).
+        `variables` are dbt's `--vars`, over the project's `vars:`."""
         from lakehouse.elt.plan import plan_run
         from lakehouse.elt.project import Project
 
         return plan_run(
-            self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of, engine=engine
-        )
+            self.reader, Project.load(project, variables), select, full_refresh=full_refresh, as_of=as_of,
+            engine=engine,
+        )  # fmt: skip
 
     def run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
         plan: RunPlan | None = None, threads: int | None = None, engine: str = "duckdb",
         spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
+        variables: dict[str, Any] | None = None,
     ) -> RunResult:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
         Models whose SQL, config() and input snapshots are those of their table's last build are up
@@ -48,7 +52,9 @@ class ModelsAPI(LakeBase):
         from lakehouse.elt.execute import execute
 
         if plan is None:
-            plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of, engine=engine)
+            plan = self.plan_run(
+                project, select, full_refresh=full_refresh, as_of=as_of, engine=engine, variables=variables
+            )
         # Open the shared database (every extension) and the reader here, not racing in worker threads.
         self.engine(locked=True).close()
         self.reader  # noqa: B018
@@ -65,14 +71,15 @@ class ModelsAPI(LakeBase):
         return threads or self.profile.settings.run_threads or os.cpu_count() or 1
 
     def test(
-        self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None
-    ) -> list[CheckResult]:
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None,
+        variables: dict[str, Any] | None = None,
+    ) -> list[CheckResult]:  # fmt: skip
         """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
         from lakehouse.elt.project import Project
         from lakehouse.elt.testing import check_project
 
         return check_project(
-            self.reader, lambda: self.engine(locked=True), Project.load(project), select, as_of
+            self.reader, lambda: self.engine(locked=True), Project.load(project, variables), select, as_of
         )
 
     def lineage(
