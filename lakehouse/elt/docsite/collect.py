@@ -132,8 +132,14 @@ def build_site(project: Project, load: Callable[[str], Table] | None = None) -> 
         )  # fmt: skip
         docs.append(
             TableDoc(
-                name, "source", source.description or "", facts, columns, checks,
-                downstream=tuple(readers.get(name, [])), notes=notes,
+                name,
+                "source",
+                source.description or "",
+                facts,
+                columns,
+                checks,
+                downstream=tuple(readers.get(name, [])),
+                notes=notes,
             )  # fmt: skip
         )
     for name in project.order():
@@ -148,10 +154,20 @@ def build_site(project: Project, load: Callable[[str], Table] | None = None) -> 
         )  # fmt: skip
         docs.append(
             TableDoc(
-                name, "model", model.config.description or "", facts, columns, checks,
-                upstream=tuple(model.depends_on), downstream=tuple(readers.get(name, [])),
-                check_reads=tuple(getattr(model, "check_reads", ())), path=_relative(model.path, project),
-                config=_config(model.config), sql=model.sql, template=model.template, notes=notes,
+                name,
+                "model",
+                model.config.description or "",
+                facts,
+                columns,
+                checks,
+                upstream=tuple(model.depends_on),
+                downstream=tuple(readers.get(name, [])),
+                check_reads=tuple(getattr(model, "check_reads", ())),
+                path=_relative(model.path, project),
+                config=_config(model.config),
+                sql=model.sql,
+                template=model.template,
+                notes=notes,
             )  # fmt: skip
         )
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

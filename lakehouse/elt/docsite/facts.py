@@ -8,6 +8,7 @@ snapshot or schema than the one the build read. Nothing here writes or plans a r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,12 @@ from lakehouse.errors import LakehouseError, NoSuchTableError
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-# Materializations that never have an Iceberg table of their own (the lead adds them in issue 18).
-TABLELESS = {"ephemeral": "ephemeral: inlined into the models that read it, never stored"}
+# Why a model of these materializations has no table: an ephemeral one never has; a view has none
+# when the models that read it inline its SQL (a catalog's Iceberg view, when there is one, is shown).
+TABLELESS = {
+    "ephemeral": "ephemeral: inlined into the models that read it, never stored",
+    "view": "a view: no table of its own; the models that read it inline its SQL",
+}
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,11 @@ class Tables:
 def table_facts(tables: Tables, name: str, model: Model | None = None) -> TableFacts:
     """The facts of table `name`; `model` is the model that builds it (None for a source)."""
     materialized = model.config.materialized if model is not None else ""
-    if materialized in TABLELESS:
+    if materialized == "ephemeral":
         return TableFacts(built=False, note=TABLELESS[materialized])
     table = tables.get(name)
+    if table is None and materialized in TABLELESS:
+        return TableFacts(built=False, note=TABLELESS[materialized])
     if table is None:
         how = f"build it with `lake run --select {name}`" if model else "load it with `lake ingest`"
         return TableFacts(built=False, note=tables.errors.get(name) or f"not built yet: {how}")
@@ -145,10 +152,8 @@ def _build_facts(tables: Tables, table: Table, model: Model) -> dict[str, Any]:
     """What the last `lake run` build recorded, against the model's SQL, config() and inputs now."""
     hashes = [sql_hash(model.sql)]
     if model.config.materialized == "incremental":
-        try:  # an incremental build ran the SQL rendered with is_incremental() true
+        with contextlib.suppress(ModelError):  # an incremental build ran it with is_incremental() true
             hashes.append(sql_hash(model.render(incremental=True)))
-        except ModelError:
-            pass
     built = last_build(table, model.name)
     inputs: dict[str, int | None] = {}
     schemas: dict[str, int | None] = {}
@@ -170,4 +175,3 @@ def _build_facts(tables: Tables, table: Table, model: Model) -> dict[str, Any]:
         if snapshot is not None:
             out["run_id"] = _props(snapshot).get("lake.run-id")
     return out
-
