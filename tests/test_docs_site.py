@@ -272,6 +272,7 @@ def test_everything_the_project_says_is_text(local_lake, tmp_path):
     )  # fmt: skip
     project = Project.load(project_dir)
     project.models["silver.x"].config.column_docs = {"a<b": EVIL, "ID": "the <id>"}  # as schema.yml gives
+    project.ignored = [(project_dir / "silver" / "m.sql", f"a macro file {EVIL}")]  # as discovery lists them
     out = write_site(build_site(project, local_lake.lake.table), tmp_path / "site")
     text = Path(out.index).read_text()
     assert EVIL not in text and text.count("</script>") == 5  # data, lineage data, dagre, graph, page
@@ -283,6 +284,7 @@ def test_everything_the_project_says_is_text(local_lake, tmp_path):
     with Page(tmp_path) as browser:
         site = Site(browser, Path(out.index))
         assert site.js("window.owned") is None
+        assert site.texts("ul.ignored li") == [f"silver/m.sql: a macro file {EVIL}"]
         site.go("#table=silver.x", "table")
         assert site.texts("#page p.description") == [EVIL]
         assert site.column("a<b")["description"] == EVIL and "tag: <i>t</i>" in site.texts("#page .badge")

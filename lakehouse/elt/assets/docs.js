@@ -107,6 +107,15 @@
       h("td", t.table.rows === null ? "" : t.table.rows, "", row);
       h("td", t.description, "", row);
     });
+    if ((data.ignored || []).length) {
+      h("h3", "Files that are not models", "", page);
+      var ul = h("ul", "", "links ignored", page);
+      data.ignored.forEach(function (f) {
+        var li = h("li", "", "", ul);
+        h("code", f.path, "", li);
+        li.appendChild(document.createTextNode(": " + f.reason));
+      });
+    }
   }
 
   function facts(dl, label, value, asCode) {

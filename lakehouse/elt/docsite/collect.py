@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.elt.docsite.facts import TableFacts, Tables, table_facts
@@ -101,12 +102,14 @@ class DocsSite:
     generated_at: str
     tables: tuple[TableDoc, ...]
     lineage: Lineage
+    ignored: tuple[tuple[str, str], ...] = ()  # (path, why): project files that are no model
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "project": self.project,
             "generated_at": self.generated_at,
             "tables": [t.to_dict() for t in self.tables],
+            "ignored": [{"path": path, "reason": why} for path, why in self.ignored],
         }
 
 
@@ -171,7 +174,8 @@ def build_site(project: Project, load: Callable[[str], Table] | None = None) -> 
             )  # fmt: skip
         )
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return DocsSite(str(project.root), now, tuple(docs), lineage)
+    ignored = tuple((_relative(path, project), str(why)) for path, why in getattr(project, "ignored", ()))
+    return DocsSite(str(project.root), now, tuple(docs), lineage, ignored)
 
 
 def _column_edges(
@@ -261,6 +265,6 @@ def _config(config: Any) -> dict[str, Any]:
 
 def _relative(path: Any, project: Project) -> str:
     try:
-        return str(path.resolve().relative_to(project.root.resolve()))
+        return str(Path(path).resolve().relative_to(project.root.resolve()))
     except ValueError:
         return str(path)
