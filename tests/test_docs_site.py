@@ -152,6 +152,13 @@ def test_site_of_a_built_project(built, run_cli, tmp_path):
         assert "SELECT DISTINCT" in site.texts("pre.sql")[0] and "{{ config(" in site.texts("pre.template")[0]
         site.go("#table=gold.user_features", "table")
         assert site.facts()["stale"] == "the schema of silver.events changed"
+        browser.click("#page a.to-graph")  # the table, selected in the graph with its column lineage
+        site.until("document.getElementById('panel').dataset.selected === 'gold.user_features'")
+        assert site.js("document.body.dataset.view") == "lineage"
+        assert "total_spend" in site.texts("#panel tr.column td.col")
+        browser.click("#panel h2 a")  # the panel links back to the table's page
+        site.until("document.body.dataset.view === 'table'")
+        assert site.texts("#page h2") == ["gold.user_features"]
 
         # Typing into the search box filters tables by name, description and columns.
         browser.click("#search")

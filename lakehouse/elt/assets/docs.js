@@ -1,6 +1,6 @@
 // lake docs: the overview, one table's page, or the lineage graph (drawn by lineage.js), chosen by the
 // URL's #: `#table=NAME` (and `&column=COL`), `#lineage` or `#node=NAME` (the graph), else the overview.
-// The search box filters the tables by name, description and their columns' names and descriptions.
+// The search box filters the tables by name, description, tags and their columns' names and descriptions.
 // Everything the project wrote is set as text (textContent), never as markup.
 (function () {
   "use strict";
@@ -43,7 +43,7 @@
   // ---------------------------------------------------------------- search
   function words(text) { return String(text || "").toLowerCase(); }
   data.tables.forEach(function (t) {
-    t.haystack = [t.name, t.description].concat(t.columns.map(function (c) {
+    t.haystack = [t.name, t.description].concat(t.config.tags || [], t.columns.map(function (c) {
       return c.name + " " + c.description;
     })).map(words).join("\n");
   });
@@ -139,6 +139,7 @@
     h("span", kindLabel(t), "badge", line);
     h("span", s[0], "badge " + s[1], line);
     (t.config.tags || []).forEach(function (tag) { h("span", "tag: " + tag, "badge", line); });
+    link("show in the lineage graph", "node=" + encodeURIComponent(t.name), line, "to-graph");
     h("p", t.description || "No description.", t.description ? "description" : "hint", page);
     t.notes.forEach(function (n) { h("p", n, "note", page); });
 
@@ -221,8 +222,6 @@
         if (byName[name]) tableLink(name, li); else h("code", name, "", li);
       });
     });
-    var graph = h("p", "", "", page);
-    link("Show in the lineage graph", "node=" + encodeURIComponent(t.name), graph);
 
     if (t.kind === "model") {
       h("h3", "SQL", "", page);
