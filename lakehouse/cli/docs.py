@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 @output_option()
 @pass_ctx
 def docs(ctx: Context, project: str, output: str | None, out: Output) -> None:
-    """Write the documentation site of the project: DIR/index.html, which opens offline.
+    """Write a documentation site of the project.
 
-    One page per model and source: its description, columns (types, descriptions, column lineage,
+    DIR/index.html opens offline, in any browser. One page per model and source: its description, columns (types, descriptions, column lineage,
     checks), checks, up- and downstream tables, SQL, and its table's latest snapshot (rows, inputs
     read, and whether it is stale: its SQL, config() or inputs changed since the build). A search box
     filters tables and columns; the lineage graph is drawn as `lake lineage --format html` draws it.
