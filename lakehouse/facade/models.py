@@ -1,4 +1,4 @@
-"""ELT projects (lakehouse.elt): plan, run, test, lineage, provenance."""
+"""ELT projects (lakehouse.elt): plan, run, test, lineage, provenance, docs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lakehouse.read.plan import AsOf, ReadPlan
 
 if TYPE_CHECKING:
     from lakehouse.elt.checks import CheckResult
+    from lakehouse.elt.docsite import DocsResult
     from lakehouse.elt.lineage import Lineage
     from lakehouse.elt.plan import RunPlan
     from lakehouse.elt.results import ModelResult, RunResult
@@ -96,3 +97,15 @@ class ModelsAPI(LakeBase):
         from lakehouse.elt.provenance import provenance
 
         return provenance(self.table, name, ReadPlan.at(name, as_of).ref(name))
+
+    def docs(
+        self, project: str | os.PathLike[str] = "sql", output: str | os.PathLike[str] | None = None
+    ) -> DocsResult:
+        """Write the documentation site of `project` into `output` (default `.lake/docs` under the
+        project root): `index.html`, one page that opens offline (descriptions, columns, checks, SQL,
+        the lineage graph, each table's latest snapshot and whether it is stale), and `docs.json`."""
+        from lakehouse.elt.docsite import build_site, write_site
+        from lakehouse.elt.project import Project
+
+        where = output if output is not None else os.path.join(self.profile.base_dir, ".lake", "docs")
+        return write_site(build_site(Project.load(project), self.table), where)
