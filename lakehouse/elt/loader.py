@@ -80,7 +80,12 @@ def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | No
             raise ModelError(f"two model files for {model.name}: {models[key].path} and {path}")
         models[key] = model
     sources = {
-        ident: Source(ident, _docs(s.description, specs), list(s.checks))
+        ident: Source(
+            ident,
+            _docs(s.description, specs),
+            list(s.checks),
+            {c: _docs(d, specs) for c, d in s.column_docs.items()},
+        )
         for ident, s in specs.sources.items()
     }
     return Loaded(models, sources, ignored)
