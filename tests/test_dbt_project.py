@@ -168,3 +168,20 @@ def test_refs_that_cannot_resolve_say_why(tmp_path: Path) -> None:
     root = write(tmp_path / "p4", {**base, "models/s.yml": "version: 2\nmodels:\n  - name: y\n    tests: [dbt_utils.at_least_one]\n", "models/y.sql": "select 1"})  # fmt: skip
     with pytest.raises(ModelError, match=r"test 'dbt_utils.at_least_one' is not supported"):
         Project.load(root)
+
+
+def test_dbt_utils_surrogate_key_is_built_in_and_other_macros_are_named(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    env = local_lake
+    env.lake.ingest("raw.t", str(write_jsonl(tmp_path / "t.jsonl", [{"a": 1, "b": None}])), create=True)
+    key = "select {{ dbt_utils.generate_surrogate_key(['a', 'b']) }} as k from {{ source('raw', 't') }}\n"
+    files = {"dbt_project.yml": "name: p\n", "models/k.sql": key, "models/src.yml": "version: 2\nsources: [{name: raw, tables: [{name: t}]}]\n"}  # fmt: skip
+    root = write(tmp_path / "p", files)
+    assert env.lake.run(root).ok
+    # dbt_utils: md5 of the fields cast to text, NULL as '_dbt_utils_surrogate_key_null_', joined by '-'
+    expected = env.lake.query("SELECT md5('1-_dbt_utils_surrogate_key_null_') AS k").to_pylist()
+    assert env.lake.table("main.k").scan().to_arrow().to_pylist() == expected
+    (root / "models" / "k.sql").write_text("select {{ dbt_utils.star(source('raw', 't')) }} from raw.t\n")
+    with pytest.raises(ModelError, match=r"macro dbt_utils.star is not available"):
+        Project.load(root)

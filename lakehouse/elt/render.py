@@ -54,6 +54,24 @@ class _Adapter:
         return '"' + str(identifier).replace('"', '""') + '"'
 
 
+class _DbtUtils:
+    """The dbt_utils macros lake provides (the SQL dbt-duckdb compiles them to); any other fails
+    naming itself, not as an undefined name."""
+
+    @staticmethod
+    def generate_surrogate_key(fields: list[str]) -> str:
+        null = "'_dbt_utils_surrogate_key_null_'"
+        parts = [f"coalesce(cast({f} as VARCHAR), {null})" for f in fields]
+        joined = " || '-' || ".join(parts)
+        return f"md5(cast({joined} as VARCHAR))"
+
+    def __getattr__(self, name: str) -> Any:
+        raise ModelError(
+            f"macro dbt_utils.{name} is not available in lake (it provides dbt_utils.generate_surrogate_key); "
+            "copy the macro into the project's macros/"
+        )
+
+
 _ENV: Any = None
 
 
@@ -147,6 +165,7 @@ def render(
         "target": dict(ctx.target),
         "run_started_at": ctx.run_started_at,
         "adapter": _Adapter(),
+        "dbt_utils": _DbtUtils(),
     }
     env = _environment()
     try:
