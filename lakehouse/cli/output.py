@@ -102,6 +102,10 @@ class Output(ABC):
     def lineage(self, result: Any, fmt: str) -> None: ...
     @abstractmethod
     def provenance(self, node: dict[str, Any]) -> None: ...
+    @abstractmethod
+    def seed_plan(self, plan: Any) -> None: ...
+    @abstractmethod
+    def seeded(self, result: Any) -> None: ...
 
     # lake dev
     @abstractmethod
@@ -227,6 +231,12 @@ class Json(Output):
 
     def provenance(self, node: dict[str, Any]) -> None:
         self.emit(masked_errors(node))
+
+    def seed_plan(self, plan: Any) -> None:
+        self.emit(plan.to_dict())
+
+    def seeded(self, result: Any) -> None:
+        self.emit(result.to_dict())
 
     def dev_up(self, result: dict[str, Any]) -> None:
         self.emit(result)
