@@ -41,6 +41,9 @@ class Seed:
     path: Path
     table: str  # namespace.table
     column_types: dict[str, str] = field(default_factory=dict)  # column -> type as the config wrote it
+    # columns the seed's own YAML entry types: one missing from the CSV is an error (a folder's
+    # column_types in dbt_project.yml reach seeds without the column, and are ignored there)
+    own_columns: frozenset[str] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "table": self.table,
@@ -91,7 +94,8 @@ def discover_seeds(
             table = _table_name(csv, rel, config)
             if table.lower() in found:
                 raise SeedError(f"seeds {found[table.lower()].path} and {csv} both load into table {table}")
-            found[table.lower()] = Seed(name, csv, table, _column_types(csv, config.get("column_types")))
+            own = frozenset(str(k).lower() for k in (near.get("column_types") or {}))
+            found[table.lower()] = Seed(name, csv, table, _column_types(csv, config.get("column_types")), own)
         if props:
             missing = sorted(props)
             raise SeedError(
@@ -164,7 +168,7 @@ def _configs_of(node: dict[str, Any]) -> dict[str, Any]:
         name = str(key)
         if name.startswith("+"):
             out[name[1:]] = value
-        elif name in _KNOWN and not isinstance(value, dict) or name == "column_types":
+        elif (name in _KNOWN and not isinstance(value, dict)) or name == "column_types":
             out[name] = value
     return out
 

@@ -168,9 +168,9 @@ def _columns(seed: Seed, inferred: list[tuple[str, str]]) -> tuple[tuple[str, st
     """The table's columns: the CSV's, typed by column_types where given, else as inferred."""
     declared = {k.lower(): (k, v) for k, v in seed.column_types.items()}
     names = {n.lower() for n, _ in inferred}
-    if unknown := [k for k, _ in declared.values() if k.lower() not in names]:
+    if unknown := [k for k in seed.own_columns if k not in names]:
         raise SeedError(
-            f"seed {seed.path}: column_types names column {unknown[0]}, which is not in its header "
+            f"seed {seed.path}: column_types names column {sorted(unknown)[0]}, which is not in its header "
             f"({', '.join(n for n, _ in inferred)})"
         )
     out = []
@@ -201,7 +201,23 @@ def _read_typed(engine: Engine, seed: Seed, sources: SourceSet, columns: tuple[t
         where = f" (column {column})" if column and f"column {column}" not in message else ""
         raise SeedError(_about(seed, SeedError(message + where))) from None
     assert row is not None
+    _refuse_fractions(engine, seed, sources, [n for n, t in columns if t in ("int", "long")])
     return int(row[0])
+
+
+def _refuse_fractions(engine: Engine, seed: Seed, sources: SourceSet, names: list[str]) -> None:
+    """DuckDB's CSV reader rounds "10.5" into an integer column; a seed's declared integer refuses it."""
+    from lakehouse.io.relations import csv_groups, csv_text_relation
+
+    for name in names:
+        c = quote_ident(name)
+        for group in csv_groups(sources):
+            bad = engine.one(
+                f"SELECT {c} FROM ({csv_text_relation(group)}) WHERE trim({c}) <> '' "
+                f"AND NOT regexp_full_match(trim({c}), '[+-]?[0-9]+') LIMIT 1"
+            )
+            if bad is not None:
+                raise SeedError(f"seed {seed.path}: column {name} holds {bad[0]!r}, not an integer")
 
 
 def _hash(seed: Seed, columns: tuple[tuple[str, str], ...]) -> str:
