@@ -22,6 +22,7 @@ from lakehouse.elt.dbtproject import DbtProject, load_dbt_project
 from lakehouse.elt.discovery import ModelFile, ProjectFiles, find_files
 from lakehouse.elt.models import INLINE, Model, ModelConfig, Source, parse_config
 from lakehouse.elt.render import ModelError, RenderContext, render, resolve_ref, with_inlines
+from lakehouse.elt.seedconfig import discover_seeds
 from lakehouse.elt.yamlspec import ModelSpec, YamlSpecs, read_docs, read_yaml
 from lakehouse.errors import LakehouseError
 
@@ -65,9 +66,12 @@ def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | No
     by_name: dict[str, list[str]] = {}
     for path, table in sorted(names.items()):
         by_name.setdefault(path.stem.lower(), []).append(table)
+    seeds = [seed.table for seed in discover_seeds(base)] if dbt else []  # `lake seed` loads them
+    for table in seeds:
+        by_name.setdefault(table.rsplit(".", 1)[1].lower(), []).append(table)
     context = replace(
         base_context,
-        tables={t.lower(): t for t in names.values()},
+        tables={t.lower(): t for t in [*names.values(), *seeds]},
         names={k: tuple(v) for k, v in by_name.items()},
         ephemeral={t.lower(): "lake_inline_" + t.replace(".", "__") for p, t in names.items() if inline[p]},
     )
@@ -88,6 +92,8 @@ def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | No
         )
         for ident, s in specs.sources.items()
     }
+    for table in seeds:  # a seed is an input of the run, as a source is
+        sources.setdefault(table.lower(), Source(table.lower(), "", [], {}))
     return Loaded(models, sources, ignored)
 
 

@@ -127,7 +127,15 @@ class Project:
     def inputs(self, names: list[str]) -> list[str]:
         """Tables the given models (or their checks) read that they do not build (sources, other models)."""
         chosen = set(names)
-        needed = {dep for n in names for dep in self.models[n].needs}
+        needed: set[str] = set()
+        stack = [dep for n in names for dep in self.models[n].needs]
+        while stack:
+            dep = stack.pop()
+            model = self.models.get(dep)
+            if model is not None and model.config.inline:  # a view has no table: pin what it reads
+                stack.extend(model.needs)
+            else:
+                needed.add(dep)
         return sorted(needed - chosen)
 
     # ---------------------------------------------------------------- --select
