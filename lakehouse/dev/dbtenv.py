@@ -66,7 +66,9 @@ def _run(cmd: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lakehouse.dev.dbtenv", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lakehouse.dev.dbtenv", description=__doc__.split("\n")[0]
+    )
     default = default_home()
     parser.add_argument("--dir", type=Path, default=default, help=f"where to build it (default: {default})")
     args = parser.parse_args(argv)
