@@ -55,7 +55,7 @@ print(json.dumps({f"{schema}.{name}": kind for schema, name, kind in rows}))
 SECOND_ROUND = {  # appended rows, and one changed payment (id 3: 100 -> 150 cents)
     "raw_customers.csv": ["8,Ann,L.,2024-02-09"],
     "raw_orders.csv": ["11,7,2024-02-08,placed", "12,2,2024-02-09,completed"],
-    "raw_payments.csv": ["13,11,credit_card,900", "14,12,coupon,300", "15,3,gift_card,50"],
+    "raw_payments.csv": ["13,11,credit_card,900", "14,12,coupon,300", "15,3,gift_card,50", "16,12,cash,700"],
 }
 
 
@@ -89,15 +89,16 @@ class Shop:
         assert result.exit_code == 0, f"lake {' '.join(args)} failed:\n{result.output}"
         return result
 
-    def round(self, *dbt_seed: str) -> Result:
-        """Both tools over their copy of the project; returns `lake run`'s result."""
+    def round(self, *dbt_seed: str) -> dict[str, str]:
+        """Both tools over their copy of the project; returns the output of `dbt test`, `lake run` and
+        `lake test` (both tests must pass, warnings allowed)."""
         self.dbt("seed", *dbt_seed)
         self.dbt("run")
-        self.dbt("test")
+        out = {"dbt test": self.dbt("test")}
         self.lake("seed", "--project", str(self.lake_dir))
-        ran = self.lake("run", "--project", str(self.lake_dir))
-        self.lake("test", "--project", str(self.lake_dir))
-        return ran
+        out["lake run"] = self.lake("run", "--project", str(self.lake_dir)).output
+        out["lake test"] = self.lake("test", "--project", str(self.lake_dir)).output
+        return out
 
     def edit_seeds(self) -> None:
         for project in (self.dbt_dir, self.lake_dir):
@@ -166,14 +167,17 @@ def test_first_round_every_relation_equals_dbt_duckdb(shop: Shop) -> None:
 
 def test_second_round_seeds_reloaded_and_incremental_merged_as_dbt_does(shop: Shop) -> None:
     shop.edit_seeds()
-    ran = shop.round("--full-refresh")
-    assert "marts.fct_payments: merge" in ran.output, ran.output  # incremental, not rebuilt
+    out = shop.round("--full-refresh")
+    assert "marts.fct_payments: merge" in out["lake run"], out["lake run"]  # incremental, not rebuilt
+    # a 'cash' payment: the accepted_values test of severity warn warns under both, and passes the run
+    assert "WARN=1 " in out["dbt test"], out["dbt test"]
+    assert "accepted_values(payment_method)\twarn\t1" in out["lake test"], out["lake test"]
     relations = shop.dbt_relations()
     _assert_all_equal(shop, relations)
     fct = {
         r["payment_id"]: r for r in shop.env.lake.table("marts.fct_payments").scan().to_arrow().to_pylist()
     }
-    assert len(fct) == 15 and fct[3]["amount"] == Decimal("1.00")  # the filter kept the old row, as in dbt
+    assert len(fct) == 16 and fct[3]["amount"] == Decimal("1.00")  # the filter kept the old row, as in dbt
     orders = {r["order_id"]: r for r in shop.env.lake.table("marts.orders").scan().to_arrow().to_pylist()}
     assert orders[3]["amount"] == Decimal("14.50")  # a table model is rebuilt: 1.50 + 12.50 + 0.50
 
