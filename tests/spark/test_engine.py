@@ -174,4 +174,4 @@ def test_append_on_a_watermark_matches_duckdb(tmp_path, run_cli) -> None:
         assert run_cli(duck, *[a.format(duck.root / "sql") for a in args]).exit_code == 0
         assert _rows(spark.lake, "silver.appended") == _rows(duck.lake, "silver.appended")
     summary = spark.lake.table("silver.appended").current_snapshot().summary
-    assert summary["lake.operation"] == "run-append" and summary.operation.value == "append"
+    assert summary["lake.operation"] == "run-watermark" and summary.operation.value == "append"
