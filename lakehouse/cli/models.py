@@ -40,6 +40,9 @@ INPUTS_AS_OF_HELP = (
     default=None,
     help="Models built at once (default: the profile's lake.run.threads, else one per core).",
 )
+@click.option(
+    "--fail-fast", is_flag=True, help="Stop at the first model that fails: skip every model not yet started."
+)
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
 @engine_options
 @dry_run_option
@@ -49,7 +52,9 @@ def run(
     ctx: Context,
     project: str,
     select: tuple[str, ...],
+    exclude: tuple[str, ...],
     full_refresh: bool,
+    fail_fast: bool,
     threads: int | None,
     as_of: tuple[str, ...],
     engine: str,
@@ -77,6 +82,8 @@ def run(
     Examples:
       lake run
       lake run --select silver.events+ --dry-run
+      lake run --select tag:nightly --exclude gold.training_set --fail-fast
+      lake run --select state:modified+
       lake run --select +gold.training_set --full-refresh
       lake run --threads 4
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
@@ -86,14 +93,16 @@ def run(
     from lakehouse.errors import LakehouseError
 
     as_of_refs = list(as_of) or None
-    plan = ctx.lake.plan_run(project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine)
+    plan = ctx.lake.plan_run(
+        project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine, exclude=exclude
+    )
     if dry_run:
         out.run_plan(plan)
         return
     out.run_started(plan)
     result = ctx.lake.run(
         project, plan=plan, on_model=out.model_done, threads=threads, engine=engine,
-        spark_master=spark_master, spark_conf=spark_conf,
+        spark_master=spark_master, spark_conf=spark_conf, fail_fast=fail_fast,
     )  # fmt: skip
     out.run_finished(result)
     if not result.ok:
@@ -107,7 +116,12 @@ def run(
 @output_option()
 @pass_ctx
 def test_cmd(
-    ctx: Context, project: str, select: tuple[str, ...], as_of: tuple[str, ...], out: Output
+    ctx: Context,
+    project: str,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_of: tuple[str, ...],
+    out: Output,
 ) -> None:
     """Run the checks of models (and of sources, when nothing is selected) against current tables.
 
@@ -117,11 +131,12 @@ def test_cmd(
     Examples:
       lake test
       lake test --select gold.*
+      lake test --select tag:finance,path:sql/gold --exclude gold.training_set
       lake test --select silver.events --as-of 2026-01-15T00:00:00Z --json
     """
     from lakehouse.errors import CheckFailedError
 
-    results = ctx.lake.test(project, select, list(as_of) or None)
+    results = ctx.lake.test(project, select, list(as_of) or None, exclude)
     out.test_results(results)
     if failing := [r for r in results if r.blocking]:
         raise CheckFailedError("; ".join(r.message() for r in failing))

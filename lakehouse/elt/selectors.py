@@ -46,9 +46,14 @@ _GLOB = "*?["
 class Graph(Protocol):
     """What selection needs of a project (lakehouse.elt.project.Project)."""
 
-    root: Path
-    models: dict[str, Model]
-    sources: Mapping[str, Any]
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def models(self) -> Mapping[str, Model]: ...
+
+    @property
+    def sources(self) -> Mapping[str, Any]: ...
 
     def parents(self, name: str) -> list[str]: ...
 

@@ -21,22 +21,25 @@ class ModelsAPI(LakeBase):
 
     def plan_run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
-        full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb",
+        full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb", exclude: Any = None,
     ) -> RunPlan:  # fmt: skip
         """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot,
-        and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models)."""
+        and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models).
+        `select` and `exclude` take dbt's selectors (lakehouse.elt.selectors)."""
         from lakehouse.elt.plan import plan_run
         from lakehouse.elt.project import Project
 
         return plan_run(
-            self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of, engine=engine
-        )
+            self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of, engine=engine,
+            exclude=exclude,
+        )  # fmt: skip
 
     def run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
         plan: RunPlan | None = None, threads: int | None = None, engine: str = "duckdb",
         spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
+        exclude: Any = None, fail_fast: bool = False,
     ) -> RunResult:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
         Models whose SQL, config() and input snapshots are those of their table's last build are up
@@ -44,11 +47,14 @@ class ModelsAPI(LakeBase):
         builds exactly that plan instead of making a new one. `threads` models are built at once
         (default: the profile's `lake.run.threads`, else one per core), on one shared DuckDB.
         `engine="spark"` writes the models on a Spark session (`spark_master`, default local; extra
-        `spark_conf`), started once for the run and stopped after it; checks still run on DuckDB."""
+        `spark_conf`), started once for the run and stopped after it; checks still run on DuckDB.
+        `fail_fast=True` stops at the first model that fails: models not yet started are skipped."""
         from lakehouse.elt.execute import execute
 
         if plan is None:
-            plan = self.plan_run(project, select, full_refresh=full_refresh, as_of=as_of, engine=engine)
+            plan = self.plan_run(
+                project, select, full_refresh=full_refresh, as_of=as_of, engine=engine, exclude=exclude
+            )
         # Open the shared database (every extension) and the reader here, not racing in worker threads.
         self.engine(locked=True).close()
         self.reader  # noqa: B018
@@ -57,7 +63,7 @@ class ModelsAPI(LakeBase):
             return execute(
                 plan, profile=self.profile, catalog=self.catalog, load=self.reader,
                 engine=lambda: self.engine(locked=True), on_model=on_model, threads=self.run_threads(threads),
-                spark=spark,
+                spark=spark, fail_fast=fail_fast,
             )  # fmt: skip
 
     def run_threads(self, threads: int | None = None) -> int:
@@ -65,14 +71,15 @@ class ModelsAPI(LakeBase):
         return threads or self.profile.settings.run_threads or os.cpu_count() or 1
 
     def test(
-        self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None
-    ) -> list[CheckResult]:
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None,
+        exclude: Any = None,
+    ) -> list[CheckResult]:  # fmt: skip
         """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
         from lakehouse.elt.project import Project
         from lakehouse.elt.testing import check_project
 
         return check_project(
-            self.reader, lambda: self.engine(locked=True), Project.load(project), select, as_of
+            self.reader, lambda: self.engine(locked=True), Project.load(project), select, as_of, exclude
         )
 
     def lineage(
