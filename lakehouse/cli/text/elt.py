@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -76,7 +77,7 @@ class EltText(Output):
             rows = [
                 {
                     "model": m.model, "status": m.status, "strategy": m.strategy, "rows": m.rows,
-                    "seconds": round(m.seconds, 2), "snapshot": _summary_snapshot(m),
+                    "seconds": Decimal(f"{m.seconds:.2f}"), "snapshot": _summary_snapshot(m),
                 }
                 for m in result.models
             ]  # fmt: skip
