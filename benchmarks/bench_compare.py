@@ -89,7 +89,10 @@ def run(ctx: BenchContext) -> list[Figure]:
         drifted.drifted_columns
     )
     both_s = best_of(
-        lambda: (con.execute(_scan_sql(files_serving)).fetchall(), con.execute(_scan_sql(files_now)).fetchall()),
+        lambda: (
+            con.execute(_scan_sql(files_serving)).fetchall(),
+            con.execute(_scan_sql(files_now)).fetchall(),
+        ),
         3,
     )
     listed = ", ".join(COLUMNS)

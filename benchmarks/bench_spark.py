@@ -62,8 +62,14 @@ def run(ctx: BenchContext) -> list[Figure]:
         spark_points.append((millions, spark_s))
         figures.append(
             Figure(
-                TOPIC, f"lake run --engine spark, silver + gold from {size:,} events", spark_s, duck_s, "s",
-                "the crossover", COMMAND, "baseline: lake run on DuckDB, same models and inputs",
+                TOPIC,
+                f"lake run --engine spark, silver + gold from {size:,} events",
+                spark_s,
+                duck_s,
+                "s",
+                "the crossover",
+                COMMAND,
+                "baseline: lake run on DuckDB, same models and inputs",
             )  # fmt: skip
         )
     fixed_s, per_s = _fit(spark_points)
@@ -71,9 +77,19 @@ def run(ctx: BenchContext) -> list[Figure]:
     crossover = (fixed_s - fixed_d) / (per_d - per_s) if per_d > per_s else None
     figures.append(
         Figure(
-            TOPIC, "Spark's fixed cost per run (fit: session start, planning, commits)", fixed_s, fixed_d, "s",
-            "", COMMAND, f"per million events: Spark {per_s:.2f} s, DuckDB {per_d:.2f} s; crossover: "
-            + (f"about {crossover:.1f}M events" if crossover else "none on this machine (Spark's per-row cost is higher on 2 local cores)"),
+            TOPIC,
+            "Spark's fixed cost per run (fit: session start, planning, commits)",
+            fixed_s,
+            fixed_d,
+            "s",
+            "",
+            COMMAND,
+            f"per million events: Spark {per_s:.2f} s, DuckDB {per_d:.2f} s; crossover: "
+            + (
+                f"about {crossover:.1f}M events"
+                if crossover
+                else "none on this machine (Spark's per-row cost is higher on 2 local cores)"
+            ),
         )  # fmt: skip
     )
     figures.append(_compaction(ctx))
@@ -92,7 +108,9 @@ def _compaction(ctx: BenchContext) -> Figure:
         lake = make_lake_env(root, local_properties(root)).lake
         for i in range(files):
             rows = datagen.events(per_file, days=1, seed=i, start_id=i * per_file)
-            lake.ingest("bronze.events", str(datagen.write_parquet(rows, root / f"e{i}.parquet")), create=i == 0)
+            lake.ingest(
+                "bronze.events", str(datagen.write_parquet(rows, root / f"e{i}.parquet")), create=i == 0
+            )
         times[engine] = _timed(lambda: lake.compact("bronze.events", engine=engine))  # noqa: B023
     return Figure(
         TOPIC, f"compact {files} files x {per_file:,} rows --engine spark", times["spark"], times["duckdb"], "s",

@@ -658,7 +658,8 @@ def test_run_reads_live_rows_and_merges_into_a_table_with_deletes(deleted, tmp_p
     project = write_project(
         tmp_path,
         {
-            "gold.m": "{{ config(materialized='incremental', unique_key='id') }}\nSELECT id, user_id, amount FROM s.u\n"
+            "gold.m": "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\n"
+            "SELECT id, user_id, amount FROM s.u\n"
         },
         sources="sources: {s.u: {}, s.t: {}}",
     )

@@ -80,7 +80,10 @@ def test_jinja_ref_source_config_and_plain_sql(tmp_path):
             },
             "cycle: gold.c, silver.a, silver.b$",
         ),
-        ({"silver.a": "{{ config(materialized='view') }} SELECT 1"}, "use 'table' or 'incremental'"),
+        (
+            {"silver.a": "{{ config(materialized='materialized_view') }} SELECT 1"},
+            "use one of: table, incremental",
+        ),
         (
             {"silver.a": "{{ config(materialized='incremental', incremental_strategy='merge') }} SELECT 1"},
             "incremental_strategy='merge' needs unique_key",
@@ -95,7 +98,7 @@ def test_jinja_ref_source_config_and_plain_sql(tmp_path):
             {
                 "silver.a": "{{ config(materialized='incremental', incremental_strategy='microbatch') }} SELECT 1"
             },
-            "use one of: snapshot, merge, watermark",
+            "use one of: snapshot, merge, append, watermark",
         ),
         ({"silver.a": "{{ config(colums={}) }} SELECT 1"}, "unknown config key"),
         ({"silver.a": "{{ config(columns={'a': 'lng'}) }} SELECT 1 AS a"}, "invalid columns contract"),

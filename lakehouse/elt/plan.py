@@ -119,6 +119,7 @@ def plan_run(
     With `engine="spark"`, every model runs on Spark except those whose config() says
     `engine='duckdb'`; a model Spark cannot run with the same meaning fails the plan, naming why."""
     names = project.select(select, exclude, last_build=builds(load))  # state:modified reads tables
+    names = [n for n in names if not project.models[n].config.inline]  # read as CTEs
     reads = ReadPlan.parse(as_of)
     rebuild = full_refresh or as_of is not None  # older inputs cannot be merged into today's table
     inputs: dict[str, int | None] = {}

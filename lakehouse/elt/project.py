@@ -8,12 +8,14 @@ from __future__ import annotations
 import difflib
 import heapq
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+from typing import Any
 
 from lakehouse.elt import selectors
-from lakehouse.elt.models import Model, ModelError, Source, discover
+from lakehouse.elt.models import Model, ModelError, Source
 from lakehouse.elt.selectors import LastBuild, Selection
 
 
@@ -22,11 +24,16 @@ class Project:
     root: Path
     models: dict[str, Model]  # lower-case name -> model
     sources: dict[str, Source]
+    ignored: list[tuple[Path, str]] = field(default_factory=list)  # files that are no model, and why
 
     @classmethod
-    def load(cls, root: str | os.PathLike[str]) -> Project:
-        models, sources = discover(root)
-        project = cls(Path(root), models, sources)
+    def load(cls, root: str | os.PathLike[str], variables: Mapping[str, Any] | None = None) -> Project:
+        """The project in folder `root` (lake's `sql/` or a dbt project); `variables` override its
+        `vars:` (`lake run --vars`)."""
+        from lakehouse.elt.loader import load_project
+
+        loaded = load_project(root, variables)
+        project = cls(Path(root), loaded.models, loaded.sources, loaded.ignored)
         project.validate()
         return project
 

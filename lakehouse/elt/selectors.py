@@ -240,10 +240,7 @@ class _Selector:
 
     def by_config(self, spec: str, key: str, value: str) -> set[str]:
         models = self.graph.models
-        configs = {
-            n: m.config.to_dict() | {"tags": m.config.tags, "engine": m.config.engine}
-            for n, m in models.items()
-        }
+        configs = {n: vars(m.config) | {"strategy": m.config.strategy} for n, m in models.items()}
         known = sorted({k for c in configs.values() for k in c}) or ["materialized"]
         if key not in known:
             raise self.fail(spec, f"names no config key; known: {', '.join(known)}")

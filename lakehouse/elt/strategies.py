@@ -2,6 +2,7 @@
 
 - overwrite: every live file of the table is replaced by the model's output;
 - snapshot: only what the inputs changed since the last build is read (`lakehouse.elt.increment_write`);
+- append: the incremental SQL's rows are added as they are (dbt's `append`);
 - watermark: only rows newer than the table's `max(watermark)` are added;
 - merge: the SQL's own `is_incremental()` filter decides what is read; copy-on-write upsert on
   `unique_key` (`lakehouse.elt.writes.merge`).
@@ -44,6 +45,8 @@ def write_model(
         return ModelWrite(copy_to_data_files(engine, table, sql, write_id=write_id), deleted)
     if step.strategy == "snapshot":
         return write_increment(engine, load, table, step, parent_id, ids, write_id)
+    if step.strategy == "append":  # dbt's: the incremental SQL's rows, as they are
+        return ModelWrite(copy_to_data_files(engine, table, sql, write_id=write_id))
     if step.strategy == "watermark":
         return ModelWrite(_append(engine, load, table, step, parent_id, sql, write_id))
     return merge(engine, table, parent_id, sql, list(step.unique_key), write_id, step.model)
