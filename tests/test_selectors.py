@@ -270,3 +270,23 @@ def test_run_lines_and_summary_table(local_lake: LakeEnv, run_cli, monkeypatch) 
     assert (
         "2 of 2 OK   gold.c " in again.stderr and f"[overwrite, up to date, snapshot {sid}]" in again.stderr
     )
+
+
+def test_a_dbt_project_with_nested_folders(tmp_path: Path) -> None:
+    (tmp_path / "dbt_project.yml").write_text(
+        "name: shop\nmodel-paths: [models]\n"
+        "models:\n  shop:\n    staging:\n      +tags: [staging]\n    marts:\n      +schema: gold\n"
+    )
+    (tmp_path / "models/staging/shop").mkdir(parents=True)
+    (tmp_path / "models/marts").mkdir(parents=True)
+    (tmp_path / "models/staging/shop/stg_orders.sql").write_text("SELECT 1 AS id")
+    (tmp_path / "models/marts/orders.sql").write_text("SELECT id FROM {{ ref('stg_orders') }}")
+    project = Project.load(tmp_path)
+    assert project.select("stg_orders") == ["staging.stg_orders"]  # bare name
+    assert project.select("shop") == ["staging.stg_orders"]  # a folder, as dbt's fqn
+    assert project.select("marts") == ["gold.orders"]  # its folder, though its namespace is gold
+    assert project.select("gold") == ["gold.orders"]
+    assert project.select("path:models/staging") == ["staging.stg_orders"]
+    assert project.select("models/marts/orders.sql") == ["gold.orders"]
+    assert project.select("tag:staging+") == ["staging.stg_orders", "gold.orders"]
+    assert project.select("@orders", "tag:staging") == ["gold.orders"]
