@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import one_line_error, write_jsonl, write_project
+from conftest import cli_json, one_line_error, write_jsonl, write_project
 
 from lakehouse.elt.models import ModelError
 from lakehouse.elt.project import Project
@@ -212,6 +212,13 @@ def test_run_and_test_exclude(local_lake: LakeEnv, run_cli) -> None:
     assert "not_null(v)" in result.stdout and "unique(k)" not in result.stdout
     line = one_line_error(run_cli(env, "run", "--project", str(project), "--exclude", "tag:nope"))
     assert line.startswith("Error: --exclude 'tag:nope' matches no model; tags: none")
+    # state:modified: what was built is unchanged, so only the models never built are selected
+    doc = cli_json(
+        run_cli(env, "run", "--project", str(project), "-s", "state:modified", "--dry-run", "--json")
+    )
+    assert [m["model"] for m in doc["models"]] == ["silver.bad", "gold.d"]
+    nothing = run_cli(env, "run", "--project", str(project), "-s", "state:modified,silver.a")
+    assert nothing.exit_code == 0 and "0 model(s) built, 0 up to date" in nothing.stdout
 
 
 def test_fail_fast_skips_everything_not_yet_started(local_lake: LakeEnv, run_cli) -> None:
