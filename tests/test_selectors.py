@@ -145,12 +145,22 @@ STATE_MODELS = {
     "silver.b": "{{ config(materialized='incremental', unique_key='id', incremental_strategy='merge') }}\n"
     "SELECT id, v FROM bronze.events {% if is_incremental() %}WHERE id > (SELECT max(id) FROM {{ this }}){% endif %}",
     "gold.c": "SELECT count(*) AS n FROM silver.a",
+    "silver.eph": "SELECT id FROM bronze.events WHERE v > 0",  # ephemeral (schema.yml)
+    "gold.e": "SELECT count(*) AS n FROM {{ ref('silver.eph') }}",
 }
 
 
 def _ingest(env: LakeEnv, rows: list[dict], create: bool = False) -> None:
     path = write_jsonl(env.root / f"e{len(list(env.root.glob('e*.jsonl')))}.jsonl", rows)
     env.lake.ingest("bronze.events", str(path), create=create)
+
+
+def _state_project(env: LakeEnv, models: dict[str, str]) -> Path:
+    project = write_project(env.root, models)
+    (project / "silver" / "schema.yml").write_text(
+        "version: 2\nmodels:\n  - name: eph\n    config: {materialized: ephemeral}\n"
+    )
+    return project
 
 
 def _names(env: LakeEnv, project: Path, select, exclude=None) -> list[str]:
@@ -160,8 +170,8 @@ def _names(env: LakeEnv, project: Path, select, exclude=None) -> list[str]:
 def test_state_modified_against_each_tables_last_build(local_lake: LakeEnv) -> None:
     env = local_lake
     _ingest(env, [{"id": i, "v": i * 10} for i in range(5)], create=True)
-    project = write_project(env.root, STATE_MODELS)
-    assert _names(env, project, "state:modified") == ["silver.a", "gold.c", "silver.b"]  # all new
+    project = _state_project(env, STATE_MODELS)
+    assert _names(env, project, "state:modified") == ["gold.e", "silver.a", "gold.c", "silver.b"]  # new
     assert env.lake.run(project).ok
     assert _names(env, project, "state:modified") == []
     _ingest(env, [{"id": 9, "v": 90}])  # new data is not a modification; an incremental build neither
@@ -169,18 +179,21 @@ def test_state_modified_against_each_tables_last_build(local_lake: LakeEnv) -> N
     assert env.lake.run(project).ok
     assert _names(env, project, "state:modified") == []
 
-    project = write_project(
-        env.root,
+    project = _state_project(
+        env,
         {**STATE_MODELS, "silver.a": "SELECT id, v + 1 AS v FROM bronze.events",
          "gold.c": "{{ config(description='counted') }} SELECT count(*) AS n FROM silver.a",
-         "gold.d": "SELECT 1 AS x"},
+         "gold.d": "SELECT 1 AS x",
+         "silver.eph": "SELECT id FROM bronze.events"},
     )  # fmt: skip
-    assert _names(env, project, "state:modified") == ["gold.d", "silver.a", "gold.c"]
-    assert _names(env, project, "state:modified.body") == ["gold.d", "silver.a"]
+    # an ephemeral is never selected by state: its readers' SQL holds it (gold.e's changed)
+    assert _names(env, project, "state:modified") == ["gold.d", "gold.e", "silver.a", "gold.c"]
+    assert _names(env, project, "state:modified.body") == ["gold.d", "gold.e", "silver.a"]
     assert _names(env, project, "state:modified.configs") == ["gold.d", "gold.c"]
     assert _names(env, project, "state:new") == ["gold.d"]
+    assert "silver.eph" not in Project.load(project).select("state:new", last_build=lambda name: None)
     assert _names(env, project, "state:modified+", "gold.*") == ["silver.a"]
-    assert _names(env, project, "state:modified,gold.*") == ["gold.d", "gold.c"]
+    assert _names(env, project, "state:modified,gold.*") == ["gold.d", "gold.e", "gold.c"]
     checked = env.lake.test(project, "state:modified.body")  # lake test reads the tables as well
     assert checked == []
 

@@ -63,11 +63,11 @@ class Graph(Protocol):
 
 
 def select(
-    graph: Graph, select: Selection = None, exclude: Selection = None, *, last_build: LastBuild | None = None
+    graph: Graph, expr: Selection = None, exclude: Selection = None, *, last_build: LastBuild | None = None
 ) -> list[str]:
-    """Model names in dependency order: those `select` chooses (all when it is empty), minus those
+    """Model names in dependency order: those `expr` chooses (all when it is empty), minus those
     `exclude` chooses. `last_build` looks up a model's last build, for `state:` selectors."""
-    chosen = _Selector(graph, "--select", last_build).union(select)
+    chosen = _Selector(graph, "--select", last_build).union(expr)
     if chosen is None:
         chosen = set(graph.models)
     dropped = _Selector(graph, "--exclude", last_build).union(exclude)
@@ -255,6 +255,8 @@ class _Selector:
             raise self.fail(spec, "needs the tables' last builds: use it with lake run or lake test")
         found = set()
         for name, model in self.graph.models.items():
+            if model.config.inline:  # a view or ephemeral has no table: its readers' SQL holds it
+                continue
             built = self.last_build(name)
             if built is None:
                 found.add(name)  # new (or last written by something else: its SQL is unknown)
