@@ -87,7 +87,8 @@ def run(ctx: BenchContext) -> list[Figure]:
             command=COMMAND, note=note,
         ),
         Figure(
-            TOPIC, f"bytes read upstream ({files} file) vs bronze.events's data files", read_bytes / 1e6,
-            table_bytes / 1e6, unit="MB", command=COMMAND, note=note,
+            TOPIC, f"bytes read upstream ({files} file) vs bronze.events's data files", read_bytes / 1e3,
+            table_bytes / 1e3, unit="KB", command=COMMAND,
+            note=f"{note}: {read_bytes / table_bytes:.3%} of the table's bytes",
         ),
     ]  # fmt: skip

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "erase",
     "alter",
     "models",
+    "docs",
     "dev",
     "project",
     "completion",

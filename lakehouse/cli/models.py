@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,7 @@ from lakehouse.cli.options import (
     pass_ctx,
     project_option,
     select_option,
+    vars_option,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ INPUTS_AS_OF_HELP = (
     "--fail-fast", is_flag=True, help="Stop at the first model that fails: skip every model not yet started."
 )
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
+@vars_option
 @engine_options
 @dry_run_option
 @output_option()
@@ -57,6 +59,7 @@ def run(
     fail_fast: bool,
     threads: int | None,
     as_of: tuple[str, ...],
+    variables: dict[str, Any],
     engine: str,
     spark_master: str | None,
     spark_conf: dict[str, str],
@@ -89,13 +92,15 @@ def run(
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
       lake run --engine spark --spark-conf spark.driver.memory=8g
       lake run --engine spark --spark-master spark://head:7077
+      lake run --vars '{start_date: 2026-01-01}'
     """
     from lakehouse.errors import LakehouseError
 
     as_of_refs = list(as_of) or None
     plan = ctx.lake.plan_run(
-        project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine, exclude=exclude
-    )
+        project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine, variables=variables,
+        exclude=exclude,
+    )  # fmt: skip
     if dry_run:
         out.run_plan(plan)
         return
@@ -113,6 +118,7 @@ def run(
 @project_option
 @select_option
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
+@vars_option
 @output_option()
 @pass_ctx
 def test_cmd(
@@ -121,6 +127,7 @@ def test_cmd(
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     as_of: tuple[str, ...],
+    variables: dict[str, Any],
     out: Output,
 ) -> None:
     """Run the checks of models (and of sources, when nothing is selected) against current tables.
@@ -136,7 +143,7 @@ def test_cmd(
     """
     from lakehouse.errors import CheckFailedError
 
-    results = ctx.lake.test(project, select, list(as_of) or None, exclude)
+    results = ctx.lake.test(project, select, list(as_of) or None, variables=variables, exclude=exclude)
     out.test_results(results)
     if failing := [r for r in results if r.blocking]:
         raise CheckFailedError("; ".join(r.message() for r in failing))

@@ -123,6 +123,31 @@ def _from_project_root(ctx: click.Context, param: click.Parameter, value: str | 
     return os.path.join(obj.profile.base_dir, value)
 
 
+def _vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("give a YAML or JSON mapping, e.g. --vars '{start_date: 2026-01-01}'")
+    return parsed
+
+
+def vars_option(fn: F) -> F:
+    """dbt's `--vars`: values for `var()` in models, over the `vars:` of dbt_project.yml."""
+    return click.option(
+        "--vars",
+        "variables",
+        callback=_vars,
+        metavar="YAML",
+        help="Values for var() in models, as a YAML or JSON mapping: --vars '{start_date: 2026-01-01}'.",
+    )(fn)
+
+
 def select_option(fn: F) -> F:
     """`--select` and `--exclude`, dbt's selectors (lakehouse.elt.selectors), both repeatable."""
     fn = click.option(

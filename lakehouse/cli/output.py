@@ -102,6 +102,8 @@ class Output(ABC):
     def lineage(self, result: Any, fmt: str) -> None: ...
     @abstractmethod
     def provenance(self, node: dict[str, Any]) -> None: ...
+    @abstractmethod
+    def docs_written(self, result: Any) -> None: ...
 
     # lake dev
     @abstractmethod
@@ -227,6 +229,9 @@ class Json(Output):
 
     def provenance(self, node: dict[str, Any]) -> None:
         self.emit(masked_errors(node))
+
+    def docs_written(self, result: Any) -> None:
+        self.emit(result.to_dict())
 
     def dev_up(self, result: dict[str, Any]) -> None:
         self.emit(result)

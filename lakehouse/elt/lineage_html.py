@@ -25,13 +25,13 @@ def render_html(lineage: Lineage, title: str = "lake lineage") -> str:
     """The page for `lineage` (computed with `columns=True` for column lineage on click)."""
     parts = {
         "title": html.escape(title),
-        "style": _asset("lineage.css"),
-        "data": _script_json(page_data(lineage)),
-        "dagre": f"/*!\n{_asset('LICENSE.dagre')}*/\n{_script(_asset(DAGRE))}",
-        "script": _script(_asset("lineage.js")),
+        "style": asset("lineage.css"),
+        "data": script_json(page_data(lineage)),
+        "dagre": f"/*!\n{asset('LICENSE.dagre')}*/\n{inline_script(asset(DAGRE))}",
+        "script": inline_script(asset("lineage.js")),
     }
     # One pass, so nothing inserted is searched for markers again.
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], _asset("lineage.html"))
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], asset("lineage.html"))
 
 
 def page_data(lineage: Lineage) -> dict[str, Any]:
@@ -63,18 +63,18 @@ def split_column(ref: str, tables: list[str]) -> tuple[str, str]:
     return f"{namespace}.{name}", column
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
     return (ASSETS / name).read_text(encoding="utf-8")
 
 
-def _script(code: str) -> str:
+def inline_script(code: str) -> str:
     """Code safe inside <script>: the published file's source-map comment would point at a file the
     page does not have, and `</script` would end the element early."""
     code = re.sub(r"^//# sourceMappingURL=.*$", "", code, flags=re.MULTILINE)
     return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)
 
 
-def _script_json(value: Any) -> str:
+def script_json(value: Any) -> str:
     """JSON for a <script type="application/json"> element: `<`, `>` and `&` escaped, so no table
     description or column name can close the element or start markup."""
     text = json.dumps(value, ensure_ascii=False, default=str)

@@ -20,7 +20,7 @@ from typing import Any
 
 from lakehouse.elt.dbtproject import DbtProject, load_dbt_project
 from lakehouse.elt.discovery import ModelFile, ProjectFiles, find_files
-from lakehouse.elt.models import Model, ModelConfig, Source, parse_config
+from lakehouse.elt.models import INLINE, Model, ModelConfig, Source, parse_config
 from lakehouse.elt.render import ModelError, RenderContext, render, resolve_ref, with_inlines
 from lakehouse.elt.yamlspec import ModelSpec, YamlSpecs, read_docs, read_yaml
 from lakehouse.errors import LakehouseError
@@ -52,13 +52,25 @@ def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | No
     raw = {f.path: _settings(f, dbt, specs) for f in files.models}
     ignored = list(files.ignored)
     names: dict[Path, str] = {}
+    inline: dict[Path, bool] = {}  # a view or ephemeral model, by its settings and config()
+    base_context = _context(files, dbt, specs, variables)
+    probe = replace(base_context, probe=True)  # any ref renders: only config() matters at first
     for file in files.models:
         settings = raw[file.path]
         if settings.get("enabled") is False:
             ignored.append((file.path, "disabled (enabled: false)"))
             continue
-        names[file.path] = _table_name(file, settings)
-    context = _context(files, dbt, specs, names, variables)
+        names[file.path], materialized = _table_name(file, settings, probe)
+        inline[file.path] = materialized in INLINE
+    by_name: dict[str, list[str]] = {}
+    for path, table in sorted(names.items()):
+        by_name.setdefault(path.stem.lower(), []).append(table)
+    context = replace(
+        base_context,
+        tables={t.lower(): t for t in names.values()},
+        names={k: tuple(v) for k, v in by_name.items()},
+        ephemeral={t.lower(): "lake_inline_" + t.replace(".", "__") for p, t in names.items() if inline[p]},
+    )
     loader = _Renderer(context, {p: f for f in files.models if (p := f.path) in names}, raw, names, specs)
     models: dict[str, Model] = {}
     for path in names:
@@ -68,7 +80,12 @@ def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | No
             raise ModelError(f"two model files for {model.name}: {models[key].path} and {path}")
         models[key] = model
     sources = {
-        ident: Source(ident, _docs(s.description, specs), list(s.checks))
+        ident: Source(
+            ident,
+            _docs(s.description, specs),
+            list(s.checks),
+            {c: _docs(d, specs) for c, d in s.column_docs.items()},
+        )
         for ident, s in specs.sources.items()
     }
     return Loaded(models, sources, ignored)
@@ -91,28 +108,19 @@ def _list(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def _table_name(file: ModelFile, settings: Mapping[str, Any]) -> str:
-    probe = RenderContext(probe=True)  # any ref renders: only config() matters here
+def _table_name(file: ModelFile, settings: Mapping[str, Any], probe: RenderContext) -> tuple[str, Any]:
+    """The model's table, and its materialization."""
     guess = f"{file.folders[0] if file.folders else DEFAULT_NAMESPACE}.{file.path.stem}"  # for errors
     _, config = render(file.template, guess, context=probe)
     merged = {**settings, **config}
     namespace = merged.get("schema") or (file.folders[0] if file.folders else DEFAULT_NAMESPACE)
-    return f"{namespace}.{merged.get('alias') or file.path.stem}"
+    return f"{namespace}.{merged.get('alias') or file.path.stem}", merged.get("materialized")
 
 
 def _context(
-    files: ProjectFiles,
-    dbt: DbtProject | None,
-    specs: YamlSpecs,
-    names: Mapping[Path, str],
-    variables: Mapping[str, Any] | None,
+    files: ProjectFiles, dbt: DbtProject | None, specs: YamlSpecs, variables: Mapping[str, Any] | None
 ) -> RenderContext:
-    by_name: dict[str, list[str]] = {}
-    for path, table in sorted(names.items()):
-        by_name.setdefault(path.stem.lower(), []).append(table)
     return RenderContext(
-        tables={t.lower(): t for t in names.values()},
-        names={k: tuple(v) for k, v in by_name.items()},
         package=dbt.name if dbt else "",
         vars={**(dbt.vars if dbt else {}), **(variables or {})},
         macros="\n".join(text for _, text in files.macros),
@@ -151,26 +159,17 @@ class _Renderer:
             self.busy.discard(path)
         return self.done[path]
 
-    def _inline_names(self) -> dict[str, str]:
-        """Every view or ephemeral model's table -> the CTE name it is read by."""
-        out = {}
-        for path, table in self.names.items():
-            materialized = {**self.settings[path]}.get("materialized")
-            if materialized in ("view", "ephemeral"):
-                out[table.lower()] = "lake_inline_" + table.replace(".", "__")
-        return out
-
     def _load(self, path: Path) -> Model:
         from lakehouse.elt.checks import parse_checks
         from lakehouse.read.query import changes_calls, lake_tables, parse_single
 
         file, name = self.files[path], self.names[path]
-        context = replace(self.context, ephemeral=self._inline_names())
+        context = self.context
         sql, config = render(file.template, name, context=context)
         cfg = _merged_config(
             name, {**self.settings[path], **config}, self.specs.models.get(path.stem.lower())
         )
-        cfg = _resolve_check_refs(name, cfg, context)
+        cfg = _resolve_check_refs(name, cfg, replace(context, ephemeral={}))  # a view is checked by name
         cfg.description = _docs(cfg.description, self.specs)
         cfg.column_docs = {c: _docs(d, self.specs) for c, d in cfg.column_docs.items()}
         if cfg.columns:

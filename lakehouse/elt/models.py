@@ -166,6 +166,7 @@ class Source:
     name: str
     description: str = ""
     checks: list[Any] = field(default_factory=list)
+    column_docs: dict[str, str] = field(default_factory=dict)  # column -> description (YAML)
 
 
 def contract_text(columns: Mapping[str, str]) -> str | None:

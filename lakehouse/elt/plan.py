@@ -54,6 +54,7 @@ class Step:
     reason: str = ""  # why it is built (or "up to date")
     engine: str = "duckdb"  # or spark (`lake run --engine spark`)
     check_reads: tuple[str, ...] = ()  # other tables its checks read: built (or pinned) before it
+    check_views: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # of those, views: SQL
     # snapshot strategy: the last build, what this run reads of each input (recomputed when the run
     # builds an upstream model first), and the full-build SQL to fall back on
     last: Built | None = None
@@ -88,6 +89,7 @@ class RunPlan:
     schema_ids: Mapping[str, int | None] = field(default_factory=lambda: _frozen({}))  # of inputs and models
     full_refresh: bool = False
     as_of: AsOf = None
+    ignored: tuple[tuple[str, str], ...] = ()  # project files that are no model: (path, why)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ class RunPlan:
             "project": self.project,
             "full_refresh": self.full_refresh,
             "inputs": dict(self.inputs),
+            "ignored": [{"path": p, "why": why} for p, why in self.ignored],
             "models": [s.to_dict() for s in self.steps],
         }
 
@@ -183,14 +186,19 @@ def plan_run(
                 reason=reason or "up to date",
                 engine=_engine_of(model, sql, engine),
                 check_reads=tuple(model.check_reads),
+                check_views=_frozen(
+                    {r: project.models[r].sql for r in model.check_reads if _inline(project, r)}
+                ),
                 last=last,
                 increment=increment,
                 full_sql=model.sql,
             )
         )
+    ignored = tuple((str(p), why) for p, why in project.ignored)
     return RunPlan(
-        new_run_id(), str(project.root), tuple(steps), _frozen(inputs), _frozen(schemas), full_refresh, as_of
-    )
+        new_run_id(), str(project.root), tuple(steps), _frozen(inputs), _frozen(schemas), full_refresh, as_of,
+        ignored,
+    )  # fmt: skip
 
 
 def at_run(
@@ -221,6 +229,10 @@ def at_run(
         step, strategy="overwrite", incremental=False, sql=step.full_sql, sql_hash=sql_hash(step.full_sql),
         increment=increment, reason=f"{step.reason}; rebuilding: {increment.rebuild}",
     )  # fmt: skip
+
+
+def _inline(project: Project, name: str) -> bool:
+    return name in project.models and project.models[name].config.inline
 
 
 def _engine_of(model: Model, sql: str, engine: str) -> str:

@@ -92,7 +92,7 @@ def write_audit_publish(
     checks = [*not_null_checks(name, step.columns), *step.checks]
     # Every table a check reads is at a pinned snapshot (the staged one is on its audit branch); the
     # reader caches each metadata file and file plan, so the checks do not reload them.
-    query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}))
+    query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}), step.check_views)
     result.checks = run_checks(query, name, checks, staged_id)
     result.rows = rows
     if any(c.blocking for c in result.checks):

@@ -39,11 +39,15 @@ def rewrite_pinned(
     return plan_sql(sql, reads, TableReader.of(load), relations=relations)[0]
 
 
-def pinned_query(engine: Engine, load: Callable[[str], Table], reads: ReadPlan) -> Callable[[str], pa.Table]:
-    """The `query` function checks run through: SQL over pinned snapshots, DuckDB errors as QueryError."""
+def pinned_query(
+    engine: Engine, load: Callable[[str], Table], reads: ReadPlan, views: Mapping[str, str] | None = None
+) -> Callable[[str], pa.Table]:
+    """The `query` function checks run through: SQL over pinned snapshots, DuckDB errors as QueryError.
+    `views` maps a view or ephemeral model (lower case) to its SQL, read in its place at the same pins."""
+    relations = {name: rewrite_pinned(sql, load, reads) for name, sql in (views or {}).items()}
 
     def query(sql: str) -> pa.Table:
-        rewritten = rewrite_pinned(sql, load, reads)
+        rewritten = rewrite_pinned(sql, load, reads, relations)
         try:
             return engine.arrow(rewritten)
         except Exception as exc:

@@ -175,6 +175,11 @@ def with_inlines(sql: str, inlines: Mapping[str, str]) -> str:
     tree = parse_single(sql)
     if not isinstance(tree, exp.Query):
         return sql
-    for cte, inner in used.items():
+    own = tree.args.get("with_")
+    tree.set("with_", None)
+    for cte, inner in used.items():  # first, so that the model's own CTEs can read them
         tree = tree.with_(cte, as_=parse_single(inner))
+    if own is not None:
+        for cte in own.expressions:
+            tree = tree.with_(cte.alias, as_=cte.this, recursive=bool(own.args.get("recursive")))
     return tree.sql(dialect="duckdb")

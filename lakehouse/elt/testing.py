@@ -44,13 +44,20 @@ def check_project(
                 ],
             )
         )
+    views = {n: project.models[n].sql for n in project.models if project.models[n].config.inline}
     needed = {
-        t for name, checks in owners if checks for t in [name, *(x for c in checks for x in c.tables())]
+        t
+        for name, checks in owners
+        if checks
+        for t in [name, *(x for c in checks for x in c.tables(name))]
+        if t.lower() not in views
     }
+    for name in views:  # a view or ephemeral model is checked over its SQL, at the same snapshots
+        needed |= set(project.models[name].depends_on)
     snapshots = ReadPlan.parse(as_of).snapshot_ids(load, sorted(needed))
     results: list[CheckResult] = []
     with engine() as opened:
-        query = pinned_query(opened, load, pinned(snapshots))
+        query = pinned_query(opened, load, pinned(snapshots), views)
         for name, checks in owners:
             results += run_checks(query, name, checks, snapshots.get(name.lower()))
     return results

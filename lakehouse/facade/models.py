@@ -1,4 +1,4 @@
-"""ELT projects (lakehouse.elt): plan, run, test, lineage, provenance."""
+"""ELT projects (lakehouse.elt): plan, run, test, lineage, provenance, docs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lakehouse.read.plan import AsOf, ReadPlan
 
 if TYPE_CHECKING:
     from lakehouse.elt.checks import CheckResult
+    from lakehouse.elt.docsite import DocsResult
     from lakehouse.elt.lineage import Lineage
     from lakehouse.elt.plan import RunPlan
     from lakehouse.elt.results import ModelResult, RunResult
@@ -21,17 +22,19 @@ class ModelsAPI(LakeBase):
 
     def plan_run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
-        full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb", exclude: Any = None,
+        full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb",
+        variables: dict[str, Any] | None = None, exclude: Any = None,
     ) -> RunPlan:  # fmt: skip
         """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot,
         and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models).
-        `select` and `exclude` take dbt's selectors (lakehouse.elt.selectors)."""
+        `variables` are dbt's `--vars`, over the project's `vars:`; `select` and `exclude` take dbt's
+        selectors (lakehouse.elt.selectors)."""
         from lakehouse.elt.plan import plan_run
         from lakehouse.elt.project import Project
 
         return plan_run(
-            self.reader, Project.load(project), select, full_refresh=full_refresh, as_of=as_of, engine=engine,
-            exclude=exclude,
+            self.reader, Project.load(project, variables), select, full_refresh=full_refresh, as_of=as_of,
+            engine=engine, exclude=exclude,
         )  # fmt: skip
 
     def run(
@@ -39,7 +42,7 @@ class ModelsAPI(LakeBase):
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
         plan: RunPlan | None = None, threads: int | None = None, engine: str = "duckdb",
         spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
-        exclude: Any = None, fail_fast: bool = False,
+        variables: dict[str, Any] | None = None, exclude: Any = None, fail_fast: bool = False,
     ) -> RunResult:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
         Models whose SQL, config() and input snapshots are those of their table's last build are up
@@ -53,8 +56,9 @@ class ModelsAPI(LakeBase):
 
         if plan is None:
             plan = self.plan_run(
-                project, select, full_refresh=full_refresh, as_of=as_of, engine=engine, exclude=exclude
-            )
+                project, select, full_refresh=full_refresh, as_of=as_of, engine=engine, variables=variables,
+                exclude=exclude,
+            )  # fmt: skip
         # Open the shared database (every extension) and the reader here, not racing in worker threads.
         self.engine(locked=True).close()
         self.reader  # noqa: B018
@@ -72,15 +76,16 @@ class ModelsAPI(LakeBase):
 
     def test(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None,
-        exclude: Any = None,
+        variables: dict[str, Any] | None = None, exclude: Any = None,
     ) -> list[CheckResult]:  # fmt: skip
         """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
         from lakehouse.elt.project import Project
         from lakehouse.elt.testing import check_project
 
         return check_project(
-            self.reader, lambda: self.engine(locked=True), Project.load(project), select, as_of, exclude
-        )
+            self.reader, lambda: self.engine(locked=True), Project.load(project, variables), select, as_of,
+            exclude,
+        )  # fmt: skip
 
     def lineage(
         self, project: str | os.PathLike[str] = "sql", model: str | None = None, *, columns: bool = False
@@ -96,3 +101,15 @@ class ModelsAPI(LakeBase):
         from lakehouse.elt.provenance import provenance
 
         return provenance(self.table, name, ReadPlan.at(name, as_of).ref(name))
+
+    def docs(
+        self, project: str | os.PathLike[str] = "sql", output: str | os.PathLike[str] | None = None
+    ) -> DocsResult:
+        """Write the documentation site of `project` into `output` (default `.lake/docs` under the
+        project root): `index.html`, one page that opens offline (descriptions, columns, checks, SQL,
+        the lineage graph, each table's latest snapshot and whether it is stale), and `docs.json`."""
+        from lakehouse.elt.docsite import build_site, write_site
+        from lakehouse.elt.project import Project
+
+        where = output if output is not None else os.path.join(self.profile.base_dir, ".lake", "docs")
+        return write_site(build_site(Project.load(project), self.table), where)

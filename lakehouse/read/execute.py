@@ -3,7 +3,6 @@ the result from a locked-down engine as Arrow record batches."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -54,13 +53,12 @@ def plan_sql(
     SQL read in its place, in its current schema (a snapshot-incremental model's new rows of an input)."""
 
     def read(identifier: str, sql_ref: str | None) -> TableRead:
+        relation = (relations or {}).get(identifier.lower()) if sql_ref is None else None
+        if relation is not None:  # read in place of the table (which may not exist: a view)
+            return TableRead(identifier, "", None, [], live_sql=relation)
         meta = tables.meta(identifier)  # first: a missing table says so before any pin is looked up
         current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
-        found = tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
-        relation = (relations or {}).get(identifier.lower()) if sql_ref is None else None
-        if relation is not None:
-            return dataclasses.replace(found, live_sql=relation, parquet=None, projection=())
-        return found
+        return tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
 
     def changes(identifier: str, old: str, new: str | None) -> str:
         # imported only when a query calls changes(): the plain query path stays light

@@ -6,6 +6,7 @@ from lakehouse.cli.text.alter import AlterText
 from lakehouse.cli.text.changes import ChangesText
 from lakehouse.cli.text.dev import DevText
 from lakehouse.cli.text.diff import DiffText
+from lakehouse.cli.text.docs import DocsText
 from lakehouse.cli.text.drift import DriftText
 from lakehouse.cli.text.elt import EltText
 from lakehouse.cli.text.erase import EraseText
@@ -24,6 +25,7 @@ class Text(
     EraseText,
     AlterText,
     EltText,
+    DocsText,
     DevText,
     ProjectText,
     DiffText,

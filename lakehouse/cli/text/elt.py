@@ -19,6 +19,8 @@ class EltText(Output):
     _models: int = 0
 
     def run_started(self, plan: Any) -> None:
+        for path, why in plan.ignored:  # no file of the project is skipped silently
+            click.echo(f"skipped {path}: {why}", err=True)
         self._counter, self._models = itertools.count(1), len(plan.steps)
         # with Spark in the run, each model's line says which engine built it
         self._engines = {s.model: s.engine for s in plan.steps} if _uses_spark(plan) else {}
@@ -38,6 +40,8 @@ class EltText(Output):
         )
         for name, sid in plan.inputs.items():
             click.echo(f"  {name} @ {sid}")
+        for path, why in plan.ignored:
+            click.echo(f"skipped {path}: {why}")
         for i, step in enumerate(plan.steps, 1):
             if step.up_to_date:
                 click.echo(f"\n-- {i}. {step.model}: up to date at snapshot {step.target_snapshot_id}")
