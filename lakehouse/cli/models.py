@@ -74,7 +74,9 @@ def run(
     is the table's main branch moved to it: a failing check leaves the table (and everything
     downstream, which is skipped) at its previous snapshot, and the command exits 1 naming the check.
     Models with no dependency between them are built side by side (--threads), sharing one DuckDB
-    memory limit. --as-of rebuilds from older inputs (a full refresh).
+    memory limit. --as-of rebuilds from older inputs (a full refresh). --fail-fast stops at the first
+    model that fails: the models not yet started are skipped. --select and --exclude take dbt's
+    selectors; each model's line says `k of N`, its status, strategy, rows and seconds.
 
     --engine spark builds the models on a Spark session (local, or --spark-master; `make spark` sets
     one up) from the same model files, transpiled to Spark SQL: same pinned inputs, audit branch,
