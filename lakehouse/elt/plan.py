@@ -17,6 +17,7 @@ from lakehouse.elt.checks import Check, parse_checks
 from lakehouse.elt.increments import APPEND, PENDING, Increment, plan_increment
 from lakehouse.elt.models import Model, sql_hash
 from lakehouse.elt.project import Project
+from lakehouse.elt.selectors import builds
 from lakehouse.elt.state import Built, config_hash, last_build, why_stale
 from lakehouse.errors import NoSuchTableError
 from lakehouse.read.plan import AsOf, ReadPlan
@@ -113,13 +114,15 @@ def plan_run(
     full_refresh: bool = False,
     as_of: AsOf = None,
     engine: str = "duckdb",
+    exclude: str | list[str] | tuple[str, ...] | None = None,
 ) -> RunPlan:
     """Order the selected models, pin every input to one snapshot id, now, and mark the models whose
     tables are already what building them would give (`lakehouse.elt.state`) up to date.
 
     With `engine="spark"`, every model runs on Spark except those whose config() says
     `engine='duckdb'`; a model Spark cannot run with the same meaning fails the plan, naming why."""
-    names = [n for n in project.select(select) if not project.models[n].config.inline]  # read as CTEs
+    names = project.select(select, exclude, last_build=builds(load))  # state:modified reads tables
+    names = [n for n in names if not project.models[n].config.inline]  # read as CTEs
     reads = ReadPlan.parse(as_of)
     rebuild = full_refresh or as_of is not None  # older inputs cannot be merged into today's table
     inputs: dict[str, int | None] = {}
