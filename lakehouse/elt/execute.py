@@ -30,6 +30,7 @@ from lakehouse.io.engine import short_error
 from lakehouse.io.explain import is_duckdb_error
 from lakehouse.table.commits import RetryPolicy
 from lakehouse.table.tables import ensure_namespace
+from lakehouse.table.views import store_view
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -74,6 +75,10 @@ def execute(
         )
 
     results = _Schedule(plan, build, on_model, fail_fast).run(max(1, threads))
+    if all(r.status in DONE for r in results):  # views (their SQL) are published with the run
+        for name, sql in sorted(plan.views.items()):
+            ensure_namespace(catalog, name.split(".", 1)[0])
+            store_view(catalog, name, sql)
     return RunResult(plan.run_id, results, round(time.perf_counter() - start, 3))
 
 
