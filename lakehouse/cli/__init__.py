@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "alter",
     "models",
     "docs",
+    "seed",
     "dev",
     "project",
     "completion",

@@ -104,6 +104,10 @@ class Output(ABC):
     def provenance(self, node: dict[str, Any]) -> None: ...
     @abstractmethod
     def docs_written(self, result: Any) -> None: ...
+    @abstractmethod
+    def seed_plan(self, plan: Any) -> None: ...
+    @abstractmethod
+    def seeded(self, result: Any) -> None: ...
 
     # lake dev
     @abstractmethod
@@ -231,6 +235,12 @@ class Json(Output):
         self.emit(masked_errors(node))
 
     def docs_written(self, result: Any) -> None:
+        self.emit(result.to_dict())
+
+    def seed_plan(self, plan: Any) -> None:
+        self.emit(plan.to_dict())
+
+    def seeded(self, result: Any) -> None:
         self.emit(result.to_dict())
 
     def dev_up(self, result: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from lakehouse.elt.lineage import Lineage
     from lakehouse.elt.plan import RunPlan
     from lakehouse.elt.results import ModelResult, RunResult
+    from lakehouse.elt.seeds import SeedPlan, SeedResult
 
 
 class ModelsAPI(LakeBase):
@@ -69,6 +70,33 @@ class ModelsAPI(LakeBase):
                 engine=lambda: self.engine(locked=True), on_model=on_model, threads=self.run_threads(threads),
                 spark=spark, fail_fast=fail_fast,
             )  # fmt: skip
+
+    def plan_seeds(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, *, full_refresh: bool = False,
+        seed_paths: list[str | os.PathLike[str]] | None = None,
+    ) -> SeedPlan:  # fmt: skip
+        """The `SeedPlan` of `lake seed`: per seed CSV its table, types, rows and what loading does."""
+        from lakehouse.elt.seeds import plan_seeds
+
+        with self.engine(locked=False) as engine:
+            return plan_seeds(
+                self.profile, self.catalog, engine, project, select, full_refresh=full_refresh,
+                seed_paths=seed_paths,
+            )  # fmt: skip
+
+    def seed(
+        self, project: str | os.PathLike[str] = "sql", select: Any = None, *, full_refresh: bool = False,
+        seed_paths: list[str | os.PathLike[str]] | None = None, plan: SeedPlan | None = None,
+    ) -> SeedResult:  # fmt: skip
+        """Load the project's seeds (every `*.csv` under its seed paths) into tables, one snapshot each;
+        seeds whose file and types are those last loaded are skipped (`full_refresh=True` loads every
+        one, recreating tables whose columns changed). `plan=` (from `plan_seeds`) does exactly that plan."""
+        from lakehouse.elt.seeds import load_seeds
+
+        if plan is None:
+            plan = self.plan_seeds(project, select, full_refresh=full_refresh, seed_paths=seed_paths)
+        with self.engine(locked=False) as engine:
+            return load_seeds(plan, self.profile, self.catalog, engine)
 
     def run_threads(self, threads: int | None = None) -> int:
         """How many models `run` builds at once: `threads`, else the profile's, else the core count."""

@@ -91,6 +91,7 @@ def ingest_into(
     on_progress: Callable[[float], None] | None = None,
     key: list[str] | None = None,
     dry_run: bool = False,
+    summary: dict[str, str] | None = None,
 ) -> IngestResult:
     """`lake ingest`: into an existing table, or (`create`) into one made from the sources' schema."""
     _check_mode(mode, key, dry_run)
@@ -117,7 +118,7 @@ def ingest_into(
     try:
         return ingest(
             profile, engine, lambda: load_table(catalog, name), name, sources,
-            mode=mode, evolve=evolve, on_progress=on_progress, key=key, dry_run=dry_run,
+            mode=mode, evolve=evolve, on_progress=on_progress, key=key, dry_run=dry_run, summary=summary,
         )  # fmt: skip
     except BaseException:
         if created:  # a failed --create ingest leaves no empty table behind...
@@ -138,7 +139,9 @@ def ingest(
     on_progress: Callable[[float], None] | None = None,
     key: list[str] | None = None,
     dry_run: bool = False,
+    summary: dict[str, str] | None = None,
 ) -> IngestResult:
+    """`summary`: extra entries for the snapshot's summary (`lake seed` records its file hash there)."""
     _check_mode(mode, key, dry_run)
     start = time.perf_counter()
     table = load()
@@ -181,6 +184,7 @@ def ingest(
         checkpoint("after-write")
         rows = merging.source_rows if merging is not None else written.rows
         summary = {
+            **(summary or {}),
             "lake.operation": f"ingest-{mode}",
             "lake.sources": _sources_summary(sources.paths),
             "lake.source-files": str(len(sources.paths)),

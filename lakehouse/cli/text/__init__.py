@@ -13,6 +13,7 @@ from lakehouse.cli.text.erase import EraseText
 from lakehouse.cli.text.history import HistoryText
 from lakehouse.cli.text.maintenance import MaintenanceText
 from lakehouse.cli.text.project import ProjectText
+from lakehouse.cli.text.seed import SeedText
 from lakehouse.cli.text.spark import SparkText
 from lakehouse.cli.text.tables import TableText
 
@@ -26,6 +27,7 @@ class Text(
     AlterText,
     EltText,
     DocsText,
+    SeedText,
     DevText,
     ProjectText,
     DiffText,
