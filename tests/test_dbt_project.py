@@ -130,6 +130,10 @@ def test_run_and_test_build_the_tables_and_read_views_through(shop: tuple[LakeEn
     assert env.lake.table("marts.shipped").scan().to_arrow().to_pylist() == [{"n": 2, "engine": "duckdb"}]
     assert env.lake.table("main.top").scan().to_arrow().num_rows == 1
     assert "staging.stg_orders" not in env.lake.tables()  # a view copies no data
+    # ... and lake query reads it through its stored SQL, at the query's snapshots
+    shown = run_cli(env, "query", "SELECT count(*) AS n, sum(amount) AS s FROM staging.stg_orders")
+    assert shown.exit_code == 0, shown.output
+    assert env.lake.query("SELECT count(*) AS n FROM staging.stg_orders").to_pylist() == [{"n": 3}]
 
     tested = run_cli(env, "test", "--project", str(root))
     assert tested.exit_code == 0, tested.output

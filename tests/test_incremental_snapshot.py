@@ -30,7 +30,15 @@ SELECT kind, count(*) AS n, sum(v) AS v FROM bronze.ev GROUP BY kind"""
 WATERMARKED = """{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}
 SELECT DISTINCT id, ts, upper(kind) AS kind, v * 2 AS v2 FROM bronze.ev WHERE v >= 0
 {% if is_incremental() %} AND ts >= (SELECT max(ts) FROM {{ this }}) {% endif %}"""
-MODELS = {"silver.keyed": KEYED, "silver.appended": APPENDED, "silver.agg": AGGREGATE}
+# incremental on a model that this run merges into first: its range is known only once that is built
+CHAINED = """{{ config(materialized='incremental', unique_key='id') }}
+SELECT id, kind, v2 + 1 AS v3 FROM silver.keyed WHERE v2 > 10"""
+MODELS = {
+    "silver.keyed": KEYED,
+    "silver.appended": APPENDED,
+    "silver.agg": AGGREGATE,
+    "gold.chained": CHAINED,
+}
 SOURCES = "sources: {bronze.ev: {}, bronze.dim: {}}"
 
 
@@ -120,6 +128,7 @@ def test_incremental_equals_full_refresh_over_random_histories(lake: LakeEnv, tm
             assert rows(env, name) == full_refresh(env, sql), f"seed {seed}, step {step} ({op}): {name}"
     # the row-wise models were built incrementally, the aggregate was rebuilt
     assert seen["silver.keyed:snapshot"] and seen["silver.appended:snapshot"], seen
+    assert seen["gold.chained:snapshot"], seen
     assert seen["silver.agg:overwrite"], seen
     # and an explicit --full-refresh gives the same rows again
     before = {name: rows(env, name) for name in MODELS}

@@ -82,5 +82,5 @@ def test_run_counts_models_done_as_they_finish(local_lake: LakeEnv, run_cli: Any
     repo_sql = Path(__file__).resolve().parent.parent / "sql"
     result = run_cli(local_lake, "run", "--project", str(repo_sql))
     assert result.exit_code == 0, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("OK ")]
-    assert [line.rsplit("(", 1)[1] for line in lines] == ["1 of 4)", "2 of 4)", "3 of 4)", "4 of 4)"]
+    lines = [line for line in result.stderr.splitlines() if " of 4 OK " in line]
+    assert [line.split(" OK ")[0] for line in lines] == ["1 of 4", "2 of 4", "3 of 4", "4 of 4"]

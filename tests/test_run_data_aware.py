@@ -5,6 +5,7 @@ models downstream of it."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_second_run_is_up_to_date_and_publishes_nothing(built: LakeEnv, run_cli)
     result = run_cli(env, "run", "--project", str(REPO_SQL))
     assert result.exit_code == 0, result.output
     for m in MODELS:
-        assert f"OK   {m}: up to date, snapshot {heads[m]}" in result.stderr
+        assert re.search(rf"OK   {m} \.+ \[\w+, up to date, snapshot {heads[m]}\]", result.stderr)
     assert "0 model(s) built, 4 up to date" in result.stdout
     assert {m: snapshot_count(env, m) for m in MODELS} == counts
     doc = cli_json(run_cli(env, "run", "--project", str(REPO_SQL), "--json"))

@@ -110,53 +110,53 @@ def test_without_dbt_project_seeds_beside_sql_are_inferred_as_ingest_infers(
 
 
 def test_up_to_date_seeds_are_skipped_and_a_changed_one_overwrites_its_table(
-    local_lake: LakeEnv, run_cli: Any, tmp_path: Path
+    any_lake: LakeEnv, run_cli: Any, tmp_path: Path
 ) -> None:
     project = _plain(tmp_path)
     (tmp_path / "seeds" / "raw_regions.csv").write_text("id,name\n1,north\n")
-    assert run_cli(local_lake, "seed", "--project", str(project)).exit_code == 0
-    again = run_cli(local_lake, "seed", "--project", str(project))
+    assert run_cli(any_lake, "seed", "--project", str(project)).exit_code == 0
+    again = run_cli(any_lake, "seed", "--project", str(project))
     assert "main.raw_orders: up to date" in again.stdout and "0 of 2 seed(s) loaded" in again.stdout
-    assert _snapshots(local_lake, "main.raw_orders") == 1
+    assert _snapshots(any_lake, "main.raw_orders") == 1
 
     (tmp_path / "seeds" / "raw_orders.csv").write_text(ORDERS + "4,dee,1.5,2024-01-04\n")
-    changed = run_cli(local_lake, "seed", "--project", str(project), "--json")
+    changed = run_cli(any_lake, "seed", "--project", str(project), "--json")
     seeds = {s["table"]: s for s in json.loads(changed.stdout)["seeds"]}
     assert (
         seeds["main.raw_orders"]["status"] == "loaded" and seeds["main.raw_regions"]["status"] == "up_to_date"
     )
-    table = local_lake.lake.table("main.raw_orders")
+    table = any_lake.lake.table("main.raw_orders")
     assert len(table.snapshots()) == 2 and table.current_snapshot().summary.operation.value == "overwrite"
-    assert _scan(local_lake, "main.raw_orders")["id"].to_pylist() == [1, 2, 3, 4]
-    assert _snapshots(local_lake, "main.raw_regions") == 1
+    assert _scan(any_lake, "main.raw_orders")["id"].to_pylist() == [1, 2, 3, 4]
+    assert _snapshots(any_lake, "main.raw_regions") == 1
 
     # --full-refresh loads an up-to-date seed again; --select picks seeds by name
-    refreshed = run_cli(local_lake, "seed", "--project", str(project), "--full-refresh", "-s", "raw_regions")
+    refreshed = run_cli(any_lake, "seed", "--project", str(project), "--full-refresh", "-s", "raw_regions")
     assert "1 of 1 seed(s) loaded" in refreshed.stdout, refreshed.output
-    assert _snapshots(local_lake, "main.raw_regions") == 2 and _snapshots(local_lake, "main.raw_orders") == 2
+    assert _snapshots(any_lake, "main.raw_regions") == 2 and _snapshots(any_lake, "main.raw_orders") == 2
 
 
 def test_a_changed_column_type_needs_full_refresh_which_recreates_the_table(
-    local_lake: LakeEnv, run_cli: Any, tmp_path: Path
+    any_lake: LakeEnv, run_cli: Any, tmp_path: Path
 ) -> None:
     from conftest import fails_unchanged
 
     project = _plain(tmp_path)
-    assert run_cli(local_lake, "seed", "--project", str(project)).exit_code == 0
+    assert run_cli(any_lake, "seed", "--project", str(project)).exit_code == 0
     (tmp_path / "seeds" / "props.yml").write_text(
         "version: 2\nseeds:\n  - name: raw_orders\n    config:\n      column_types: {amount: 'decimal(10,2)'}\n"
     )
     args = ["seed", "--project", str(project)]
-    fails_unchanged(run_cli, local_lake, "main.raw_orders", args, "column amount", "--full-refresh")
-    result = run_cli(local_lake, *args, "--full-refresh")
+    fails_unchanged(run_cli, any_lake, "main.raw_orders", args, "column amount", "--full-refresh")
+    result = run_cli(any_lake, *args, "--full-refresh")
     assert "main.raw_orders: recreated, 3 rows" in result.stdout, result.output
-    assert _types(local_lake, "main.raw_orders")["amount"] == "decimal(10, 2)"
-    assert [str(v) for v in _scan(local_lake, "main.raw_orders")["amount"].to_pylist()] == [
+    assert _types(any_lake, "main.raw_orders")["amount"] == "decimal(10, 2)"
+    assert [str(v) for v in _scan(any_lake, "main.raw_orders")["amount"].to_pylist()] == [
         "10.50",
         "3.00",
         "7.25",
     ]
-    assert _snapshots(local_lake, "main.raw_orders") == 1
+    assert _snapshots(any_lake, "main.raw_orders") == 1
 
 
 def test_dry_run_plans_and_writes_nothing(local_lake: LakeEnv, run_cli: Any, tmp_path: Path) -> None:

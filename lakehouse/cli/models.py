@@ -41,6 +41,9 @@ INPUTS_AS_OF_HELP = (
     default=None,
     help="Models built at once (default: the profile's lake.run.threads, else one per core).",
 )
+@click.option(
+    "--fail-fast", is_flag=True, help="Stop at the first model that fails: skip every model not yet started."
+)
 @as_of_option(INPUTS_AS_OF_HELP, multiple=True)
 @vars_option
 @engine_options
@@ -51,7 +54,9 @@ def run(
     ctx: Context,
     project: str,
     select: tuple[str, ...],
+    exclude: tuple[str, ...],
     full_refresh: bool,
+    fail_fast: bool,
     threads: int | None,
     as_of: tuple[str, ...],
     variables: dict[str, Any],
@@ -69,7 +74,9 @@ def run(
     is the table's main branch moved to it: a failing check leaves the table (and everything
     downstream, which is skipped) at its previous snapshot, and the command exits 1 naming the check.
     Models with no dependency between them are built side by side (--threads), sharing one DuckDB
-    memory limit. --as-of rebuilds from older inputs (a full refresh).
+    memory limit. --as-of rebuilds from older inputs (a full refresh). --fail-fast stops at the first
+    model that fails: the models not yet started are skipped. --select and --exclude take dbt's
+    selectors; each model's line says `k of N`, its status, strategy, rows and seconds.
 
     --engine spark builds the models on a Spark session (local, or --spark-master; `make spark` sets
     one up) from the same model files, transpiled to Spark SQL: same pinned inputs, audit branch,
@@ -80,6 +87,8 @@ def run(
     Examples:
       lake run
       lake run --select silver.events+ --dry-run
+      lake run --select tag:nightly --exclude gold.training_set --fail-fast
+      lake run --select state:modified+
       lake run --select +gold.training_set --full-refresh
       lake run --threads 4
       lake run --as-of bronze.events=2026-01-15T00:00:00Z
@@ -91,15 +100,16 @@ def run(
 
     as_of_refs = list(as_of) or None
     plan = ctx.lake.plan_run(
-        project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine, variables=variables
-    )
+        project, select, full_refresh=full_refresh, as_of=as_of_refs, engine=engine, variables=variables,
+        exclude=exclude,
+    )  # fmt: skip
     if dry_run:
         out.run_plan(plan)
         return
     out.run_started(plan)
     result = ctx.lake.run(
         project, plan=plan, on_model=out.model_done, threads=threads, engine=engine,
-        spark_master=spark_master, spark_conf=spark_conf,
+        spark_master=spark_master, spark_conf=spark_conf, fail_fast=fail_fast,
     )  # fmt: skip
     out.run_finished(result)
     if not result.ok:
@@ -117,6 +127,7 @@ def test_cmd(
     ctx: Context,
     project: str,
     select: tuple[str, ...],
+    exclude: tuple[str, ...],
     as_of: tuple[str, ...],
     variables: dict[str, Any],
     out: Output,
@@ -129,11 +140,12 @@ def test_cmd(
     Examples:
       lake test
       lake test --select gold.*
+      lake test --select tag:finance,path:sql/gold --exclude gold.training_set
       lake test --select silver.events --as-of 2026-01-15T00:00:00Z --json
     """
     from lakehouse.errors import CheckFailedError
 
-    results = ctx.lake.test(project, select, list(as_of) or None, variables=variables)
+    results = ctx.lake.test(project, select, list(as_of) or None, variables=variables, exclude=exclude)
     out.test_results(results)
     if failing := [r for r in results if r.blocking]:
         raise CheckFailedError("; ".join(r.message() for r in failing))

@@ -149,13 +149,20 @@ def vars_option(fn: F) -> F:
 
 
 def select_option(fn: F) -> F:
+    """`--select` and `--exclude`, dbt's selectors (lakehouse.elt.selectors), both repeatable."""
+    fn = click.option(
+        "--exclude", "exclude", multiple=True, metavar="EXPR", shell_complete=complete_models,
+        help="Leave out what these selectors choose (same syntax as --select).",
+    )(fn)  # fmt: skip
     return click.option(
         "--select",
         "-s",
         "select",
         multiple=True,
         metavar="EXPR",
-        help="dbt selectors: silver.events, silver.events+ (and downstream), +gold.x (and upstream), gold.*.",
+        help="dbt selectors: stg_orders (a bare name), silver.events+ (and downstream), +gold.x (and "
+        "upstream), 1+x / x+2 (to a depth), @x, gold.*, tag:x, path:sql/gold, source:bronze.events, "
+        "config.materialized:incremental, state:modified; space = union, comma = intersection.",
         shell_complete=complete_models,
     )(fn)
 

@@ -9,7 +9,7 @@ contracts, checks and commits stay per model, and each table gets its own commit
 
 A model that fails (a check, or an error) leaves its table at its previous snapshot, and every model
 downstream of it is skipped, while models that do not depend on it still run (dbt's behaviour without
---fail-fast). A model the plan marks up to date is not built and its checks do not run again: its
+--fail-fast; with `fail_fast`, every model not yet started is skipped, and those in flight finish). A model the plan marks up to date is not built and its checks do not run again: its
 data is the snapshot that passed them. Results come back in the plan's order, never completion order.
 """
 
@@ -30,6 +30,7 @@ from lakehouse.io.engine import short_error
 from lakehouse.io.explain import is_duckdb_error
 from lakehouse.table.commits import RetryPolicy
 from lakehouse.table.tables import ensure_namespace
+from lakehouse.table.views import store_view
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -52,6 +53,7 @@ def execute(
     threads: int = 1,
     on_model: Callable[[ModelResult], None] | None = None,
     spark: Callable[[], SparkSession] | None = None,
+    fail_fast: bool = False,
 ) -> RunResult:
     """Run the plan; never raises for a model's failure (see `RunResult.ok`), only for setup errors.
 
@@ -72,7 +74,11 @@ def execute(
             plan.run_id, step, snapshot_ids, schema_ids, profile, catalog, load, engine, session
         )
 
-    results = _Schedule(plan, build, on_model).run(max(1, threads))
+    results = _Schedule(plan, build, on_model, fail_fast).run(max(1, threads))
+    if all(r.status in DONE for r in results):  # views (their SQL) are published with the run
+        for name, sql in sorted(plan.views.items()):
+            ensure_namespace(catalog, name.split(".", 1)[0])
+            store_view(catalog, name, sql)
     return RunResult(plan.run_id, results, round(time.perf_counter() - start, 3))
 
 
@@ -84,6 +90,7 @@ class _Schedule:
         plan: RunPlan,
         build: Callable[[Step, dict[str, int | None], dict[str, int | None]], ModelResult],
         on_model: Callable[[ModelResult], None] | None,
+        fail_fast: bool = False,
     ) -> None:
         self.steps = plan.steps
         self.build = build
@@ -98,13 +105,18 @@ class _Schedule:
         self.results: list[ModelResult | None] = [None] * len(self.steps)
         self.started = [False] * len(self.steps)
         self.told = 0  # results handed to on_model, in plan order
+        self.fail_fast = fail_fast
+        self.stopped_by: str | None = None  # fail_fast: the first model that failed
 
     def run(self, threads: int) -> list[ModelResult]:
         running: dict[Future[ModelResult], int] = {}
+        queued: list[tuple[int, Step]] = []  # ready, waiting for a free thread (fail_fast skips them)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lake-run") as pool:
             try:
                 while self.told < len(self.steps):
-                    for i, step in self._ready():
+                    queued = sorted(queued + self._ready())  # plan order
+                    while queued and len(running) < threads:
+                        i, step = queued.pop(0)
                         ids, schemas = dict(self.snapshot_ids), dict(self.schema_ids)
                         running[pool.submit(self.build, step, ids, schemas)] = i
                     self._tell()
@@ -112,6 +124,10 @@ class _Schedule:
                         done, _ = wait(running, return_when=FIRST_COMPLETED)
                         for future in done:
                             self._finish(running.pop(future), future.result())
+                        if self.stopped_by is not None:
+                            for i, _step in queued:
+                                self.started[i] = False  # the next _ready() skips it
+                            queued.clear()
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)  # models in flight end with their cleanup
                 raise
@@ -126,11 +142,16 @@ class _Schedule:
             progress = False
             for i, step in enumerate(self.steps):
                 upstream = [self.results[p] for p in self.parents[i]]
-                if self.started[i] or any(r is None for r in upstream):
+                if self.started[i] or (self.stopped_by is None and any(r is None for r in upstream)):
                     continue
                 self.started[i] = progress = True
                 failed = [r.model for r in upstream if r is not None and r.status not in DONE]
-                if failed:
+                if self.stopped_by is not None:
+                    self._finish(i, ModelResult(
+                        step.model, "skipped", step.strategy, previous_snapshot_id=step.target_snapshot_id,
+                        error=f"--fail-fast: {self.stopped_by} failed",
+                    ))  # fmt: skip
+                elif failed:
                     self._finish(i, ModelResult(
                         step.model, "skipped", step.strategy, previous_snapshot_id=step.target_snapshot_id,
                         error=f"upstream {', '.join(failed)} failed",
@@ -143,6 +164,8 @@ class _Schedule:
 
     def _finish(self, i: int, result: ModelResult) -> None:
         self.results[i] = result
+        if self.fail_fast and self.stopped_by is None and result.status in ("failed", "error"):
+            self.stopped_by = result.model
         if result.status in DONE:
             self.snapshot_ids[result.model] = result.snapshot_id
             if result.schema_id is not None:

@@ -17,6 +17,7 @@ from lakehouse.elt.checks import Check, parse_checks
 from lakehouse.elt.increments import APPEND, PENDING, Increment, plan_increment
 from lakehouse.elt.models import Model, sql_hash
 from lakehouse.elt.project import Project
+from lakehouse.elt.selectors import builds
 from lakehouse.elt.state import Built, config_hash, last_build, why_stale
 from lakehouse.errors import NoSuchTableError
 from lakehouse.read.plan import AsOf, ReadPlan
@@ -89,6 +90,7 @@ class RunPlan:
     full_refresh: bool = False
     as_of: AsOf = None
     ignored: tuple[tuple[str, str], ...] = ()  # project files that are no model: (path, why)
+    views: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # view -> SQL, stored by the run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class RunPlan:
             "full_refresh": self.full_refresh,
             "inputs": dict(self.inputs),
             "ignored": [{"path": p, "why": why} for p, why in self.ignored],
+            "views": sorted(self.views),
             "models": [s.to_dict() for s in self.steps],
         }
 
@@ -113,13 +116,20 @@ def plan_run(
     full_refresh: bool = False,
     as_of: AsOf = None,
     engine: str = "duckdb",
+    exclude: str | list[str] | tuple[str, ...] | None = None,
 ) -> RunPlan:
     """Order the selected models, pin every input to one snapshot id, now, and mark the models whose
     tables are already what building them would give (`lakehouse.elt.state`) up to date.
 
     With `engine="spark"`, every model runs on Spark except those whose config() says
     `engine='duckdb'`; a model Spark cannot run with the same meaning fails the plan, naming why."""
-    names = [n for n in project.select(select) if not project.models[n].config.inline]  # read as CTEs
+    selected = project.select(select, exclude, last_build=builds(load))  # state:modified reads tables
+    names = [n for n in selected if not project.models[n].config.inline]  # read as CTEs
+    views = {
+        project.models[n].name: project.models[n].sql
+        for n in selected
+        if project.models[n].config.materialized == "view"
+    }
     reads = ReadPlan.parse(as_of)
     rebuild = full_refresh or as_of is not None  # older inputs cannot be merged into today's table
     inputs: dict[str, int | None] = {}
@@ -194,7 +204,7 @@ def plan_run(
     ignored = tuple((str(p), why) for p, why in project.ignored)
     return RunPlan(
         new_run_id(), str(project.root), tuple(steps), _frozen(inputs), _frozen(schemas), full_refresh, as_of,
-        ignored,
+        ignored, _frozen(views),
     )  # fmt: skip
 
 

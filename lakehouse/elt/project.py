@@ -1,16 +1,11 @@
 """A project: its models and sources as a DAG, ordered, and selected with dbt's `--select` syntax.
 
->>> # silver.events      the model
->>> # silver.events+     it and everything downstream
->>> # +gold.features     it and everything upstream (models only; sources are inputs)
->>> # gold.*             every model of a layer
->>> # "a b" or "a,b"     the union
+The syntax is dbt's (lakehouse.elt.selectors): silver.events+, +gold.x, gold.*, tag:x, path:, @x, ...
 """
 
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import heapq
 import os
 from collections.abc import Mapping
@@ -19,7 +14,9 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from lakehouse.elt import selectors
 from lakehouse.elt.models import Model, ModelError, Source
+from lakehouse.elt.selectors import LastBuild, Selection
 
 
 @dataclass
@@ -140,41 +137,9 @@ class Project:
 
     # ---------------------------------------------------------------- --select
 
-    def select(self, expr: str | list[str] | tuple[str, ...] | None) -> list[str]:
-        """Model names (dependency order) chosen by dbt-style selectors; None or empty means all."""
-        if expr is None or (not isinstance(expr, str) and not expr):
-            return self.order()
-        terms = [expr] if isinstance(expr, str) else list(expr)
-        parts = [p for term in terms for p in term.replace(",", " ").split()]
-        if not parts:
-            return self.order()
-        chosen: set[str] = set()
-        for part in parts:
-            chosen |= self._select_one(part)
-        return self.order(chosen)
-
-    def _select_one(self, part: str) -> set[str]:
-        up = part.startswith("+")
-        down = part.endswith("+")
-        pattern = part.strip("+").lower()
-        if not pattern:
-            raise ModelError(f"empty selector {part!r}")
-        if any(ch in pattern for ch in "*?["):
-            base = {n for n in self.models if fnmatch.fnmatchcase(n, pattern)}
-        elif "." not in pattern:  # a bare layer name selects the layer
-            base = {n for n in self.models if n.split(".", 1)[0] == pattern}
-        else:
-            base = {pattern} if pattern in self.models else set()
-        if not base:
-            known = ", ".join(sorted(self.models)) or "none"
-            hint = (
-                " (it is a source; select the models that read it with +)" if pattern in self.sources else ""
-            )
-            raise ModelError(f"--select {part!r} matches no model{hint}; models: {known}")
-        result = set(base)
-        for name in base:
-            if up:
-                result |= self.upstream(name)
-            if down:
-                result |= self.downstream(name)
-        return result
+    def select(
+        self, expr: Selection = None, exclude: Selection = None, *, last_build: LastBuild | None = None
+    ) -> list[str]:
+        """Model names (dependency order) chosen by dbt's selectors (lakehouse.elt.selectors); None or
+        empty selects all; `last_build` serves `state:modified`."""
+        return selectors.select(self, expr, exclude, last_build=last_build)

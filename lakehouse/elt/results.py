@@ -65,10 +65,14 @@ class RunResult:
                 parts += [c.message() for c in failing]
             else:
                 parts.append(f"{m.model}: {m.error}")
-        skipped = [m.model for m in self.models if m.status == "skipped"]
+        skipped = [m for m in self.models if m.status == "skipped"]
+        stopped = [m.model for m in skipped if (m.error or "").startswith("--fail-fast")]
+        downstream = [m.model for m in skipped if m.model not in stopped]
         text = "; ".join(parts)
-        if skipped:
-            text += f"; skipped downstream: {', '.join(skipped)}"
+        if downstream:
+            text += f"; skipped downstream: {', '.join(downstream)}"
+        if stopped:
+            text += f"; skipped (--fail-fast): {', '.join(stopped)}"
         return text
 
     def to_dict(self) -> dict[str, Any]:

@@ -198,7 +198,8 @@ def _read_typed(engine: Engine, seed: Seed, sources: SourceSet, columns: tuple[t
     except Exception as exc:  # DuckDB's conversion error: name the column it could not read
         message = explain_source_error(exc, sources)
         column = next((n for n, _ in columns if f'"{n}"' in str(exc) or f"column {n}" in str(exc)), None)
-        where = f" (column {column})" if column and f"column {column}" not in message else ""
+        named = column is None or f"column {column}" in message or f'"{column}"' in message
+        where = "" if named else f" (column {column})"
         raise SeedError(_about(seed, SeedError(message + where))) from None
     assert row is not None
     _refuse_fractions(engine, seed, sources, [n for n, t in columns if t in ("int", "long")])

@@ -10,6 +10,7 @@ from lakehouse.elt.checks import Check, CheckResult, parse_checks, run_checks
 from lakehouse.elt.contracts import not_null_checks
 from lakehouse.elt.project import Project
 from lakehouse.elt.reads import pinned, pinned_query
+from lakehouse.elt.selectors import builds
 from lakehouse.read.plan import AsOf, ReadPlan
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ def check_project(
     project: Project,
     select: str | list[str] | tuple[str, ...] | None = None,
     as_of: AsOf = None,
+    exclude: str | list[str] | tuple[str, ...] | None = None,
 ) -> list[CheckResult]:
     """Run the checks of the selected models (and of every source when nothing is selected).
 
@@ -31,7 +33,7 @@ def check_project(
     owners: list[tuple[str, list[Check]]] = []
     if not select:
         owners += [(s.name, parse_checks(s.name, s.checks)) for s in project.sources.values()]
-    for name in project.select(select):
+    for name in project.select(select, exclude, last_build=builds(load)):
         model = project.models[name]
         owners.append(
             (

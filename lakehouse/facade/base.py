@@ -49,10 +49,11 @@ class LakeBase:
     def reader(self) -> TableReader:
         """The read path's view of the tables: metadata and file plans, cached by snapshot."""
         from lakehouse.read.tables import TableReader
+        from lakehouse.table.views import view_sql
 
         return TableReader(
             self.profile, lambda extensions: self.engine(locked=True, extensions=extensions), self.table,
-            self._plan_cache,
+            self._plan_cache, lambda identifier: view_sql(self.catalog, identifier),
         )  # fmt: skip
 
     def engine(self, *, locked: bool = True, extensions: Iterable[str] = EXTENSIONS) -> Engine:

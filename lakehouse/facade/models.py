@@ -24,17 +24,18 @@ class ModelsAPI(LakeBase):
     def plan_run(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, *,
         full_refresh: bool = False, as_of: AsOf = None, engine: str = "duckdb",
-        variables: dict[str, Any] | None = None,
+        variables: dict[str, Any] | None = None, exclude: Any = None,
     ) -> RunPlan:  # fmt: skip
         """The `RunPlan` of `lake run`: models in order, rendered SQL, every input pinned to a snapshot,
         and the engine each model is built on (`engine="spark"`: Spark, but for DuckDB-only models).
-        `variables` are dbt's `--vars`, over the project's `vars:`."""
+        `variables` are dbt's `--vars`, over the project's `vars:`; `select` and `exclude` take dbt's
+        selectors (lakehouse.elt.selectors)."""
         from lakehouse.elt.plan import plan_run
         from lakehouse.elt.project import Project
 
         return plan_run(
             self.reader, Project.load(project, variables), select, full_refresh=full_refresh, as_of=as_of,
-            engine=engine,
+            engine=engine, exclude=exclude,
         )  # fmt: skip
 
     def run(
@@ -42,7 +43,7 @@ class ModelsAPI(LakeBase):
         full_refresh: bool = False, as_of: AsOf = None, on_model: Callable[[ModelResult], None] | None = None,
         plan: RunPlan | None = None, threads: int | None = None, engine: str = "duckdb",
         spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
-        variables: dict[str, Any] | None = None,
+        variables: dict[str, Any] | None = None, exclude: Any = None, fail_fast: bool = False,
     ) -> RunResult:  # fmt: skip
         """Build the selected models with write-audit-publish; returns a `RunResult` (check `.ok`).
         Models whose SQL, config() and input snapshots are those of their table's last build are up
@@ -50,13 +51,15 @@ class ModelsAPI(LakeBase):
         builds exactly that plan instead of making a new one. `threads` models are built at once
         (default: the profile's `lake.run.threads`, else one per core), on one shared DuckDB.
         `engine="spark"` writes the models on a Spark session (`spark_master`, default local; extra
-        `spark_conf`), started once for the run and stopped after it; checks still run on DuckDB."""
+        `spark_conf`), started once for the run and stopped after it; checks still run on DuckDB.
+        `fail_fast=True` stops at the first model that fails: models not yet started are skipped."""
         from lakehouse.elt.execute import execute
 
         if plan is None:
             plan = self.plan_run(
-                project, select, full_refresh=full_refresh, as_of=as_of, engine=engine, variables=variables
-            )
+                project, select, full_refresh=full_refresh, as_of=as_of, engine=engine, variables=variables,
+                exclude=exclude,
+            )  # fmt: skip
         # Open the shared database (every extension) and the reader here, not racing in worker threads.
         self.engine(locked=True).close()
         self.reader  # noqa: B018
@@ -65,7 +68,7 @@ class ModelsAPI(LakeBase):
             return execute(
                 plan, profile=self.profile, catalog=self.catalog, load=self.reader,
                 engine=lambda: self.engine(locked=True), on_model=on_model, threads=self.run_threads(threads),
-                spark=spark,
+                spark=spark, fail_fast=fail_fast,
             )  # fmt: skip
 
     def plan_seeds(
@@ -101,15 +104,16 @@ class ModelsAPI(LakeBase):
 
     def test(
         self, project: str | os.PathLike[str] = "sql", select: Any = None, as_of: AsOf = None,
-        variables: dict[str, Any] | None = None,
+        variables: dict[str, Any] | None = None, exclude: Any = None,
     ) -> list[CheckResult]:  # fmt: skip
         """Run the checks of models (and sources) against current tables, or `as_of`: `CheckResult`s."""
         from lakehouse.elt.project import Project
         from lakehouse.elt.testing import check_project
 
         return check_project(
-            self.reader, lambda: self.engine(locked=True), Project.load(project, variables), select, as_of
-        )
+            self.reader, lambda: self.engine(locked=True), Project.load(project, variables), select, as_of,
+            exclude,
+        )  # fmt: skip
 
     def lineage(
         self, project: str | os.PathLike[str] = "sql", model: str | None = None, *, columns: bool = False

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakehouse.core.schemas import quote_ident
-from lakehouse.errors import LakehouseError, QueryError
+from lakehouse.errors import LakehouseError, NoSuchTableError, QueryError
 from lakehouse.io.engine import Engine, short_error
 from lakehouse.read.plan import AsOf, ReadPlan
 from lakehouse.read.query import Lister, rewrite
@@ -56,7 +56,15 @@ def plan_sql(
         relation = (relations or {}).get(identifier.lower()) if sql_ref is None else None
         if relation is not None:  # read in place of the table (which may not exist: a view)
             return TableRead(identifier, "", None, [], live_sql=relation)
-        meta = tables.meta(identifier)  # first: a missing table says so before any pin is looked up
+        try:
+            meta = tables.meta(identifier)  # first: a missing table says so before any pin is looked up
+        except NoSuchTableError:
+            view = tables.views(identifier) if tables.views is not None and sql_ref is None else None
+            if view is None:
+                raise
+            return TableRead(
+                identifier, "", None, [], live_sql=plan_sql(view, plan, tables, relations=relations)[0]
+            )
         current = plan.current_schema and sql_ref is None  # `FOR ... AS OF` in the SQL is time travel
         return tables.read(identifier, plan.sql_ref(identifier, sql_ref), current_schema=current, meta=meta)
 

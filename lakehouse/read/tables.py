@@ -45,7 +45,9 @@ class TableReader:
         engine: EngineFactory,
         load: Callable[[str], Table],
         cache: PlanCache | None = None,
+        views: Callable[[str], str | None] | None = None,
     ) -> None:
+        self.views = views  # a name that is no table -> the SQL of the view stored under it, if any
         self.profile = profile
         self.engine = engine  # a locked engine with at least the given extensions loaded
         self.load = load  # pyiceberg, for catalogs lake cannot read directly and for equality deletes

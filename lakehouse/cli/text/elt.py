@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from typing import Any
 
 import click
 
 from lakehouse.cli.base import redact
 from lakehouse.cli.output import Output
-from lakehouse.cli.terminal import print_table, print_tree, sample_row
+from lakehouse.cli.terminal import print_table, print_tree, sample_row, stdout_is_terminal
 
 
 class EltText(Output):
@@ -25,8 +26,11 @@ class EltText(Output):
         self._engines = {s.model: s.engine for s in plan.steps} if _uses_spark(plan) else {}
 
     def _done(self) -> str:
-        """`  (2 of 4)`: models finished of the run's, as they finish (next() is atomic: threads share it)."""
-        return f"  ({next(self._counter)} of {self._models})" if self._counter is not None else ""
+        """`2 of 4`: models finished of the run's, as they finish (next() is atomic: threads share it)."""
+        if self._counter is None:
+            return ""
+        width = len(str(self._models))
+        return f"{next(self._counter):>{width}} of {self._models} "
 
     def run_plan(self, plan: Any) -> None:
         fresh = sum(s.up_to_date for s in plan.steps)
@@ -53,28 +57,35 @@ class EltText(Output):
             click.echo(step.sql)
 
     def model_done(self, model: Any) -> None:
-        """One line on stderr as each model finishes (stdout keeps the summary)."""
+        """One line on stderr as each model finishes, as dbt's (stdout keeps the summary):
+        `2 of 4 OK   silver.events ....... [snapshot, 1,204 rows in 0.52s, snapshot 123]`."""
         m = model
-        if m.status == "skipped":
-            click.echo(f"SKIP {m.model}: {redact(str(m.error))}{self._done()}", err=True)
-            return
-        if m.status == "up_to_date":
-            click.echo(f"OK   {m.model}: up to date, snapshot {m.snapshot_id}{self._done()}", err=True)
-            return
-        sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
-        state = {"ok": "OK  ", "failed": "FAIL", "error": "ERR "}[m.status]
         engine = self._engines.get(m.model) and (m.engine or self._engines[m.model])
-        on = f" on {_ENGINE_NAMES[engine]}" if engine else ""
-        click.echo(
-            f"{state} {m.model}: {m.strategy}{on}, {m.rows} rows, {m.seconds:.2f}s, snapshot {sid}{self._done()}",
-            err=True,
-        )
+        how = f"{m.strategy}{f' on {_ENGINE_NAMES[engine]}' if engine else ''}"
+        if m.status == "skipped":
+            what = f"{how}, {redact(str(m.error))}"
+        elif m.status == "up_to_date":
+            what = f"{how}, up to date, snapshot {m.snapshot_id}"
+        else:
+            sid = m.snapshot_id if m.status == "ok" else _unchanged(m.previous_snapshot_id)
+            what = f"{how}, {m.rows:,} row{'' if m.rows == 1 else 's'} in {m.seconds:.2f}s, snapshot {sid}"
+        dots = "." * max(3, DOTS - len(m.model))
+        click.echo(f"{self._done()}{_STATUS[m.status]:<4} {m.model} {dots} [{what}]", err=True)
         if m.status == "error":
             click.echo(f"  {redact(str(m.error))}", err=True)
         for check in m.checks:
             _check_failure(check)
 
     def run_finished(self, result: Any) -> None:
+        if stdout_is_terminal() and result.models:  # piped, stdout keeps its one line
+            rows = [
+                {
+                    "model": m.model, "status": m.status, "strategy": m.strategy, "rows": m.rows,
+                    "seconds": Decimal(f"{m.seconds:.2f}"), "snapshot": _summary_snapshot(m),
+                }
+                for m in result.models
+            ]  # fmt: skip
+            print_table(rows, title=f"run {result.run_id}")
         if result.ok:  # a failed run says so in its error line
             fresh = result.count("up_to_date")
             click.echo(
@@ -124,6 +135,17 @@ class EltText(Output):
         root = Tree(_label(node))
         grow(root, node)
         print_tree(root)
+
+
+DOTS = 40  # model names are padded with dots to this width, as dbt's lines are
+_STATUS = {"ok": "OK", "up_to_date": "OK", "failed": "FAIL", "error": "ERR", "skipped": "SKIP"}
+
+
+def _summary_snapshot(m: Any) -> str:
+    """The snapshot the table is at after the run: published, up to date, or unchanged."""
+    if m.status in ("ok", "up_to_date"):
+        return str(m.snapshot_id)
+    return _unchanged(m.previous_snapshot_id)
 
 
 def _unchanged(previous: int | None) -> str:
