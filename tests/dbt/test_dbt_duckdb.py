@@ -7,7 +7,8 @@ the CLI, over an identical copy of the project. Then every relation dbt made is 
 - views (lake stores their SQL in the catalog, no data): dbt's view against `lake query "SELECT * FROM
   <view>"`, so the view itself is compared, not only the models that inline it.
 Rows are compared as multisets, with values normalised where the engines legitimately differ (decimal vs
-double, time zones); column names and coarse types (integer, number, string, date, ...) must match.
+double, time zones); column names must match, in order, and so must column types (exactly: today both
+tools give the same Arrow types for every column; only encodings such as large_string are folded).
 The second round appends and changes seed rows, then `dbt seed --full-refresh` + `dbt run` against
 `lake seed` + `lake run`: the incremental model merges only what its `is_incremental()` filter selects.
 """
@@ -193,7 +194,7 @@ def _assert_all_equal(shop: Shop, relations: dict[str, str]) -> None:
 
 
 def _diff(name: str, dbt: pa.Table, lake: pa.Table) -> str:
-    """'' when equal, else what differs: columns, coarse types, and rows only one side has."""
+    """'' when equal, else what differs: columns, types, and rows only one side has."""
     if dbt.column_names != lake.column_names:
         return f"{name}: columns differ: dbt {dbt.column_names}, lake {lake.column_names}"
     kinds = [
@@ -229,12 +230,12 @@ def _value(value: Any) -> Any:
 
 
 def _kind(kind: pa.DataType) -> str:
-    if pa.types.is_integer(kind):
-        return "integer"
-    if pa.types.is_decimal(kind) or pa.types.is_floating(kind):
-        return "number"
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    """The type as compared: exact (int32 is not int64, decimal(38,2) is not double), except for Arrow's
+    encodings of one type (string/large_string, timestamp units; Parquet has no dictionary of its own)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return "string"
     if pa.types.is_timestamp(kind):
-        return "timestamp"
+        return f"timestamp(tz={kind.tz is not None})"
     return str(kind)
