@@ -239,3 +239,18 @@ def _kind(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind):
         return f"timestamp(tz={kind.tz is not None})"
     return str(kind)
+
+
+def test_a_difference_is_named_row_by_row() -> None:
+    dbt = pa.table({"id": pa.array([1, 2], pa.int32()), "amount": [Decimal("1.50"), Decimal("2.00")]})
+    same = pa.table({"id": pa.array([2, 1], pa.int32()), "amount": [Decimal("2.00"), Decimal("1.50")]})
+    assert _diff("marts.t", dbt, same) == ""
+    other = pa.table({"id": pa.array([1, 3], pa.int32()), "amount": [Decimal("1.50"), Decimal("2.00")]})
+    assert _diff("marts.t", dbt, other) == (
+        "marts.t: 2 rows in dbt, 2 in lake; columns ['id', 'amount']\n"
+        "  only in dbt:  [(2, 2.0)]\n  only in lake: [(3, 2.0)]"
+    )
+    wide = pa.table({"id": pa.array([1, 2], pa.int64()), "amount": [1.5, 2.0]})
+    assert _diff("marts.t", dbt, wide) == (
+        "marts.t: column types differ: id (dbt int32, lake int64), amount (dbt decimal128(3, 2), lake double)"
+    )
