@@ -172,10 +172,9 @@ class _Renderer:
         file, name = self.files[path], self.names[path]
         context = self.context
         sql, config = render(file.template, name, context=context)
-        raw = {**self.settings[path], **config}
-        if context.package:  # a dbt project: incremental models write as dbt-duckdb's would
-            raw = _dbt_incremental_default(raw)
-        cfg = _merged_config(name, raw, self.specs.models.get(path.stem.lower()))
+        cfg = _merged_config(
+            name, {**self.settings[path], **config}, self.specs.models.get(path.stem.lower())
+        )
         cfg = _resolve_check_refs(name, cfg, replace(context, ephemeral={}))  # a view is checked by name
         cfg.description = _docs(cfg.description, self.specs)
         cfg.column_docs = {c: _docs(d, self.specs) for c, d in cfg.column_docs.items()}
@@ -216,15 +215,6 @@ class _Renderer:
             name=name, path=path, template=file.template, config=cfg, sql=sql, depends_on=sorted(deps),
             check_reads=sorted(checked - {name.lower()}), context=context, inlines=inlines,
         )  # fmt: skip
-
-
-def _dbt_incremental_default(raw: dict[str, Any]) -> dict[str, Any]:
-    """dbt-duckdb's default incremental strategy, delete+insert (lake's merge on `unique_key`; without one,
-    an append), in place of lake's own default `snapshot`: the model's `is_incremental()` filter decides
-    what is written, as under dbt."""
-    if raw.get("materialized") != "incremental" or raw.get("incremental_strategy") or raw.get("watermark"):
-        return raw
-    return {**raw, "incremental_strategy": "delete+insert" if raw.get("unique_key") else "append"}
 
 
 def _merged_config(name: str, raw: dict[str, Any], spec: ModelSpec | None) -> ModelConfig:

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='payment_id') }}
+{{ config(materialized='incremental', unique_key='payment_id', incremental_strategy='delete+insert') }}
 select
     p.payment_id,
     p.order_id,
