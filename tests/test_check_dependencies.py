@@ -68,3 +68,27 @@ SELECT 1 AS id"""
         ) and "did you mean silver.users" in str(exc)
     else:
         raise AssertionError("a relationships check to a table that does not exist must fail the load")
+
+
+def test_a_check_on_a_model_built_from_this_one_does_not_make_a_cycle(
+    local_lake: LakeEnv, tmp_path: Path
+) -> None:
+    """dbt's jaffle_shop: orders has a relationships test to customers, which is built from orders.
+    Ordering on it would be a cycle; the check reads customers as the run found it."""
+    env = local_lake
+    env.lake.ingest(
+        "bronze.users", str(write_jsonl(tmp_path / "u.jsonl", [{"id": 1, "active": True}])), create=True
+    )
+    orders = "{{ config(checks=[{'relationships': {'column': 'user_id', 'to': 'silver.customers', 'field': 'id'}}]) }}\nSELECT id AS user_id FROM bronze.users"
+    customers = "SELECT DISTINCT user_id AS id FROM silver.orders"
+    project = write_project(
+        env.root, {"silver.orders": orders, "silver.customers": customers}, "sources: {bronze.users: {}}"
+    )
+    assert Project.load(project).order() == ["silver.orders", "silver.customers"]
+    # orders' check runs in the audit of customers, once both are built (as dbt runs tests after both)
+    result = env.lake.run(project)
+    assert result.ok, result.failure_message()
+    ran = {m.model: [(c.table, c.check) for c in m.checks] for m in result.models}
+    assert ran["silver.orders"] == []
+    assert ran["silver.customers"] == [("silver.orders", "relationships(user_id -> silver.customers.id)")]
+    assert env.lake.run(project, full_refresh=True).ok

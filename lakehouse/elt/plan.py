@@ -54,6 +54,8 @@ class Step:
     reason: str = ""  # why it is built (or "up to date")
     engine: str = "duckdb"  # or spark (`lake run --engine spark`)
     check_reads: tuple[str, ...] = ()  # other tables its checks read: built (or pinned) before it
+    # checks of upstream models that read this one, which is built from them: they run in its audit
+    later_checks: tuple[tuple[str, Check], ...] = ()
     check_views: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # of those, views: SQL
     # snapshot strategy: the last build, what this run reads of each input (recomputed when the run
     # builds an upstream model first), and the full-build SQL to fall back on
@@ -180,7 +182,12 @@ def plan_run(
                 sql_hash=sql_hash(sql),
                 reads=tuple(model.depends_on),
                 partition_by=config.partition_by,
-                checks=tuple(parse_checks(model.name, config.checks)),
+                checks=tuple(
+                    c
+                    for c in parse_checks(model.name, config.checks)
+                    if not _deferred(project, name, c, names)
+                ),
+                later_checks=tuple(_later_checks(project, name, names)),
                 target_snapshot_id=current.snapshot_id if current else None,
                 exists=table is not None,
                 unique_key=tuple(config.unique_key),
@@ -192,7 +199,7 @@ def plan_run(
                 up_to_date=not reason,
                 reason=reason or "up to date",
                 engine=_engine_of(model, sql, engine),
-                check_reads=tuple(model.check_reads),
+                check_reads=tuple(project.check_parents(name)),
                 check_views=_frozen(
                     {r: project.models[r].sql for r in model.check_reads if _inline(project, r)}
                 ),
@@ -236,6 +243,26 @@ def at_run(
         step, strategy="overwrite", incremental=False, sql=step.full_sql, sql_hash=sql_hash(step.full_sql),
         increment=increment, reason=f"{step.reason}; rebuilding: {increment.rebuild}",
     )  # fmt: skip
+
+
+def _deferred(project: Project, owner: str, check: Check, names: list[str]) -> bool:
+    """A check of `owner` reading a model of this run that is built from `owner`: it runs in that
+    model's audit, once both are staged or published (dbt runs it after both are built)."""
+    waits = set(project.check_parents(owner))
+    return any(t in project.models and t not in waits and t in names for t in check.tables(owner))
+
+
+def _later_checks(project: Project, name: str, names: list[str]) -> list[tuple[str, Check]]:
+    found = []
+    for owner in names:
+        model = project.models[owner]
+        if owner != name and name in model.check_reads:
+            found += [
+                (model.name, c)
+                for c in parse_checks(model.name, model.config.checks)
+                if name in c.tables(owner) and _deferred(project, owner, c, names)
+            ]
+    return found
 
 
 def _inline(project: Project, name: str) -> bool:

@@ -57,14 +57,34 @@ class Project:
 
     def parents(self, name: str) -> list[str]:
         """The models built before `name`: those it reads and those its checks read."""
-        return [d for d in self.models[name].needs if d in self.models]
+        model = self.models[name]
+        checked = {d for d in self.check_parents(name) if d in self.models}
+        return sorted({d for d in model.depends_on if d in self.models} | checked)
+
+    def check_parents(self, name: str) -> list[str]:
+        """The tables `name`'s checks read that are built (or pinned) first, so the checks read this
+        run's snapshot.
+        A model built *from* `name` (dbt's orders -> customers, with a relationships test from orders to
+        customers) cannot be: its check reads the snapshot the run pinned at the start."""
+        model = self.models[name]
+        return [r for r in model.check_reads if r not in self.models or name not in self._reads_upstream(r)]
+
+    def _reads_upstream(self, name: str) -> set[str]:
+        """Every model `name`'s SQL reads, directly or not (no check edges)."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for dep in self.models[stack.pop()].depends_on:
+                if dep in self.models and dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        return seen
 
     def children(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {n: [] for n in self.models}
-        for name, model in self.models.items():
-            for dep in model.needs:
-                if dep in out:
-                    out[dep].append(name)
+        for name in self.models:
+            for dep in self.parents(name):
+                out[dep].append(name)
         return out
 
     def order(self, names: set[str] | None = None) -> list[str]:

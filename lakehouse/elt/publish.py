@@ -94,6 +94,8 @@ def write_audit_publish(
     # reader caches each metadata file and file plan, so the checks do not reload them.
     query = pinned_query(engine, load, pinned({**snapshot_ids, name: staged_id}), step.check_views)
     result.checks = run_checks(query, name, checks, staged_id)
+    for owner, check in step.later_checks:  # an upstream model's check that reads this one
+        result.checks += run_checks(query, owner, [check], snapshot_ids.get(owner))
     result.rows = rows
     if any(c.blocking for c in result.checks):
         _drop_branch(load_this, branch, policy, name)
