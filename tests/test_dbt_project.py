@@ -125,6 +125,8 @@ def test_run_and_test_build_the_tables_and_read_views_through(shop: tuple[LakeEn
     result = run_cli(env, "run", "--project", str(root))
     assert result.exit_code == 0, result.output
     assert "skipped " in result.stderr and "predict.py: a Python model" in result.stderr
+    assert "lake: each model's tests run on its staged snapshot before it is published" in result.stderr
+    assert "lake: 2 view(s) are stored as lake definitions" in result.stderr
     customers = env.lake.table("marts.customers").scan().to_arrow().to_pylist()
     assert sorted((r["name"], r["total"]) for r in customers) == [("ann", 12.5), ("bob", 0.05), ("cy", 0)]
     assert env.lake.table("marts.shipped").scan().to_arrow().to_pylist() == [{"n": 2, "engine": "duckdb"}]

@@ -34,8 +34,10 @@ _DOC = re.compile(r"""{{\s*doc\(\s*['"]([^'"]+)['"]\s*\)\s*}}""")
 class Loaded:
     """Everything `Project.load` needs."""
 
-    def __init__(self, models: dict[str, Model], sources: dict[str, Source], ignored: list[tuple[Path, str]]):
-        self.models, self.sources, self.ignored = models, sources, ignored
+    def __init__(
+        self, models: dict[str, Model], sources: dict[str, Source], ignored: list[tuple[Path, str]], dbt: bool
+    ):
+        self.models, self.sources, self.ignored, self.dbt = models, sources, ignored, dbt
 
 
 def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | None = None) -> Loaded:
@@ -94,7 +96,7 @@ def load_project(root: str | os.PathLike[str], variables: Mapping[str, Any] | No
     }
     for table in seeds:  # a seed is an input of the run, as a source is
         sources.setdefault(table.lower(), Source(table.lower(), "", [], {}))
-    return Loaded(models, sources, ignored)
+    return Loaded(models, sources, ignored, dbt is not None)
 
 
 def _settings(file: ModelFile, dbt: DbtProject | None, specs: YamlSpecs) -> dict[str, Any]:

@@ -101,6 +101,7 @@ class ModelConfig:
     schema: str | None = None  # the table's namespace (dbt's +schema), else its folder's
     alias: str | None = None  # the table's name, else the file's
     column_docs: dict[str, str] = field(default_factory=dict)  # column -> description (YAML)
+    strategy_given: bool = False  # incremental_strategy (or watermark) named, not lake's default
 
     @property
     def inline(self) -> bool:
@@ -195,6 +196,7 @@ def parse_config(name: str, raw: dict[str, Any]) -> ModelConfig:
     cfg.unique_key = [key] if isinstance(key, str) else list(key or [])
     cfg.watermark = raw.get("watermark")
     cfg.incremental_strategy = _strategy(name, raw, cfg)
+    cfg.strategy_given = bool(raw.get("incremental_strategy") or cfg.watermark)
     cfg.partition_by = raw.get("partition_by")
     cfg.description = str(raw.get("description", "") or "")
     columns = raw.get("columns") or {}

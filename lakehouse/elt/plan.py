@@ -93,6 +93,7 @@ class RunPlan:
     as_of: AsOf = None
     ignored: tuple[tuple[str, str], ...] = ()  # project files that are no model: (path, why)
     views: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # view -> SQL, stored by the run
+    notes: tuple[str, ...] = ()  # a dbt project: where lake differs from dbt on purpose, one line each
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +103,7 @@ class RunPlan:
             "inputs": dict(self.inputs),
             "ignored": [{"path": p, "why": why} for p, why in self.ignored],
             "views": sorted(self.views),
+            "notes": list(self.notes),
             "models": [s.to_dict() for s in self.steps],
         }
 
@@ -211,7 +213,7 @@ def plan_run(
     ignored = tuple((str(p), why) for p, why in project.ignored)
     return RunPlan(
         new_run_id(), str(project.root), tuple(steps), _frozen(inputs), _frozen(schemas), full_refresh, as_of,
-        ignored, _frozen(views),
+        ignored, _frozen(views), tuple(dbt_notes(project, names, views)),
     )  # fmt: skip
 
 
@@ -243,6 +245,27 @@ def at_run(
         step, strategy="overwrite", incremental=False, sql=step.full_sql, sql_hash=sql_hash(step.full_sql),
         increment=increment, reason=f"{step.reason}; rebuilding: {increment.rebuild}",
     )  # fmt: skip
+
+
+def dbt_notes(project: Project, names: list[str], views: Mapping[str, str]) -> list[str]:
+    """One line for each way this run of a dbt project differs from dbt's, on purpose."""
+    if not project.dbt:
+        return []
+    notes = [
+        "lake: each model's tests run on its staged snapshot before it is published (write-audit-publish)"
+    ]
+    for name in names:
+        config = project.models[name].config
+        if config.materialized == "incremental" and not config.strategy_given:
+            notes.append(
+                f"lake: {project.models[name].name} has no incremental_strategy: lake's 'snapshot' reads what its "
+                "inputs gained since its last build, not its is_incremental() filter; name one to keep dbt's"
+            )
+    if views:
+        notes.append(
+            f"lake: {len(views)} view(s) are stored as lake definitions, not Iceberg views (Spark does not see them)"
+        )
+    return notes
 
 
 def _deferred(project: Project, owner: str, check: Check, names: list[str]) -> bool:

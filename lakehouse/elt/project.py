@@ -25,6 +25,7 @@ class Project:
     models: dict[str, Model]  # lower-case name -> model
     sources: dict[str, Source]
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # files that are no model, and why
+    dbt: bool = False  # a dbt project (dbt_project.yml): the run names where lake differs on purpose
 
     @classmethod
     def load(cls, root: str | os.PathLike[str], variables: Mapping[str, Any] | None = None) -> Project:
@@ -33,7 +34,7 @@ class Project:
         from lakehouse.elt.loader import load_project
 
         loaded = load_project(root, variables)
-        project = cls(Path(root), loaded.models, loaded.sources, loaded.ignored)
+        project = cls(Path(root), loaded.models, loaded.sources, loaded.ignored, loaded.dbt)
         project.validate()
         return project
 

@@ -21,6 +21,8 @@ class EltText(Output):
     def run_started(self, plan: Any) -> None:
         for path, why in plan.ignored:  # no file of the project is skipped silently
             click.echo(f"skipped {path}: {why}", err=True)
+        for note in plan.notes:
+            click.echo(note, err=True)
         self._counter, self._models = itertools.count(1), len(plan.steps)
         # with Spark in the run, each model's line says which engine built it
         self._engines = {s.model: s.engine for s in plan.steps} if _uses_spark(plan) else {}
@@ -42,6 +44,8 @@ class EltText(Output):
             click.echo(f"  {name} @ {sid}")
         for path, why in plan.ignored:
             click.echo(f"skipped {path}: {why}")
+        for note in plan.notes:
+            click.echo(note)
         for i, step in enumerate(plan.steps, 1):
             if step.up_to_date:
                 click.echo(f"\n-- {i}. {step.model}: up to date at snapshot {step.target_snapshot_id}")
