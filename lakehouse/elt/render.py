@@ -116,8 +116,8 @@ def resolve_ref(name: str, parts: tuple[str, ...], context: RenderContext | None
     if joined in context.tables:
         return _inlined(context, context.tables[joined])
     model = parts[-1].lower()
-    if len(parts) == 2 and parts[0].lower() != context.package.lower():
-        raise ModelError(f"{name}: ref({shown}): no model {parts[0]}.{parts[1]} and no package {parts[0]!r}")
+    if "." in parts[0] or (len(parts) == 2 and parts[0].lower() != context.package.lower()):
+        return ".".join(parts)  # a table name (lake's `layer.model`): the project names what it lacks
     found = context.names.get(model, ())
     if len(found) == 1:
         return _inlined(context, found[0])
